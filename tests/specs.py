@@ -1,0 +1,43 @@
+"""Specs used across tests: the builder's presets, as a user would send them."""
+
+import copy
+
+MLP = {
+    "name": "mlp",
+    "dataset": "digits",
+    "model": {"layers": [
+        {"type": "Flatten"},
+        {"type": "Dense", "units": 64, "activation": "relu"},
+        {"type": "Dropout", "rate": 0.2},
+        {"type": "Dense", "units": 10, "activation": "softmax"},
+    ]},
+    "compile": {"optimizer": {"type": "Adam", "learning_rate": 0.001},
+                "loss": "categorical_crossentropy", "metrics": ["accuracy"]},
+    "fit": {"epochs": 2, "batch_size": 64, "validation": "test"},
+}
+
+# The classic Keras MNIST convnet (keras.io/examples/vision/mnist_convnet), on 8x8 digits.
+CNN = {
+    "name": "cnn",
+    "dataset": "digits",
+    "model": {"layers": [
+        {"type": "Conv2D", "filters": 32, "kernel_size": [3, 3], "activation": "relu"},
+        {"type": "Conv2D", "filters": 64, "kernel_size": [3, 3], "activation": "relu"},
+        {"type": "MaxPooling2D", "pool_size": [2, 2]},
+        {"type": "Dropout", "rate": 0.25},
+        {"type": "Flatten"},
+        {"type": "Dense", "units": 128, "activation": "relu"},
+        {"type": "Dropout", "rate": 0.5},
+        {"type": "Dense", "units": 10, "activation": "softmax"},
+    ]},
+    "compile": {"optimizer": {"type": "Adadelta", "learning_rate": 1.0},
+                "loss": "categorical_crossentropy", "metrics": ["accuracy"]},
+    "fit": {"epochs": 2, "batch_size": 128, "validation": "test"},
+}
+
+
+def spec(base=MLP, **changes):
+    """Give a deep copy of a spec with top-level fields replaced."""
+    out = copy.deepcopy(base)
+    out.update(changes)
+    return out

@@ -1,0 +1,48 @@
+"""Settings from KD_* environment variables, in one place."""
+
+import os
+import secrets
+from pathlib import Path
+
+
+def _int(env, name, default):
+    try:
+        return int(env.get(name, default))
+    except ValueError:
+        raise SystemExit(f"{name} must be a whole number; got {env.get(name)!r}") from None
+
+
+def secret_key(data_dir):
+    """Give KD_SECRET_KEY, or a key generated once and kept (mode 0600) in the data dir."""
+    path = Path(data_dir) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    os.replace(tmp, path)
+    return key
+
+
+def load(env=None):
+    """Give the Flask config dict built from the environment (os.environ by default)."""
+    env = os.environ if env is None else env
+    data_dir = Path(env.get("KD_DATA_DIR", "instance")).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    max_upload_mb = _int(env, "KD_MAX_UPLOAD_MB", 200)
+    return {
+        "KD_HOST": env.get("KD_HOST", "127.0.0.1"),
+        "KD_PORT": _int(env, "KD_PORT", 5000),
+        "KD_DATA_DIR": str(data_dir),
+        "KD_DATABASE_URL": env.get("KD_DATABASE_URL", f"sqlite:///{data_dir / 'dashboard.db'}"),
+        "KD_EXECUTOR": env.get("KD_EXECUTOR", "local"),
+        "KD_REDIS_URL": env.get("KD_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "KD_MAX_CONCURRENT_RUNS": _int(env, "KD_MAX_CONCURRENT_RUNS", 1),
+        "KD_MAX_UPLOAD_MB": max_upload_mb,
+        "SECRET_KEY": env.get("KD_SECRET_KEY") or secret_key(data_dir),
+        # Flask answers 413 past this, before the body is read.
+        "MAX_CONTENT_LENGTH": max_upload_mb * 1024 * 1024,
+        "JSON_SORT_KEYS": False,
+    }

@@ -1,0 +1,6 @@
+"""Extensions, created unbound; `create_app` binds them."""
+
+from flask_socketio import SocketIO
+
+# Threading mode: TensorFlow and green threads do not mix, and training runs in other processes.
+socketio = SocketIO(async_mode="threading")

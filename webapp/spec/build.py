@@ -1,0 +1,201 @@
+"""Turn a checked Spec into a `keras.Sequential`, layer by layer, mapping every error to its layer.
+
+This and `runs/trainer.py` are the only modules that import Keras, and only inside functions: the
+web process pays for TensorFlow on the first model check, not at start-up.
+"""
+
+import math
+import os
+import re
+import threading
+
+from . import catalog
+from .validate import FieldError, SpecError
+
+_keras = None
+_lock = threading.Lock()   # Keras's graph building is not meant to be shared between threads
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def init_keras(gpu=False):
+    """Give the keras module, importing TensorFlow once per process.
+
+    gpu=False (the web process) hides every GPU: shape checks need none and must not hold memory a
+    run needs. gpu=True (a trainer process) turns memory growth on, so runs can share a card.
+    """
+    global _keras
+    if _keras is None:
+        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpu:
+            for device in gpus:
+                tf.config.experimental.set_memory_growth(device, True)
+        elif gpus:
+            tf.config.set_visible_devices([], "GPU")
+        import keras
+
+        _keras = keras
+    return _keras
+
+
+def snake_case(name):
+    """Give Keras's default layer name for a class name: Conv2D -> conv2d, SimpleRNN -> simple_rnn."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def layer_names(layers):
+    """Give the names a fresh Keras session would give these layers: dense, dense_1, conv2d..."""
+    seen, names = {}, []
+    for layer in layers:
+        base = snake_case(layer["type"])
+        count = seen.get(base, 0)
+        names.append(base if count == 0 else f"{base}_{count}")
+        seen[base] = count + 1
+    return names
+
+
+def _kwargs(layer):
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in layer.items() if k != "type"}
+
+
+def make_layer(layer, name=None):
+    """Give a new Keras layer for a canonical layer dict."""
+    keras = init_keras()
+    kwargs = _kwargs(layer)
+    if layer["type"] == "Bidirectional":
+        kwargs["layer"] = make_layer(layer["layer"])
+    if name:
+        kwargs["name"] = name
+    return getattr(keras.layers, layer["type"])(**kwargs)
+
+
+def keras_message(exc):
+    """Give the sentence that matters from a Keras exception, without colours or call dumps."""
+    text = _ANSI.sub("", str(exc)).strip()
+    if "Exception encountered when calling" in text:
+        parts = [p.strip() for p in text.split("\n\n") if p.strip()]
+        text = parts[1] if len(parts) > 1 else parts[0]
+    text = text.split("\n")[0]
+    if "output size would be zero or negative" in text:
+        text = ("the window is larger than its input, so the output would be empty. "
+                "Use padding=\"same\", a smaller kernel or pool size, or fewer pooling layers before it")
+    return text[:400]
+
+
+def _shape_text(shape):
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _precheck(index, layer, shape):
+    """Give a FieldError when the layer cannot take an input of this shape (per sample), else None."""
+    entry = catalog.LAYERS[layer["type"]]
+    where = f"layer {index} gets {_shape_text(shape)}"
+    if entry.input_rank and len(shape) != entry.input_rank:
+        hint = ""
+        if entry.input_rank == 2 and len(shape) == 3:
+            hint = f" Add Reshape with target_shape [{shape[0]}, {shape[1] * shape[2]}] before it."
+        elif entry.input_rank == 3 and len(shape) == 1:
+            hint = " Use Reshape to give it height, width and channels, or use Dense instead."
+        elif entry.input_rank == 2 and len(shape) == 1:
+            hint = " Set return_sequences=true on the recurrent layer before it, or use Reshape."
+        return FieldError(index, None, f"{layer['type']} needs {entry.input_rank}-D input per sample "
+                                       f"({entry.input_hint}); {where}.{hint}")
+    if layer["type"] == "Reshape" and None not in shape:
+        size, target = math.prod(shape), layer["target_shape"]
+        known = math.prod(d for d in target if d != -1)
+        if (-1 not in target and known != size) or (-1 in target and size % known):
+            return FieldError(index, "target_shape", f"Reshape: target_shape {target} cannot hold the "
+                                                     f"{size} values of {_shape_text(shape)}; {where}.")
+    return None
+
+
+def trace(spec, input_shape):
+    """Give (keras layers, rows) for the spec on this per-sample input shape, or raise SpecError.
+
+    rows are `model.summary()`'s: index, type, name, output_shape, params.
+    """
+    keras = init_keras()
+    with _lock:
+        x = keras.Input(shape=tuple(input_shape))
+        built, rows = [], []
+        for index, (layer, name) in enumerate(zip(spec.layers, layer_names(spec.layers))):
+            shape = tuple(x.shape[1:])
+            problem = _precheck(index, layer, shape)
+            if problem:
+                raise SpecError([problem])
+            try:
+                keras_layer = make_layer(layer, name)
+                x = keras_layer(x)
+            except Exception as exc:  # Keras raises ValueError, TypeError, even tf errors
+                raise SpecError([FieldError(index, None, f"Layer {index} ({layer['type']}) on input "
+                                            f"{_shape_text(shape)}: {keras_message(exc)}")]) from exc
+            out = tuple(x.shape[1:])
+            if any(d == 0 for d in out if d is not None):
+                raise SpecError([FieldError(index, None, f"Layer {index} ({layer['type']}) turns {_shape_text(shape)} "
+                                            f"into {_shape_text(out)}, which is empty. Use padding=\"same\" or a smaller window.")])
+            built.append(keras_layer)
+            rows.append({"index": index, "type": layer["type"], "name": name,
+                         "output_shape": [None, *out], "params": int(keras_layer.count_params()),
+                         "trainable_params": sum(math.prod(w.shape) for w in keras_layer.trainable_weights)})
+    return built, rows
+
+
+def build_model(spec, input_shape, name=None):
+    """Give a `keras.Sequential` for the checked spec, with Keras's default layer names."""
+    keras = init_keras()
+    layers, _ = trace(spec, input_shape)
+    with _lock:
+        return keras.Sequential([keras.Input(shape=tuple(input_shape)), *layers], name=name or "sequential")
+
+
+def _last_activation(spec):
+    for layer in reversed(spec.layers):
+        if layer["type"] in ("Dense", "Activation"):
+            return layer["activation"]
+        if layer["type"] not in ("Dropout",):
+            return None
+    return None
+
+
+def check_output(spec, rows, num_classes):
+    """Give warnings, or raise SpecError when the output cannot meet the loss and the labels."""
+    if not spec.compile or not rows:
+        return []
+    last = rows[-1]
+    out, index, loss = last["output_shape"][1:], last["index"], spec.compile["loss"]
+    mode = spec.label_mode
+    unit_field = "units" if spec.layers[-1]["type"] == "Dense" else None
+    if len(out) != 1:
+        raise SpecError([FieldError(index, None, f"The model's output is {_shape_text(tuple(out))} per sample; a classifier "
+                                    f"needs a flat ({num_classes if mode != 'binary' else 1},). Add Flatten or "
+                                    f"GlobalAveragePooling before the last Dense.")])
+    width, activation = out[0], _last_activation(spec)
+    if mode == "binary":
+        if num_classes != 2:
+            raise SpecError([FieldError(None, "compile.loss", f"binary_crossentropy is for two classes; this dataset has "
+                                        f"{num_classes}. Use categorical_crossentropy (one-hot labels) or "
+                                        f"sparse_categorical_crossentropy (integer labels).")])
+        if width != 1:
+            raise SpecError([FieldError(index, unit_field, f"binary_crossentropy needs one output unit with sigmoid; "
+                                        f"the last layer gives {width}.")])
+    elif width != num_classes:
+        raise SpecError([FieldError(index, unit_field, f"The last layer gives {width} outputs but the dataset has "
+                                    f"{num_classes} classes: set units to {num_classes}.")])
+    if activation == "softmax" and width == 1:
+        raise SpecError([FieldError(index, "activation", "softmax over one unit is always 1, so nothing can be learned: use sigmoid.")])
+    wanted = "sigmoid" if mode == "binary" else "softmax"
+    if loss in catalog.PROBABILISTIC_LOSSES and activation != wanted:
+        return [f"The last layer's activation is {activation or 'not set'}, not {wanted}: {loss} expects probabilities."]
+    return []
+
+
+def summarize(spec, dataset):
+    """Give the `POST /api/models/check` answer for a checked spec on a dataset, or raise SpecError."""
+    _, rows = trace(spec, dataset["input_shape"])
+    warnings = check_output(spec, rows, dataset["num_classes"])
+    return {"ok": True, "layers": rows, "total_params": sum(r["params"] for r in rows),
+            "trainable_params": sum(r["trainable_params"] for r in rows), "warnings": warnings}

@@ -1,0 +1,322 @@
+"""Check a run spec against the catalog: give a canonical spec, or every field error at once.
+
+Pure data in and out, no Keras. The canonical form fills in every default under its Keras name, so
+two specs that mean the same model compare equal.
+"""
+
+import difflib
+import math
+from dataclasses import dataclass
+
+from . import catalog
+
+TOP_LEVEL = ("name", "dataset", "model", "compile", "fit")
+MAX_LAYERS = 200
+MAX_NAME = 100
+
+
+@dataclass
+class FieldError:
+    """One problem, located: `layer` is the layer's index (or None), `field` the parameter."""
+
+    layer: int | None
+    field: str | None
+    message: str
+
+    def to_dict(self):
+        """Give the JSON form of the contract's 422 answer."""
+        return {"layer": self.layer, "field": self.field, "message": self.message}
+
+
+class SpecError(ValueError):
+    """Raised with every FieldError found, so a user sees them all at once."""
+
+    def __init__(self, errors):
+        self.errors = list(errors)
+        super().__init__("; ".join(e.message for e in self.errors))
+
+
+@dataclass
+class Spec:
+    """A checked, canonical run spec."""
+
+    name: str
+    dataset: str
+    layers: list
+    compile: dict | None
+    fit: dict | None
+
+    @property
+    def label_mode(self):
+        """Give how labels are encoded for this spec's loss: onehot, sparse or binary."""
+        return catalog.LOSSES[self.compile["loss"]]["label"] if self.compile else "onehot"
+
+    def to_dict(self):
+        """Give the canonical spec as JSON-ready data."""
+        return {"name": self.name, "dataset": self.dataset, "model": {"layers": self.layers},
+                "compile": self.compile, "fit": self.fit}
+
+
+def _describe(p):
+    """Say in words which values a parameter accepts."""
+    lo, hi = p.min, p.max
+    bounds = ""
+    if lo is not None and hi is not None:
+        left = ">" if p.min_exclusive else "≥"
+        right = "<" if p.max_exclusive else "≤"
+        bounds = f" {left} {lo:g} and {right} {hi:g}"
+    elif lo is not None:
+        bounds = f" {'>' if p.min_exclusive else '≥'} {lo:g}"
+    if p.kind in ("int", "float"):
+        what = ("a whole number" if p.kind == "int" else "a number") + bounds
+    elif p.kind == "ints":
+        what = f"a whole number ≥ {p.min:g}" + ("" if p.length == 1 else f" or a list of {p.length} of them")
+    else:
+        what = {"bool": "true or false", "str": "a text",
+                "choice": "one of " + ", ".join(map(str, p.choices)),
+                "shape": "a list of whole numbers ≥ 1 (one of them may be -1)",
+                "layer": "a recurrent layer: " + ", ".join(p.choices)}[p.kind]
+    return what + (", or null" if p.nullable else "")
+
+
+def _in_range(p, v):
+    if p.min is not None and (v < p.min or (p.min_exclusive and v == p.min)):
+        return False
+    if p.max is not None and (v > p.max or (p.max_exclusive and v == p.max)):
+        return False
+    return True
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool) or (
+        isinstance(v, float) and math.isfinite(v) and v.is_integer())
+
+
+def _is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def coerce(p, v):
+    """Give the canonical value of `v` for Param `p`; raise ValueError when it is not accepted."""
+    if v is None:
+        if p.nullable:
+            return "linear" if p.name == "activation" else None
+        raise ValueError
+    if p.kind == "int" and _is_int(v) and _in_range(p, v):
+        return int(v)
+    if p.kind == "float" and _is_number(v) and _in_range(p, v):
+        return float(v)
+    if p.kind == "bool" and isinstance(v, bool):
+        return v
+    if p.kind == "choice" and isinstance(v, str) and v in p.choices:
+        return v
+    if p.kind == "str" and isinstance(v, str) and 0 < len(v) <= MAX_NAME:
+        return v
+    if p.kind == "ints":
+        items = [v] if _is_int(v) else v
+        if isinstance(items, (list, tuple)) and len(items) in (1, p.length) and all(
+                _is_int(i) and _in_range(p, i) for i in items):
+            items = [int(i) for i in items] * (p.length if len(items) == 1 else 1)
+            return items[0] if p.length == 1 else items
+    if p.kind == "shape" and isinstance(v, (list, tuple)) and 1 <= len(v) <= 8 and all(
+            _is_int(i) and (1 <= i <= 10_000_000 or i == -1) for i in v) and list(v).count(-1) <= 1:
+        return [int(i) for i in v]
+    raise ValueError
+
+
+def _suggest(word, options):
+    close = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def check_params(entry, given, errors, layer=None, prefix="", what=None):
+    """Give `given`'s parameters for catalog `entry` with defaults filled; append FieldErrors."""
+    what = what or entry.type
+    out = {}
+    for key in given:
+        if key != "type" and entry.param(key) is None:
+            names = ", ".join(p.name for p in entry.params) or "none"
+            errors.append(FieldError(layer, prefix + str(key),
+                                     f"{what} has no parameter '{key}'.{_suggest(key, [p.name for p in entry.params])}"
+                                     f" Its parameters: {names}."))
+    for p in entry.params:
+        if p.name not in given:
+            if p.required:
+                errors.append(FieldError(layer, prefix + p.name, f"{what} needs {p.name}: {_describe(p)}."))
+            else:
+                out[p.name] = p.default
+            continue
+        if p.kind == "layer":
+            out[p.name] = _check_inner_layer(p, given[p.name], errors, layer, prefix + p.name + ".")
+            continue
+        try:
+            out[p.name] = coerce(p, given[p.name])
+        except ValueError:
+            errors.append(FieldError(layer, prefix + p.name,
+                                     f"{what}: {p.name} must be {_describe(p)}; got {_show(given[p.name])}."))
+    return out
+
+
+def _show(v):
+    text = repr(v) if not isinstance(v, str) else f"'{v}'"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _check_inner_layer(p, value, errors, layer, prefix):
+    if not isinstance(value, dict) or value.get("type") not in p.choices:
+        errors.append(FieldError(layer, prefix + "type", f"Bidirectional wraps {_describe(p)}; got {_show(value)}."))
+        return None
+    entry = catalog.LAYERS[value["type"]]
+    return {"type": entry.type, **check_params(entry, value, errors, layer, prefix, what=entry.type)}
+
+
+def check_layer(index, data, errors):
+    """Give the canonical form of one layer dict, or None; append FieldErrors."""
+    if not isinstance(data, dict):
+        errors.append(FieldError(index, None, f"Layer {index} must be an object like {{\"type\": \"Dense\", \"units\": 10}}."))
+        return None
+    kind = data.get("type")
+    entry = catalog.LAYERS.get(kind) if isinstance(kind, str) else None
+    if entry is None:
+        errors.append(FieldError(index, "type", f"Layer {index}: '{_show(kind).strip(chr(39))}' is not an allowed layer."
+                                 f"{_suggest(kind, catalog.LAYERS)} Allowed: {', '.join(catalog.LAYERS)}."))
+        return None
+    return {"type": entry.type, **check_params(entry, data, errors, index, what=f"Layer {index} ({entry.type})")}
+
+
+def check_optimizer(value, errors):
+    """Give the canonical optimizer dict; accepts Keras's string names ("adam") too."""
+    if isinstance(value, str):
+        value = {"type": value}
+    kind = value.get("type") if isinstance(value, dict) else None
+    kind = catalog.OPTIMIZER_ALIASES.get(kind.lower(), kind) if isinstance(kind, str) else kind
+    entry = catalog.OPTIMIZERS.get(kind) if isinstance(kind, str) else None
+    if entry is None:
+        errors.append(FieldError(None, "compile.optimizer", f"Unknown optimizer {_show(kind)}. "
+                                 f"Allowed: {', '.join(catalog.OPTIMIZERS)}."))
+        return None
+    given = {k: v for k, v in value.items() if k != "type"}
+    return {"type": entry.type, **check_params(entry, given, errors, None, "compile.optimizer.", entry.type)}
+
+
+def check_compile(data, errors):
+    """Give the canonical compile dict: optimizer, loss and metrics."""
+    if not isinstance(data, dict):
+        errors.append(FieldError(None, "compile", "compile must be an object with optimizer, loss and metrics."))
+        return None
+    for key in set(data) - {"optimizer", "loss", "metrics"}:
+        errors.append(FieldError(None, f"compile.{key}", f"compile has no option '{key}'. Its options: optimizer, loss, metrics."))
+    optimizer = check_optimizer(data.get("optimizer", "adam"), errors)
+    loss = data.get("loss")
+    if not isinstance(loss, str) or loss not in catalog.LOSSES:
+        errors.append(FieldError(None, "compile.loss", f"Unknown loss {_show(loss)}.{_suggest(loss, catalog.LOSSES)} "
+                                 f"Allowed: {', '.join(catalog.LOSSES)}."))
+    metrics = data.get("metrics", [])
+    if not isinstance(metrics, list):
+        errors.append(FieldError(None, "compile.metrics", "compile.metrics must be a list such as [\"accuracy\"]."))
+        metrics = []
+    for m in metrics:
+        if not isinstance(m, str) or m not in catalog.METRICS:
+            errors.append(FieldError(None, "compile.metrics", f"Unknown metric {_show(m)}.{_suggest(m, catalog.METRICS)} "
+                                     f"Allowed: {', '.join(catalog.METRICS)}."))
+        elif isinstance(loss, str) and loss in catalog.LOSSES and catalog.LOSSES[loss]["label"] not in catalog.METRICS[m]["labels"]:
+            errors.append(FieldError(None, "compile.metrics", f"{m} does not work with {loss}'s "
+                                     f"{catalog.LOSSES[loss]['label']} labels; use categorical_crossentropy for one-hot labels."))
+    return {"optimizer": optimizer, "loss": loss, "metrics": list(dict.fromkeys(m for m in metrics if isinstance(m, str)))}
+
+
+def log_keys(compile_spec, validation):
+    """Give the log keys Keras will report for this compile and validation choice."""
+    keys = ["loss"] + [catalog.METRICS[m]["key"] for m in compile_spec["metrics"] if m in catalog.METRICS]
+    return keys + (["val_" + k for k in keys] if validation != "none" else [])
+
+
+def _check_validation(value, errors):
+    if value in ("test", "none"):
+        return value
+    if _is_number(value) and 0 < value < 1:
+        return float(value)
+    errors.append(FieldError(None, "fit.validation", f"fit.validation must be \"test\", \"none\" or a fraction "
+                             f"between 0 and 1 such as 0.1; got {_show(value)}."))
+    return "test"
+
+
+def check_fit(data, compile_spec, errors):
+    """Give the canonical fit dict: epochs, batch_size, shuffle, validation and callbacks."""
+    if not isinstance(data, dict):
+        errors.append(FieldError(None, "fit", "fit must be an object with epochs, batch_size, validation..."))
+        return None
+    entry = catalog.Entry("fit", catalog.FIT, "")
+    plain = {k: v for k, v in data.items() if k not in ("validation", "callbacks")}
+    out = check_params(entry, plain, errors, None, "fit.", "fit")
+    out["validation"] = _check_validation(data.get("validation", "test"), errors)
+    callbacks = data.get("callbacks") or {}
+    if not isinstance(callbacks, dict):
+        errors.append(FieldError(None, "fit.callbacks", "fit.callbacks must be an object such as {\"early_stopping\": {\"patience\": 3}}."))
+        callbacks = {}
+    out["callbacks"] = {}
+    keys = log_keys(compile_spec, out["validation"]) if compile_spec and compile_spec.get("loss") else None
+    for name in callbacks:
+        if name not in catalog.CALLBACKS:
+            errors.append(FieldError(None, f"fit.callbacks.{name}", f"Unknown callback '{name}'. Allowed: {', '.join(catalog.CALLBACKS)}."))
+    for name, params in catalog.CALLBACKS.items():
+        given = callbacks.get(name)
+        if given is None or given is False:
+            out["callbacks"][name] = None
+            continue
+        given = {} if given is True else given
+        if not isinstance(given, dict):
+            errors.append(FieldError(None, f"fit.callbacks.{name}", f"fit.callbacks.{name} must be an object, true or null."))
+            continue
+        cb = check_params(catalog.Entry(name, params, ""), given, errors, None, f"fit.callbacks.{name}.", name)
+        if keys is not None and cb.get("monitor") not in keys:
+            errors.append(FieldError(None, f"fit.callbacks.{name}.monitor", f"{name} watches {_show(cb.get('monitor'))}, "
+                                     f"which this run will not log. It logs: {', '.join(keys)}."))
+        out["callbacks"][name] = cb
+    return out
+
+
+def validate(data, *, datasets=None, require_run=False):
+    """Give the canonical Spec for `data`, or raise SpecError with every problem found.
+
+    datasets: the ids a spec may name (None skips that check). require_run: compile and fit must be
+    given, as for `POST /api/runs`; `POST /api/models/check` leaves them optional.
+    """
+    if not isinstance(data, dict):
+        raise SpecError([FieldError(None, None, "The spec must be a JSON object with dataset, model, compile and fit.")])
+    errors = []
+    for key in data:
+        if key not in TOP_LEVEL:
+            errors.append(FieldError(None, str(key), f"Unknown field '{key}'. A spec has: {', '.join(TOP_LEVEL)}."))
+    name = data.get("name") or ""
+    if not isinstance(name, str) or len(name) > MAX_NAME:
+        errors.append(FieldError(None, "name", f"name must be a text of at most {MAX_NAME} characters."))
+        name = ""
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    dataset = data.get("dataset")
+    if not isinstance(dataset, str) or not dataset:
+        errors.append(FieldError(None, "dataset", "dataset must name a dataset, such as \"digits\"."))
+    elif datasets is not None and dataset not in datasets:
+        errors.append(FieldError(None, "dataset", f"Unknown dataset '{_show(dataset)[1:-1]}'. Known: {', '.join(datasets)}."))
+    layers = _check_model(data.get("model"), errors)
+    compile_spec = fit = None
+    if data.get("compile") is not None or require_run:
+        compile_spec = check_compile(data.get("compile"), errors)
+    if data.get("fit") is not None or require_run:
+        fit = check_fit(data.get("fit", {}) if data.get("fit") is not None else {}, compile_spec, errors)
+    if errors:
+        raise SpecError(errors)
+    return Spec(name=name, dataset=dataset, layers=layers, compile=compile_spec, fit=fit)
+
+
+def _check_model(model, errors):
+    layers = model.get("layers") if isinstance(model, dict) else None
+    if not isinstance(layers, list):
+        errors.append(FieldError(None, "model", "model must be an object with a list of layers: {\"layers\": [...]}."))
+        return []
+    if not layers:
+        errors.append(FieldError(None, "model.layers", "The model has no layers: add at least one, such as Dense."))
+    if len(layers) > MAX_LAYERS:
+        errors.append(FieldError(None, "model.layers", f"A model may have at most {MAX_LAYERS} layers; this one has {len(layers)}."))
+        return []
+    return [check_layer(i, layer, errors) for i, layer in enumerate(layers)]

@@ -1,0 +1,112 @@
+"""SQLAlchemy models and queries. SQLite in the data dir by default; any SQLAlchemy URL works.
+
+No Flask here: the trainer processes and RQ workers use the same Store.
+"""
+
+import contextlib
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, create_engine, event, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+
+def utcnow():
+    """Give the current time, timezone-aware, in UTC."""
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    """The declarative base of every table."""
+
+
+class User(Base):
+    """An account; every run and uploaded dataset has one as its owner."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16), default="member")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Dataset(Base):
+    """An uploaded dataset: its arrays live in the data dir, its description here."""
+
+    __tablename__ = "datasets"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    meta: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Run(Base):
+    """One training run and where it stands (see runs/service.py for the states)."""
+
+    __tablename__ = "runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    dataset: Mapped[str] = mapped_column(String(64))
+    spec: Mapped[dict] = mapped_column(JSON)
+    epochs_done: Mapped[int] = mapped_column(Integer, default=0)
+    history: Mapped[dict] = mapped_column(JSON, default=dict)
+    summary: Mapped[dict | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class RunEvent(Base):
+    """One streamed event of a run, stored before it is sent; `seq` rises by one per event."""
+
+    __tablename__ = "run_events"
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Store:
+    """The database: an engine and a session factory for one SQLAlchemy URL."""
+
+    def __init__(self, url):
+        sqlite = url.startswith("sqlite")
+        self.engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30} if sqlite else {})
+        if sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.Session = sessionmaker(self.engine, expire_on_commit=False)
+
+    def create_all(self):
+        """Create the tables that do not exist yet."""
+        Base.metadata.create_all(self.engine)
+
+    @contextlib.contextmanager
+    def session(self):
+        """Give a session that commits on success and rolls back on error."""
+        with self.Session() as s:
+            try:
+                yield s
+                s.commit()
+            except BaseException:
+                s.rollback()
+                raise
+
+    def datasets(self):
+        """Give every uploaded dataset, oldest first."""
+        with self.session() as s:
+            return list(s.scalars(select(Dataset).order_by(Dataset.created_at)))
+
+
+def _sqlite_pragmas(conn, _record):
+    # WAL lets the web process read while a trainer writes; foreign keys are off by default.
+    cur = conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()

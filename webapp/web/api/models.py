@@ -1,0 +1,32 @@
+"""The catalog and model checks: `GET /api/layers`, `POST /api/models/check`."""
+
+from flask import jsonify
+
+from ...spec import build, catalog
+from ...spec.validate import FieldError, SpecError, validate
+from .. import services
+from . import bp
+from .errors import json_body
+
+
+@bp.get("/layers")
+def layers():
+    """Give the allow-list: layers with their parameters, optimizers, losses, metrics."""
+    return jsonify(catalog.catalog_json())
+
+
+def checked(data, require_run=False):
+    """Give (Spec, dataset description) for a request body, or raise SpecError."""
+    registry = services().datasets
+    spec = validate(data, datasets=registry.ids(), require_run=require_run)
+    dataset = registry.info(spec.dataset)
+    if not dataset["available"]:
+        raise SpecError([FieldError(None, "dataset", dataset.get("message") or f"{spec.dataset} is not available here.")])
+    return spec, dataset
+
+
+@bp.post("/models/check")
+def check():
+    """Give each layer's output shape and parameter count, as `model.summary()` would."""
+    spec, dataset = checked(json_body())
+    return jsonify(build.summarize(spec, dataset))

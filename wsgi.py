@@ -1,0 +1,16 @@
+"""Entry point: `python wsgi.py [--host H] [--port P]` serves HTTP and Socket.IO; gunicorn uses `app`."""
+
+import argparse
+
+from webapp import create_app
+from webapp.extensions import socketio
+
+app = create_app()
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Serve the Keras dashboard.")
+    parser.add_argument("--host", default=app.config["KD_HOST"])
+    parser.add_argument("--port", type=int, default=app.config["KD_PORT"])
+    args = parser.parse_args()
+    print(f"Keras dashboard: http://{args.host}:{args.port}/", flush=True)
+    socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True)
