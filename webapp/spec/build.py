@@ -4,6 +4,7 @@ This and `runs/trainer.py` are the only modules that import Keras, and only insi
 web process pays for TensorFlow on the first model check, not at start-up.
 """
 
+import contextlib
 import math
 import os
 import re
@@ -113,13 +114,29 @@ def _precheck(index, layer, shape):
     return None
 
 
-def trace(spec, input_shape):
+@contextlib.contextmanager
+def _no_weights(keras):
+    """Build layers with shapes but no weight values: a check of a 10-billion-parameter model
+    takes milliseconds and no memory."""
+    from keras.src.backend.common import global_state
+
+    with keras.StatelessScope(initialize_variables=False):
+        try:
+            yield
+        finally:
+            # Keras queues uninitialized variables for later; ours never will be, so drop them
+            # (the queue is per thread) rather than let every check grow it.
+            global_state.set_global_attribute("uninitialized_variables", [])
+
+
+def trace(spec, input_shape, weights=True):
     """Give (keras layers, rows) for the spec on this per-sample input shape, or raise SpecError.
 
-    rows are `model.summary()`'s: index, type, name, output_shape, params.
+    rows are `model.summary()`'s: index, type, name, output_shape, params. weights=False builds
+    shapes only (for checks); those layers cannot be trained.
     """
     keras = init_keras()
-    with _lock:
+    with _lock, (contextlib.nullcontext() if weights else _no_weights(keras)):
         x = keras.Input(shape=tuple(input_shape))
         built, rows = [], []
         for index, (layer, name) in enumerate(zip(spec.layers, layer_names(spec.layers))):
@@ -195,7 +212,7 @@ def check_output(spec, rows, num_classes):
 
 def summarize(spec, dataset):
     """Give the `POST /api/models/check` answer for a checked spec on a dataset, or raise SpecError."""
-    _, rows = trace(spec, dataset["input_shape"])
+    _, rows = trace(spec, dataset["input_shape"], weights=False)
     warnings = check_output(spec, rows, dataset["num_classes"])
     return {"ok": True, "layers": rows, "total_params": sum(r["params"] for r in rows),
             "trainable_params": sum(r["trainable_params"] for r in rows), "warnings": warnings}
