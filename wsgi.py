@@ -1,11 +1,13 @@
 """Entry point: `python wsgi.py [--host H] [--port P]` serves HTTP and Socket.IO; gunicorn uses `app`."""
 
 import argparse
+import multiprocessing
 
 from webapp import create_app
 from webapp.extensions import socketio
 
-app = create_app()
+# Trainer processes are spawned, and spawning imports this module again: they need no app.
+app = create_app() if multiprocessing.parent_process() is None else None
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Serve the Keras dashboard.")

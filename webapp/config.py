@@ -41,6 +41,8 @@ def load(env=None):
         "KD_REDIS_URL": env.get("KD_REDIS_URL", "redis://127.0.0.1:6379/0"),
         "KD_MAX_CONCURRENT_RUNS": _int(env, "KD_MAX_CONCURRENT_RUNS", 1),
         "KD_MAX_UPLOAD_MB": max_upload_mb,
+        "KD_WARM_SPARE": env.get("KD_WARM_SPARE", "1") != "0",          # keep a trainer process ready
+        "KD_STOP_GRACE_S": float(env.get("KD_STOP_GRACE_S", "30")),     # stop -> kill after this
         "SECRET_KEY": env.get("KD_SECRET_KEY") or secret_key(data_dir),
         # Flask answers 413 past this, before the body is read.
         "MAX_CONTENT_LENGTH": max_upload_mb * 1024 * 1024,

@@ -53,11 +53,15 @@ class Run(Base):
     dataset: Mapped[str] = mapped_column(String(64))
     spec: Mapped[dict] = mapped_column(JSON)
     epochs_done: Mapped[int] = mapped_column(Integer, default=0)
+    epochs_planned: Mapped[int] = mapped_column(Integer, default=0)
     history: Mapped[dict] = mapped_column(JSON, default=dict)
     summary: Mapped[dict | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    progress: Mapped[dict | None] = mapped_column(JSON)          # the last batch event of this epoch
+    worker: Mapped[str | None] = mapped_column(String(128))       # host:pid of the process training it
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)    # the queue is in this order
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
 

@@ -1,0 +1,17 @@
+"""Helpers for tests that train for real: wait for a run to reach a status."""
+
+import time
+
+ENDED = ("completed", "stopped", "failed", "interrupted")
+
+
+def wait_for(get_run, statuses=ENDED, timeout=180.0, until=None):
+    """Poll get_run() until its status is in `statuses` (and `until(run)` holds); give the run."""
+    deadline = time.monotonic() + timeout
+    run = get_run()
+    while time.monotonic() < deadline:
+        run = get_run()
+        if run["status"] in statuses and (until is None or until(run)):
+            return run
+        time.sleep(0.1)
+    raise AssertionError(f"run stayed {run['status']} (epochs_done={run.get('epochs_done')}) for {timeout} s: {run.get('error')}")

@@ -1,0 +1,141 @@
+"""A run's life: create, queue, start, stop, continue.
+
+States: queued -> running -> completed / stopped / failed, with stopping between running and
+stopped, and interrupted for runs a restart found unfinished. Ended runs can be continued (back to
+queued). The executor (local processes or RQ) does the training; this module decides what runs when.
+No Flask: the web layer passes `notify`, which sends stored events to viewers.
+"""
+
+import logging
+import threading
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from ..spec import build
+from ..spec.validate import FieldError, SpecError, validate
+from ..store import Run, utcnow
+from . import journal
+
+log = logging.getLogger(__name__)
+ARTIFACTS = ("model.keras", "best.keras", "model.json", "history.csv", "train.py")
+
+
+class RunError(Exception):
+    """A request about a run that cannot be done now; `status` is the HTTP status to answer."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class RunService:
+    """Creates runs, keeps at most `max_concurrent` training, and relays their events."""
+
+    def __init__(self, store, datasets, data_dir, max_concurrent=1, notify=None):
+        self.store, self.datasets, self.data_dir = store, datasets, Path(data_dir)
+        self.max_concurrent = max_concurrent
+        self.notify = notify or (lambda event: None)
+        self.executor = None
+        self._lock = threading.RLock()
+
+    def attach(self, executor):
+        """Use this executor; it calls back `on_event(event)` and `on_exit(run_id, note)`."""
+        self.executor = executor
+
+    # -- what users ask -------------------------------------------------------------------------
+
+    def create(self, data, owner_id=None):
+        """Check the spec, store the run as queued, and start it when a slot is free."""
+        spec = validate(data, datasets=self.datasets.ids(), require_run=True)
+        dataset = self.datasets.info(spec.dataset)
+        if not dataset["available"]:
+            raise SpecError([FieldError(None, "dataset", dataset.get("message") or "This dataset is not available.")])
+        summary = build.summarize(spec, dataset)
+        with self.store.session() as s:
+            run = Run(name=spec.name or f"{spec.dataset}-{len(spec.layers)}-layers", owner_id=owner_id,
+                      status="queued", dataset=spec.dataset, spec=spec.to_dict(), summary=summary,
+                      epochs_planned=spec.fit["epochs"], history={})
+            s.add(run)
+        self._emit(journal.announce(self.store, run.id))
+        self.schedule()
+        return run.id
+
+    def stop(self, run_id):
+        """Stop a run: a queued one at once, a running one after its current batch."""
+        with self._lock:
+            run = self._run(run_id)
+            if run.status == "queued":
+                self._emit(journal.set_status(self.store, run_id, "stopped"))
+            elif run.status == "running":
+                self._emit(journal.set_status(self.store, run_id, "stopping"))
+                self.executor.stop(run_id)
+            elif run.status != "stopping":
+                raise RunError(409, f"Run {run_id} is {run.status}; only a queued or running run can be stopped.")
+        self.schedule()
+
+    def continue_(self, run_id, epochs):
+        """Queue `epochs` more epochs of an ended run, from its saved model and optimizer state."""
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= 100_000:
+            raise SpecError([FieldError(None, "epochs", "epochs must be a whole number from 1 to 100000.")])
+        with self._lock:
+            run = self._run(run_id)
+            if run.status not in journal.ENDED:
+                raise RunError(409, f"Run {run_id} is {run.status}; stop it or wait until it ends to continue it.")
+            saved = (self.data_dir / "runs" / str(run_id) / "model.keras").exists()
+            if run.epochs_done and not saved:
+                raise RunError(409, f"Run {run_id} has no saved model to continue from.")
+            planned = run.epochs_done + epochs
+            self._emit(journal.set_status(self.store, run_id, "queued", epochs_planned=planned, queued_at=utcnow()))
+        self.schedule()
+
+    # -- the queue ------------------------------------------------------------------------------
+
+    def start_up(self):
+        """Mark runs left unfinished by a previous server as interrupted (they can be continued)."""
+        with self.store.session() as s:
+            ids = list(s.scalars(select(Run.id).where(Run.status.in_(journal.ACTIVE))))
+        for run_id in ids:
+            self._emit(journal.set_status(self.store, run_id, "interrupted",
+                                          "The server restarted while this run was unfinished; continue it to go on."))
+
+    def schedule(self):
+        """Start the oldest queued runs while fewer than max_concurrent are training."""
+        with self._lock:
+            with self.store.session() as s:
+                busy = s.scalar(select(func.count()).where(Run.status.in_(("running", "stopping"))))
+                waiting = list(s.scalars(select(Run.id).where(Run.status == "queued")
+                                         .order_by(Run.queued_at, Run.id)))
+            for run_id in waiting[:max(self.max_concurrent - busy, 0)]:
+                event = journal.set_status(self.store, run_id, "running")
+                if event:
+                    self._emit(event)
+                    self.executor.start(run_id)
+
+    def on_event(self, event):
+        """Relay a stored event from a trainer to viewers."""
+        self._emit(event)
+
+    def on_exit(self, run_id, note):
+        """A trainer process ended: a run it left running failed (or stopped, if a stop was asked)."""
+        with self._lock:
+            run = self._run(run_id)
+            if run.status == "stopping":
+                self._emit(journal.set_status(self.store, run_id, "stopped", note))
+            elif run.status == "running":
+                self._emit(journal.set_status(self.store, run_id, "failed", note))
+        self.schedule()
+
+    def _emit(self, event):
+        if event:
+            try:
+                self.notify(event)
+            except Exception:  # a viewer problem must never break a run
+                log.exception("could not send %s", event[0])
+
+    def _run(self, run_id):
+        with self.store.session() as s:
+            run = s.get(Run, run_id)
+        if run is None:
+            raise RunError(404, f"There is no run {run_id}.")
+        return run

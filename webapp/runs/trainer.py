@@ -1,0 +1,228 @@
+"""What runs inside a trainer process: build or reload the model, fit it, save the artifacts.
+
+Called by the embedded executor's spawned process (runs/local.py) and by RQ work-horses. Every
+event goes through a Publisher: stored in the journal first, then sent.
+"""
+
+import csv
+import io
+import logging
+import os
+import queue
+import socket
+import threading
+from pathlib import Path
+
+from ..datasets import Registry
+from ..spec import build
+from ..spec.validate import validate
+from ..store import Run, Store
+from . import journal
+
+log = logging.getLogger(__name__)
+
+
+def run_dir(data_dir, run_id):
+    """Give the directory of a run's artifacts (created on demand)."""
+    path = Path(data_dir) / "runs" / str(run_id)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def atomic_write(path, write):
+    """Write a file through `write(tmp_path)` and move it into place, so no reader sees half of it."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+class Publisher:
+    """Stores and sends events on its own thread, in order, so `fit` never waits on the database."""
+
+    def __init__(self, store, run_id, send):
+        self.store, self.run_id, self.send = store, run_id, send
+        self._queue = queue.Queue()
+        self._thread = threading.Thread(target=self._loop, name=f"publisher-{run_id}", daemon=True)
+        self._thread.start()
+
+    def __call__(self, kind, data):
+        """Queue a "batch" or "epoch" event."""
+        self._queue.put((kind, data))
+
+    def _loop(self):
+        while (item := self._queue.get()) is not None:
+            kind, data = item
+            try:
+                if kind == "epoch":
+                    event = journal.add_epoch(self.store, self.run_id, data["epoch"], data["logs"])
+                else:
+                    event = journal.add_batch(self.store, self.run_id, data)
+                self.send(event)
+            except Exception:  # a lost progress event must not kill the training
+                log.exception("could not publish a %s event of run %s", kind, self.run_id)
+
+    def close(self):
+        """Wait until every queued event is stored and sent."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def status(self, status, error=None, **fields):
+        """Record and send a status change right away (after the queued events)."""
+        self.close()
+        event = journal.set_status(self.store, self.run_id, status, error, **fields)
+        if event:
+            self.send(event)
+
+
+def prepare(data, num_classes, label_mode):
+    """Give (x_train, y_train, x_test, y_test): pixels scaled to [0, 1], labels as the loss wants."""
+    import numpy as np
+
+    keras = build.init_keras()
+
+    def labels(y):
+        if label_mode == "onehot":
+            return keras.utils.to_categorical(y, num_classes).astype("float32")
+        if label_mode == "binary":
+            return y.astype("float32").reshape(-1, 1)
+        return y.astype("int64")
+
+    scale = np.float32(1.0 / data.pixel_max)
+    return (data.x_train.astype("float32") * scale, labels(data.y_train),
+            data.x_test.astype("float32") * scale, labels(data.y_test))
+
+
+def new_model(spec, dataset):
+    """Give the spec's model, compiled with its optimizer, loss and metrics."""
+    keras = build.init_keras()
+    model = build.build_model(spec, dataset["input_shape"], name=_model_name(spec.name))
+    opt = dict(spec.compile["optimizer"])
+    optimizer = getattr(keras.optimizers, opt.pop("type"))(**opt)
+    model.compile(optimizer=optimizer, loss=spec.compile["loss"], metrics=list(spec.compile["metrics"]))
+    return model
+
+
+def _model_name(name):
+    safe = "".join(c if c.isalnum() or c == "_" else "_" for c in name or "")[:60]
+    return safe or "sequential"
+
+
+def callbacks(spec, folder, progress):
+    """Give the fit callbacks: the spec's, TerminateOnNaN, the per-epoch save, then progress."""
+    keras = build.init_keras()
+    cbs = [keras.callbacks.TerminateOnNaN()]
+    chosen = spec.fit["callbacks"]
+    if chosen.get("checkpoint"):
+        cbs.append(AtomicCheckpoint(folder / "best.keras", **chosen["checkpoint"]))
+    if chosen.get("early_stopping"):
+        cbs.append(keras.callbacks.EarlyStopping(**chosen["early_stopping"]))
+    if chosen.get("reduce_lr_on_plateau"):
+        cbs.append(keras.callbacks.ReduceLROnPlateau(**chosen["reduce_lr_on_plateau"]))
+    # The epoch is saved before it is reported: a run interrupted later resumes from it.
+    cbs += [SaveEveryEpoch(folder / "model.keras"), progress]
+    return cbs
+
+
+def _checkpoint_base():
+    return build.init_keras().callbacks.ModelCheckpoint
+
+
+def AtomicCheckpoint(path, **kwargs):  # noqa: N802 - used like the Keras class it builds
+    """Give a Keras ModelCheckpoint that writes to a temporary file and moves it into place."""
+
+    class _AtomicCheckpoint(_checkpoint_base()):
+        def on_epoch_end(self, epoch, logs=None):
+            super().on_epoch_end(epoch, logs)
+            if self.filepath != str(path) and os.path.exists(self.filepath):
+                os.replace(self.filepath, path)
+
+    partial = path.with_name(f".{path.stem}.partial.keras")
+    return _AtomicCheckpoint(str(partial), **kwargs)
+
+
+def SaveEveryEpoch(path):  # noqa: N802
+    """Give a callback that saves the whole model (optimizer included) atomically after each epoch."""
+
+    class _Save(build.init_keras().callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            atomic_write(path, self.model.save)
+
+    return _Save()
+
+
+def train(run_id, settings, send, should_stop):
+    """Train one run to its end. Every outcome, an exception included, ends in a status event.
+
+    settings: KD_DATA_DIR and KD_DATABASE_URL. send(event): delivers a stored (name, data) event.
+    should_stop(): True once the user asked to stop.
+    """
+    store = Store(settings["KD_DATABASE_URL"])
+    publisher = Publisher(store, run_id, send)
+    try:
+        status, error = _fit(store, run_id, settings, publisher, should_stop)
+    except Exception as exc:
+        log.exception("run %s failed", run_id)
+        status, error = "failed", failure_message(exc)
+    publisher.status(status, error)
+
+
+def failure_message(exc):
+    """Give the sentence a user reads when training raised `exc`."""
+    if type(exc).__name__ == "ResourceExhaustedError" or isinstance(exc, MemoryError):
+        return "Out of memory while training: lower batch_size or make the model smaller."
+    return f"Training failed: {build.keras_message(exc)}"
+
+
+def _fit(store, run_id, settings, publisher, should_stop):
+    keras = build.init_keras(gpu=True)
+    from .progress import Progress
+
+    with store.session() as s:
+        run = s.get(Run, run_id)
+        run.worker = f"{socket.gethostname()}:{os.getpid()}"
+        epochs_done, epochs_planned, raw_spec = run.epochs_done, run.epochs_planned, run.spec
+    spec = validate(raw_spec, require_run=True)
+    registry = Registry(settings["KD_DATA_DIR"], store)
+    dataset = registry.info(spec.dataset)
+    x, y, x_test, y_test = prepare(registry.load(spec.dataset), dataset["num_classes"], spec.label_mode)
+    folder = run_dir(settings["KD_DATA_DIR"], run_id)
+    resume = epochs_done > 0 and (folder / "model.keras").exists()
+    model = keras.saving.load_model(folder / "model.keras") if resume else new_model(spec, dataset)
+    fit = spec.fit
+    progress = Progress(publisher, should_stop, fit["batch_size"])
+    validation = {"test": {"validation_data": (x_test, y_test)}, "none": {}}.get(
+        fit["validation"], {"validation_split": fit["validation"]})
+    if should_stop():
+        return "stopped", None
+    model.fit(x, y, epochs=epochs_planned, initial_epoch=epochs_done if resume else 0,
+              batch_size=fit["batch_size"], shuffle=fit["shuffle"], verbose=0,
+              callbacks=callbacks(spec, folder, progress), **validation)
+    publisher.close()
+    save_artifacts(store, run_id, model, folder)
+    if progress.nan_at:
+        epoch, batch = progress.nan_at
+        return "failed", (f"The loss became NaN at epoch {epoch}, batch {batch}, so training stopped "
+                          "(TerminateOnNaN). Try a lower learning_rate, clipnorm, or BatchNormalization.")
+    return ("stopped" if progress.stopped_by_user else "completed"), None
+
+
+def save_artifacts(store, run_id, model, folder):
+    """Write model.keras, model.json and history.csv, each atomically."""
+    atomic_write(folder / "model.keras", model.save)
+    atomic_write(folder / "model.json", lambda p: Path(p).write_text(model.to_json()))
+    with store.session() as s:
+        history = s.get(Run, run_id).history or {}
+    atomic_write(folder / "history.csv", lambda p: Path(p).write_text(history_csv(history)))
+
+
+def history_csv(history):
+    """Give the history as CSV: one row per epoch (counted from 1), one column per Keras log key."""
+    keys = list(history)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["epoch", *keys])
+    for i in range(max((len(v) for v in history.values()), default=0)):
+        writer.writerow([i + 1, *(history[k][i] if i < len(history[k]) else "" for k in keys)])
+    return out.getvalue()
