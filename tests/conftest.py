@@ -29,7 +29,7 @@ def require_program(name):
 @pytest.fixture
 def app(tmp_path):
     """Give an app whose data (database, uploads, runs) lives in a fresh temporary directory."""
-    return create_app({"KD_DATA_DIR": str(tmp_path / "data"), "TESTING": True})
+    return create_app({"KD_DATA_DIR": str(tmp_path / "data"), "KD_WARM_SPARE": "0", "TESTING": True})
 
 
 @pytest.fixture

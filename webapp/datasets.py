@@ -1,12 +1,33 @@
 """The dataset registry: the built-in digits, keras.datasets when cached, and uploads.
 
 A dataset is described by a dict (the contract's fields) and loaded as a `Data`. No Flask here:
-trainer processes load their data through the same registry.
+trainer processes load their data through the same registry. Listing never reads arrays (it only
+looks for files), so it stays instant; sizes and class counts of built-in and Keras datasets are
+filled in once they have been loaded, an upload's are computed once and kept in its database row.
 """
 
+import collections
+import re
+import secrets
+import threading
+import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+from . import dataset_upload, keras_datasets
+from .dataset_upload import UploadError  # noqa: F401  (callers catch it from here)
+from .store import Dataset
+
+SAMPLES_PER_CLASS = 8
+SPLITS = ("train", "test")
+FIELDS = ("name", "input_shape", "num_classes", "class_names", "train_size", "test_size", "train_counts",
+          "test_counts", "pixel_max")
+
+
+class DatasetError(Exception):
+    """A dataset that is unknown or cannot be loaded here; str() says why and what to do."""
 
 
 @dataclass
@@ -19,6 +40,21 @@ class Data:
     y_test: np.ndarray
     class_names: list
     pixel_max: float   # the value that scales to 1.0 ([0, 1] pixels, as the contract says)
+
+    @property
+    def nbytes(self):
+        """Give the memory the arrays take."""
+        return sum(a.nbytes for a in (self.x_train, self.y_train, self.x_test, self.y_test))
+
+    def image(self, split, index):
+        """Give one image of a split as uint8 (H, W, C), pixel_max mapped to 255; IndexError past the end."""
+        x = self.x_train if split == "train" else self.x_test
+        if not 0 <= index < len(x):
+            raise IndexError(f"index {index} is outside the {split} split ({len(x)} images: 0..{len(x) - 1}).")
+        img = x[index]
+        if img.dtype == np.uint8 and self.pixel_max == 255:
+            return img
+        return (np.clip(img.astype(np.float32) / self.pixel_max, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
 
 
 def _digits():
@@ -36,40 +72,211 @@ def _digits():
 BUILTIN = {
     "digits": {"name": "Digits (scikit-learn, 8×8)", "input_shape": [8, 8, 1], "num_classes": 10,
                "class_names": [str(i) for i in range(10)], "train_size": 1437, "test_size": 360,
-               "source": "builtin", "loader": _digits},
+               "pixel_max": 16.0, "source": "builtin", "loader": _digits},
 }
 
 
 def describe(ds_id, entry, available=True, message=None):
-    """Give the contract's description of a dataset."""
-    out = {"id": ds_id, **{k: v for k, v in entry.items() if k != "loader"}, "available": available}
+    """Give the contract's description of a dataset (class counts are None until known)."""
+    out = {"id": ds_id, **{k: entry.get(k) for k in FIELDS}, "available": available, "source": entry["source"]}
     if message:
         out["message"] = message
     return out
 
 
-class Registry:
-    """Every dataset this instance knows, by id."""
+def stats(data, num_classes):
+    """Give the shape, sizes, class counts and the first few sample indexes per class of loaded arrays."""
+    return {"input_shape": list(data.x_train.shape[1:]), "train_size": len(data.x_train),
+            "test_size": len(data.x_test),
+            "train_counts": np.bincount(data.y_train, minlength=num_classes).tolist(),
+            "test_counts": np.bincount(data.y_test, minlength=num_classes).tolist(),
+            "samples": {"train": _samples(data.y_train, num_classes), "test": _samples(data.y_test, num_classes)}}
 
-    def __init__(self, data_dir, store=None):
-        self.data_dir = data_dir
+
+def _samples(y, num_classes):
+    """Give, per class, the indexes of its first SAMPLES_PER_CLASS images."""
+    order = np.argsort(y, kind="stable")
+    starts = np.searchsorted(y[order], np.arange(num_classes))
+    counts = np.bincount(y, minlength=num_classes)
+    return [order[s:s + min(c, SAMPLES_PER_CLASS)].tolist() for s, c in zip(starts, counts)]
+
+
+class Registry:
+    """Every dataset this instance knows, by id; loaded arrays kept in memory up to `cache_mb`."""
+
+    def __init__(self, data_dir, store=None, cache_mb=512):
+        """Keep uploads in data_dir/datasets/ and their rows in `store`."""
+        self.data_dir = Path(data_dir)
         self.store = store
-        self._cache = {}
+        self.upload_dir = self.data_dir / "datasets"
+        self.cache_bytes = cache_mb * 2**20
+        self._cache = collections.OrderedDict()          # id -> Data, least recently used first
+        self._stats = {}                                  # id -> stats() of a loaded built-in or Keras dataset
+        self._broken = {}                                 # id -> (file signature, message) of an unreadable cache
+        self._lock = threading.Lock()
+        self._loading = collections.defaultdict(threading.Lock)
 
     def list(self):
-        """Give the description of every dataset, built-in first."""
-        return [describe(k, v) for k, v in BUILTIN.items()]
+        """Give the description of every dataset: built-in, then keras.datasets, then uploads (oldest first)."""
+        rows = self.store.datasets() if self.store else []
+        return ([self._builtin(i) for i in BUILTIN] + [self._keras(i) for i in keras_datasets.KERAS]
+                + [self._upload(row) for row in rows])
 
     def info(self, ds_id):
         """Give one dataset's description, or None when there is no such dataset."""
-        return next((d for d in self.list() if d["id"] == ds_id), None)
+        if ds_id in BUILTIN:
+            return self._builtin(ds_id)
+        if ds_id in keras_datasets.KERAS:
+            return self._keras(ds_id)
+        row = self._row(ds_id)
+        return self._upload(row) if row else None
 
     def ids(self):
         """Give the ids a spec may name."""
         return [d["id"] for d in self.list()]
 
+    def details(self, ds_id):
+        """Give info() plus `samples` {split: [indexes per class]}, loading the arrays once if needed."""
+        info = self.info(ds_id)
+        if info is None or not info["available"]:
+            return info
+        row = self._row(ds_id) if info["source"] == "upload" else None
+        if row is None and ds_id not in self._stats:
+            try:
+                self.load(ds_id)
+            except DatasetError:
+                return self.info(ds_id)   # now unavailable, with the reason
+            info = self.info(ds_id)
+        return {**info, "samples": (row.meta if row else self._stats[ds_id])["samples"]}
+
     def load(self, ds_id):
-        """Give the dataset's arrays (kept in memory after the first load)."""
-        if ds_id not in self._cache:
-            self._cache[ds_id] = BUILTIN[ds_id]["loader"]()
-        return self._cache[ds_id]
+        """Give the dataset's arrays (kept in memory after the first load); DatasetError says why not."""
+        with self._lock:
+            if ds_id in self._cache:
+                self._cache.move_to_end(ds_id)
+                return self._cache[ds_id]
+            loading = self._loading[ds_id]
+        with loading:   # one load per dataset at a time; whoever waited finds it cached
+            with self._lock:
+                if ds_id in self._cache:
+                    return self._cache[ds_id]
+            data = self._read(ds_id)
+            self._keep(ds_id, data)
+        return data
+
+    def add(self, name, stream, max_bytes):
+        """Store an uploaded .npz as a new dataset and give its description; UploadError says what is wrong."""
+        name = dataset_upload.check_name(name)
+        arrays = dataset_upload.read(stream, max_bytes)
+        data = Data(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"],
+                    arrays["class_names"], arrays["pixel_max"])
+        meta = {"num_classes": arrays["num_classes"], "class_names": arrays["class_names"],
+                "pixel_max": arrays["pixel_max"], "dtype": str(data.x_train.dtype),
+                **stats(data, arrays["num_classes"])}
+        ds_id = self._new_id(name)
+        path = dataset_upload.save(self.upload_dir, ds_id, {k: arrays[k] for k in dataset_upload.REQUIRED})
+        try:   # the row only after the file is in place, so a listed dataset always has its file
+            with self.store.session() as s:
+                s.add(Dataset(id=ds_id, name=name, owner_id=None, meta=meta))
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        self._keep(ds_id, data)
+        return self.info(ds_id)
+
+    def _keep(self, ds_id, data):
+        """Cache the arrays, dropping the least recently used past the budget (the newest always stays)."""
+        with self._lock:
+            self._cache[ds_id] = data
+            self._cache.move_to_end(ds_id)
+            while len(self._cache) > 1 and sum(d.nbytes for d in self._cache.values()) > self.cache_bytes:
+                self._cache.popitem(last=False)
+
+    def _read(self, ds_id):
+        """Give freshly read arrays of any dataset."""
+        if ds_id in BUILTIN:
+            data = BUILTIN[ds_id]["loader"]()
+            self._stats[ds_id] = stats(data, BUILTIN[ds_id]["num_classes"])
+            return data
+        if ds_id in keras_datasets.KERAS:
+            return self._read_keras(ds_id)
+        return self._read_upload(ds_id)
+
+    def _read_keras(self, ds_id):
+        """Give a keras.datasets dataset from Keras's cache (never downloaded here)."""
+        message = self._keras_problem(ds_id)
+        if message:
+            raise DatasetError(message)
+        try:
+            x_train, y_train, x_test, y_test = keras_datasets.read(ds_id)
+        except keras_datasets.CacheError as exc:
+            self._broken[ds_id] = (keras_datasets.signature(ds_id), str(exc))
+            raise DatasetError(str(exc)) from None
+        entry = keras_datasets.KERAS[ds_id]
+        data = Data(_channels_last(x_train), y_train.reshape(-1).astype(np.int64), _channels_last(x_test),
+                    y_test.reshape(-1).astype(np.int64), list(entry["class_names"]), 255.0)
+        self._stats[ds_id] = stats(data, entry["num_classes"])
+        return data
+
+    def _read_upload(self, ds_id):
+        """Give an uploaded dataset's arrays from its file in the data dir."""
+        row = self._row(ds_id)
+        if row is None:
+            raise DatasetError(f"There is no dataset {ds_id!r}.")
+        path = self._path(ds_id)
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                x_train, y_train, x_test, y_test = (f[k] for k in dataset_upload.REQUIRED)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            raise DatasetError(f"The file of dataset {ds_id} ({path}) could not be read: {exc}") from None
+        return Data(x_train, y_train, x_test, y_test, list(row.meta["class_names"]), float(row.meta["pixel_max"]))
+
+    def _builtin(self, ds_id):
+        """Give a built-in dataset's description."""
+        return describe(ds_id, {**BUILTIN[ds_id], **self._stats.get(ds_id, {})})
+
+    def _keras(self, ds_id):
+        """Give a Keras dataset's description: available when its cached files are there and readable."""
+        message = self._keras_problem(ds_id)
+        entry = {**keras_datasets.KERAS[ds_id], "pixel_max": 255.0, "source": "keras", **self._stats.get(ds_id, {})}
+        return describe(ds_id, entry, available=message is None, message=message)
+
+    def _keras_problem(self, ds_id):
+        """Give why a Keras dataset cannot be loaded (missing or unreadable files), or None."""
+        message = keras_datasets.missing_message(ds_id)
+        broken = self._broken.get(ds_id)
+        if message is None and broken and broken[0] == keras_datasets.signature(ds_id):
+            return broken[1]
+        return message
+
+    def _upload(self, row):
+        """Give an uploaded dataset's description from its database row."""
+        present = self._path(row.id).is_file()
+        message = None if present else f"The file of this dataset is missing: {self._path(row.id)}."
+        out = describe(row.id, {**row.meta, "name": row.name, "source": "upload"}, present, message)
+        out["created_at"] = row.created_at.isoformat()
+        return out
+
+    def _row(self, ds_id):
+        """Give the database row of an uploaded dataset, or None."""
+        if self.store is None or ds_id in BUILTIN or ds_id in keras_datasets.KERAS:
+            return None
+        with self.store.session() as s:
+            return s.get(Dataset, ds_id)
+
+    def _path(self, ds_id):
+        """Give where an uploaded dataset's arrays are stored."""
+        return self.upload_dir / f"{ds_id}.npz"
+
+    def _new_id(self, name):
+        """Give an unused id: a slug of the name and a short random suffix."""
+        slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40].strip("-") or "dataset"
+        while True:
+            ds_id = f"{slug}-{secrets.token_hex(3)}"
+            if self._row(ds_id) is None:
+                return ds_id
+
+
+def _channels_last(x):
+    """Give images as (N, H, W, C): a grayscale (N, H, W) array gets C = 1."""
+    return x[..., None] if x.ndim == 3 else x

@@ -127,3 +127,11 @@ def test_unknown_dataset(client):
 def test_api_404_is_json(client):
     r = client.get("/api/nothing-here")
     assert r.status_code == 404 and r.get_json()["error"]["message"]
+
+
+def test_layers_keeps_zero_bounds(client):
+    body = client.get("/api/layers").get_json()
+    lstm = next(e for e in body["layers"] if e["type"] == "LSTM")
+    dropout = next(p for p in lstm["params"] if p["name"] == "dropout")
+    assert dropout["min"] == 0 and dropout["max"] == 1 and dropout["max_exclusive"] is True
+    assert "min_exclusive" not in dropout

@@ -61,3 +61,132 @@ def test_unknown_run_is_404(client):
     assert client.get("/api/runs/999").status_code == 404
     assert client.post("/api/runs/999/stop").status_code == 404
     assert client.get("/api/runs/999/artifacts/model.keras").status_code == 404
+
+
+LONG = {"epochs": 50, "batch_size": 8, "validation": "test"}
+
+
+def test_stop_keeps_what_was_learned_and_continue_goes_on(client, services):
+    run_id = start(client, spec(MLP, fit=LONG))
+    wait_for(lambda: get(client, run_id), ("running",), until=lambda r: r["progress"] or r["epochs_done"])
+    r = client.post(f"/api/runs/{run_id}/stop")
+    assert r.status_code == 202 and r.get_json()["run"]["status"] == "stopping"
+    run = wait_for(lambda: get(client, run_id))
+    assert run["status"] == "stopped" and run["error"] is None
+    done = run["epochs_done"]
+    assert 1 <= done < 50 and "model.keras" in run["artifacts"]
+    assert client.post(f"/api/runs/{run_id}/stop").status_code == 409
+
+    keras = __import__("webapp.spec.build", fromlist=["init_keras"]).init_keras()
+    path = services.data_dir / "runs" / str(run_id) / "model.keras"
+    steps_before = int(keras.saving.load_model(path).optimizer.iterations.numpy())
+
+    r = client.post(f"/api/runs/{run_id}/continue", json={"epochs": 1})
+    assert r.status_code == 202
+    run = wait_for(lambda: get(client, run_id), until=lambda r: r["epochs_done"] == done + 1)
+    assert run["status"] == "completed", run["error"]
+    assert all(len(v) == done + 1 for v in run["history"].values())
+    # The optimizer state came back with the model: its step count goes on from where it stopped.
+    assert int(keras.saving.load_model(path).optimizer.iterations.numpy()) == steps_before + 180
+
+
+@pytest.mark.parametrize("epochs", [0, -1, "2", None, True])
+def test_continue_needs_a_whole_number_of_epochs(client, epochs):
+    run_id = start(client, spec(MLP, fit={"epochs": 1}))
+    wait_for(lambda: get(client, run_id))
+    r = client.post(f"/api/runs/{run_id}/continue", json={"epochs": epochs})
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "epochs"
+
+
+def test_continue_of_a_running_run_is_409(client):
+    run_id = start(client, spec(MLP, fit=LONG))
+    wait_for(lambda: get(client, run_id), ("running",))
+    r = client.post(f"/api/runs/{run_id}/continue", json={"epochs": 1})
+    assert r.status_code == 409 and "running" in r.get_json()["error"]["message"]
+    client.post(f"/api/runs/{run_id}/stop")
+    wait_for(lambda: get(client, run_id))
+
+
+def test_nan_loss_fails_the_run_with_a_reason(client):
+    diverging = spec(MLP, model={"layers": [{"type": "Flatten"}, {"type": "Dense", "units": 10}]},
+                     compile={"optimizer": {"type": "SGD", "learning_rate": 100.0}, "loss": "mean_squared_error"},
+                     fit={"epochs": 5, "batch_size": 32})
+    run_id = start(client, diverging)
+    run = wait_for(lambda: get(client, run_id))
+    assert run["status"] == "failed"
+    assert "The loss became NaN at epoch 1" in run["error"] and "learning_rate" in run["error"]
+
+
+def test_sigkill_mid_epoch_fails_the_run_and_continue_resumes(client, services):
+    import os
+    import signal
+
+    run_id = start(client, spec(MLP, fit=LONG))
+    wait_for(lambda: get(client, run_id), ("running",), until=lambda r: r["epochs_done"] >= 1)
+    pid = services.runs.executor.pid(run_id)
+    os.kill(pid, signal.SIGKILL)
+    run = wait_for(lambda: get(client, run_id))
+    assert run["status"] == "failed" and "killed by signal 9" in run["error"]
+    done = run["epochs_done"]
+    r = client.post(f"/api/runs/{run_id}/continue", json={"epochs": 1})
+    assert r.status_code == 202
+    run = wait_for(lambda: get(client, run_id), until=lambda r: r["epochs_done"] == done + 1)
+    assert run["status"] == "completed" and len(run["history"]["loss"]) == done + 1
+
+
+def test_queue_runs_one_at_a_time_in_order(client):
+    first = start(client, spec(MLP, fit=LONG))
+    second = start(client, spec(MLP, fit={"epochs": 1}))
+    queued = get(client, second)
+    assert queued["status"] == "queued" and queued["queue_position"] == 1
+    client.post(f"/api/runs/{first}/stop")
+    assert wait_for(lambda: get(client, second))["status"] == "completed"
+    assert get(client, first)["status"] == "stopped"
+
+
+def test_stopping_a_queued_run_never_starts_it(client):
+    first = start(client, spec(MLP, fit=LONG))
+    second = start(client, spec(MLP, fit={"epochs": 1}))
+    assert client.post(f"/api/runs/{second}/stop").status_code == 202
+    assert get(client, second)["status"] == "stopped"
+    client.post(f"/api/runs/{first}/stop")
+    wait_for(lambda: get(client, first))
+    assert get(client, second)["status"] == "stopped" and get(client, second)["started_at"] is None
+
+
+def test_a_fit_time_error_fails_the_run_with_keras_words(client):
+    # Pixels of 1.0 become index 1, outside an Embedding of input_dim 1: only fit can tell.
+    bad = spec(MLP, model={"layers": [{"type": "Embedding", "input_dim": 1, "output_dim": 4}, {"type": "Flatten"},
+                                      {"type": "Dense", "units": 10, "activation": "softmax"}]},
+               fit={"epochs": 1})
+    run_id = start(client, bad)
+    run = wait_for(lambda: get(client, run_id))
+    assert run["status"] == "failed" and run["error"].startswith("Training failed:")
+    assert "Traceback" not in run["error"]
+
+
+def test_a_run_that_ignores_stop_is_killed_after_the_grace_period(tmp_path):
+    from webapp import create_app
+
+    client = create_app({"KD_DATA_DIR": str(tmp_path), "KD_WARM_SPARE": "0", "KD_STOP_GRACE_S": "0.01"}).test_client()
+    run_id = start(client, spec(MLP, fit=LONG))
+    wait_for(lambda: get(client, run_id), ("running",), until=lambda r: r["epochs_done"] >= 1)
+    client.post(f"/api/runs/{run_id}/stop")
+    run = wait_for(lambda: get(client, run_id))
+    assert run["status"] == "stopped" and "did not stop within 0.01 s" in run["error"]
+    assert "model.keras" in run["artifacts"]
+
+
+def test_unfinished_runs_become_interrupted_when_a_server_starts(tmp_path):
+    from webapp import create_app
+    from webapp.store import Run
+
+    first = create_app({"KD_DATA_DIR": str(tmp_path), "KD_WARM_SPARE": "0"})
+    with first.extensions["kd"].store.session() as s:
+        for status in ("queued", "running", "stopping", "completed"):
+            s.add(Run(name=status, status=status, dataset="digits", spec={}, history={}))
+    second = create_app({"KD_DATA_DIR": str(tmp_path), "KD_WARM_SPARE": "0"}).test_client()
+    runs = {r["name"]: r for r in second.get("/api/runs").get_json()["runs"]}
+    assert {name: r["status"] for name, r in runs.items()} == {
+        "queued": "interrupted", "running": "interrupted", "stopping": "interrupted", "completed": "completed"}
+    assert "restarted" in runs["running"]["error"]

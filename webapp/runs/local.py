@@ -26,10 +26,10 @@ def child_main(conn, settings):
     from . import trainer
 
     build.init_keras(gpu=True)
-    conn.send(("ready",))
     try:
+        conn.send(("ready",))
         message = conn.recv()
-    except (EOFError, OSError):
+    except (EOFError, OSError):   # the server went away while this spare was starting
         return
     if message[0] != "train":
         return
@@ -41,7 +41,10 @@ def child_main(conn, settings):
             while conn.recv()[0] != "stop":
                 pass
         except (EOFError, OSError):
-            pass   # the server went away: stop cleanly rather than train unwatched
+            # The server went away (killed or crashed): end now, not after a last partial epoch
+            # stored as "stopped". The run stays running in the database until the next server
+            # marks it interrupted; its last finished epoch is saved, so it can be continued.
+            os._exit(1)
         stop.set()
 
     def send(event):

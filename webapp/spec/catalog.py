@@ -40,9 +40,11 @@ class Param:
 
     def to_dict(self):
         """Give the JSON form used by `GET /api/layers`."""
-        d = {k: v for k, v in asdict(self).items() if v not in (None, (), "", False) or k in ("default",)}
-        d["required"] = self.required
-        d["nullable"] = self.nullable
+        d = {k: v for k, v in asdict(self).items()
+             if k in ("name", "kind", "default", "required", "nullable") or (v is not None and v != () and v != "")}
+        for flag in ("min_exclusive", "max_exclusive"):
+            if not d.get(flag):
+                d.pop(flag, None)
         if self.choices:
             d["choices"] = list(self.choices)
         return d

@@ -2,6 +2,8 @@
 
 from flask import Blueprint, abort, jsonify, render_template
 
+from ..runs import views
+from ..spec.catalog import catalog_json
 from . import services
 
 bp = Blueprint("pages", __name__)
@@ -16,7 +18,8 @@ def healthz():
 @bp.get("/")
 def builder():
     """Give the model builder page."""
-    return render_template("builder.html", page="builder", data={"datasets": services().datasets.list()})
+    data = {"datasets": services().datasets.list(), "catalog": catalog_json()}
+    return render_template("builder.html", page="builder", data=data)
 
 
 @bp.get("/datasets")
@@ -28,7 +31,24 @@ def datasets():
 @bp.get("/datasets/<ds_id>")
 def dataset(ds_id):
     """Give one dataset's page: sizes, class counts and sample images per class."""
-    info = services().datasets.info(ds_id)
+    info = services().datasets.details(ds_id)
     if info is None:
         abort(404)
     return render_template("dataset.html", page="dataset", data={"dataset": info}, title=info["name"])
+
+
+@bp.get("/runs")
+def runs():
+    """Give the list of runs."""
+    kd = services()
+    return render_template("runs.html", page="runs", data={"runs": views.list_runs(kd.store, kd.data_dir)}, title="Runs")
+
+
+@bp.get("/runs/<int:run_id>")
+def run(run_id):
+    """Give a run's page: live progress, charts, summary, stop and continue, artifacts."""
+    kd = services()
+    info = views.get_run(kd.store, kd.data_dir, run_id)
+    if info is None:
+        abort(404)
+    return render_template("run.html", page="run", data={"run": info}, title=info["name"])

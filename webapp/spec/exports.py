@@ -1,0 +1,216 @@
+"""A checked spec -> Keras JSON (`model.to_json()`) or a runnable train.py that reproduces the run.
+
+The script reads like a Keras guide: data, model, compile, fit, evaluate, predict, save. Every value
+that comes from a spec is written with repr(), so no name or string can break out of its literal;
+names written bare (layer and optimizer classes, keras.datasets modules) come from the catalog.
+"""
+
+from . import build, catalog, keras_names as kn
+
+# keras.datasets modules a dataset id may name, and whether their images need a channel axis.
+KERAS_DATASETS = {"mnist": True, "fashion_mnist": True, "cifar10": False, "cifar100": False}
+INDENT = "    "
+
+
+def keras_json(spec, input_shape):
+    """Give `model.to_json()` for the spec's model, compiled (so compile_config rides along) when it can be."""
+    keras = build.init_keras()
+    model = build.build_model(spec, input_shape)
+    if spec.compile:
+        optimizer = spec.compile["optimizer"]
+        params = {k: v for k, v in optimizer.items() if k != "type"}
+        model.compile(optimizer=getattr(keras.optimizers, optimizer["type"])(**params),
+                      loss=spec.compile["loss"], metrics=list(spec.compile["metrics"]))
+    return model.to_json(indent=2)
+
+
+def literal(value, tuples=True):
+    """Give a value as Python source via repr(): lists as tuples (as Keras guides write shapes), strings in double quotes."""
+    if isinstance(value, (list, tuple)):
+        items = [literal(v, tuples) for v in value]
+        if not tuples:
+            return "[" + ", ".join(items) + "]"
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    text = repr(value)
+    if isinstance(value, str) and text.startswith("'") and '"' not in value:
+        text = '"' + text[1:-1] + '"'   # repr chose ' only because the text has no ' (or has both quotes)
+    return text
+
+
+def layer_call(layer):
+    """Give `keras.layers.X(...)` for a canonical layer, with only the arguments that differ from Keras's defaults."""
+    kind = layer["type"]
+    entry = catalog.LAYERS[kind]
+    positional = kn.POSITIONAL.get(kind, ())[:kn.EXPORT_POSITIONAL.get(kind, 0)]
+    args = [layer_call(layer[name]) if name == "layer" else literal(layer[name]) for name in positional]
+    for param in entry.params:
+        if param.name in positional:
+            continue
+        value = layer[param.name]
+        if param.required or value != param.default:
+            args.append(f"{param.name}={layer_call(value) if param.kind == 'layer' else literal(value)}")
+    return f"keras.layers.{kind}({', '.join(args)})"
+
+
+def optimizer_call(optimizer):
+    """Give `keras.optimizers.X(...)` with only the arguments that differ from Keras's defaults."""
+    entry = catalog.OPTIMIZERS[optimizer["type"]]
+    args = [f"{p.name}={literal(optimizer[p.name])}" for p in entry.params if optimizer[p.name] != p.default]
+    return f"keras.optimizers.{entry.type}({', '.join(args)})"
+
+
+def callback_calls(callbacks):
+    """Give the callbacks list's items: the spec's callbacks, then TerminateOnNaN as the dashboard runs them."""
+    calls = []
+    for name, settings in callbacks.items():
+        if not settings:
+            continue
+        defaults = kn.KERAS_CALLBACKS[name]
+        args = ['"best.keras"'] if name == "checkpoint" else []
+        args += [f"{k}={literal(v)}" for k, v in settings.items() if defaults.get(k) != v]
+        calls.append(f"keras.callbacks.{kn.CALLBACK_CLASSES[name]}({', '.join(args)})")
+    return calls + ["keras.callbacks.TerminateOnNaN()"]
+
+
+def python_script(spec, dataset):
+    """Give train.py for a checked spec with compile and fit, on a dataset description."""
+    fit = spec.fit or {}
+    parts = [_header(spec, dataset, fit), _data(dataset), _labels(spec.label_mode, dataset),
+             _model(spec, dataset), _compile(spec.compile), _fit(fit), _results(spec.label_mode)]
+    return "\n\n".join(parts) + "\n"
+
+
+def _header(spec, dataset, fit):
+    checkpoint = (fit.get("callbacks") or {}).get("checkpoint")
+    lines = [
+        '"""Train a Keras model as a run of the Keras dashboard did: data, model, compile, fit, evaluate.',
+        "",
+        "Run it with `python train.py`; `--epochs N` and `--batch-size N` override the run's settings.",
+        "It writes model.keras (the trained model)" + (" and best.keras (the best epoch)." if checkpoint else "."),
+        '"""',
+        "",
+        "import argparse",
+        "",
+        "import keras",
+        "import numpy as np",
+    ]
+    if dataset["id"] == "digits":
+        lines += ["from sklearn.datasets import load_digits", "from sklearn.model_selection import train_test_split"]
+    lines += [
+        "",
+        f"RUN_NAME = {literal(spec.name)}",
+        f"DATASET = {literal(dataset['id'])}",
+        "",
+        "parser = argparse.ArgumentParser(description=__doc__)",
+        f'parser.add_argument("--epochs", type=int, default={literal(fit.get("epochs", 1))}, help="passes over the training data")',
+        f'parser.add_argument("--batch-size", type=int, default={literal(fit.get("batch_size", 32))}, '
+        'help="samples per gradient update")',
+    ]
+    if dataset["id"] != "digits" and dataset["id"] not in KERAS_DATASETS:
+        lines.append(f'parser.add_argument("--data", default={literal(dataset["id"] + ".npz")}, '
+                     'help="the .npz file with x_train, y_train, x_test, y_test")')
+    return "\n".join(lines + ["args = parser.parse_args()"])
+
+
+def data_source(dataset):
+    """Give the lines that load the dataset as the dashboard does: x_* (N, H, W, C) in [0, 1], y_* integers."""
+    ds_id = dataset["id"]
+    if ds_id == "digits":
+        return [
+            "# The data: scikit-learn's 8x8 digits (pixels 0..16), split as the dashboard splits them:",
+            "# 80/20, stratified by class, random_state=0.",
+            "digits = load_digits()",
+            "x_train, x_test, y_train, y_test = train_test_split(",
+            f"{INDENT}digits.images[..., None] / 16.0, digits.target, test_size=0.2, random_state=0, stratify=digits.target",
+            ")",
+        ]
+    if ds_id in KERAS_DATASETS:
+        scale = "[..., None] / 255.0  # adds the channel axis" if KERAS_DATASETS[ds_id] else " / 255.0"
+        return [
+            f"# The data: keras.datasets.{ds_id} (downloaded on first use), pixels 0..255 scaled to [0, 1].",
+            f"(x_train, y_train), (x_test, y_test) = keras.datasets.{ds_id}.load_data()",
+            f"x_train = x_train{scale}",
+            f"x_test = x_test{scale}",
+            "y_train, y_test = y_train.ravel(), y_test.ravel()",
+        ]
+    pixel_max = dataset.get("pixel_max")
+    scale = literal(float(pixel_max)) if pixel_max else "(255.0 if x_train.max() > 1 else 1.0)"
+    return [
+        f"# The data: the .npz file uploaded to the dashboard as dataset {literal(dataset.get('name', ds_id))}",
+        f"# (id {literal(ds_id)}); pass your copy of it with --data.",
+        "data = np.load(args.data, allow_pickle=False)",
+        'x_train, y_train, x_test, y_test = (data[key] for key in ("x_train", "y_train", "x_test", "y_test"))',
+        "if x_train.ndim == 3:  # grayscale images without a channel axis",
+        f"{INDENT}x_train, x_test = x_train[..., None], x_test[..., None]",
+        f"pixel_max = {scale}",
+        "x_train, x_test = x_train / pixel_max, x_test / pixel_max",
+        "if y_train.ndim == 2 and y_train.shape[1] > 1:  # one-hot labels in the file: back to integers",
+        f"{INDENT}y_train, y_test = y_train.argmax(-1), y_test.argmax(-1)",
+        "y_train, y_test = y_train.ravel(), y_test.ravel()",
+    ]
+
+
+def _data(dataset):
+    return "\n".join(data_source(dataset))
+
+
+def _labels(mode, dataset):
+    lines = [f"num_classes = {literal(int(dataset['num_classes']))}",
+             "labels_test = y_test  # the integer labels, to compare with the predictions"]
+    if mode == "onehot":
+        lines += ["# The loss takes one-hot labels.",
+                  "y_train = keras.utils.to_categorical(y_train, num_classes)",
+                  "y_test = keras.utils.to_categorical(y_test, num_classes)"]
+    elif mode == "binary":
+        lines += ["# binary_crossentropy takes one float label per sample.",
+                  'y_train = y_train.astype("float32").reshape(-1, 1)',
+                  'y_test = y_test.astype("float32").reshape(-1, 1)']
+    else:
+        lines.append("# sparse_categorical_crossentropy takes the integer labels as they are.")
+    return "\n".join(lines)
+
+
+def _model(spec, dataset):
+    shape = literal([int(d) for d in dataset["input_shape"]])
+    rows = [f"keras.Input(shape={shape})"] + [layer_call(layer) for layer in spec.layers]
+    body = "".join(f"{INDENT * 2}{row},\n" for row in rows)
+    return f"model = keras.Sequential(\n{INDENT}[\n{body}{INDENT}]\n)\nmodel.summary()"
+
+
+def _compile(compile_spec):
+    return "\n".join([
+        "model.compile(",
+        f"{INDENT}optimizer={optimizer_call(compile_spec['optimizer'])},",
+        f"{INDENT}loss={literal(compile_spec['loss'])},",
+        f"{INDENT}metrics={literal(compile_spec['metrics'], tuples=False)},",
+        ")",
+    ])
+
+
+def _fit(fit):
+    lines = ["callbacks = ["] + [f"{INDENT}{call}," for call in callback_calls(fit.get("callbacks") or {})] + ["]"]
+    args = ["x_train", "y_train", "epochs=args.epochs", "batch_size=args.batch_size"]
+    validation = fit.get("validation", "none")
+    if validation == "test":
+        args.append("validation_data=(x_test, y_test)")
+    elif validation != "none":
+        args.append(f"validation_split={literal(float(validation))}")
+    if fit.get("shuffle") is False:
+        args.append("shuffle=False")
+    args.append("callbacks=callbacks")
+    return "\n".join(lines + ["history = model.fit("] + [f"{INDENT}{arg}," for arg in args] + [")"])
+
+
+def _results(mode):
+    if mode == "binary":
+        predict = "predictions = (model.predict(x_test, verbose=0)[:, 0] > 0.5).astype(int)"
+    else:
+        predict = "predictions = np.argmax(model.predict(x_test, verbose=0), -1)"
+    return "\n".join([
+        'print("Epochs trained:", len(history.epoch))',
+        "scores = model.evaluate(x_test, y_test, verbose=0, return_dict=True)",
+        'print("Test scores:", scores)',
+        predict,
+        'print("Test accuracy from the predictions:", float(np.mean(predictions == labels_test)))',
+        'model.save("model.keras")',
+    ])

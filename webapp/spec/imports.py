@@ -1,0 +1,256 @@
+"""Keras JSON (`model.to_json()`) and pasted Python -> a canonical spec; nothing is ever executed.
+
+Everything that reaches the spec passes the catalog and `validate`, so a Lambda layer or a custom
+object can never slip through to Keras's own deserializer. Pure: no Keras, no Flask.
+"""
+
+import json
+
+from . import catalog, keras_names as kn
+from .validate import FieldError, SpecError, validate
+
+MAX_SOURCE = 1_000_000   # characters; a Keras JSON of 200 layers is well under 300 kB
+MAX_WARNINGS = 100
+FORMATS = ("keras_json", "python")
+
+
+def import_source(fmt, source):
+    """Give {"model", "compile", "fit", "warnings"} for a source in `fmt`, or raise SpecError."""
+    if fmt not in FORMATS:
+        raise SpecError([FieldError(None, "format", f"format must be one of {', '.join(FORMATS)}; got {fmt!r:.40}.")])
+    if not isinstance(source, str) or not source.strip():
+        raise SpecError([FieldError(None, "source", "source must be the text to import: Keras JSON or Python.")])
+    if len(source) > MAX_SOURCE:
+        raise SpecError([FieldError(None, "source", f"source is {len(source):,} characters; at most "
+                                    f"{MAX_SOURCE:,} are accepted.")])
+    if fmt == "keras_json":
+        return from_keras_json(source)
+    from .python_import import from_python   # it uses the helpers defined here
+
+    return from_python(source)
+
+
+def finish(layers, compile_spec, fit, warnings, where=None):
+    """Give the import answer: the parts run through `validate`, so defaults are filled.
+
+    where(error) may give a prefix such as "Line 12: " that locates an error in the source.
+    """
+    data = {"dataset": "imported", "model": {"layers": layers}}
+    if compile_spec is not None:
+        data["compile"] = compile_spec
+    if fit is not None:
+        data["fit"] = fit
+    try:
+        spec = validate(data)
+    except SpecError as exc:
+        if where is None:
+            raise
+        raise SpecError([FieldError(e.layer, e.field, where(e) + e.message) for e in exc.errors]) from None
+    warnings = list(dict.fromkeys(warnings))
+    if len(warnings) > MAX_WARNINGS:
+        warnings = warnings[:MAX_WARNINGS] + [f"... and {len(warnings) - MAX_WARNINGS} more warnings"]
+    return {"model": {"layers": spec.layers}, "compile": spec.compile, "fit": spec.fit, "warnings": warnings}
+
+
+def from_keras_json(text):
+    """Give the import answer for `model.to_json()` output (Keras 3, or Keras 2's older form)."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        where = f" (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "lineno") else ""
+        raise SpecError([FieldError(None, "source", f"This is not valid JSON{where}: "
+                                    f"{getattr(exc, 'msg', 'nested too deeply')}.")]) from None
+    if not isinstance(data, dict) or "class_name" not in data:
+        raise SpecError([FieldError(None, "source", "This JSON is not a Keras model: expected the output of "
+                                    "model.to_json(), an object with class_name \"Sequential\".")])
+    kind = data.get("class_name")
+    if kind != "Sequential":
+        what = "a functional model (keras.Model)" if kind in ("Functional", "Model") else f"a {kind!r:.40}"
+        raise SpecError([FieldError(None, "source", f"Only Sequential models can be imported; this is {what}. "
+                                    "Rebuild it as keras.Sequential([...]) to use it here.")])
+    config = data.get("config")
+    raw = config.get("layers") if isinstance(config, dict) else None
+    if not isinstance(raw, list):
+        raise SpecError([FieldError(None, "source", "The Sequential model has no \"layers\" list in its config.")])
+    warnings, layers = [], []
+    for item in raw:
+        layer = json_layer(item, len(layers), warnings)
+        if layer is not None:
+            layers.append(layer)
+    config = data.get("compile_config")
+    compile_spec = json_compile(config, warnings) if isinstance(config, dict) and config else None   # {}: not compiled
+    if compile_spec and compile_spec["loss"] is None:
+        warnings.append("compile has no loss, so compile is left out; choose a loss in the builder")
+        compile_spec = None
+    return finish(layers, compile_spec, None, warnings)
+
+
+def refuse(index, field, message):
+    """Raise the SpecError that refuses one layer."""
+    raise SpecError([FieldError(index, field, message)])
+
+
+def shape_note(dims):
+    """Give the note that an input shape (per sample) from the source is not used."""
+    text = "(" + ", ".join(str(d) for d in dims) + ("," if len(dims) == 1 else "") + ")"
+    return f"input shape {text} ignored: the dataset gives the input shape"
+
+
+def _check_origin(item, index, field, what):
+    """Refuse a serialized object that Keras did not define itself (a custom or foreign class)."""
+    module, registered = item.get("module"), item.get("registered_name")
+    if module is not None and str(module).split(".")[0] != "keras":
+        refuse(index, field, f"{what} is a custom object from module '{module!s:.60}'; only Keras's own "
+                             "objects can be imported.")
+    if isinstance(registered, str) and ">" in registered:
+        refuse(index, field, f"{what} is a custom object registered as '{registered:.60}'; only Keras's "
+                             "own objects can be imported.")
+
+
+def json_layer(item, index, warnings, inner=False):
+    """Give one serialized Keras layer as a spec layer dict, None for an InputLayer; refuse the rest."""
+    if not isinstance(item, dict) or not isinstance(item.get("class_name"), str):
+        refuse(index, None, f"Layer {index} is not a serialized Keras layer (no class_name).")
+    kind, config = item["class_name"], item.get("config") or {}
+    _check_origin(item, index, "type", f"Layer {index} ({kind:.60})")
+    if kind in kn.CODE_LAYERS:
+        refuse(index, "type", f"Layer {index} is a {kind} layer: it holds Python code, which is never "
+                              "imported or run. Replace it with layers from the catalog.")
+    if kind == "InputLayer" and not inner:
+        shape = config.get("batch_shape") or config.get("batch_input_shape")
+        if isinstance(shape, list) and shape:
+            warnings.append(shape_note(shape[1:]))
+        return None
+    if inner and kind not in catalog.RECURRENT:
+        refuse(index, "layer.type", f"Layer {index} (Bidirectional) wraps {kind:.60}; it may wrap "
+                                    f"{', '.join(catalog.RECURRENT)}.")
+    entry = catalog.LAYERS.get(kind)
+    if entry is None or not isinstance(config, dict):
+        refuse(index, "type", f"Layer {index}: {kind:.60} is not an allowed layer. Allowed: {', '.join(catalog.LAYERS)}.")
+    if isinstance(config.get("batch_input_shape"), list) and not inner:   # Keras 2: on the first layer
+        warnings.append(shape_note(config["batch_input_shape"][1:]))
+    layer = {"type": kind}
+    for key, value in config.items():
+        param = entry.param(key)
+        if param is None:
+            if key not in ("batch_input_shape", "input_dim") and not kn.is_neutral(key, value):
+                warnings.append(f"layer {index} ({kind}): {key} = {_brief(value)} is not part of the spec; ignored")
+        elif param.kind == "layer":
+            layer[key] = json_layer(value, index, warnings, inner=True)
+        elif key in ("activation", "recurrent_activation"):
+            layer[key] = _json_activation(value, index, kind, key)
+        else:
+            layer[key] = kn.tidy_float(value)
+    return _keras_quirks(layer)
+
+
+def _keras_quirks(layer):
+    """Give the layer in the catalog's terms where Keras's config says the same thing differently."""
+    if "pool_size" in layer and layer.get("strides") == layer["pool_size"]:
+        layer["strides"] = None   # Keras stores strides=pool_size for the default None
+    if layer["type"] == "ZeroPadding2D" and isinstance(layer.get("padding"), list):
+        pairs = layer["padding"]
+        if all(isinstance(p, list) and len(p) == 2 and p[0] == p[1] for p in pairs):
+            layer["padding"] = [p[0] for p in pairs]   # ((1, 1), (2, 2)) -> [1, 2]: symmetric only
+    return layer
+
+
+def _json_activation(value, index, kind, key):
+    """Give an activation name from a config (a string, or a serialized Keras function)."""
+    name = value
+    if isinstance(value, dict):
+        known = value.get("class_name") == "function" and str(value.get("module", "keras")).split(".")[0] == "keras"
+        name = value.get("config") if known else None
+        if name is None:
+            what = value.get("class_name", "an object")
+            refuse(index, key, f"Layer {index} ({kind}): {key} is {what!s:.60}, not a built-in activation; "
+                               f"use one of {', '.join(catalog.ACTIVATIONS)}.")
+    return kn.activation_name(name) or name
+
+
+def _brief(value):
+    if isinstance(value, dict) and "class_name" in value:
+        return str(value["class_name"])[:60]
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _serialized_name(value):
+    """Give the name inside a serialized loss/metric/optimizer: a string, or class_name / function name."""
+    if isinstance(value, dict):
+        if value.get("class_name") == "function":
+            return value.get("config")
+        return value.get("class_name")
+    return value
+
+
+def json_compile(config, warnings):
+    """Give the spec's compile part from a Keras `compile_config`."""
+    out = {"optimizer": json_optimizer(config.get("optimizer"), warnings)}
+    loss = config.get("loss")
+    if isinstance(loss, (list, dict)) and not (isinstance(loss, dict) and "class_name" in loss):
+        raise SpecError([FieldError(None, "compile.loss", "compile.loss: one loss for the one output is "
+                                    f"supported; got {_brief(loss)}.")])
+    if isinstance(loss, dict):
+        _warn_config(loss.get("config"), "compile.loss", warnings)
+    out["loss"] = kn.loss_name(_serialized_name(loss)) if loss is not None else None
+    out["metrics"] = [json_metric(m, warnings) for m in _flat(config.get("metrics"))]
+    for key in ("loss_weights", "weighted_metrics"):
+        if config.get(key):
+            warnings.append(f"compile: {key} is not part of the spec; ignored")
+    return out
+
+
+def _flat(metrics):
+    """Give a metrics list flat: Keras may nest one list per output."""
+    if metrics is None:
+        return []
+    if isinstance(metrics, dict) and "class_name" not in metrics:
+        metrics = list(metrics.values())
+    items = metrics if isinstance(metrics, list) else [metrics]
+    return [m for item in items for m in (item if isinstance(item, list) else [item])]
+
+
+def json_metric(value, warnings):
+    """Give a metric's catalog name from its Keras form, noting a renamed log key."""
+    name = _serialized_name(value)
+    out = kn.metric_name(name)
+    if out == "accuracy" and name not in ("accuracy", "acc"):
+        warnings.append(f"compile: metric {name} is read as accuracy, which Keras picks to suit the loss "
+                        "(its log key is accuracy)")
+    if isinstance(value, dict):
+        _warn_config(value.get("config"), f"compile.metrics {name}", warnings)
+    return out
+
+
+def json_optimizer(value, warnings):
+    """Give the spec's optimizer from a serialized Keras optimizer (or a string such as "adam")."""
+    if value is None:
+        return kn.KERAS_COMPILE_OPTIMIZER
+    if not isinstance(value, dict):
+        return value
+    _check_origin(value, None, "compile.optimizer", f"The optimizer {value.get('class_name')!s:.60}")
+    out = {"type": value.get("class_name")}
+    entry = catalog.OPTIMIZERS.get(out["type"])
+    config = value.get("config") if isinstance(value.get("config"), dict) else {}
+    for key, item in config.items():
+        if entry is not None and entry.param(key) is not None:
+            out[key] = _schedule_name(kn.tidy_float(item))
+        elif key == "weight_decay" and item is not None:
+            warnings.append(f"compile.optimizer: weight_decay = {_brief(item)} is not part of the spec for "
+                            f"{out['type']}; ignored (AdamW has it)")
+        elif not kn.is_neutral(key, item):
+            warnings.append(f"compile.optimizer: {key} = {_brief(item)} is not part of the spec; ignored")
+    return out
+
+
+def _schedule_name(value):
+    """Give a learning-rate schedule as its class name, so the validation message stays short."""
+    return f"<{value.get('class_name')}>" if isinstance(value, dict) else value
+
+
+def _warn_config(config, where, warnings):
+    if isinstance(config, dict):
+        for key, value in config.items():
+            if not kn.is_neutral(key, value):
+                warnings.append(f"{where}: {key} = {_brief(value)} is not part of the spec; ignored")
