@@ -1,0 +1,46 @@
+// A small fetch wrapper for the JSON API: JSON in, JSON out, and an ApiError for any non-2xx answer.
+
+/** An answer that was not 2xx: `status` and the parsed `body` (null when the body was empty). */
+export class ApiError extends Error {
+  constructor(status, body, message) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.body = body;
+  }
+}
+
+/** Give the most useful sentence of an error answer (the contract's error or first field error). */
+function messageOf(status, body, fallback) {
+  if (body && body.error && body.error.message) return body.error.message;
+  if (body && Array.isArray(body.errors) && body.errors.length) return body.errors[0].message;
+  return `${status} ${fallback}`.trim();
+}
+
+/** Give the parsed JSON answer of `method url` with `body` sent as JSON; throw ApiError otherwise. */
+export async function api(method, url, body, { signal } = {}) {
+  const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin", signal };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const response = await fetch(url, init);
+  const text = await response.text();
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      // A proxy's HTML error page, say: keep a short piece of it as the message.
+      data = { error: { message: text.slice(0, 200) } };
+    }
+  }
+  if (!response.ok) throw new ApiError(response.status, data, messageOf(response.status, data, response.statusText));
+  return data;
+}
+
+/** Give the JSON answer of a GET. */
+export const getJSON = (url, options) => api("GET", url, undefined, options);
+
+/** Give the JSON answer of a POST of `body`. */
+export const postJSON = (url, body, options) => api("POST", url, body, options);

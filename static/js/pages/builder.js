@@ -1,0 +1,264 @@
+// The model builder page. `spec` below is the single source of truth: every form edits it in
+// place, every drawing is made from it, and every change is checked live by POST /api/models/check.
+
+import { ApiError, postJSON } from "../lib/api.js";
+import { byId, debounce, el, grouped, replaceChildren, shapeText } from "../lib/dom.js";
+import { clearErrors, placeErrors } from "../lib/field-errors.js";
+import { onCardActions, renderAddPositions, renderAddTypes, renderLayers, showCardShapes } from "../lib/layer-list.js";
+import { renderCompile, renderFit } from "../lib/settings-form.js";
+import {
+  defaultFit, indexCatalog, loadSaved, newLayer, normalizeCompile, normalizeSpec, presetSpec, save, withDefaults,
+} from "../lib/spec.js";
+import { showFailedSummary, showStatus, showSummary } from "../lib/summary.js";
+import { setupExport, setupImport } from "../lib/transfer-panel.js";
+
+const page = JSON.parse(byId("page-data").textContent);
+const cat = indexCatalog(page.catalog);
+const datasets = page.datasets || [];
+const firstDataset = datasets.find((d) => d.available) || datasets[0] || null;
+const root = document.querySelector(".builder");
+const layerList = byId("layer-list");
+const general = byId("general-errors");
+const summary = { body: document.querySelector("#summary-table tbody"), totals: byId("summary-totals"), warnings: byId("summary-warnings") };
+const checkStatus = byId("check-status");
+
+let spec = startingSpec();
+
+/** Give the spec to start with: the one kept from the last visit, else the Small MLP preset. */
+function startingSpec() {
+  const saved = loadSaved();
+  if (saved) return normalizeSpec(saved, cat, firstDataset ? firstDataset.id : "");
+  return firstDataset ? presetSpec("mlp", firstDataset, cat) : normalizeSpec({}, cat, "");
+}
+
+/** Give the description of the spec's dataset (or the first one, before any is chosen). */
+function currentDataset() {
+  return datasets.find((d) => d.id === spec.dataset) || firstDataset;
+}
+
+// What the layer cards and settings forms need: the catalog, and what to do after an edit.
+const formContext = { cat, newLayer: (type) => newLayer(type, cat), onChange: changed };
+
+/** Keep the edit and check the model again (field edits: the forms are already up to date). */
+function changed() {
+  save(spec);
+  requestCheck();
+}
+
+/** Redraw the layer list after layers were added, moved, removed or replaced, then check. */
+function layersChanged() {
+  drawLayers();
+  changed();
+}
+
+/** Draw the layer cards and the add bar's positions from the spec. */
+function drawLayers() {
+  renderLayers(layerList, spec.model.layers, formContext);
+  renderAddPositions(byId("add-layer-position"), spec.model.layers);
+}
+
+/** Draw the compile and fit forms from the spec. */
+function drawSettings() {
+  renderCompile(byId("compile-fields"), spec, formContext);
+  renderFit(byId("fit-fields"), spec, formContext);
+}
+
+/** Draw the dataset picker, its description and the notes on datasets that cannot be used here. */
+function drawDatasets() {
+  const select = byId("dataset-select");
+  replaceChildren(select, datasets.map((d) => el("option", {
+    value: d.id, disabled: !d.available, title: d.available ? null : d.message || "Not available here.",
+    text: d.available ? d.name : `${d.name} (unavailable)`,
+  })));
+  select.value = spec.dataset;
+  const unavailable = datasets.filter((d) => !d.available);
+  byId("dataset-notes").hidden = unavailable.length === 0;
+  byId("dataset-notes-title").textContent = `${unavailable.length} dataset${unavailable.length === 1 ? " is" : "s are"} not available here (show why)`;
+  replaceChildren(byId("dataset-notes-list"), unavailable.map((d) =>
+    el("li", {}, el("strong", { text: d.name }), `: ${d.message || "not available here."}`)));
+  drawDatasetInfo();
+}
+
+/** Show the chosen dataset's input shape, classes and sizes. */
+function drawDatasetInfo() {
+  const d = currentDataset();
+  const info = byId("dataset-info");
+  if (!d) {
+    info.textContent = "No dataset is available.";
+    return;
+  }
+  const names = d.class_names || [];
+  const shown = names.length > 12 ? [...names.slice(0, 10), "…"] : names;
+  replaceChildren(info,
+    el("span", { class: "pill", text: `input ${shapeText(d.input_shape)}` }),
+    el("span", { class: "pill", title: names.join(", "), text: `${d.num_classes} classes: ${shown.join(", ")}` }),
+    d.train_size !== undefined ? el("span", { class: "pill", text: `${grouped(d.train_size)} train / ${grouped(d.test_size)} test` }) : null);
+  byId("input-note").textContent = `input (None, ${d.input_shape.join(", ")})`;
+}
+
+/** Draw the whole page from the spec (start, presets). */
+function drawAll() {
+  byId("model-name").value = spec.name;
+  drawDatasets();
+  drawLayers();
+  drawSettings();
+}
+
+// The live check: debounced, and only the answer to the latest request is shown.
+let checkSeq = 0;
+let inflight = null;
+const scheduleCheck = debounce(runCheck, 250);
+
+/** Ask for a check of the spec once edits pause for 250 ms. */
+function requestCheck() {
+  showStatus(checkStatus, "pending", "checking…");
+  scheduleCheck();
+}
+
+/** Post the spec to the check API; an answer to an older request is dropped (sequence and abort). */
+async function runCheck() {
+  const seq = ++checkSeq;
+  if (inflight) inflight.abort();
+  inflight = new AbortController();
+  try {
+    const result = await postJSON("/api/models/check", spec, { signal: inflight.signal });
+    if (seq === checkSeq) showResult(result);
+  } catch (error) {
+    if (seq !== checkSeq || error.name === "AbortError") return;
+    if (error instanceof ApiError && error.status === 422 && error.body && Array.isArray(error.body.errors)) {
+      showProblems(error.body.errors);
+      if (error.body.errors.every(onlySettings)) await checkModelAlone(seq);
+    } else {
+      showProblems([{ layer: null, field: null, message: `Could not check the model: ${error.message}` }]);
+    }
+  }
+}
+
+/** Say whether an error is about compile or fit alone (the layers themselves may well build). */
+function onlySettings(error) {
+  return (error.layer === null || error.layer === undefined) && /^(compile|fit)(\.|$)/.test(error.field || "");
+}
+
+/** With only compile or fit wrong, still show the layers' shapes: check the model without them. */
+async function checkModelAlone(seq) {
+  try {
+    const result = await postJSON("/api/models/check", { name: spec.name, dataset: spec.dataset, model: spec.model },
+      { signal: inflight.signal });
+    if (seq !== checkSeq) return;
+    showSummary(summary, result);
+    showCardShapes(layerList, new Map(result.layers.map((l) => [l.index, shapeText(l.output_shape)])));
+  } catch {
+    // The layers do not build either: the marks already shown stay.
+  }
+}
+
+/** Show a model that builds: the summary, each card's output shape, no errors. */
+function showResult(result) {
+  clearErrors(root, general);
+  showSummary(summary, result);
+  showCardShapes(layerList, new Map(result.layers.map((l) => [l.index, shapeText(l.output_shape)])));
+  showStatus(checkStatus, "ok", "✓ builds");
+}
+
+/** Show a model that does not build: each error at its field, the failing rows marked. */
+function showProblems(errors) {
+  clearErrors(root, general);
+  const byLayer = placeErrors(root, layerList, general, errors);
+  showFailedSummary(summary, spec.model.layers, byLayer);
+  showCardShapes(layerList, null);
+  showStatus(checkStatus, "error", `✖ ${errors.length} problem${errors.length === 1 ? "" : "s"}`);
+}
+
+/** Replace the model (and compile and fit, when given) with what an import gave. */
+function applyImport(result) {
+  spec.model = { layers: (result.model && result.model.layers ? result.model.layers : []).map((l) => withDefaults(l, cat)) };
+  if (result.compile) spec.compile = normalizeCompile(result.compile, cat);
+  if (result.fit) spec.fit = defaultFit(cat, result.fit);
+  drawLayers();
+  drawSettings();
+  changed();
+}
+
+/** Connect the model name, the dataset picker and the preset buttons to the spec. */
+function wireHead() {
+  byId("model-name").addEventListener("input", (e) => {
+    spec.name = e.target.value;
+    changed();
+  });
+  byId("dataset-select").addEventListener("change", (e) => {
+    spec.dataset = e.target.value;
+    drawDatasetInfo();
+    changed();
+  });
+  for (const button of document.querySelectorAll("button[data-preset]")) {
+    button.addEventListener("click", () => {
+      const dataset = currentDataset();
+      if (!dataset) return;
+      spec = presetSpec(button.dataset.preset, dataset, cat);
+      drawAll();
+      changed();
+    });
+  }
+}
+
+/** Connect the add bar and the cards' move/remove buttons to the spec's layer list. */
+function wireLayers() {
+  const typeSelect = byId("add-layer-type");
+  renderAddTypes(typeSelect, cat);
+  const showDoc = () => {
+    const entry = cat.layers.get(typeSelect.value);
+    byId("add-layer-doc").textContent = entry ? entry.doc : "";
+  };
+  typeSelect.addEventListener("change", showDoc);
+  showDoc();
+  byId("add-layer").addEventListener("click", () => {
+    const where = byId("add-layer-position").value;
+    const at = where === "end" ? spec.model.layers.length : Number(where);
+    spec.model.layers.splice(at, 0, newLayer(typeSelect.value, cat));
+    layersChanged();
+  });
+  onCardActions(layerList, {
+    move(index, delta) {
+      const layers = spec.model.layers;
+      const to = index + delta;
+      if (to < 0 || to >= layers.length) return;
+      [layers[index], layers[to]] = [layers[to], layers[index]];
+      layersChanged();
+    },
+    remove(index) {
+      spec.model.layers.splice(index, 1);
+      layersChanged();
+    },
+  });
+}
+
+/** Start a run of the spec (POST /api/runs) and open its page; a refused spec shows its errors. */
+function wireTrain() {
+  const button = byId("train-button");
+  const status = byId("train-status");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    status.textContent = "starting…";
+    try {
+      const result = await postJSON("/api/runs", spec);
+      window.location.assign(`/runs/${result.run.id}`);
+    } catch (error) {
+      button.disabled = false;
+      if (error instanceof ApiError && error.status === 422 && error.body && Array.isArray(error.body.errors)) {
+        status.textContent = "fix the problems shown first";
+        showProblems(error.body.errors);
+      } else {
+        status.textContent = `Could not start the run: ${error.message}`;
+      }
+    }
+  });
+}
+
+wireHead();
+wireLayers();
+wireTrain();
+setupImport(applyImport);
+setupExport(() => spec);
+drawAll();
+save(spec);
+requestCheck();

@@ -1,0 +1,33 @@
+"""Pinned browser libraries: Plotly served from the installed package, the vendored Socket.IO client."""
+
+import re
+from importlib.metadata import version
+from pathlib import Path
+
+from webapp.web.vendor import MAX_AGE, plotly_dir
+
+VENDOR = Path(__file__).resolve().parents[2] / "static" / "vendor"
+
+
+def test_plotly_is_served_from_the_installed_package_with_a_long_cache(client):
+    """GET /vendor/plotly.min.js gives the package's own file, as JavaScript, cached for a year."""
+    response = client.get("/vendor/plotly.min.js")
+    assert response.status_code == 200
+    assert response.mimetype == "text/javascript"
+    assert f"max-age={MAX_AGE}" in response.headers["Cache-Control"]
+    assert response.data == (plotly_dir() / "plotly.min.js").read_bytes()
+    assert b"plotly.js v" in response.data[:200]
+
+
+def test_the_socketio_client_speaks_the_servers_protocol():
+    """The vendored client is Socket.IO 4.x (protocol 5), the one python-socketio 5.x answers."""
+    clients = sorted(VENDOR.glob("socket.io-*.esm.min.js"))
+    assert len(clients) == 1, clients
+    pinned = re.fullmatch(r"socket\.io-(\d+)\.(\d+)\.(\d+)\.esm\.min\.js", clients[0].name)
+    assert pinned, clients[0].name
+    banner = clients[0].read_text(encoding="utf-8")[:200]
+    assert f"Socket.IO v{'.'.join(pinned.groups())}" in banner   # the name says what the file is
+    assert pinned.group(1) == "4"
+    assert version("python-socketio").split(".")[0] == "5"
+    license_text = (VENDOR / clients[0].name.replace(".esm.min.js", ".LICENSE")).read_text(encoding="utf-8")
+    assert "MIT License" in license_text
