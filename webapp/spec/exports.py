@@ -7,8 +7,8 @@ names written bare (layer and optimizer classes, keras.datasets modules) come fr
 
 from . import build, catalog, keras_names as kn
 
-# keras.datasets modules a dataset id may name, and whether their images need a channel axis.
-KERAS_DATASETS = {"mnist": True, "fashion_mnist": True, "cifar10": False, "cifar100": False}
+# keras.datasets modules a dataset may be loaded from (the registry's source "keras").
+KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10")
 INDENT = "    "
 
 
@@ -94,7 +94,7 @@ def _header(spec, dataset, fit):
         "import keras",
         "import numpy as np",
     ]
-    if dataset["id"] == "digits":
+    if _kind(dataset) == "digits":
         lines += ["from sklearn.datasets import load_digits", "from sklearn.model_selection import train_test_split"]
     lines += [
         "",
@@ -106,16 +106,25 @@ def _header(spec, dataset, fit):
         f'parser.add_argument("--batch-size", type=int, default={literal(fit.get("batch_size", 32))}, '
         'help="samples per gradient update")',
     ]
-    if dataset["id"] != "digits" and dataset["id"] not in KERAS_DATASETS:
+    if _kind(dataset) == "upload":
         lines.append(f'parser.add_argument("--data", default={literal(dataset["id"] + ".npz")}, '
                      'help="the .npz file with x_train, y_train, x_test, y_test")')
     return "\n".join(lines + ["args = parser.parse_args()"])
 
 
+def _kind(dataset):
+    """Give how the script loads the dataset: digits (scikit-learn), keras (keras.datasets) or upload (.npz)."""
+    if dataset["id"] == "digits":
+        return "digits"
+    if dataset["id"] in KERAS_DATASETS and dataset.get("source", "keras") == "keras":
+        return "keras"
+    return "upload"
+
+
 def data_source(dataset):
     """Give the lines that load the dataset as the dashboard does: x_* (N, H, W, C) in [0, 1], y_* integers."""
-    ds_id = dataset["id"]
-    if ds_id == "digits":
+    ds_id, kind = dataset["id"], _kind(dataset)
+    if kind == "digits":
         return [
             "# The data: scikit-learn's 8x8 digits (pixels 0..16), split as the dashboard splits them:",
             "# 80/20, stratified by class, random_state=0.",
@@ -124,8 +133,9 @@ def data_source(dataset):
             f"{INDENT}digits.images[..., None] / 16.0, digits.target, test_size=0.2, random_state=0, stratify=digits.target",
             ")",
         ]
-    if ds_id in KERAS_DATASETS:
-        scale = "[..., None] / 255.0  # adds the channel axis" if KERAS_DATASETS[ds_id] else " / 255.0"
+    if kind == "keras":
+        gray = list(dataset.get("input_shape") or [0])[-1] == 1
+        scale = "[..., None] / 255.0  # adds the channel axis" if gray else " / 255.0"
         return [
             f"# The data: keras.datasets.{ds_id} (downloaded on first use), pixels 0..255 scaled to [0, 1].",
             f"(x_train, y_train), (x_test, y_test) = keras.datasets.{ds_id}.load_data()",
@@ -136,8 +146,8 @@ def data_source(dataset):
     pixel_max = dataset.get("pixel_max")
     scale = literal(float(pixel_max)) if pixel_max else "(255.0 if x_train.max() > 1 else 1.0)"
     return [
-        f"# The data: the .npz file uploaded to the dashboard as dataset {literal(dataset.get('name', ds_id))}",
-        f"# (id {literal(ds_id)}); pass your copy of it with --data.",
+        f"# The data: the .npz file uploaded to the dashboard as dataset {literal(dataset.get('name', ds_id))}.",
+        f"# The dashboard keeps it in KD_DATA_DIR/datasets/ as {literal(ds_id + '.npz')}; pass your copy with --data.",
         "data = np.load(args.data, allow_pickle=False)",
         'x_train, y_train, x_test, y_test = (data[key] for key in ("x_train", "y_train", "x_test", "y_test"))',
         "if x_train.ndim == 3:  # grayscale images without a channel axis",

@@ -1,28 +1,19 @@
 """Pasted Python -> the import answer: the Keras calls that `python_source.Reader` found, in spec terms.
 
-What the script leaves to Keras's defaults gets Keras's defaults (fit() trains 1 epoch without
-validation, EarlyStopping has patience 0), so the imported run does what the script did.
+The model's layers are mapped here, compile and fit in `python_training.py`. What the script
+leaves to Keras gets Keras's defaults (fit() trains 1 epoch without validation, EarlyStopping has
+patience 0), so the imported run does what the script did.
 """
 
-from . import catalog, keras_names as kn
+from . import catalog, keras_names as kn, python_training
 from .imports import finish, refuse, shape_note
-from .python_source import Call, Model, Reader, Ref, Unknown
+from .python_source import Call, Model, NotStatic, Reader, Ref, Unknown
 from .validate import FieldError, SpecError
-
-
-class NotStatic(Exception):
-    """A value that only running the script would give."""
 
 
 def from_python(source):
     """Give {"model", "compile", "fit", "warnings"} for a Keras script, or raise SpecError."""
     return PythonImport(Reader(source).read()).answer()
-
-
-def _keras_path(ref, group):
-    """Say whether a Ref names something in keras.<group>: keras.layers.X, layers.X, tf.keras.layers.X, X."""
-    parts = ref.path.split(".")
-    return len(parts) == 1 or (parts[-2] == group and parts[0] in ("keras", "tf", "tensorflow", group))
 
 
 class PythonImport:
@@ -64,12 +55,12 @@ class PythonImport:
         """Give the import answer for the chosen model."""
         model = self.choose_model()
         layers = self.layers(model)
-        compile_spec = self.compile(model.compile) if model.compile else None
+        compile_spec = python_training.compile_part(self, model.compile) if model.compile else None
         if compile_spec and compile_spec["loss"] is None:
             self.warn(model.compile.line, "compile has no loss that can be read, so compile is left out; "
                                           "choose a loss in the builder")
             compile_spec = None
-        fit = self.fit(model.fit) if model.fit else None
+        fit = python_training.fit_part(self, model.fit) if model.fit else None
         warnings = sorted(self.warnings, key=lambda w: int(w.split(":")[0].split()[-1]))   # "line N: ..."
         return finish(layers, compile_spec, fit, warnings, where=lambda e: self.where(e, model))
 
@@ -129,7 +120,7 @@ class PythonImport:
         if kind in kn.CODE_LAYERS:
             refuse(index, "type", f"Line {line}: layer {index} is a {kind} layer: it runs Python code, which is never "
                                   "imported or run. Replace it with layers from the catalog.")
-        if kind not in catalog.LAYERS or not _keras_path(call.func, "layers"):
+        if kind not in catalog.LAYERS or not call.func.in_keras("layers"):
             refuse(index, "type", f"Line {line}: layer {index}: {call.func.path:.60} is not an allowed layer. "
                                   f"Allowed: {', '.join(catalog.LAYERS)}.")
         entry, layer = catalog.LAYERS[kind], {"type": kind}
@@ -199,158 +190,3 @@ class PythonImport:
         if isinstance(value, str) or value is None:
             return kn.activation_name(value) or value
         return value
-
-    def compile(self, call):
-        """Give the spec's compile part from model.compile(...)."""
-        given = {**dict(zip(kn.COMPILE_POSITIONAL, call.args)), **call.kwargs}
-        out = {"optimizer": self.optimizer(given.pop("optimizer", kn.KERAS_COMPILE_OPTIMIZER), call),
-               "loss": self.loss(given.pop("loss", None), call)}
-        metrics = given.pop("metrics", None)
-        if isinstance(metrics, str):
-            metrics = [metrics]
-        if metrics is not None and not isinstance(metrics, (list, tuple)):
-            self.warn(call.line, f"metrics = {self.text(metrics)} cannot be read without running the script; none are used")
-            metrics = []
-        out["metrics"] = [m for m in (self.metric(m, call) for m in metrics or []) if m]
-        for key, value in given.items():
-            self.other_argument(call, key, value, "compile")
-        return out
-
-    def named(self, value, group, known):
-        """Give the Keras name that a string, a Ref or a call in keras.<group> gives, or None if unreadable.
-
-        A bare name counts only when `known` accepts it: `f1_score` may be anything, `Adam` is Adam.
-        """
-        if isinstance(value, str):
-            return value
-        ref = value.func if isinstance(value, Call) else value
-        if not isinstance(ref, Ref):
-            return None
-        if "." in ref.path:
-            return ref.last if _keras_path(ref, group) else None
-        return ref.last if known(ref.last) else None
-
-    def optimizer(self, value, call):
-        """Give the spec's optimizer from "adam", keras.optimizers.Adam(...) or a name bound to one."""
-        name = self.named(value, "optimizers", lambda n: n.lower() in catalog.OPTIMIZER_ALIASES)
-        if name is None:
-            self.warn(call.line, f"optimizer = {self.text(value)} cannot be read without running the script; "
-                                 f"Keras's default {kn.KERAS_COMPILE_OPTIMIZER} is used")
-            return kn.KERAS_COMPILE_OPTIMIZER
-        if not isinstance(value, Call):
-            return name if isinstance(value, str) else {"type": name}
-        entry = catalog.OPTIMIZERS.get(name)
-        out = {"type": name}
-        given = {**dict(zip(kn.OPTIMIZER_POSITIONAL, value.args)), **value.kwargs}
-        if "lr" in given:
-            self.warn(value.line, f"{name}: lr is the old name of learning_rate; read as learning_rate")
-            given.setdefault("learning_rate", given.pop("lr"))
-        for key, item in given.items():
-            param = entry.param(key) if entry else None
-            if param is None:
-                self.other_argument(value, key, item)
-                continue
-            try:
-                out[key] = self.plain(item, value.line)
-            except NotStatic as exc:
-                self.warn(value.line, f"{name}: {key} = {exc} cannot be read without running the script; "
-                                      "the default is used")
-        return out
-
-    def loss(self, value, call):
-        """Give the loss's catalog name from "mse", keras.losses.x or keras.losses.X(...)."""
-        if value is None:
-            return None
-        name = self.named(value, "losses", lambda n: kn.loss_name(n) in catalog.LOSSES)
-        if name is None:
-            self.warn(call.line, f"loss = {self.text(value)} cannot be read without running the script")
-            return None
-        if isinstance(value, Call):
-            for key, item in value.kwargs.items():
-                self.other_argument(value, key, item)
-        return kn.loss_name(name)
-
-    def metric(self, value, call):
-        """Give a metric's catalog name, or None (with a warning) when it cannot be read."""
-        name = self.named(value, "metrics", lambda n: kn.metric_name(n) in catalog.METRICS)
-        if name is None:
-            self.warn(call.line, f"metric {self.text(value)} cannot be read without running the script; skipped")
-            return None
-        out = kn.metric_name(name)
-        if out == "accuracy" and name not in ("accuracy", "acc"):
-            self.warn(call.line, f"metric {name} is read as accuracy, which Keras picks to suit the loss")
-        return out
-
-    def fit(self, call):
-        """Give the spec's fit part from model.fit(...), with Keras's defaults for what it leaves out."""
-        given = {**dict(zip(kn.FIT_POSITIONAL, call.args)), **call.kwargs}
-        out = {"epochs": kn.KERAS_FIT["epochs"]}
-        for key in ("epochs", "batch_size", "shuffle"):
-            if key in given:
-                try:
-                    value = self.plain(given[key], call.line)
-                except NotStatic as exc:
-                    value = None
-                    self.warn(call.line, f"fit: {key} = {exc} cannot be read without running the script; "
-                                         f"Keras's default {kn.KERAS_FIT[key]} is used")
-                if value is not None:
-                    out[key] = value
-        out["validation"] = self.validation(given, call)
-        out["callbacks"] = self.callbacks(given.get("callbacks"), call)
-        if call.starred:
-            self.warn(call.line, "fit: **kwargs cannot be read without running the script; ignored")
-        for key, value in given.items():
-            if key not in kn.FIT_POSITIONAL:
-                self.other_argument(call, key, value, "fit")
-        return out
-
-    def validation(self, given, call):
-        """Give "test" for validation_data, the fraction for validation_split, else "none"."""
-        if given.get("validation_data") is not None:
-            return "test"
-        split = given.get("validation_split")
-        if split is None:
-            return "none"
-        try:
-            split = self.plain(split, call.line)
-        except NotStatic as exc:
-            self.warn(call.line, f"fit: validation_split = {exc} cannot be read without running the script; "
-                                 "no validation is used")
-            return "none"
-        return split if split else "none"
-
-    def callbacks(self, value, call):
-        """Give the spec's callbacks from fit's callbacks=[...] list."""
-        out = {}
-        if value is None:
-            return out
-        if not isinstance(value, (list, tuple)):
-            self.warn(call.line, f"fit: callbacks = {self.text(value)} cannot be read without running the script; skipped")
-            return out
-        names = {cls: name for name, cls in kn.CALLBACK_CLASSES.items()}
-        for item in value:
-            name = names.get(item.name) if isinstance(item, Call) else None
-            if name is None:
-                if not (isinstance(item, Call) and item.name in kn.QUIET_CALLBACKS):
-                    self.warn(getattr(item, "line", call.line), f"callback {self.text(item)} is not part of the spec; ignored")
-                continue
-            out[name] = self.callback(name, item)
-        return out
-
-    def callback(self, name, call):
-        """Give one callback's settings: Keras's defaults, then what the call sets."""
-        out = dict(kn.KERAS_CALLBACKS[name])
-        given = {**dict(zip(kn.CALLBACK_POSITIONAL[name], call.args)), **call.kwargs}
-        for key, value in given.items():
-            try:
-                value = self.plain(value, call.line)
-            except NotStatic as exc:
-                self.warn(call.line, f"{call.name}: {key} = {exc} cannot be read without running the script; "
-                                     "Keras's default is used")
-                continue
-            if key in out:
-                out[key] = value
-            elif kn.CALLBACK_OTHER_DEFAULTS.get(key, None) not in (kn.ANY, value):
-                self.warn(call.line, f"{call.name}: {key} = {value!r:.40} is not part of the spec; ignored")
-        return out
-

@@ -20,11 +20,20 @@ _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, as
         ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow}
 
 
+class NotStatic(Exception):
+    """A value that only running the script would give; str() is its source text."""
+
+
 @dataclass
 class Ref:
     """A dotted name such as keras.layers.Dense, layers.Dense or Dense."""
 
     path: str
+
+    def in_keras(self, group):
+        """Say whether this names something in keras.<group>: keras.layers.X, layers.X, tf.keras.layers.X, X."""
+        parts = self.path.split(".")
+        return len(parts) == 1 or (parts[-2] == group and parts[0] in ("keras", "tf", "tensorflow", group))
 
     @property
     def last(self):

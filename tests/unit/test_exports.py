@@ -1,0 +1,175 @@
+"""Exporting a spec: a train.py that runs and imports back to the same run, and Keras JSON."""
+
+import ast
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.specs import CNN, MLP, spec
+from webapp.datasets import BUILTIN, Registry, describe
+from webapp.keras_datasets import KERAS
+from webapp.spec import exports
+from webapp.spec.imports import import_source
+from webapp.spec.validate import SpecError, validate
+
+DIGITS = describe("digits", BUILTIN["digits"])
+CALLBACKS = {"checkpoint": {"monitor": "val_accuracy", "mode": "max"}, "early_stopping": {"patience": 2},
+             "reduce_lr_on_plateau": True}
+BI_LSTM = spec(MLP, name="bi-lstm", model={"layers": [
+    {"type": "Reshape", "target_shape": [8, 8]},
+    {"type": "Bidirectional", "layer": {"type": "LSTM", "units": 16, "return_sequences": True}, "merge_mode": "sum"},
+    {"type": "GlobalAveragePooling1D"},
+    {"type": "Dense", "units": 10, "activation": "softmax"},
+]}, compile={"optimizer": {"type": "RMSprop", "learning_rate": 0.01}, "loss": "sparse_categorical_crossentropy",
+             "metrics": ["accuracy"]},
+    fit={"epochs": 3, "batch_size": 16, "validation": 0.1, "shuffle": False, "callbacks": CALLBACKS})
+SPECS = {"mlp": MLP, "cnn": CNN, "bi-lstm": BI_LSTM}
+
+
+def script_for(data, dataset=DIGITS):
+    return exports.python_script(validate(data, require_run=True), dataset)
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_python_export_imports_back_to_the_same_run(name):
+    canonical = validate(SPECS[name]).to_dict()
+    back = import_source("python", script_for(SPECS[name]))
+    assert back["model"] == canonical["model"]
+    assert back["compile"] == canonical["compile"]
+    assert back["fit"] == canonical["fit"]
+    assert all("input shape (8, 8, 1) ignored" in w for w in back["warnings"])
+
+
+def test_script_writes_only_non_default_arguments():
+    source = script_for(spec(CNN, fit={"epochs": 4, "callbacks": CALLBACKS}))
+    assert "keras.layers.Conv2D(32, (3, 3), activation=\"relu\")," in source
+    assert "keras.layers.MaxPooling2D((2, 2))," in source
+    assert "keras.optimizers.Adadelta(learning_rate=1.0)" in source
+    assert 'keras.callbacks.ModelCheckpoint("best.keras", monitor="val_accuracy", mode="max", save_best_only=True)' in source
+    assert "keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True)" in source
+    assert "validation_data=(x_test, y_test)" in source
+    assert 'parser.add_argument("--epochs", type=int, default=4' in source
+    assert "predictions = np.argmax(model.predict(x_test, verbose=0), -1)" in source
+
+
+def test_hostile_names_stay_inside_their_literals():
+    checked = validate(MLP, require_run=True)
+    checked.name = 'x"""\nimport os; os.system("echo hi")\n\'\'\'#'
+    dataset = {"id": "up'\nload", "name": "evil\" + __import__('os').getcwd() + \"", "input_shape": [8, 8, 1],
+               "num_classes": 10, "source": "upload"}
+    source = exports.python_script(checked, dataset)
+    tree = ast.parse(source)
+    constants = {node.targets[0].id: node.value.value for node in tree.body
+                 if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)}
+    assert constants["RUN_NAME"] == checked.name and constants["DATASET"] == dataset["id"]
+    assert not any(isinstance(node, ast.Import) and node.names[0].name == "os" for node in tree.body)
+
+
+@pytest.mark.parametrize("ds_id, expected", [
+    ("mnist", "x_train = x_train[..., None] / 255.0"),
+    ("fashion_mnist", "keras.datasets.fashion_mnist.load_data()"),
+    ("cifar10", "x_train = x_train / 255.0\n"),
+])
+def test_keras_datasets_are_loaded_from_keras(ds_id, expected):
+    dataset = {"id": ds_id, **KERAS[ds_id], "source": "keras"}
+    source = exports.python_script(validate(MLP, require_run=True), dataset)
+    ast.parse(source)
+    assert expected in source and "sklearn" not in source
+
+
+@pytest.mark.parametrize("loss, line", [
+    ("categorical_crossentropy", "y_train = keras.utils.to_categorical(y_train, num_classes)"),
+    ("sparse_categorical_crossentropy", "# sparse_categorical_crossentropy takes the integer labels as they are."),
+    ("binary_crossentropy", 'y_train = y_train.astype("float32").reshape(-1, 1)'),
+])
+def test_labels_are_encoded_for_the_loss(loss, line):
+    source = script_for(spec(MLP, compile={"optimizer": "adam", "loss": loss, "metrics": ["accuracy"]}))
+    assert line in source
+    assert ("> 0.5" in source) == (loss == "binary_crossentropy")
+
+
+def test_digits_are_split_as_the_dashboard_splits_them(tmp_path):
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    scope = {"load_digits": load_digits, "train_test_split": train_test_split}
+    exec("\n".join(exports.data_source(DIGITS)), scope)   # the exporter's own lines, not user code
+    data = Registry(str(tmp_path)).load("digits")
+    assert np.array_equal(scope["y_train"], data.y_train) and np.array_equal(scope["y_test"], data.y_test)
+    assert np.allclose(scope["x_train"], data.x_train / data.pixel_max)
+    assert scope["x_test"].shape == (360, 8, 8, 1)
+
+
+# ---- with Keras --------------------------------------------------------------------------------
+
+@pytest.mark.keras
+@pytest.mark.parametrize("name", SPECS)
+def test_keras_json_export_imports_back_to_the_same_model(name):
+    checked = validate(SPECS[name])
+    source = exports.keras_json(checked, [8, 8, 1])
+    assert json.loads(source)["compile_config"]["loss"] == checked.compile["loss"]
+    back = import_source("keras_json", source)
+    assert back["model"] == checked.to_dict()["model"]
+    assert back["compile"] == checked.compile
+    assert back["warnings"] == ["input shape (8, 8, 1) ignored: the dataset gives the input shape"]
+
+
+@pytest.mark.keras
+def test_keras_json_import_refuses_a_real_lambda_and_notes_a_regularizer():
+    from webapp.spec.build import init_keras
+
+    keras = init_keras()
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10, kernel_regularizer="l2")])
+    out = import_source("keras_json", model.to_json())
+    assert "layer 1 (Dense): kernel_regularizer = L2 is not part of the spec; ignored" in out["warnings"]
+    model.add(keras.layers.Lambda(lambda x: x * 2))
+    with pytest.raises(SpecError) as info:
+        import_source("keras_json", model.to_json())
+    assert info.value.errors[0].layer == 2 and "Lambda" in info.value.errors[0].message
+
+
+def run_script(source, cwd, *args):
+    (cwd / "train.py").write_text(source)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run([sys.executable, "train.py", "--epochs", "1", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def load(path):
+    from webapp.spec.build import init_keras
+
+    return init_keras().saving.load_model(path)
+
+
+@pytest.mark.keras
+def test_exported_script_trains_on_digits(tmp_path):
+    out = run_script(script_for(spec(MLP, fit={"epochs": 30, "batch_size": 64, "callbacks": CALLBACKS})), tmp_path)
+    assert "Test accuracy from the predictions:" in out
+    assert "Epochs trained: 1\n" in out          # --epochs overrode the run's 30
+    model = load(tmp_path / "model.keras")
+    assert model.predict(np.zeros((2, 8, 8, 1)), verbose=0).shape == (2, 10)
+    assert (tmp_path / "best.keras").exists()
+
+
+@pytest.mark.keras
+def test_exported_script_trains_on_an_uploaded_npz(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 60)
+    np.savez(tmp_path / "up1.npz", x_train=rng.integers(0, 256, (48, 6, 6), dtype=np.uint8),
+             y_train=np.eye(3)[labels[:48]], x_test=rng.integers(0, 256, (12, 6, 6), dtype=np.uint8),
+             y_test=np.eye(3)[labels[48:]])
+    dataset = {"id": "up1", "name": "tiny", "input_shape": [6, 6, 1], "num_classes": 3, "pixel_max": 255,
+               "source": "upload"}
+    data = spec(MLP, dataset="up1", model={"layers": [{"type": "Flatten"}, {"type": "Dense", "units": 3, "activation": "softmax"}]},
+                compile={"optimizer": "adam", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
+                fit={"epochs": 2, "batch_size": 16, "validation": 0.25})
+    out = run_script(exports.python_script(validate(data, require_run=True), dataset), tmp_path)
+    assert "Test accuracy from the predictions:" in out
+    assert load(tmp_path / "model.keras").output_shape == (None, 3)
