@@ -8,7 +8,10 @@ const LR_COLOR = "#6b4fbb";
 const CHART_HEIGHT = 260;   // fixed, so a chart appearing or growing never moves the page
 const ALONE = new Set(["learning_rate", "lr"]);
 const ACRONYMS = new Set(["auc", "mae", "mse", "rmse", "mape", "msle", "iou", "kl"]);
-const MARKERS_UP_TO = 40;   // epochs; past that, dots crowd the line
+const MARKERS_UP_TO = 40;   // epochs on the axis; past that, dots crowd the line
+// A fit this long or shorter shows all its epochs from the start; a longer one's axis grows with
+// the run in steps (10, 20, 50, 100, ...), so its first points are not squeezed into a corner.
+const WHOLE_FIT_UP_TO = 50;
 
 /** Give the global Plotly, or throw a clear error when its script did not load. */
 function plotly() {
@@ -42,21 +45,33 @@ export function metricGroups(keys) {
   return groups.sort((a, b) => rank(a) - rank(b));   // stable: others keep the history's order
 }
 
+/** Give a trace's mode: dots on the line while the axis shows few epochs (a lone first point too). */
+function traceMode(shown) {
+  return shown <= MARKERS_UP_TO ? "lines+markers" : "lines";
+}
+
 /** Give a trace's look: training blue, validation orange, learning rate purple and stepped. */
-function traceStyle(key, epochCount) {
+function traceStyle(key, shown) {
   const color = ALONE.has(key) ? LR_COLOR : key.startsWith("val_") ? VAL_COLOR : TRAIN_COLOR;
   return {
     name: key.startsWith("val_") ? "validation" : ALONE.has(key) ? key : "training",
-    mode: epochCount <= MARKERS_UP_TO ? "lines+markers" : "lines",
+    mode: traceMode(shown),
     line: { color, width: 2, shape: ALONE.has(key) ? "hv" : "linear" },
     marker: { color, size: 6 },
     hovertemplate: `epoch %{x}<br>${key} %{y:.4~g}<extra></extra>`,
   };
 }
 
-/** Give the x range that shows epochs 1..planned with a little room at both ends. */
-function xRange(planned, done) {
-  const last = Math.max(planned || 0, done, 1);
+/** Give the last epoch the x axis shows: the whole fit when it is short, else the next step past `done`. */
+function shownEpochs(planned, done) {
+  if (!planned || planned <= WHOLE_FIT_UP_TO) return Math.max(planned || 0, done, 1);
+  for (let step = 10; ; step *= 10) {
+    for (const n of [step, 2 * step, 5 * step]) if (n >= done) return Math.max(done, Math.min(planned, n));
+  }
+}
+
+/** Give the x range that shows epochs 1..last with a little room at both ends. */
+function xRange(last) {
   const pad = Math.max(0.3, last / 50);
   return [1 - pad, last + pad];
 }
@@ -77,6 +92,8 @@ function xAxis(range) {
 
 /** Give a chart's layout: fixed height, titled axes, integer epochs, legend above the plot. */
 function layout(group, range) {
+  // Loss and learning rate from zero: a constant rate then reads as a flat line, not noise.
+  const fromZero = group.id === "loss" || ALONE.has(group.id);
   return {
     height: CHART_HEIGHT,
     margin: { l: 58, r: 14, t: 36, b: 44 },
@@ -89,7 +106,8 @@ function layout(group, range) {
       gridcolor: "#eceef1", zeroline: false, showline: true, linecolor: "#c4cad2",
     },
     yaxis: {
-      title: { text: group.id }, autorange: true, rangemode: group.id === "loss" ? "tozero" : "normal",
+      // A set standoff makes automargin leave room for the title beside long ticks (0.0008).
+      title: { text: group.id, standoff: 8 }, autorange: true, rangemode: fromZero ? "tozero" : "normal",
       gridcolor: "#eceef1", zeroline: false, showline: true, linecolor: "#c4cad2", automargin: true,
     },
     showlegend: group.keys.length > 1,
@@ -121,6 +139,7 @@ export class RunCharts {
     this.container = container;
     this.history = {};
     this.planned = 0;
+    this.shown = 0;   // the last epoch the x axes show
     this.groups = null;   // none drawn yet: the first draw builds the chart elements
     this.nodes = new Map();
   }
@@ -130,7 +149,7 @@ export class RunCharts {
     return Math.max(0, ...Object.values(this.history).map((values) => values.length));
   }
 
-  /** Draw every chart afresh from a history {key: [one value per epoch]}; `planned` fixes the x range. */
+  /** Draw every chart afresh from a history {key: [one value per epoch]}; `planned` sets the x range. */
   draw(history, planned) {
     this.history = Object.fromEntries(Object.entries(history || {}).map(([k, v]) => [k, [...v]]));
     this.planned = planned || 0;
@@ -139,12 +158,13 @@ export class RunCharts {
     const same = this.groups && wanted.length === shown.length && wanted.every((g, i) => g.keys.join() === shown[i]);
     if (!same) this.rebuildNodes(wanted);
     const n = this.epochCount;
-    const range = xRange(this.planned, n);
+    this.shown = shownEpochs(this.planned, n);
+    const range = xRange(this.shown);
     for (const group of this.groups) {
       const node = this.nodes.get(group.id);
       // Copies: Plotly keeps the arrays it is given and extendTraces appends to them.
       const traces = group.keys.map((key) => ({
-        ...traceStyle(key, Math.max(this.planned, n)), x: epochs(this.history[key].length), y: [...this.history[key]],
+        ...traceStyle(key, this.shown), x: epochs(this.history[key].length), y: [...this.history[key]],
       }));
       // react() updates in place: a redraw (e.g. after a reconnect) does not flash or move the page.
       plotly().react(node, traces, layout(group, range), CONFIG);
@@ -185,22 +205,34 @@ export class RunCharts {
       this.draw(this.history, this.planned);
       return;
     }
-    const range = xRange(this.planned, epoch);
     for (const group of this.groups) {
       const node = this.nodes.get(group.id);
       const update = { x: group.keys.map(() => [epoch]), y: group.keys.map((k) => [this.history[k][epoch - 1]]) };
       plotly().extendTraces(node, update, group.keys.map((_, i) => i));
-      if (epoch > this.planned) plotly().relayout(node, xAxis(range));
       node.dataset.points = String(epoch);
     }
     this.container.dataset.epochs = String(epoch);
+    this.show(shownEpochs(this.planned, epoch));
+  }
+
+  /** Make the x axes show epochs 1..last (their ticks and the traces' dots with them), when that changes. */
+  show(last) {
+    if (last === this.shown) return;
+    const modeChanges = traceMode(last) !== traceMode(this.shown);
+    this.shown = last;
+    for (const [id, node] of this.nodes) {
+      plotly().relayout(node, xAxis(xRange(last)));
+      if (modeChanges) {
+        const group = this.groups.find((g) => g.id === id);
+        plotly().restyle(node, { mode: traceMode(last) }, group.keys.map((_, i) => i));
+      }
+    }
   }
 
   /** Set the epoch fit is heading to (after a continue, say) and widen the x axes to show it. */
   setPlanned(planned) {
     if (!planned || planned === this.planned) return;
     this.planned = planned;
-    const range = xRange(planned, this.epochCount);
-    for (const node of this.nodes.values()) plotly().relayout(node, xAxis(range));
+    this.show(shownEpochs(planned, this.epochCount));
   }
 }

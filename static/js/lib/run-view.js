@@ -44,7 +44,17 @@ export function showProgress(parts, view) {
   parts.bar.dataset.steps = String(live ? progress.steps : 0);
   parts.bar.setAttribute("aria-valuenow", String(Math.round(fraction * 100)));
   parts.bar.setAttribute("aria-valuetext", heading);
-  parts.fill.style.width = `${(fraction * 100).toFixed(2)}%`;
+  // A new epoch empties the bar at once, as Keras's does; only filling up is animated.
+  const width = `${(fraction * 100).toFixed(2)}%`;
+  if (fraction < Number(parts.fill.dataset.fraction || 0)) {
+    parts.fill.style.transition = "none";
+    parts.fill.style.width = width;
+    void parts.fill.offsetWidth;   // apply the width before the transition comes back
+    parts.fill.style.transition = "";
+  } else {
+    parts.fill.style.width = width;
+  }
+  parts.fill.dataset.fraction = String(fraction);
   parts.epoch.textContent = heading;
   for (const key of Object.keys(texts)) parts[key].textContent = texts[key];
 }

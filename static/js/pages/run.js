@@ -107,8 +107,14 @@ function onHistory(payload) {
   view.progress = payload.progress || null;
   view.queuePosition = payload.queue_position ?? null;
   charts.draw(view.history, view.planned);
+  // The status line goes where it happened: a running run's start before its epochs, an end
+  // (or a queued continue) after them.
+  const training = view.status === "running" || view.status === "stopping";
+  const status = () => log.setStatus(view.status, view.error, queueNote(view.status, view.queuePosition),
+    statusTime(payload));
+  if (training) status();
   log.addEpochs(view.history, view.planned, "");
-  log.setStatus(view.status, view.error, queueNote(view.status, view.queuePosition), statusTime(payload));
+  if (!training) status();
   drawStatus();
 }
 
@@ -185,7 +191,7 @@ function applyRun(fresh) {
   drawTimes();
 }
 
-/** Send Stop or Continue; a refusal (409, say) is shown under the buttons. */
+/** Send Stop or Continue; a refusal is shown under the buttons, and a 409 fetches the run again. */
 async function act(path, body) {
   actionError.hidden = true;
   const before = view.status;
@@ -200,6 +206,8 @@ async function act(path, body) {
   } catch (err) {
     actionError.textContent = err.message;
     actionError.hidden = false;
+    // 409: the run moved on without this page hearing of it (the live connection is down, say).
+    if (err.status === 409) refreshRun();
   } finally {
     view.busy = false;
     drawStatus();

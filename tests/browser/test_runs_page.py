@@ -1,0 +1,266 @@
+"""A run in real Chromium: start it from the builder, watch it live, reload, stop, continue, list it."""
+
+import json
+import re
+import time
+import urllib.request
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.specs import spec
+
+pytestmark = pytest.mark.browser
+
+RUN_WAIT_MS = 180_000   # a run's start or end on two shared cores: patient, never a measured limit
+EPOCH_WAIT_MS = 60_000  # one more epoch
+# Batches of 4 make an epoch of 1437 digits 360 steps: about a second here, long enough to watch.
+WATCHED_FIT = {"epochs": 200, "batch_size": 4}
+
+
+def api(base_url, method, path, body=None):
+    """Give the JSON answer of one API call made as a script would (the test's own eyes on the server)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"{base_url}{path}", data=data, method=method,
+                                     headers={"Content-Type": "application/json", "Accept": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.load(response)
+
+
+def get_run(base_url, run_id):
+    """Give the run as GET /api/runs/ID tells it."""
+    return api(base_url, "GET", f"/api/runs/{run_id}")["run"]
+
+
+def wait_for_run(base_url, run_id, statuses, seconds=RUN_WAIT_MS / 1000):
+    """Poll the API until the run's status is one of `statuses`; give the run."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        run = get_run(base_url, run_id)
+        if run["status"] in statuses:
+            return run
+        time.sleep(0.3)
+    pytest.fail(f"run {run_id} never reached {statuses}; it is {run['status']}")
+
+
+@pytest.fixture(autouse=True)
+def _stop_leftover_runs(live_server):
+    """Stop any run a failed test left training, so it does not hold the one training slot."""
+    yield
+    for run in api(live_server, "GET", "/api/runs")["runs"]:
+        if run["status"] in ("queued", "running"):
+            api(live_server, "POST", f"/api/runs/{run['id']}/stop", {})
+
+
+def wait_attached(page, selector, timeout=EPOCH_WAIT_MS):
+    """Wait until an element matching `selector` (attribute selectors, so no eval under the CSP) exists."""
+    page.wait_for_selector(selector, state="attached", timeout=timeout)
+
+
+def points(page, metric="loss"):
+    """Give how many epochs the chart of `metric` says it draws."""
+    return int(page.locator(f'.chart[data-metric="{metric}"]').get_attribute("data-points"))
+
+
+def wait_points(page, n, metric="loss"):
+    """Wait until the chart of `metric` draws n epochs."""
+    wait_attached(page, f'.chart[data-metric="{metric}"][data-points="{n}"]')
+
+
+def chart_traces(page):
+    """Give every chart's Plotly traces as {history key: (x list, y list)}; check each x axis shows its points."""
+    charts = page.locator(".chart")
+    traces = {}
+    for i in range(charts.count()):
+        chart = charts.nth(i)
+        keys = chart.get_attribute("data-keys").split()
+        data = chart.evaluate("node => node.data.map((t) => [Array.from(t.x), Array.from(t.y)])")
+        low, high = chart.evaluate("node => node.layout.xaxis.range")
+        assert len(data) == len(keys), f"chart {keys} has {len(data)} traces"
+        for key, (x, y) in zip(keys, data):
+            assert key not in traces, f"{key} is drawn twice"
+            assert all(low < epoch < high for epoch in x), f"{key}: epochs {x} outside the x axis {low}..{high}"
+            traces[key] = (x, y)
+    return traces
+
+
+def expect_charts_match(page, history):
+    """Check the charts draw exactly the API's history: one point per epoch 1..n, same values, no duplicates."""
+    traces = chart_traces(page)
+    assert set(traces) == set(history)
+    for key, values in history.items():
+        x, y = traces[key]
+        assert x == list(range(1, len(values) + 1)), f"{key}: x is {x}"
+        assert y == values, f"{key}: the chart's values differ from the API's history"
+
+
+def status_log(page):
+    """Give the texts of the event log's status lines, in order."""
+    return [t.strip() for t in page.locator("#event-log li.log-entry[data-kind=status] .log-text").all_inner_texts()]
+
+
+def start_from_builder(page, fit):
+    """On a fresh builder, pick the Small MLP preset on digits, set the fit, press Train; give the run id."""
+    page.goto("/")
+    expect(page.locator("#check-status")).to_have_text("✓ builds")
+    page.locator("#dataset-select").select_option("digits")
+    page.get_by_role("button", name="Small MLP", exact=True).click()
+    expect(page.locator("#check-status")).to_have_text("✓ builds")
+    for name, value in fit.items():
+        page.locator(f'[data-field="fit.{name}"] input').fill(str(value))
+    expect(page.locator("#check-status")).to_have_text("✓ builds")
+    page.locator("#train-button").click()
+    page.wait_for_url(re.compile(r"/runs/\d+$"), timeout=30_000)
+    return int(page.url.rsplit("/", 1)[1])
+
+
+def test_watch_a_run_live_reload_it_stop_it_and_continue_it(browser_page, live_server, screens):
+    page = browser_page
+    run_id = start_from_builder(page, WATCHED_FIT)
+    expect(page.locator("#run-page")).to_have_attribute("data-run-id", str(run_id))
+    wait_attached(page, '#run-status[data-status="running"]', RUN_WAIT_MS)
+    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+    expect(page.locator("#stop-button")).to_be_enabled()
+    expect(page.locator("#continue-button")).to_be_disabled()
+    screens("running")
+
+    # The bar moves within an epoch, as Keras's verbose=1 bar does.
+    wait_attached(page, '#progress[data-state="running"]:not([data-batch="0"])')
+    batch = page.locator("#progress").get_attribute("data-batch")
+    wait_attached(page, f'#progress:not([data-batch="{batch}"]):not([data-batch="0"])')
+    expect(page.locator("#progress-epoch")).to_have_text(re.compile(r"^Epoch \d+/200$"))
+    expect(page.locator("#progress-batches")).to_have_text(re.compile(r"^\d+/360$"))
+
+    # The loss chart gains points live, one per epoch, on the same page (no navigation).
+    navigations = []
+    page.on("framenavigated", lambda frame: navigations.append(frame.url) if frame == page.main_frame else None)
+    charts_box = page.locator("#charts").element_handle()
+    wait_attached(page, '.chart[data-metric="loss"]', RUN_WAIT_MS)
+    start = points(page)
+    for n in range(max(start, 1), max(start, 1) + 3):
+        wait_points(page, n)
+    assert navigations == [] and charts_box.evaluate("node => node.isConnected")
+    expect(page.locator('.chart[data-metric="accuracy"]')).to_have_attribute("data-keys", "accuracy val_accuracy")
+    screens("charts-growing")
+
+    # Reload mid-run: every epoch so far is drawn from the start, then the charts keep growing.
+    done_before = get_run(live_server, run_id)["epochs_done"]
+    assert done_before >= 3
+    page.reload()   # returns at the load event: the page's module has run, the live history may not be in yet
+    assert page.locator('.chart[data-metric="loss"]').count() == 1, "no loss chart right after the reload"
+    after_reload = points(page)
+    assert after_reload >= done_before
+    expect(page.locator("#charts")).to_have_attribute("data-epochs", str(after_reload))
+    wait_attached(page, '#connection[data-state="connected"]')
+    wait_points(page, after_reload + 1)
+    wait_points(page, after_reload + 2)
+    screens("after-reload")
+
+    # Stop: stopping, then stopped after the current batch, with the model saved.
+    page.locator("#stop-button").click()
+    wait_attached(page, '#run-status[data-status="stopped"]', RUN_WAIT_MS)
+    expect(page.locator("#stop-button")).to_be_disabled()
+    expect(page.locator("#continue-button")).to_be_enabled()
+    expect(page.locator("#continue-epochs")).to_be_enabled()
+    expect(page.locator('#artifacts li[data-artifact="model.keras"] a')).to_have_attribute(
+        "href", f"/api/runs/{run_id}/artifacts/model.keras")
+    logged = status_log(page)
+    assert logged[-2:] == ["Stopping", "Stopped"], logged
+    stopped = get_run(live_server, run_id)
+    done = stopped["epochs_done"]
+    assert stopped["status"] == "stopped" and all(len(v) == done for v in stopped["history"].values())
+    wait_points(page, done)
+    expect_charts_match(page, stopped["history"])
+    expect(page.locator("#progress-epoch")).to_have_text(f"Stopped: {done} of 200 epochs")
+    download = page.request.get(f"/api/runs/{run_id}/artifacts/model.keras")
+    assert download.status == 200 and len(download.body()) > 1000
+    screens("stopped")
+
+    # Continue for 2 more epochs: queued, running, completed; the x axis goes on from where it stopped.
+    page.locator("#continue-epochs").fill("2")
+    page.locator("#continue-button").click()
+    wait_attached(page, '#run-status[data-status="completed"]', RUN_WAIT_MS)
+    finished = get_run(live_server, run_id)
+    assert finished["epochs_done"] == done + 2
+    assert all(len(v) == done + 2 for v in finished["history"].values())
+    assert {k: v[:done] for k, v in finished["history"].items()} == stopped["history"]
+    wait_points(page, done + 2)
+    expect_charts_match(page, finished["history"])
+    assert status_log(page)[-4:] == ["Stopped", "Queued", "Running", "Completed"], status_log(page)
+    expect(page.locator("#run-epochs")).to_have_text(f"{done + 2} of {done + 2}")
+    expect(page.locator("#stop-button")).to_be_disabled()
+    screens("continued")
+
+    # The runs list shows it completed, with the last epoch's metrics.
+    page.goto("/runs")
+    row = page.locator(f'#runs-body tr[data-run-id="{run_id}"]')
+    expect(row).to_have_attribute("data-status", "completed")
+    expect(row.locator("td[data-col=epochs]")).to_have_text(f"{done + 2}/{done + 2}")
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        expect(row.locator(f"td[data-col={key}]")).to_have_text(f"{finished['history'][key][-1]:.4f}")
+    expect(page.locator("#runs-empty")).to_be_hidden()
+    screens("runs-list")
+
+
+def test_a_refused_continue_shows_the_servers_message(browser_page, live_server, screens):
+    page = browser_page
+    quick = spec(name="refusals", fit={"epochs": 1, "batch_size": 128})
+    run_id = api(live_server, "POST", "/api/runs", quick)["run"]["id"]
+    wait_for_run(live_server, run_id, {"completed"})
+    page.goto(f"/runs/{run_id}")
+    expect(page.locator("#run-status")).to_have_attribute("data-status", "completed")
+    expect(page.locator("#stop-button")).to_be_disabled()   # Stop on a completed run cannot be pressed
+    action_error = page.locator("#action-error")
+
+    page.locator("#continue-epochs").fill("100001")
+    with page.expect_response(f"**/api/runs/{run_id}/continue") as answer:
+        page.locator("#continue-button").click()
+    assert answer.value.status == 422
+    expect(action_error).to_be_visible()
+    expect(action_error).to_have_text(answer.value.json()["errors"][0]["message"])
+    expect(action_error).to_contain_text("epochs must be a whole number from 1 to 100000")
+    expect(page.locator("#run-status")).to_have_attribute("data-status", "completed")
+    expect(page.locator("#continue-button")).to_be_enabled()
+    screens("continue-refused")
+    assert get_run(live_server, run_id)["status"] == "completed"
+
+
+def test_stop_on_a_stale_page_shows_the_servers_refusal_and_catches_up(browser_page, live_server, screens):
+    page = browser_page
+    long_fit = {"epochs": 1000, "batch_size": 4}
+    run_id = api(live_server, "POST", "/api/runs", spec(name="stale", fit=long_fit))["run"]["id"]
+    wait_for_run(live_server, run_id, {"running"})
+    # The live connection never gets through (its requests hang), so the page knows only what it loaded.
+    page.route("**/socket.io/**", lambda route: None)
+    page.goto(f"/runs/{run_id}")
+    expect(page.locator("#run-status")).to_have_attribute("data-status", "running")
+    api(live_server, "POST", f"/api/runs/{run_id}/stop", {})
+    wait_for_run(live_server, run_id, {"stopped"})
+    expect(page.locator("#run-status")).to_have_attribute("data-status", "running")
+
+    with page.expect_response(f"**/api/runs/{run_id}/stop") as answer:
+        page.locator("#stop-button").click()
+    assert answer.value.status == 409
+    expect(page.locator("#action-error")).to_have_text(answer.value.json()["error"]["message"])
+    expect(page.locator("#action-error")).to_contain_text(f"Run {run_id} is stopped")
+    # The refusal tells the page it is behind: it fetches the run again and shows the truth.
+    expect(page.locator("#run-status")).to_have_attribute("data-status", "stopped")
+    expect(page.locator("#continue-button")).to_be_enabled()
+    screens("stop-refused")
+
+
+def test_train_with_a_bad_spec_shows_its_problems_and_starts_nothing(browser_page, live_server, screens):
+    page = browser_page
+    runs_before = len(api(live_server, "GET", "/api/runs")["runs"])
+    page.goto("/")
+    expect(page.locator("#check-status")).to_have_text("✓ builds")
+    page.locator('[data-field="fit.epochs"] input').fill("0")
+    with page.expect_response("**/api/runs") as answer:
+        page.locator("#train-button").click()
+    assert answer.value.status == 422
+    expect(page.locator("#train-status")).to_have_text("fix the problems shown first")
+    expect(page.locator('[data-field="fit.epochs"] .field-error')).to_contain_text("epochs")
+    expect(page.locator("#train-button")).to_be_enabled()
+    assert page.url.endswith("/")
+    assert len(api(live_server, "GET", "/api/runs")["runs"]) == runs_before
+    screens("train-refused")
