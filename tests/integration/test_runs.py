@@ -28,7 +28,9 @@ def test_run_completes_with_keras_history_and_loadable_artifacts(client, service
     assert run["epochs_done"] == 2 and run["name"] == "mlp <b>"
     assert set(run["history"]) == {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"}
     assert all(len(v) == 2 for v in run["history"].values())
-    assert set(run["artifacts"]) >= {"model.keras", "model.json", "history.csv"}
+    assert set(run["artifacts"]) >= {"model.keras", "model.json", "history.csv", "train.py"}
+    script = client.get(f"/api/runs/{run_id}/artifacts/train.py").get_data(as_text=True)
+    assert "keras.Sequential" in script and "epochs" in script and "load_digits" in script
     r = client.get(f"/api/runs/{run_id}/artifacts/model.keras")
     assert r.status_code == 200 and "attachment" in r.headers["Content-Disposition"]
 

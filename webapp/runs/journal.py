@@ -78,8 +78,9 @@ def set_status(store, run_id, status, error=None, **fields):
         return _store(s, run, "run_status", {"status": status, "error": error, **extra})
 
 
-def add_epoch(store, run_id, epoch, logs):
-    """Record a run_epoch event: append the logs to the history and count the epoch done."""
+def add_epoch(store, run_id, epoch, logs, sent_at=None):
+    """Record a run_epoch event: append the logs to the history and count the epoch done.
+    sent_at: when the callback reported it (time.time()), so viewers and benches can see the lag."""
     logs = clean_logs(logs)
     with store.session() as s:
         run = s.get(Run, run_id, with_for_update=True)
@@ -89,7 +90,7 @@ def add_epoch(store, run_id, epoch, logs):
             values.extend([None] * (epoch - 1 - len(values)))   # a key that appeared late
             values[epoch - 1:] = [logs.get(key)]
         run.history, run.epochs_done, run.progress = history, epoch, None
-        event = _store(s, run, "run_epoch", {"epoch": epoch, "logs": logs})
+        event = _store(s, run, "run_epoch", {"epoch": epoch, "logs": logs, "sent_at": sent_at})
         # Batch events of finished epochs are only progress: keep the journal small.
         s.execute(delete(RunEvent).where(RunEvent.run_id == run_id, RunEvent.kind == "run_batch",
                                          RunEvent.seq < event[1]["seq"]))

@@ -67,6 +67,7 @@ class Progress(keras.callbacks.Callback):
             "epoch": self._epoch, "batch": done, "steps": steps, "logs": dict(logs or {}),
             "samples_per_s": round(done * self.batch_size / elapsed, 1),
             "eta_s": round(elapsed / done * max(steps - done, 0), 1) if steps else None,
+            "sent_at": time.time(),
         })
 
     def on_epoch_end(self, epoch, logs=None):
@@ -74,4 +75,4 @@ class Progress(keras.callbacks.Callback):
         logs = dict(logs or {})
         if "learning_rate" not in logs and self.model.optimizer is not None:
             logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-        self.publish("epoch", {"epoch": epoch + 1, "logs": logs})
+        self.publish("epoch", {"epoch": epoch + 1, "logs": logs, "sent_at": time.time()})

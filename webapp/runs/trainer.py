@@ -13,8 +13,9 @@ import socket
 import threading
 from pathlib import Path
 
+from .. import predictions
 from ..datasets import Registry
-from ..spec import build
+from ..spec import build, exports
 from ..spec.validate import validate
 from ..store import Run, Store
 from . import journal
@@ -55,7 +56,7 @@ class Publisher:
             kind, data = item
             try:
                 if kind == "epoch":
-                    event = journal.add_epoch(self.store, self.run_id, data["epoch"], data["logs"])
+                    event = journal.add_epoch(self.store, self.run_id, data["epoch"], data["logs"], data.get("sent_at"))
                 else:
                     event = journal.add_batch(self.store, self.run_id, data)
                 self.send(event)
@@ -109,8 +110,8 @@ def _model_name(name):
     return safe or "sequential"
 
 
-def callbacks(spec, folder, progress):
-    """Give the fit callbacks: the spec's, TerminateOnNaN, the per-epoch save, then progress."""
+def callbacks(spec, folder, progress, sample=None):
+    """Give the fit callbacks: the spec's, TerminateOnNaN, the per-epoch save and sample, then progress."""
     keras = build.init_keras()
     cbs = [keras.callbacks.TerminateOnNaN()]
     chosen = spec.fit["callbacks"]
@@ -121,7 +122,7 @@ def callbacks(spec, folder, progress):
     if chosen.get("reduce_lr_on_plateau"):
         cbs.append(keras.callbacks.ReduceLROnPlateau(**chosen["reduce_lr_on_plateau"]))
     # The epoch is saved before it is reported: a run interrupted later resumes from it.
-    cbs += [SaveEveryEpoch(folder / "model.keras"), progress]
+    cbs += [SaveEveryEpoch(folder / "model.keras"), *([sample] if sample else []), progress]
     return cbs
 
 
@@ -150,6 +151,47 @@ def SaveEveryEpoch(path):  # noqa: N802
             atomic_write(path, self.model.save)
 
     return _Save()
+
+
+def EpochSample(path, x_test, y_test):  # noqa: N802
+    """Give a callback that predicts a fixed sample of test images after each epoch and saves it.
+
+    The gallery of a run in progress shows it, marking images whose prediction changed since the
+    epoch before; a continued run compares its first epoch with the file the last one left.
+    """
+    import numpy as np
+
+    index = predictions.sample_indexes(len(x_test))
+    x, y = x_test[index], np.asarray(y_test)[index]
+
+    class _Sample(build.init_keras().callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            """Start from the predictions the last epoch left (a continued run), else from none."""
+            self.previous = np.full(len(index), -1, dtype=np.int64)
+            if path.exists():
+                old = predictions.Predictions.load(path)
+                if np.array_equal(old.index, index):
+                    self.previous = old.predicted
+
+        def on_epoch_end(self, epoch, logs=None):
+            """Predict the sample and save it with the previous epoch's predictions beside it."""
+            try:
+                arrays = predictions.arrays(self.model.predict_on_batch(x), y, epoch + 1, index)
+                arrays["previous"] = self.previous
+                atomic_write(path, lambda p: np.savez(p, **arrays))
+                self.previous = arrays["predicted"]
+            except Exception:  # a missing gallery sample must not end the training
+                log.exception("could not save the epoch sample predictions to %s", path)
+
+    return _Sample()
+
+
+def save_predictions(model, x_test, y_test, folder, epoch):
+    """Predict the whole test split with the saved model and store predictions.npz atomically."""
+    import numpy as np
+
+    arrays = predictions.arrays(model.predict(x_test, verbose=0), y_test, epoch)
+    atomic_write(folder / predictions.FILE, lambda p: np.savez(p, **arrays))
 
 
 def train(run_id, settings, send, should_stop):
@@ -186,8 +228,10 @@ def _fit(store, run_id, settings, publisher, should_stop):
     spec = validate(raw_spec, require_run=True)
     registry = Registry(settings["KD_DATA_DIR"], store)
     dataset = registry.info(spec.dataset)
-    x, y, x_test, y_test = prepare(registry.load(spec.dataset), dataset["num_classes"], spec.label_mode)
+    data = registry.load(spec.dataset)
+    x, y, x_test, y_test = prepare(data, dataset["num_classes"], spec.label_mode)
     folder = run_dir(settings["KD_DATA_DIR"], run_id)
+    atomic_write(folder / "train.py", lambda p: Path(p).write_text(exports.python_script(spec, dataset)))
     resume = epochs_done > 0 and (folder / "model.keras").exists()
     model = keras.saving.load_model(folder / "model.keras") if resume else new_model(spec, dataset)
     fit = spec.fit
@@ -198,23 +242,28 @@ def _fit(store, run_id, settings, publisher, should_stop):
         return "stopped", None
     model.fit(x, y, epochs=epochs_planned, initial_epoch=epochs_done if resume else 0,
               batch_size=fit["batch_size"], shuffle=fit["shuffle"], verbose=0,
-              callbacks=callbacks(spec, folder, progress), **validation)
+              callbacks=callbacks(spec, folder, progress, EpochSample(folder / predictions.EPOCH_FILE, x_test,
+                                                                      data.y_test)), **validation)
     publisher.close()
-    save_artifacts(store, run_id, model, folder)
+    epochs = save_artifacts(store, run_id, model, folder)
     if progress.nan_at:
         epoch, batch = progress.nan_at
         return "failed", (f"The loss became NaN at epoch {epoch}, batch {batch}, so training stopped "
                           "(TerminateOnNaN). Try a lower learning_rate, clipnorm, or BatchNormalization.")
+    # After the save, from the same weights: the gallery shows what the downloaded model.keras predicts.
+    save_predictions(model, x_test, data.y_test, folder, epochs)
     return ("stopped" if progress.stopped_by_user else "completed"), None
 
 
 def save_artifacts(store, run_id, model, folder):
-    """Write model.keras, model.json and history.csv, each atomically."""
+    """Write model.keras, model.json and history.csv, each atomically; give the epochs done."""
     atomic_write(folder / "model.keras", model.save)
     atomic_write(folder / "model.json", lambda p: Path(p).write_text(model.to_json()))
     with store.session() as s:
-        history = s.get(Run, run_id).history or {}
+        run = s.get(Run, run_id)
+        history, epochs = run.history or {}, run.epochs_done
     atomic_write(folder / "history.csv", lambda p: Path(p).write_text(history_csv(history)))
+    return epochs
 
 
 def history_csv(history):

@@ -52,3 +52,14 @@ def run(run_id):
     if info is None:
         abort(404)
     return render_template("run.html", page="run", data={"run": info}, title=info["name"])
+
+
+@bp.get("/runs/<int:run_id>/gallery")
+def gallery(run_id):
+    """Give a run's gallery: test images with their predictions, the confusion matrix, try your own."""
+    from .api.predictions import gallery_data
+
+    data = gallery_data(run_id)
+    if data is None:
+        abort(404)
+    return render_template("gallery.html", page="gallery", data=data, title=f"{data['run']['name']} · gallery")

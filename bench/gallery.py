@@ -1,0 +1,188 @@
+"""The gallery after a run ends, and predict-one: how long a user waits.
+
+One invocation starts `python wsgi.py` on a temporary data dir (tests/live.py) and prints:
+
+1. first gallery page: a run ends (its status is seen completed by polling GET /api/runs/ID every
+   20 ms); then GET /api/runs/ID/predictions?limit=100 (the web process loads predictions.npz for
+   the first time) and the 100 thumbnails the page shows (?scale=N, 6 at a time as a browser
+   fetches), plus the same JSON again (cached) and a filtered, confidence-sorted page; beside
+   them, how long the trainer took to predict the whole test split (predictions.npz written after
+   model.keras). On the built-in digits (360 test images) and a synthetic 28×28 upload with
+   10000 test images (MNIST's test size).
+2. predict-one: POST /api/runs/ID/predict with a 280×280 PNG drawing, the first call (the web
+   process loads model.keras) and warm calls (median, p95); beside them, plain Keras in this
+   process: model.predict(x, verbose=0) and model.predict_on_batch(x) on one image.
+
+Usage: .venv/bin/python bench/gallery.py [--repeat 3] [--calls 50]
+"""
+
+import argparse
+import io
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.live import LiveServer  # noqa: E402
+
+MLP = [{"type": "Flatten"}, {"type": "Dense", "units": 64, "activation": "relu"},
+       {"type": "Dense", "units": 10, "activation": "softmax"}]
+
+
+def synthetic(path, n_train, n_test, seed=0):
+    """Write an .npz of 28×28×1 uint8 digit-like images (a bright template per class on black, plus noise)."""
+    rng = np.random.default_rng(seed)
+    templates = (rng.random((10, 28, 28, 1)) > 0.8) * 200
+
+    def split(n):
+        """Give n images and their labels."""
+        y = rng.integers(0, 10, n)
+        return np.clip(templates[y] + rng.integers(0, 40, (n, 28, 28, 1)), 0, 255).astype(np.uint8), y.astype(np.uint8)
+
+    (x_train, y_train), (x_test, y_test) = split(n_train), split(n_test)
+    np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    return path
+
+
+def drawing():
+    """Give the PNG bytes of a 280×280 canvas with a white "7" on black."""
+    img = Image.new("L", (280, 280), 0)
+    ImageDraw.Draw(img).line([(60, 50), (220, 50), (120, 240)], fill=255, width=26)
+    out = io.BytesIO()
+    img.save(out, format="PNG")
+    return out.getvalue()
+
+
+def ms(seconds):
+    """Give seconds as milliseconds."""
+    return seconds * 1000.0
+
+
+def stats(values):
+    """Give 'median X ms  p95 Y ms' of millisecond values."""
+    values = sorted(values)
+    return f"median {statistics.median(values):8.1f} ms   p95 {values[max(0, math.ceil(len(values) * 0.95) - 1)]:8.1f} ms"
+
+
+def train(server, dataset, name):
+    """Train one epoch of a small MLP; give (run id, the perf_counter time its end was seen)."""
+    spec = {"name": name, "dataset": dataset, "model": {"layers": MLP},
+            "compile": {"optimizer": "adam", "loss": "categorical_crossentropy", "metrics": ["accuracy"]},
+            "fit": {"epochs": 1, "batch_size": 64, "validation": "none"}}
+    run_id = server.post("/api/runs", json=spec, expect=201).json()["run"]["id"]
+    run = server.wait_run(run_id, lambda r: r["status"] not in ("queued", "running"), timeout=900, poll=0.02)
+    seen = time.perf_counter()
+    if run["status"] != "completed":
+        raise SystemExit(f"run {run_id} ended {run['status']}: {run['error']}{server.output()}")
+    return run_id, seen
+
+
+def first_page(server, run_id, scale):
+    """Give the timings (ms) of the gallery's first page right after the run ended."""
+    t0 = time.perf_counter()
+    items = server.get(f"/api/runs/{run_id}/predictions?limit=100").json()["items"]
+    t_json = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=6) as pool:   # a browser opens about 6 connections per host
+        sizes = list(pool.map(lambda i: len(server.get(f"{i['image_url']}?scale={scale}").content), items))
+    t_images = time.perf_counter()
+    assert len(items) == 100 and all(sizes)
+    t1 = time.perf_counter()
+    server.get(f"/api/runs/{run_id}/predictions?limit=100")
+    t_again = time.perf_counter()
+    server.get(f"/api/runs/{run_id}/predictions?limit=100&filter=wrong&sort=confidence")
+    t_filtered = time.perf_counter()
+    return {"json": ms(t_json - t0), "images": ms(t_images - t_json), "total": ms(t_images - t0),
+            "json again": ms(t_again - t1), "wrong by confidence": ms(t_filtered - t_again)}
+
+
+def split_prediction_ms(server, run_id):
+    """Give how long after model.keras the trainer wrote predictions.npz (the whole-split predict)."""
+    folder = server.data_dir / "runs" / str(run_id)
+    return ms((folder / "predictions.npz").stat().st_mtime - (folder / "model.keras").stat().st_mtime)
+
+
+def gallery(args, server, dataset, label, test_size, side):
+    """Print the first-page figures of `repeat` runs on one dataset; give the last run's id."""
+    scale = max(1, math.ceil(72 / side))
+    rows, split_ms = [], []
+    for i in range(args.repeat):
+        run_id, _ = train(server, dataset, f"bench-gallery-{dataset}-{i}")
+        rows.append(first_page(server, run_id, scale))
+        split_ms.append(split_prediction_ms(server, run_id))
+    print(f"\nfirst gallery page after a run ends: {label}, {test_size} test images, thumbnails ?scale={scale} "
+          f"({side * scale} px), {args.repeat} runs")
+    for key, text in (("json", "GET predictions?limit=100 (first read of predictions.npz)"),
+                      ("images", "the page's 100 thumbnails (6 at a time)"),
+                      ("total", "first page: JSON + 100 thumbnails"),
+                      ("json again", "GET predictions?limit=100 again (cached)"),
+                      ("wrong by confidence", "GET ...&filter=wrong&sort=confidence")):
+        print(f"  {text:<58} {stats([r[key] for r in rows])}")
+    print(f"  {'trainer: predict the test split + write predictions.npz':<58} {stats(split_ms)}   (before the end is reported)")
+    return run_id
+
+
+def predict_one(args, server, run_id, label):
+    """Print predict-one latency over HTTP, cold and warm, beside plain Keras on one image."""
+    png = drawing()
+    timings = []
+    for _ in range(args.calls + 1):
+        t = time.perf_counter()
+        server.post(f"/api/runs/{run_id}/predict", files={"image": ("drawing.png", png, "image/png")}, expect=200)
+        timings.append(ms(time.perf_counter() - t))
+    from webapp.spec.build import init_keras
+
+    keras = init_keras()
+    model = keras.saving.load_model(server.data_dir / "runs" / str(run_id) / "model.keras", compile=False)
+    x = np.zeros((1, *model.input_shape[1:]), dtype=np.float32)
+    plain, on_batch = [], []
+    for _ in range(args.calls + 5):
+        t = time.perf_counter()
+        model.predict(x, verbose=0)
+        plain.append(ms(time.perf_counter() - t))
+        t = time.perf_counter()
+        model.predict_on_batch(x)
+        on_batch.append(ms(time.perf_counter() - t))
+    print(f"\npredict-one: {label}, a 280×280 PNG drawing, {args.calls} warm calls")
+    print(f"  {'POST /api/runs/ID/predict, first call (loads model.keras)':<58} {timings[0]:8.1f} ms")
+    print(f"  {'POST /api/runs/ID/predict, warm':<58} {stats(timings[1:])}")
+    print(f"  {'plain Keras in-process: model.predict(x, verbose=0)':<58} {stats(plain[5:])}")
+    print(f"  {'plain Keras in-process: model.predict_on_batch(x)':<58} {stats(on_batch[5:])}")
+
+
+def main():
+    """Start a server, train small runs, and print the gallery and predict-one figures."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per dataset")
+    parser.add_argument("--calls", type=int, default=50, help="warm predict-one calls")
+    parser.add_argument("--test", type=int, default=10000, help="test images of the synthetic upload")
+    args = parser.parse_args()
+    print(f"bench/gallery.py on {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} at the start")
+    with tempfile.TemporaryDirectory(prefix="kd-bench-gallery-") as tmp:
+        tmp = Path(tmp)
+        server = LiveServer(tmp / "data").start()
+        try:
+            npz = synthetic(tmp / "synthetic.npz", 2000, args.test)
+            with open(npz, "rb") as f:
+                upload = server.post("/api/datasets", files={"file": (npz.name, f)}, data={"name": "synthetic"}, expect=201)
+            synthetic_id = upload.json()["dataset"]["id"]
+            digits_run = gallery(args, server, "digits", "built-in digits (8×8)", 360, 8)
+            synthetic_run = gallery(args, server, synthetic_id, "synthetic upload (28×28)", args.test, 28)
+            predict_one(args, server, digits_run, "digits MLP")
+            predict_one(args, server, synthetic_run, "28×28 MLP")
+        finally:
+            server.close()
+    print(f"\nload average {os.getloadavg()[0]:.2f} at the end (other work on the machine shifts every figure)")
+
+
+if __name__ == "__main__":
+    main()

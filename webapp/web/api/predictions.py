@@ -1,0 +1,231 @@
+"""Predictions: the gallery's rows, the confusion matrix, the latest epoch's sample, and predict-one."""
+
+import base64
+import collections
+import math
+import threading
+from pathlib import Path
+from urllib.parse import quote
+
+from flask import current_app, jsonify, request
+
+from ... import predictions as preds
+from ... import user_image
+from ...datasets import DatasetError
+from ...runs import journal
+from ...store import Run
+from .. import services
+from . import bp
+from .errors import error
+
+THUMB_PX = 72          # a gallery thumbnail's side, about; the server upscales with nearest neighbours
+MAX_SCALE = 32
+
+
+class ModelCache:
+    """The last few loaded models of runs, for predict-one; a model saved again is loaded again.
+
+    One lock guards loading and predicting: Keras models are not meant to be called from several
+    threads at once, and loading the same model twice in parallel would only waste memory.
+    """
+
+    def __init__(self, size=3):
+        self.size = size
+        self._models = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def predict(self, path, x):
+        """Give the outputs of the model saved at `path` for the batch x (loaded once per saved version)."""
+        stat = Path(path).stat()
+        key = (str(path), stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            model = self._models.get(key)
+            if model is None:
+                from ...spec.build import init_keras   # the web process imports TensorFlow only when needed
+
+                model = init_keras().saving.load_model(path, compile=False)
+                for old in [k for k in self._models if k[0] == key[0]]:
+                    del self._models[old]
+                self._models[key] = model
+            self._models.move_to_end(key)
+            while len(self._models) > self.size:
+                self._models.popitem(last=False)
+            return model.predict_on_batch(x)
+
+
+class State:
+    """Per app: loaded prediction files, loaded models, and the looks of datasets."""
+
+    def __init__(self):
+        self.files = preds.FileCache()
+        self.models = ModelCache()
+        self.looks = {}
+        self.lock = threading.Lock()
+
+    def look(self, ds_id):
+        """Give a dataset's Look (computed once per dataset; DatasetError when it cannot be loaded)."""
+        with self.lock:
+            if ds_id in self.looks:
+                return self.looks[ds_id]
+        data = services().datasets.load(ds_id)
+        look = user_image.dataset_look(data.x_train, data.pixel_max)
+        with self.lock:
+            self.looks[ds_id] = look
+        return look
+
+
+def state():
+    """Give this app's prediction State."""
+    return current_app.extensions.setdefault("kd_predictions", State())
+
+
+class Missing(Exception):
+    """Something a request needs is not there (yet): status and message for the answer."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+@bp.errorhandler(Missing)
+def _missing(exc):
+    """Answer a Missing with its status and message."""
+    return error(exc.status, exc.message)
+
+
+@bp.errorhandler(preds.QueryError)
+@bp.errorhandler(user_image.ImageError)
+def _bad_request(exc):
+    """Answer a bad query parameter or image with 400 and what is wrong."""
+    return error(400, str(exc))
+
+
+def _run(run_id):
+    """Give the run's row (detached), or raise Missing(404)."""
+    with services().store.session() as s:
+        run = s.get(Run, run_id)
+    if run is None:
+        raise Missing(404, f"There is no run {run_id}.")
+    return run
+
+
+def run_dir(run_id):
+    """Give the directory of a run's artifacts."""
+    return services().data_dir / "runs" / str(run_id)
+
+
+def _dataset(run):
+    """Give (class names, number of classes) of the run's dataset."""
+    info = services().datasets.info(run.dataset) or {}
+    names = list(info.get("class_names") or [])
+    return names, int(info.get("num_classes") or len(names))
+
+
+def _stored(run, name=preds.FILE):
+    """Give the run's stored predictions, or raise Missing saying when they will exist."""
+    found = state().files.get(run_dir(run.id) / name)
+    if found is not None:
+        return found
+    if name == preds.EPOCH_FILE:
+        raise Missing(404, f"Run {run.id} has no epoch predictions yet: they are made after each finished epoch.")
+    if run.status in journal.ACTIVE:
+        raise Missing(409, f"Run {run.id} is {run.status}; its test predictions are made when it completes or is stopped.")
+    raise Missing(404, f"Run {run.id} has no test predictions: they are made when a run completes or is stopped "
+                       f"(this one is {run.status}).")
+
+
+def _items(run, found, positions, names):
+    """Give the contract's items, each with its image_url on the dataset's image endpoint."""
+    prefix = f"/api/datasets/{quote(run.dataset, safe='')}/images/test"   # the contract's image path
+    items = found.rows(positions, names)
+    for item in items:
+        item["image_url"] = f"{prefix}/{item['index']}.png"
+    return items
+
+
+def _page(run, name):
+    """Give the paged, filtered answer of a predictions file for the request's query."""
+    found = _stored(run, name)
+    names, num_classes = _dataset(run)
+    query = preds.parse_query(request.args, max(num_classes, int(found.top_classes.max(initial=0)) + 1))
+    positions = found.select(query)
+    page = positions[query.offset:query.offset + query.limit]
+    return {"total": int(len(positions)), "items": _items(run, found, page, names), "epoch": found.epoch,
+            "counts": found.counts(query), "offset": query.offset, "limit": query.limit}
+
+
+@bp.get("/runs/<int:run_id>/predictions")
+def predictions(run_id):
+    """Give the run's test predictions: paged (offset, limit), filtered (filter, true, pred), sorted."""
+    return jsonify(_page(_run(run_id), preds.FILE))
+
+
+@bp.get("/runs/<int:run_id>/predictions/epoch")
+def sample(run_id):
+    """Give the latest finished epoch's predictions on a fixed sample, each with `previous` and `changed`."""
+    return jsonify(_page(_run(run_id), preds.EPOCH_FILE))
+
+
+@bp.get("/runs/<int:run_id>/confusion")
+def confusion(run_id):
+    """Give the confusion matrix (rows true, columns predicted), per-class scores and the accuracy."""
+    run = _run(run_id)
+    found = _stored(run)
+    names, num_classes = _dataset(run)
+    size = max(num_classes, int(found.true.max(initial=-1)) + 1, int(found.predicted.max(initial=-1)) + 1)
+    matrix = preds.confusion(found.true, found.predicted, size)
+    labels = [names[k] if k < len(names) else str(k) for k in range(size)]
+    return jsonify({"labels": labels, "matrix": matrix.tolist(), "accuracy": preds.accuracy(matrix),
+                    "classes": preds.class_scores(matrix, labels), "total": int(matrix.sum()), "epoch": found.epoch})
+
+
+@bp.post("/runs/<int:run_id>/predict")
+def predict(run_id):
+    """Give the top classes the run's saved model predicts for an uploaded image (multipart `image`)."""
+    run = _run(run_id)
+    limit = user_image.MAX_BYTES
+    if request.content_length and request.content_length > limit + 2**20:
+        return error(400, f"image: the file is larger than {limit // 2**20} MB; send a smaller image.")
+    file = request.files.get("image")
+    if file is None:
+        return error(400, "image: send an image file as the multipart form field `image` (PNG, JPEG, GIF, BMP, WebP).")
+    path = run_dir(run.id) / "model.keras"
+    if not path.exists():
+        raise Missing(409, f"Run {run.id} has no saved model yet: it is saved after each finished epoch.")
+    try:
+        look = state().look(run.dataset)
+    except DatasetError as exc:
+        raise Missing(409, f"The dataset {run.dataset!r} of run {run.id} cannot be loaded here: {exc}") from None
+    x, pixels = user_image.to_input(user_image.read_image(file.stream, limit), look)
+    predicted, confidence, top, top_p = preds.top_classes(state().models.predict(path, x))
+    names, _ = _dataset(run)
+    scale = min(MAX_SCALE, max(1, math.ceil(96 / max(look.height, look.width))))
+    seen = base64.b64encode(user_image.png_bytes(pixels, scale)).decode("ascii")
+    return jsonify({"predicted": int(predicted[0]), "name": preds.class_name(names, predicted[0]),
+                    "confidence": float(confidence[0]),
+                    "top": [{"class": int(c), "name": preds.class_name(names, c), "p": float(p)} for c, p in zip(top[0], top_p[0])],
+                    "input_image": f"data:image/png;base64,{seen}"})
+
+
+def gallery_data(run_id):
+    """Give the gallery page's data: the run, its dataset, the thumbnail scale, whether it is digit-like."""
+    kd = services()
+    with kd.store.session() as s:
+        run = s.get(Run, run_id)
+    if run is None:
+        return None
+    info = kd.datasets.info(run.dataset) or {"id": run.dataset, "name": run.dataset, "class_names": [],
+                                             "input_shape": [1, 1, 1], "num_classes": 0}
+    try:
+        look = state().look(run.dataset).to_dict()
+    except DatasetError:
+        look = None
+    side = max(info["input_shape"][:2]) if info.get("input_shape") else 1
+    folder = run_dir(run.id)
+    return {"run": {"id": run.id, "name": run.name, "status": run.status, "dataset": run.dataset,
+                    "epochs_done": run.epochs_done, "epochs_planned": run.epochs_planned},
+            "dataset": {k: info.get(k) for k in ("id", "name", "input_shape", "num_classes", "class_names")},
+            "look": look, "thumb_scale": min(MAX_SCALE, max(1, math.ceil(THUMB_PX / side))),
+            "has_predictions": (folder / preds.FILE).exists(), "has_epoch_sample": (folder / preds.EPOCH_FILE).exists(),
+            "has_model": (folder / "model.keras").exists(),
+            "max_upload_mb": user_image.MAX_BYTES // 2**20}
