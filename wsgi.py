@@ -5,6 +5,7 @@ import multiprocessing
 
 from webapp import create_app
 from webapp.extensions import socketio
+from webapp.web.auth import setup_link
 
 # Trainer processes are spawned, and spawning imports this module again: they need no app.
 app = create_app() if multiprocessing.parent_process() is None else None
@@ -15,4 +16,7 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, default=app.config["KD_PORT"])
     args = parser.parse_args()
     print(f"Keras dashboard: http://{args.host}:{args.port}/", flush=True)
+    link = setup_link(app)
+    if link:
+        print(f"No account yet: create the first admin at http://{args.host}:{args.port}{link}", flush=True)
     socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True)

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from webapp import create_app
+from webapp import accounts, create_app
 
 REQUIRE_ALL = os.environ.get("KD_REQUIRE_ALL") == "1"
 
@@ -32,10 +32,20 @@ def app(tmp_path):
     return create_app({"KD_DATA_DIR": str(tmp_path / "data"), "KD_WARM_SPARE": "0", "TESTING": True})
 
 
+def signed_in(app, name="admin", role="admin"):
+    """Create an account and give a test client that sends its API token (as a script would)."""
+    store = app.extensions["kd"].store
+    user = accounts.find_user(store, name) or accounts.create_user(store, name, role, "password-of-" + name)
+    client = app.test_client()
+    client.token = accounts.new_api_token(store, user.id)
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {client.token}"
+    return client
+
+
 @pytest.fixture
 def client(app):
-    """Give a Flask test client for the app."""
-    return app.test_client()
+    """Give a Flask test client signed in as an admin (API token)."""
+    return signed_in(app)
 
 
 @pytest.fixture

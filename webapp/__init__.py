@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask
 
 from . import config as settings
+from . import migrations
 from .datasets import Registry
 from .extensions import socketio
 from .runs.service import RunService
@@ -43,17 +44,24 @@ def register_services(app):
     """Open the database, the dataset registry and the run service with its executor."""
     cfg = app.config
     store = Store(cfg["KD_DATABASE_URL"])
-    store.create_all()
+    if cfg["KD_EXECUTOR"] == "local":
+        # The embedded default migrates itself; a team deployment runs `flask --app wsgi db upgrade` once.
+        migrations.upgrade(store.engine)
     datasets = Registry(cfg["KD_DATA_DIR"], store)
-    runs = RunService(store, datasets, cfg["KD_DATA_DIR"], max_concurrent=cfg["KD_MAX_CONCURRENT_RUNS"])
+    service = RunService
+    if cfg["KD_EXECUTOR"] == "rq":
+        from .runs.rq import RQRunService as service
+    runs = service(store, datasets, cfg["KD_DATA_DIR"], max_concurrent=cfg["KD_MAX_CONCURRENT_RUNS"])
     runs.attach(make_executor(cfg, runs))
     app.extensions["kd"] = Services(store=store, datasets=datasets, runs=runs, data_dir=Path(cfg["KD_DATA_DIR"]))
 
 
 def make_executor(cfg, runs):
-    """Give the executor KD_EXECUTOR names (only "local" so far)."""
-    if cfg["KD_EXECUTOR"] != "local":
-        raise SystemExit(f"KD_EXECUTOR={cfg['KD_EXECUTOR']!r} is not supported yet; use 'local'.")
+    """Give the executor KD_EXECUTOR names: "local" (spawned processes here) or "rq" (RQ workers)."""
+    if cfg["KD_EXECUTOR"] == "rq":
+        from .runs.rq import RQExecutor
+
+        return RQExecutor(cfg, runs.store)
     from .runs.local import LocalExecutor
 
     return LocalExecutor(cfg, runs.on_event, runs.on_exit, grace_s=cfg["KD_STOP_GRACE_S"], warm=cfg["KD_WARM_SPARE"])
@@ -65,8 +73,18 @@ def register_extensions(app):
     The first request a server answers marks runs a previous server left unfinished as interrupted
     and warms a spare trainer process; CLI commands import the app too but never get that far.
     """
-    socketio.init_app(app, cors_allowed_origins=None)
+    # With RQ every instance listens on Socket.IO's Redis message queue, where workers emit. The
+    # unbound socketio keeps options across init_app calls, so the local case says "none" outright.
+    queue = None
+    if app.config["KD_EXECUTOR"] == "rq":
+        from .web import message_queue
+
+        queue = message_queue.manager(app.config["KD_REDIS_URL"], app.config["KD_SOCKETIO_CHANNEL"])
+    # Import the handlers before init_app: @socketio.on only queues a handler for every later
+    # init_app while no app is bound; imported after the first one, the next apps had none.
     from .web import events
+
+    socketio.init_app(app, cors_allowed_origins=None, client_manager=queue)
 
     kd = app.extensions["kd"]
     kd.runs.notify = events.broadcast
@@ -85,8 +103,11 @@ def register_extensions(app):
 
 def register_blueprints(app):
     """Register the pages, the JSON API and the security headers."""
-    from .web import api, pages, security, vendor
+    from .web import access, api, auth, pages, security, vendor
 
+    auth.login_manager.init_app(app)
+    access.init_app(app)
+    app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(vendor.bp)

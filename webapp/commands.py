@@ -1,10 +1,12 @@
-"""Command-line tools: `flask --app wsgi datasets list|fetch NAME`."""
+"""Command-line tools: `flask --app wsgi datasets list|fetch NAME`, `db upgrade|current|revision`, `worker`."""
+
+import os
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
-from . import keras_datasets
+from . import accounts, keras_datasets, migrations
 
 datasets_cli = AppGroup("datasets", help="List datasets; fetch keras.datasets into Keras's cache.")
 
@@ -37,6 +39,93 @@ def fetch(name):
                f"The dashboard lists it as available now.")
 
 
+db_cli = AppGroup("db", help="Schema migrations (Alembic) of the KD_DATABASE_URL database.")
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision):
+    """Bring the database to REVISION (default: the newest); run it once per deployment update."""
+    engine = current_app.extensions["kd"].store.engine
+    before = migrations.upgrade(engine, revision)
+    with engine.connect() as conn:
+        click.echo(f"Database {engine.url.render_as_string(hide_password=True)}: "
+                   f"revision {before or 'none'} -> {migrations.current(conn)}.")
+
+
+@db_cli.command("current")
+def db_current():
+    """Print the database's revision and the newest one."""
+    with current_app.extensions["kd"].store.engine.connect() as conn:
+        click.echo(f"database: {migrations.current(conn) or 'none'}  newest: {migrations.head()}")
+
+
+@db_cli.command("revision")
+@click.option("-m", "--message", required=True, help="What the revision changes, in a few words.")
+def db_revision(message):
+    """Write a new revision from what the models in webapp/store.py add (see webapp/migrations/README.md)."""
+    click.echo(f"Wrote {migrations.revision(current_app.extensions['kd'].store.engine, message)}; read it before committing.")
+
+
+@click.command("worker")
+@with_appcontext
+@click.option("--name", help="The worker's name in RQ (default: a random one).")
+@click.option("--burst", is_flag=True, help="Train what is queued, then exit.")
+def worker(name, burst):
+    """Train runs from KD_RQ_QUEUE on Redis (KD_EXECUTOR=rq), each in a fresh work-horse process.
+
+    One worker trains one run at a time: start one per GPU, each with its CUDA_VISIBLE_DEVICES.
+    SIGTERM or Ctrl-C stops it after the current run; twice, at once.
+    """
+    cfg = current_app.config
+    kd = current_app.extensions["kd"]
+    with kd.store.engine.connect() as conn:
+        at, newest = migrations.current(conn), migrations.head()
+    if at != newest:
+        raise click.ClickException(f"The database is at revision {at or 'none'}, not {newest}: "
+                                   "run `flask --app wsgi db upgrade` first.")
+    # Nothing of the web app's database pool may live on in the forked work-horses.
+    kd.store.engine.dispose()
+    from .runs import rq_worker
+
+    click.echo(f"Worker on {cfg['KD_REDIS_URL']} queue {cfg['KD_RQ_QUEUE']}, "
+               f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '(all)')}")
+    rq_worker.work(cfg, name=name, burst=burst)
+
+
+users_cli = AppGroup("users", help="Accounts: create users, print API tokens for scripts.")
+
+
+@users_cli.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(accounts.ROLES), default="member", show_default=True)
+@click.option("--password", help="Omit it to be asked (hidden); a token-only account has none.")
+@click.option("--no-password", is_flag=True, help="Create an account that signs in with API tokens only.")
+def create_user(name, role, password, no_password):
+    """Create an account NAME with a role (admin, member, viewer)."""
+    if password is None and not no_password:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = accounts.create_user(current_app.extensions["kd"].store, name, role, None if no_password else password)
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Created {user.role} {user.name}.")
+
+
+@users_cli.command("token")
+@click.argument("name")
+def user_token(name):
+    """Print a new API token for NAME (send it as `Authorization: Bearer TOKEN`)."""
+    store = current_app.extensions["kd"].store
+    user = accounts.find_user(store, name)
+    if user is None:
+        raise click.ClickException(f"There is no user called {name}.")
+    click.echo(accounts.new_api_token(store, user.id))
+
+
 def register_commands(app):
     """Add the command groups to `flask --app wsgi`."""
+    app.cli.add_command(users_cli)
     app.cli.add_command(datasets_cli)
+    app.cli.add_command(db_cli)
+    app.cli.add_command(worker)

@@ -12,6 +12,13 @@ def _int(env, name, default):
         raise SystemExit(f"{name} must be a whole number; got {env.get(name)!r}") from None
 
 
+def _choice(env, name, default, choices):
+    value = env.get(name, default)
+    if value not in choices:
+        raise SystemExit(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    return value
+
+
 def secret_key(data_dir):
     """Give KD_SECRET_KEY, or a key generated once and kept (mode 0600) in the data dir."""
     path = Path(data_dir) / "secret_key"
@@ -37,8 +44,15 @@ def load(env=None):
         "KD_PORT": _int(env, "KD_PORT", 5000),
         "KD_DATA_DIR": str(data_dir),
         "KD_DATABASE_URL": env.get("KD_DATABASE_URL", f"sqlite:///{data_dir / 'dashboard.db'}"),
-        "KD_EXECUTOR": env.get("KD_EXECUTOR", "local"),
+        "KD_EXECUTOR": _choice(env, "KD_EXECUTOR", "local", ("local", "rq")),
         "KD_REDIS_URL": env.get("KD_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        # KD_EXECUTOR=rq: the RQ queue runs wait in, the Socket.IO message-queue channel (both shared
+        # by every web instance and worker of one deployment), the longest a run may train, and how
+        # often a worker proves it is alive (a silent worker's run fails after 3 beats).
+        "KD_RQ_QUEUE": env.get("KD_RQ_QUEUE", "kd-runs"),
+        "KD_SOCKETIO_CHANNEL": env.get("KD_SOCKETIO_CHANNEL", "kd-socketio"),
+        "KD_RUN_TIMEOUT_S": _int(env, "KD_RUN_TIMEOUT_S", 7 * 24 * 3600),
+        "KD_WORKER_HEARTBEAT_S": max(_int(env, "KD_WORKER_HEARTBEAT_S", 10), 1),
         "KD_MAX_CONCURRENT_RUNS": _int(env, "KD_MAX_CONCURRENT_RUNS", 1),
         "KD_MAX_UPLOAD_MB": max_upload_mb,
         "KD_WARM_SPARE": env.get("KD_WARM_SPARE", "1") != "0",          # keep a trainer process ready
@@ -47,4 +61,12 @@ def load(env=None):
         # Flask answers 413 past this, before the body is read.
         "MAX_CONTENT_LENGTH": max_upload_mb * 1024 * 1024,
         "JSON_SORT_KEYS": False,
+        # Cookies: not readable by scripts, not sent on cross-site subrequests; HTTPS-only when
+        # KD_SECURE_COOKIES=1 (set it behind TLS; plain http://127.0.0.1 needs it off).
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": env.get("KD_SECURE_COOKIES", "0") == "1",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": env.get("KD_SECURE_COOKIES", "0") == "1",
     }

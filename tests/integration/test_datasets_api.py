@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.conftest import signed_in
+
 from tests.keras_cache import write_fashion_mnist, write_mnist
 from webapp import create_app
 
@@ -136,7 +138,7 @@ def test_name_defaults_to_the_file_name_and_is_limited(client):
 
 def test_upload_over_the_size_limit_answers_413_json(tmp_path):
     app = create_app({"KD_DATA_DIR": str(tmp_path / "small"), "KD_MAX_UPLOAD_MB": 1, "KD_WARM_SPARE": "0"})
-    client = app.test_client()
+    client = signed_in(app)
     r = post(client, **tiny(np.zeros((2, 1024, 1024), np.uint8)))
     assert r.status_code == 413 and "KD_MAX_UPLOAD_MB" in r.get_json()["error"]["message"]
 
@@ -162,8 +164,8 @@ def test_scale_that_would_make_a_huge_image_is_refused(client):
 
 def test_uploads_persist_across_restarts(tmp_path):
     config = {"KD_DATA_DIR": str(tmp_path / "data"), "KD_WARM_SPARE": "0", "TESTING": True}
-    d = post(create_app(config).test_client(), name="kept", **tiny()).get_json()["dataset"]
-    client = create_app(config).test_client()
+    d = post(signed_in(create_app(config)), name="kept", **tiny()).get_json()["dataset"]
+    client = signed_in(create_app(config))
     again = {x["id"]: x for x in client.get("/api/datasets").get_json()["datasets"]}[d["id"]]
     assert again == d
     assert np.array_equal(np.asarray(png(client.get(f"/api/datasets/{d['id']}/images/test/0.png"))),

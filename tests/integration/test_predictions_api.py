@@ -16,6 +16,7 @@ from sklearn.datasets import load_digits
 from sklearn.metrics import precision_recall_fscore_support
 from sklearn.model_selection import train_test_split
 
+from tests.conftest import signed_in
 from tests.integration.runs_helpers import wait_for
 from tests.specs import MLP, spec
 from webapp import create_app
@@ -58,7 +59,7 @@ def downloaded_model(client, run_id, folder):
 def trained(tmp_path_factory):
     """Give (client, run_id, probabilities of the downloaded model on x_test, x_test, y_test)."""
     tmp = tmp_path_factory.mktemp("predictions")
-    client = create_app({"KD_DATA_DIR": str(tmp / "data"), "KD_WARM_SPARE": "0", "TESTING": True}).test_client()
+    client = signed_in(create_app({"KD_DATA_DIR": str(tmp / "data"), "KD_WARM_SPARE": "0", "TESTING": True}))
     run_id = start(client, spec(MLP, fit={"epochs": 2, "batch_size": 64}))
     run = wait_for(lambda: get(client, run_id))
     assert run["status"] == "completed", run["error"]

@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.conftest import signed_in
 from tests.integration.runs_helpers import wait_for
 from tests.specs import MLP, spec
 from webapp.store import RunEvent
@@ -170,7 +171,7 @@ def test_a_fit_time_error_fails_the_run_with_keras_words(client):
 def test_a_run_that_ignores_stop_is_killed_after_the_grace_period(tmp_path):
     from webapp import create_app
 
-    client = create_app({"KD_DATA_DIR": str(tmp_path), "KD_WARM_SPARE": "0", "KD_STOP_GRACE_S": "0.01"}).test_client()
+    client = signed_in(create_app({"KD_DATA_DIR": str(tmp_path), "KD_WARM_SPARE": "0", "KD_STOP_GRACE_S": "0.01"}))
     run_id = start(client, spec(MLP, fit=LONG))
     wait_for(lambda: get(client, run_id), ("running",), until=lambda r: r["epochs_done"] >= 1)
     client.post(f"/api/runs/{run_id}/stop")
@@ -187,7 +188,7 @@ def test_unfinished_runs_become_interrupted_when_a_server_starts(tmp_path):
     with first.extensions["kd"].store.session() as s:
         for status in ("queued", "running", "stopping", "completed"):
             s.add(Run(name=status, status=status, dataset="digits", spec={}, history={}))
-    second = create_app({"KD_DATA_DIR": str(tmp_path), "KD_WARM_SPARE": "0"}).test_client()
+    second = signed_in(create_app({"KD_DATA_DIR": str(tmp_path), "KD_WARM_SPARE": "0"}))
     runs = {r["name"]: r for r in second.get("/api/runs").get_json()["runs"]}
     assert {name: r["status"] for name, r in runs.items()} == {
         "queued": "interrupted", "running": "interrupted", "stopping": "interrupted", "completed": "completed"}

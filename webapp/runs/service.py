@@ -7,6 +7,7 @@ No Flask: the web layer passes `notify`, which sends stored events to viewers.
 """
 
 import logging
+import shutil
 import threading
 from pathlib import Path
 
@@ -88,6 +89,24 @@ class RunService:
             planned = run.epochs_done + epochs
             self._emit(journal.set_status(self.store, run_id, "queued", epochs_planned=planned, queued_at=utcnow()))
         self.schedule()
+
+    def delete(self, run_id):
+        """Delete an ended run: its record, events, share links and artifacts."""
+        with self._lock:
+            run = self._run(run_id)
+            if run.status not in journal.ENDED:
+                raise RunError(409, f"Run {run_id} is {run.status}; stop it before deleting it.")
+            with self.store.session() as s:
+                s.delete(s.get(Run, run_id))
+        shutil.rmtree(self.data_dir / "runs" / str(run_id), ignore_errors=True)
+
+    def rename(self, run_id, name):
+        """Give a run a new name (1 to 100 printable characters)."""
+        if not isinstance(name, str) or not name.strip() or len(name) > 100 or not name.isprintable():
+            raise SpecError([FieldError(None, "name", "name must be 1 to 100 printable characters.")])
+        self._run(run_id)
+        with self.store.session() as s:
+            s.get(Run, run_id).name = name.strip()
 
     # -- the queue ------------------------------------------------------------------------------
 

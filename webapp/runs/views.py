@@ -4,7 +4,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from ..store import Run
+from ..store import Action, Run, User
 from .service import ARTIFACTS
 
 LIST_FIELDS = ("id", "name", "status", "dataset", "epochs_done", "epochs_planned", "error")
@@ -31,14 +31,23 @@ def final_logs(history):
 def run_json(session, run, data_dir, detail=True):
     """Give the contract's run object; detail adds spec, summary, history and artifacts."""
     out = {k: getattr(run, k) for k in LIST_FIELDS}
-    out.update(owner=None, created_at=_iso(run.created_at), started_at=_iso(run.started_at),
+    owner = session.get(User, run.owner_id) if run.owner_id else None
+    out.update(owner=owner.name if owner else None, created_at=_iso(run.created_at), started_at=_iso(run.started_at),
                finished_at=_iso(run.finished_at), queue_position=queue_position(session, run),
                final=final_logs(run.history), last_seq=run.last_seq)
     if detail:
         folder = Path(data_dir) / "runs" / str(run.id)
         out.update(spec=run.spec, summary=run.summary, history=run.history or {}, progress=run.progress,
-                   artifacts=[name for name in ARTIFACTS if (folder / name).exists()])
+                   artifacts=[name for name in ARTIFACTS if (folder / name).exists()],
+                   actions=run_actions(session, run.id))
     return out
+
+
+def run_actions(session, run_id):
+    """Give who did what to a run (created, stopped, continued, renamed, shared), oldest first."""
+    rows = session.execute(select(Action, User.name).outerjoin(User, Action.user_id == User.id)
+                           .where(Action.run_id == run_id).order_by(Action.id)).all()
+    return [{"action": a.action, "user": name, "at": _iso(a.at), "detail": a.detail} for a, name in rows]
 
 
 def get_run(store, data_dir, run_id):
@@ -48,11 +57,28 @@ def get_run(store, data_dir, run_id):
         return run_json(s, run, data_dir) if run else None
 
 
-def list_runs(store, data_dir):
-    """Give every run, newest first, without the heavy fields."""
+def list_runs(store, data_dir, owner=None, status=None, dataset=None, q=None, sort=None, order="desc"):
+    """Give the runs that match, without the heavy fields: newest first, or by a final metric.
+
+    owner: a user name; status, dataset: exact; q: part of the name (any case); sort: "created" or
+    a history key such as val_accuracy (runs without it last); order: asc or desc.
+    """
+    query = select(Run).order_by(Run.created_at.desc(), Run.id.desc())
+    if owner:
+        query = query.join(User, Run.owner_id == User.id).where(func.lower(User.name) == owner.lower())
+    if status:
+        query = query.where(Run.status == status)
+    if dataset:
+        query = query.where(Run.dataset == dataset)
+    if q:
+        query = query.where(func.lower(Run.name).contains(q.lower(), autoescape=True))
     with store.session() as s:
-        runs = s.scalars(select(Run).order_by(Run.created_at.desc(), Run.id.desc()))
-        return [run_json(s, run, data_dir, detail=False) for run in runs]
+        runs = [run_json(s, run, data_dir, detail=False) for run in s.scalars(query)]
+    if sort and sort != "created":
+        have = [r for r in runs if isinstance(r["final"].get(sort), (int, float))]
+        have.sort(key=lambda r: r["final"][sort], reverse=order != "asc")
+        return have + [r for r in runs if r not in have]
+    return runs if order != "asc" else runs[::-1]
 
 
 def history_payload(store, run_id):

@@ -7,8 +7,11 @@ arrive in seq order and a client drops any seq it has already seen.
 
 import threading
 
+from flask import request
+from flask_login import current_user
 from flask_socketio import emit, join_room, leave_room
 
+from .. import accounts
 from ..extensions import socketio
 from ..runs import views
 from . import services
@@ -38,11 +41,58 @@ def _run_id(data):
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+# Who is behind each connection: {"user": id} or {"share": token, "run_id": id}, by sid.
+_viewers = {}
+_viewers_lock = threading.Lock()
+
+
+@socketio.on("connect", namespace=NAMESPACE)
+def connect(auth=None):
+    """Accept a signed-in browser (session cookie), an API token or a share token; refuse the rest."""
+    auth = auth if isinstance(auth, dict) else {}
+    store = services().store
+    if current_user.is_authenticated:
+        viewer = {"user": current_user.id}
+    elif (user := accounts.user_for_token(store, auth.get("token"))) is not None:
+        viewer = {"user": user.id}
+    elif (run_id := accounts.share_run(store, auth.get("share"))) is not None:
+        viewer = {"share": auth["share"], "run_id": run_id}
+    else:
+        raise ConnectionRefusedError("Sign in, or connect with auth={'token': ...} or {'share': ...}.")
+    with _viewers_lock:
+        _viewers[request.sid] = viewer
+
+
+@socketio.on("disconnect", namespace=NAMESPACE)
+def disconnect(*_args):
+    """Forget who was behind a closed connection."""
+    with _viewers_lock:
+        _viewers.pop(request.sid, None)
+
+
+def drop_share(token):
+    """Close every live stream a revoked share token opened."""
+    with _viewers_lock:
+        sids = [sid for sid, v in _viewers.items() if v.get("share") == token]
+    for sid in sids:
+        socketio.server.disconnect(sid, namespace=NAMESPACE)
+
+
+def _may_watch(run_id):
+    viewer = _viewers.get(request.sid) or {}
+    if "user" in viewer:
+        return True
+    return (viewer.get("run_id") == run_id
+            and accounts.share_run(services().store, viewer.get("share")) == run_id)
+
+
 @socketio.on("subscribe", namespace=NAMESPACE)
 def subscribe(data):
     """Join a run's room and answer with its run_history; the ack says whether it worked."""
     run_id = _run_id(data)
     kd = services()
+    if run_id is not None and not _may_watch(run_id):
+        return {"ok": False, "error": "This share link opens another run."}
     # Join first, read second: an event stored before the read but sent after it arrives twice,
     # never not at all, and the client drops the copy by its seq.
     with _in_order:

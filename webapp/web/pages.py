@@ -1,12 +1,19 @@
 """HTML pages. Each page gets its data as JSON in `#page-data` and one ES module of its own."""
 
-from flask import Blueprint, abort, jsonify, render_template
+from flask import Blueprint, abort, g, jsonify, render_template, request
+from flask_login import current_user
 
 from ..runs import views
 from ..spec.catalog import catalog_json
 from . import services
 
 bp = Blueprint("pages", __name__)
+
+
+def render_page(template, data, **context):
+    """Render a page whose data also says who is looking: {"me": {"id", "name", "role"} or null}."""
+    me = current_user.to_dict() if current_user.is_authenticated else None
+    return render_template(template, data={**data, "me": me}, **context)
 
 
 @bp.get("/healthz")
@@ -19,13 +26,13 @@ def healthz():
 def builder():
     """Give the model builder page."""
     data = {"datasets": services().datasets.list(), "catalog": catalog_json()}
-    return render_template("builder.html", page="builder", data=data)
+    return render_page("builder.html", page="builder", data=data)
 
 
 @bp.get("/datasets")
 def datasets():
     """Give the list of datasets."""
-    return render_template("datasets.html", page="datasets", data={"datasets": services().datasets.list()})
+    return render_page("datasets.html", page="datasets", data={"datasets": services().datasets.list()})
 
 
 @bp.get("/datasets/<ds_id>")
@@ -34,14 +41,14 @@ def dataset(ds_id):
     info = services().datasets.details(ds_id)
     if info is None:
         abort(404)
-    return render_template("dataset.html", page="dataset", data={"dataset": info}, title=info["name"])
+    return render_page("dataset.html", page="dataset", data={"dataset": info}, title=info["name"])
 
 
 @bp.get("/runs")
 def runs():
     """Give the list of runs."""
     kd = services()
-    return render_template("runs.html", page="runs", data={"runs": views.list_runs(kd.store, kd.data_dir)}, title="Runs")
+    return render_page("runs.html", page="runs", data={"runs": views.list_runs(kd.store, kd.data_dir)}, title="Runs")
 
 
 @bp.get("/runs/<int:run_id>")
@@ -51,7 +58,7 @@ def run(run_id):
     info = views.get_run(kd.store, kd.data_dir, run_id)
     if info is None:
         abort(404)
-    return render_template("run.html", page="run", data={"run": info}, title=info["name"])
+    return render_page("run.html", page="run", data={"run": info, **_share()}, title=info["name"])
 
 
 @bp.get("/runs/<int:run_id>/gallery")
@@ -62,4 +69,26 @@ def gallery(run_id):
     data = gallery_data(run_id)
     if data is None:
         abort(404)
-    return render_template("gallery.html", page="gallery", data=data, title=f"{data['run']['name']} · gallery")
+    data.update(_share())
+    return render_page("gallery.html", page="gallery", data=data, title=f"{data['run']['name']} · gallery")
+
+
+@bp.get("/compare")
+def compare():
+    """Give the compare page: the chosen runs' curves overlaid and how their specs differ."""
+    kd = services()
+    ids = [int(i) for i in request.args.get("runs", "").split(",") if i.strip().isdigit()][:10]
+    runs = [r for r in (views.get_run(kd.store, kd.data_dir, i) for i in ids) if r]
+    return render_page("compare.html", page="compare", title="Compare runs",
+                       data={"runs": runs, "all_runs": views.list_runs(kd.store, kd.data_dir)})
+
+
+@bp.get("/admin")
+def admin():
+    """Give the admin page: accounts and recent actions (admins only, see access.py)."""
+    return render_page("admin.html", page="admin", title="Admin", data={})
+
+
+def _share():
+    """Give {"share": TOKEN} when a share link (not a signed-in user) opened the page."""
+    return {"share": request.args.get("share")} if g.get("share_run") else {}

@@ -17,9 +17,16 @@ function messageOf(status, body, fallback) {
   return `${status} ${fallback}`.trim();
 }
 
+/** Give the page's CSRF token (base.html puts it in <meta name="csrf-token">). */
+export function csrfToken() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.content : "";
+}
+
 /** Give the parsed JSON answer of `method url` with `body` sent as JSON; throw ApiError otherwise. */
 export async function api(method, url, body, { signal } = {}) {
   const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin", signal };
+  if (method !== "GET" && method !== "HEAD") init.headers["X-CSRFToken"] = csrfToken();
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);

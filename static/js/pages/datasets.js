@@ -1,5 +1,7 @@
 // The datasets page: the upload form posts with fetch and shows the server's message next to it.
 
+import {csrfToken} from '../lib/api.js';
+
 const form = document.getElementById('upload-form');
 const status = document.getElementById('upload-status');
 const maxMb = Number(form.dataset.maxMb);
@@ -28,7 +30,8 @@ form.addEventListener('submit', async (event) => {
   show('Uploading and checking…', 'busy');
   try {
     const response = await fetch(form.action, {
-      method: 'POST', body: new FormData(form), headers: {Accept: 'application/json'}, credentials: 'same-origin',
+      method: 'POST', body: new FormData(form), credentials: 'same-origin',
+      headers: {Accept: 'application/json', 'X-CSRFToken': csrfToken()},
     });
     if (response.status !== 201) {
       show(await failure(response), 'error');

@@ -1,8 +1,10 @@
-"""Runs: create, list, read, stop, continue, and download artifacts."""
+"""Runs: create, list, read, stop, continue, rename, delete, share, and download artifacts."""
 
-from flask import jsonify, send_from_directory
+from flask import jsonify, request, send_from_directory, url_for
+from flask_login import current_user
 from werkzeug.exceptions import NotFound
 
+from ... import accounts
 from ...runs import views
 from ...runs.service import ARTIFACTS, RunError
 from .. import services
@@ -23,18 +25,25 @@ def _run_or_404(run_id):
     return run
 
 
+def _note(action, run_id, **detail):
+    accounts.record(services().store, current_user.id, action, run_id=run_id, detail=detail)
+
+
 @bp.post("/runs")
 def create_run():
-    """Store a run spec as a queued run and start it when a slot is free: 201 {"run"}."""
-    run_id = services().runs.create(json_body())
+    """Store a run spec as a queued run owned by the caller; start it when a slot is free: 201."""
+    run_id = services().runs.create(json_body(), owner_id=current_user.id)
+    _note("run.create", run_id)
     return jsonify({"run": _run_or_404(run_id)}), 201
 
 
 @bp.get("/runs")
 def list_runs():
-    """Give every run, newest first."""
-    kd = services()
-    return jsonify({"runs": views.list_runs(kd.store, kd.data_dir)})
+    """Give the runs, newest first: ?owner=&status=&dataset=&q= filter, ?sort=KEY&order= sort."""
+    kd, args = services(), request.args
+    return jsonify({"runs": views.list_runs(kd.store, kd.data_dir, owner=args.get("owner"),
+                                            status=args.get("status"), dataset=args.get("dataset"),
+                                            q=args.get("q"), sort=args.get("sort"), order=args.get("order", "desc"))})
 
 
 @bp.get("/runs/<int:run_id>")
@@ -47,6 +56,7 @@ def get_run(run_id):
 def stop_run(run_id):
     """Stop a run after its current batch, keeping what it learned: 202."""
     services().runs.stop(run_id)
+    _note("run.stop", run_id)
     return jsonify({"run": _run_or_404(run_id)}), 202
 
 
@@ -54,7 +64,9 @@ def stop_run(run_id):
 def continue_run(run_id):
     """Train N more epochs from the saved model and optimizer state: 202."""
     body = json_body()
-    services().runs.continue_(run_id, body.get("epochs") if isinstance(body, dict) else None)
+    epochs = body.get("epochs") if isinstance(body, dict) else None
+    services().runs.continue_(run_id, epochs)
+    _note("run.continue", run_id, epochs=epochs)
     return jsonify({"run": _run_or_404(run_id)}), 202
 
 
@@ -68,3 +80,43 @@ def artifact(run_id, name):
         return send_from_directory(services().data_dir / "runs" / str(run_id), name, as_attachment=True)
     except NotFound:
         return error(404, f"Run {run_id} has no {name} (yet).")
+
+
+@bp.patch("/runs/<int:run_id>")
+def rename_run(run_id):
+    """Rename a run: {"name"} -> {"run"}."""
+    body = json_body()
+    name = body.get("name") if isinstance(body, dict) else None
+    services().runs.rename(run_id, name)
+    _note("run.rename", run_id, name=name)
+    return jsonify({"run": _run_or_404(run_id)})
+
+
+@bp.delete("/runs/<int:run_id>")
+def delete_run(run_id):
+    """Delete an ended run with its artifacts: 204."""
+    name = _run_or_404(run_id)["name"]
+    services().runs.delete(run_id)
+    _note("run.delete", None, deleted_run=run_id, name=name)
+    return "", 204
+
+
+@bp.post("/runs/<int:run_id>/shares")
+def create_share(run_id):
+    """Make a read-only link to this run (page, live stream, gallery): 201 {"share": {"token", "url"}}."""
+    _run_or_404(run_id)
+    token = accounts.new_share(services().store, run_id, current_user.id)
+    _note("run.share", run_id)
+    return jsonify({"share": {"token": token, "url": url_for("pages.run", run_id=run_id, share=token, _external=True)}}), 201
+
+
+@bp.delete("/runs/<int:run_id>/shares/<token>")
+def delete_share(run_id, token):
+    """Revoke a share link at once, closing the live streams it opened: 204."""
+    if not accounts.revoke_share(services().store, run_id, token):
+        return error(404, "There is no live share link like that for this run.")
+    from ..events import drop_share
+
+    drop_share(token)
+    _note("run.unshare", run_id)
+    return "", 204

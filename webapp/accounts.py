@@ -1,0 +1,192 @@
+"""Accounts: roles, who may do what, passwords, API tokens, share tokens, and a login rate limit.
+
+No Flask here: the CLI and the web layer both call these. Secrets are stored only as hashes.
+"""
+
+import hashlib
+import secrets
+import threading
+import time
+from collections import deque
+
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .store import Action, ApiToken, Share, User, utcnow
+
+ROLES = ("admin", "member", "viewer")
+MIN_PASSWORD = 8
+NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+
+
+class AccountError(ValueError):
+    """A request about accounts that cannot be done; the message says why, in a user's words."""
+
+
+def token_hash(token):
+    """Give the stored form of a token: its SHA-256 (tokens are random, so no salt is needed)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def check_name(name):
+    """Give the user name if it is acceptable, else raise AccountError."""
+    if not isinstance(name, str) or not 1 <= len(name) <= 64 or not set(name) <= NAME_CHARS:
+        raise AccountError("A user name is 1 to 64 letters, digits, dots, dashes or underscores.")
+    return name
+
+
+def check_password(password):
+    """Give the password if it is long enough, else raise AccountError."""
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+        raise AccountError(f"A password needs at least {MIN_PASSWORD} characters.")
+    return password
+
+
+def check_role(role):
+    """Give the role if it is one of admin, member, viewer, else raise AccountError."""
+    if role not in ROLES:
+        raise AccountError(f"A role is one of {', '.join(ROLES)}.")
+    return role
+
+
+def count_users(store):
+    """Give how many accounts exist."""
+    with store.session() as s:
+        return s.scalar(select(func.count()).select_from(User))
+
+
+def create_user(store, name, role, password=None):
+    """Create an account (password None: token-only until one is set) and give it."""
+    check_name(name)
+    check_role(role)
+    if password is not None:
+        check_password(password)
+    with store.session() as s:
+        if s.scalar(select(User).where(func.lower(User.name) == name.lower())):
+            raise AccountError(f"There is already a user called {name}.")
+        user = User(name=name, role=role, active=True,
+                    password_hash=generate_password_hash(password) if password else None)
+        s.add(user)
+    return user
+
+
+def find_user(store, name):
+    """Give the account called `name` (any case), or None."""
+    with store.session() as s:
+        return s.scalar(select(User).where(func.lower(User.name) == str(name).lower()))
+
+
+def get_user(store, user_id):
+    """Give the account with this id, or None."""
+    with store.session() as s:
+        return s.get(User, user_id)
+
+
+def authenticate(store, name, password):
+    """Give the active user with this name and password, or None (the same None for every reason)."""
+    user = find_user(store, name)
+    if user is None or not user.active or not user.password_hash or not isinstance(password, str):
+        check_password_hash(_DUMMY_HASH, "x")   # take as long as a real check: no user-name oracle
+        return None
+    return user if check_password_hash(user.password_hash, password) else None
+
+
+_DUMMY_HASH = generate_password_hash("not-a-password")
+
+
+def update_user(store, user_id, role=None, active=None, password=None):
+    """Change a user's role, active flag or password; give the user."""
+    with store.session() as s:
+        user = s.get(User, user_id)
+        if user is None:
+            raise AccountError(f"There is no user {user_id}.")
+        if role is not None:
+            user.role = check_role(role)
+        if active is not None:
+            if not isinstance(active, bool):
+                raise AccountError("active is true or false.")
+            user.active = active
+        if password is not None:
+            user.password_hash = generate_password_hash(check_password(password))
+        return user
+
+
+def new_api_token(store, user_id, label="cli"):
+    """Create an API token for a user and give it; only its hash is kept."""
+    token = "kd_" + secrets.token_urlsafe(32)
+    with store.session() as s:
+        s.add(ApiToken(user_id=user_id, token_hash=token_hash(token), label=label))
+    return token
+
+
+def user_for_token(store, token):
+    """Give the active user an API token belongs to, or None."""
+    if not isinstance(token, str) or not token:
+        return None
+    with store.session() as s:
+        row = s.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token)))
+        if row is None:
+            return None
+        row.last_used_at = utcnow()
+        user = s.get(User, row.user_id)
+        return user if user and user.active else None
+
+
+def new_share(store, run_id, user_id):
+    """Create a read-only share token for one run and give it; only its hash is kept."""
+    token = secrets.token_urlsafe(24)
+    with store.session() as s:
+        s.add(Share(run_id=run_id, token_hash=token_hash(token), created_by=user_id))
+    return token
+
+
+def share_run(store, token):
+    """Give the run id a live share token opens, or None (unknown or revoked)."""
+    if not isinstance(token, str) or not token:
+        return None
+    with store.session() as s:
+        row = s.scalar(select(Share).where(Share.token_hash == token_hash(token), Share.revoked_at.is_(None)))
+        return row.run_id if row else None
+
+
+def revoke_share(store, run_id, token):
+    """Revoke a run's share token; give True when it was live."""
+    with store.session() as s:
+        row = s.scalar(select(Share).where(Share.token_hash == token_hash(token), Share.run_id == run_id,
+                                           Share.revoked_at.is_(None)))
+        if row is None:
+            return False
+        row.revoked_at = utcnow()
+        return True
+
+
+def record(store, user_id, action, run_id=None, detail=None):
+    """Note who did what (runs started, stopped, continued, deleted; users changed)."""
+    with store.session() as s:
+        s.add(Action(user_id=user_id, action=action, run_id=run_id, detail=detail or {}))
+
+
+class RateLimit:
+    """At most `limit` attempts per key within `window_s` seconds (kept in memory)."""
+
+    def __init__(self, limit=10, window_s=300.0):
+        self.limit, self.window_s = limit, window_s
+        self._hits = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key):
+        """Count an attempt; give the seconds to wait when over the limit, else 0."""
+        now = time.monotonic()
+        with self._lock:
+            hits = self._hits.setdefault(key, deque())
+            while hits and now - hits[0] > self.window_s:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                return int(self.window_s - (now - hits[0])) + 1
+            hits.append(now)
+            return 0
+
+    def reset(self, key):
+        """Forget a key's attempts (after a successful login)."""
+        with self._lock:
+            self._hits.pop(key, None)

@@ -1,0 +1,125 @@
+"""Who may call what: one table for every endpoint, enforced before each request.
+
+An endpoint missing from the table is refused (and a test fails), so forgetting a rule can never
+open a door. Rules: public (no sign-in), any (every signed-in role), member (members and admins),
+owner (the run's owner or an admin), admin. `share` says what a share link opens: "run" (this run's
+read-only calls and pages) or "dataset" (the test images of the shared run's dataset).
+"""
+
+from dataclasses import dataclass
+
+from flask import g, jsonify, redirect, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFProtect
+
+from .. import accounts
+from ..store import Run
+from . import services
+
+csrf = CSRFProtect()
+SAFE = ("GET", "HEAD", "OPTIONS")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may call an endpoint, and whether a share link opens it."""
+
+    who: str
+    share: str | None = None
+
+
+PUBLIC = Rule("public")
+READ, READ_RUN, READ_IMAGE = Rule("any"), Rule("any", "run"), Rule("any", "dataset")
+MEMBER, OWNER, ADMIN = Rule("member"), Rule("owner"), Rule("admin")
+
+RULES = {
+    "static": PUBLIC, "vendor.plotly_js": PUBLIC, "pages.healthz": PUBLIC,
+    "auth.login": PUBLIC, "auth.setup": PUBLIC, "auth.logout": READ, "auth.me": READ,
+    "pages.builder": READ, "pages.datasets": READ, "pages.dataset": READ, "pages.runs": READ,
+    "pages.run": READ_RUN, "pages.gallery": READ_RUN, "pages.compare": READ, "pages.admin": ADMIN,
+    "api.layers": READ, "api.check": READ, "api.import_model": READ, "api.export_model": READ,
+    "api.list_datasets": READ, "api.dataset": READ, "api.image": READ_IMAGE, "api.upload": MEMBER,
+    "api.list_runs": READ, "api.get_run": READ_RUN, "api.artifact": READ_RUN,
+    "api.predictions": READ_RUN, "api.confusion": READ_RUN, "api.sample": READ_RUN, "api.predict": READ,
+    "api.create_run": MEMBER, "api.stop_run": OWNER, "api.continue_run": OWNER,
+    "api.delete_run": OWNER, "api.rename_run": OWNER, "api.create_share": OWNER, "api.delete_share": OWNER,
+    "api.list_users": ADMIN, "api.create_user": ADMIN, "api.update_user": ADMIN, "api.list_actions": ADMIN,
+}
+
+
+def init_app(app):
+    """Check every request against RULES; CSRF is checked for cookie-signed changes."""
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)   # we call protect() where it applies
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)       # valid for the session's life
+    csrf.init_app(app)
+    app.before_request(enforce)
+
+
+def enforce():
+    """Refuse the request (401, 403, or the sign-in page) unless RULES allow it."""
+    if request.endpoint is None:
+        return None   # no such route: a 404 follows
+    rule = RULES.get(request.endpoint, ADMIN)
+    if rule.who != "public" and not current_user.is_authenticated:
+        return None if rule.share and request.method in SAFE and _share_opens(rule) else _unauthorized()
+    if request.method not in SAFE and not g.get("token_auth"):
+        csrf.protect()   # cookies ride along on cross-site requests; a header token does not
+    if rule.who == "public" or _allowed(current_user, rule):
+        return None
+    return _forbidden()
+
+
+def _allowed(user, rule):
+    if user.role == "admin" or rule.who == "any":
+        return True
+    if rule.who == "member":
+        return user.role == "member"
+    if rule.who == "owner":
+        return user.role == "member" and _owner_of_run() == user.id
+    return False
+
+
+def _owner_of_run():
+    run_id = (request.view_args or {}).get("run_id")
+    with services().store.session() as s:
+        run = s.get(Run, run_id) if run_id is not None else None
+        return run.owner_id if run else None
+
+
+def shared_run_id():
+    """Give the run a valid `?share=` token opens, or None."""
+    return accounts.share_run(services().store, request.args.get("share"))
+
+
+def _share_opens(rule):
+    run_id = shared_run_id()
+    if run_id is None:
+        return False
+    args = request.view_args or {}
+    if rule.share == "run" and args.get("run_id") == run_id:
+        g.share_run = run_id
+        return True
+    if rule.share == "dataset" and args.get("split") == "test":
+        with services().store.session() as s:
+            run = s.get(Run, run_id)
+            if run and run.dataset == args.get("ds_id"):
+                g.share_run = run_id
+                return True
+    return False
+
+
+def _unauthorized():
+    if request.path.startswith("/api/"):
+        return jsonify({"error": {"message": "Sign in first (session), or send Authorization: Bearer TOKEN."}}), 401
+    return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
+
+
+def _forbidden():
+    role = current_user.role
+    message = {"viewer": "Viewers can read but not change anything.",
+               "member": "Only the run's owner or an admin may do that."}.get(role, "Not allowed.")
+    if request.endpoint in ("api.list_users", "api.create_user", "api.update_user", "api.list_actions", "pages.admin"):
+        message = "Only admins manage users."
+    if request.path.startswith("/api/"):
+        return jsonify({"error": {"message": message}}), 403
+    return message, 403

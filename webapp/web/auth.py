@@ -1,0 +1,136 @@
+"""Signing in: Flask-Login sessions, API tokens (Bearer), the first admin's setup link, login pages.
+
+Who may do what is decided in web/access.py; this module only says who is asking.
+"""
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+
+from .. import accounts
+from . import services
+
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+login_limit = accounts.RateLimit(limit=10, window_s=300)
+
+
+class Principal(UserMixin):
+    """The signed-in user as Flask-Login sees it: id, name, role."""
+
+    def __init__(self, user):
+        self.id, self.name, self.role = user.id, user.name, user.role
+
+    def to_dict(self):
+        """Give the `GET /api/me` form."""
+        return {"id": self.id, "name": self.name, "role": self.role}
+
+
+@login_manager.user_loader
+def _load_user(user_id):
+    user = accounts.get_user(services().store, int(user_id)) if str(user_id).isdigit() else None
+    return Principal(user) if user and user.active else None
+
+
+@login_manager.request_loader
+def _load_from_header(req):
+    header = req.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return None
+    user = accounts.user_for_token(services().store, header[7:].strip())
+    if user is None:
+        return None
+    g.token_auth = True   # no cookie, so no CSRF check for this request
+    return Principal(user)
+
+
+def setup_token_path(app):
+    """Give the file that holds the one-time setup token while no user exists."""
+    return Path(app.config["KD_DATA_DIR"]) / "setup_token"
+
+
+def setup_link(app):
+    """Give the one-time setup URL path when no user exists yet (creating its token), else None."""
+    if accounts.count_users(app.extensions["kd"].store):
+        return None
+    path = setup_token_path(app)
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(24))
+    return f"/setup?token={path.read_text().strip()}"
+
+
+def _setup_token_ok(token):
+    path = setup_token_path(current_app)
+    return (isinstance(token, str) and path.exists() and not accounts.count_users(services().store)
+            and secrets.compare_digest(token, path.read_text().strip()))
+
+
+@bp.route("/setup", methods=["GET", "POST"])
+def setup():
+    """Create the first admin from the one-time link the server printed; then the link is dead."""
+    token = request.values.get("token", "")
+    if not _setup_token_ok(token):
+        return render_template("message.html", page="message", title="Setup link not valid",
+                               message="This setup link is not valid any more: an admin exists already, "
+                                       "or the link was mistyped. Sign in instead.", data={}), 404
+    error = None
+    if request.method == "POST":
+        try:
+            user = accounts.create_user(services().store, request.form.get("name", ""), "admin",
+                                        request.form.get("password", ""))
+        except accounts.AccountError as exc:
+            error = str(exc)
+        else:
+            setup_token_path(current_app).unlink(missing_ok=True)
+            accounts.record(services().store, user.id, "setup", detail={"user": user.name})
+            login_user(Principal(user))
+            return redirect(url_for("pages.builder"))
+    return render_template("setup.html", page="setup", title="Create the first admin", token=token,
+                           error=error, data={}), (400 if error else 200)
+
+
+def _safe_next(target):
+    parts = urlsplit(target or "")
+    return target if target and not parts.scheme and not parts.netloc and target.startswith("/") else url_for("pages.builder")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Sign in with name and password; at most 10 attempts per name and address in 5 minutes."""
+    error, status = None, 200
+    if request.method == "POST":
+        name = request.form.get("name", "")
+        key = f"{request.remote_addr}:{name.lower()}"
+        wait = login_limit.hit(key)
+        if wait:
+            error, status = f"Too many attempts: try again in {wait} s.", 429
+        else:
+            user = accounts.authenticate(services().store, name, request.form.get("password", ""))
+            if user:
+                login_limit.reset(key)
+                login_user(Principal(user))
+                return redirect(_safe_next(request.args.get("next")))
+            error, status = "Wrong name or password, or the account is disabled.", 401
+    link = setup_link(current_app)
+    return render_template("login.html", page="login", title="Sign in", error=error, data={},
+                           no_users=link is not None), status
+
+
+@bp.post("/logout")
+def logout():
+    """Sign out and go to the sign-in page."""
+    logout_user()
+    flash("Signed out.")
+    return redirect(url_for("auth.login"))
+
+
+@bp.get("/api/me")
+def me():
+    """Give the signed-in user's name and role."""
+    return jsonify({"user": current_user.to_dict()})
