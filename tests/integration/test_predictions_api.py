@@ -17,7 +17,7 @@ from sklearn.metrics import precision_recall_fscore_support
 from sklearn.model_selection import train_test_split
 
 from tests.conftest import signed_in
-from tests.integration.runs_helpers import wait_for
+from tests.integration.runs_helpers import get, start, wait_for
 from tests.specs import MLP, spec
 from webapp import create_app
 from webapp.spec.build import init_keras
@@ -32,18 +32,6 @@ def digits_test_split():
     _, x_test, _, y_test = train_test_split(bunch.images, bunch.target, test_size=0.2, random_state=0,
                                             stratify=bunch.target)
     return x_test, y_test
-
-
-def get(client, run_id):
-    r = client.get(f"/api/runs/{run_id}")
-    assert r.status_code == 200
-    return r.get_json()["run"]
-
-
-def start(client, body):
-    r = client.post("/api/runs", json=body)
-    assert r.status_code == 201, r.get_json()
-    return r.get_json()["run"]["id"]
 
 
 def downloaded_model(client, run_id, folder):

@@ -3,23 +3,9 @@
 import pytest
 
 from tests.conftest import signed_in
-from tests.integration.runs_helpers import wait_for
+from tests.integration.runs_helpers import get, start, wait_for
 from tests.specs import MLP, spec
 from webapp.store import RunEvent
-
-
-def get(client, run_id):
-    r = client.get(f"/api/runs/{run_id}")
-    assert r.status_code == 200
-    return r.get_json()["run"]
-
-
-def start(client, body):
-    r = client.post("/api/runs", json=body)
-    assert r.status_code == 201, r.get_json()
-    run = r.get_json()["run"]
-    assert run["status"] in ("queued", "running")
-    return run["id"]
 
 
 def test_run_completes_with_keras_history_and_loadable_artifacts(client, services):
