@@ -143,6 +143,7 @@ class RQExecutor:
         timer.start()
 
     def _hard_stop(self, run_id):
+        """Kill the work-horse of a run still stopping after the grace period (RQ's stop-job command)."""
         with self.store.session() as s:
             run = s.get(Run, run_id)
         if run is None or run.status != "stopping":
@@ -162,6 +163,7 @@ class RQExecutor:
             self._watchdog.start()
 
     def _watch(self):
+        """Every beat until shutdown: clean up abandoned jobs, fail lost runs, enqueue waiting ones."""
         while not self._closed.wait(self.beat_s):
             try:
                 # Abandoned jobs go to the failed registry and their on_failure callback fails the run

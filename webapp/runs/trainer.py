@@ -106,7 +106,8 @@ def new_model(spec, dataset):
 
 
 def _model_name(name):
-    safe = "".join(c if c.isalnum() or c == "_" else "_" for c in name or "")[:60]
+    # TensorFlow's root name scope must match ^[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*$: ASCII only, no leading "_".
+    safe = "".join(c if (c.isascii() and c.isalnum()) or c == "_" else "_" for c in name or "")[:60].strip("_")
     return safe or "sequential"
 
 
