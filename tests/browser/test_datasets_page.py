@@ -18,7 +18,8 @@ CLASS_NAMES = ["cat", "dog", "bird"]
 
 def api_datasets(base_url):
     """Give GET /api/datasets as a script sees it."""
-    with urllib.request.urlopen(f"{base_url}/api/datasets", timeout=60) as response:
+    request = urllib.request.Request(f"{base_url}/api/datasets", headers=base_url.auth())
+    with urllib.request.urlopen(request, timeout=60) as response:
         return json.load(response)["datasets"]
 
 

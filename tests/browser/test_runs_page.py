@@ -8,6 +8,7 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import OWNER
 from tests.specs import spec
 
 pytestmark = pytest.mark.browser
@@ -18,11 +19,12 @@ EPOCH_WAIT_MS = 60_000  # one more epoch
 WATCHED_FIT = {"epochs": 200, "batch_size": 4}
 
 
-def api(base_url, method, path, body=None):
+def api(base_url, method, path, body=None, user=OWNER):
     """Give the JSON answer of one API call made as a script would (the test's own eyes on the server)."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(f"{base_url}{path}", data=data, method=method,
-                                     headers={"Content-Type": "application/json", "Accept": "application/json"})
+                                     headers={"Content-Type": "application/json", "Accept": "application/json",
+                                              **base_url.auth(user)})
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.load(response)
 
@@ -49,7 +51,7 @@ def _stop_leftover_runs(live_server):
     yield
     for run in api(live_server, "GET", "/api/runs")["runs"]:
         if run["status"] in ("queued", "running"):
-            api(live_server, "POST", f"/api/runs/{run['id']}/stop", {})
+            api(live_server, "POST", f"/api/runs/{run['id']}/stop", {}, user="ada")   # the admin may stop any
 
 
 def wait_attached(page, selector, timeout=EPOCH_WAIT_MS):

@@ -147,15 +147,16 @@ const ARTIFACT_NOTES = {
   "train.py": "a script that reproduces this run",
 };
 
-/** Fill the downloads list with links to /api/runs/ID/artifacts/NAME. */
-export function showArtifacts(list, runId, names, active) {
+/** Fill the downloads list with links to /api/runs/ID/artifacts/NAME (with ?share=TOKEN for a share link). */
+export function showArtifacts(list, runId, names, active, share = null) {
   if (!names || !names.length) {
     const note = active ? "The files appear here when training ends." : "No files were saved for this run.";
     replaceChildren(list, el("li", { class: "muted", text: note }));
     return;
   }
   replaceChildren(list, names.map((name) => el("li", { dataset: { artifact: name } },
-    el("a", { href: `/api/runs/${encodeURIComponent(runId)}/artifacts/${encodeURIComponent(name)}`,
+    el("a", { href: `/api/runs/${encodeURIComponent(runId)}/artifacts/${encodeURIComponent(name)}${
+      share ? `?share=${encodeURIComponent(share)}` : ""}`,
       download: name, class: "mono", text: name }),
     el("span", { class: "muted", text: ARTIFACT_NOTES[name] ? ` — ${ARTIFACT_NOTES[name]}` : "" }))));
 }

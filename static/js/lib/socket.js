@@ -39,7 +39,11 @@ export function watchRun(runId, handlers = {}, options = {}) {
     });
     call("onConnection", "connected", "");
   });
-  socket.on("disconnect", (reason) => call("onConnection", "disconnected", String(reason)));
+  socket.on("disconnect", (reason) => {
+    // The server closing it (a share link revoked, say) is final: the client does not retry then.
+    if (reason === "io server disconnect") call("onConnection", "refused", "the server closed the connection");
+    else call("onConnection", "disconnected", String(reason));
+  });
   socket.on("connect_error", (err) => {
     // `active` false means the server refused us (auth); the client will not retry by itself.
     call("onConnection", socket.active ? "disconnected" : "refused", err && err.message ? err.message : "");

@@ -236,6 +236,12 @@ function wireLayers() {
 function wireTrain() {
   const button = byId("train-button");
   const status = byId("train-status");
+  if (page.me && page.me.role === "viewer") {
+    // The server would refuse it (403): say so instead of offering a button that cannot work.
+    button.disabled = true;
+    status.textContent = "Viewers build and check models; members and admins start runs.";
+    return;
+  }
   button.addEventListener("click", async () => {
     button.disabled = true;
     status.textContent = "starting…";

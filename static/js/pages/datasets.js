@@ -4,7 +4,7 @@ import {csrfToken} from '../lib/api.js';
 
 const form = document.getElementById('upload-form');
 const status = document.getElementById('upload-status');
-const maxMb = Number(form.dataset.maxMb);
+const maxMb = Number(form?.dataset.maxMb);   // no form for a viewer: uploads are for members and admins
 
 /** Show a message under the form; `kind` is "busy", "ok" or "error" (text only, never HTML). */
 function show(message, kind) {
@@ -18,7 +18,7 @@ async function failure(response) {
   return body?.error?.message ?? `The upload failed (HTTP ${response.status}).`;
 }
 
-form.addEventListener('submit', async (event) => {
+form?.addEventListener('submit', async (event) => {
   event.preventDefault();
   const file = form.elements.file.files[0];
   if (file && file.size > maxMb * 1024 * 1024) {

@@ -291,7 +291,9 @@ fillSelects();
 readUrl();
 byId("run-link").href = shared(byId("run-link").getAttribute("href"));
 wireControls();
-wireTryYourOwn(page, className);
+// "Try your own" runs the model on a new image: more than a share link's read-only view grants.
+if (share) document.querySelector(".try-card").remove();
+else wireTryYourOwn(page, className);
 follow();
 loadImages();
 loadConfusion();

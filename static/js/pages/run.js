@@ -1,10 +1,13 @@
 // The run page: like watching model.fit(verbose=1), with charts. The page draws the run it was
 // given, then follows it live over Socket.IO; a reload or a reconnect rebuilds from run_history.
+// The run's owner and admins also get Stop, Continue, Rename, Share and Delete; a share link's
+// visitor watches read-only, every request carrying the link's token.
 
 import { getJSON, postJSON } from "../lib/api.js";
 import { RunCharts } from "../lib/charts.js";
 import { byId, el } from "../lib/dom.js";
 import { ACTIVE, CAN_CONTINUE, CAN_STOP, localTime, setBadge, statusText } from "../lib/run-format.js";
+import { mayControl, showActions, wireDelete, wireRename, wireShare } from "../lib/run-manage.js";
 import { EventLog, showArtifacts, showOptions, showProgress } from "../lib/run-view.js";
 import { watchRun } from "../lib/socket.js";
 import { showSummary } from "../lib/summary.js";
@@ -12,6 +15,10 @@ import { showSummary } from "../lib/summary.js";
 const page = JSON.parse(byId("page-data").textContent);
 const run = page.run;
 const runUrl = `/api/runs/${encodeURIComponent(run.id)}`;
+const share = page.share || null;
+// A share link opens this run's read-only calls when they carry its token.
+const shared = (url) => (share ? `${url}${url.includes("?") ? "&" : "?"}share=${encodeURIComponent(share)}` : url);
+const canControl = !share && mayControl(page.me, run);
 const QUEUE_POLL_MS = 5000;
 
 // What the page shows, kept apart from the page data so live events can move it along.
@@ -41,11 +48,14 @@ const actionError = byId("action-error");
 
 /** Draw the parts that never change: name, id, dataset, model summary and settings. */
 function drawFixed() {
-  byId("run-name").textContent = run.name || `Run ${run.id}`;
+  drawName();
   byId("run-id").textContent = String(run.id);
+  byId("run-owner").textContent = run.owner || "—";
   const dataset = byId("run-dataset");
   dataset.textContent = run.dataset || "—";
-  dataset.href = `/datasets/${encodeURIComponent(run.dataset || "")}`;
+  // The dataset's page needs an account: a share link's visitor gets its name only.
+  if (share) dataset.removeAttribute("href");
+  else dataset.href = `/datasets/${encodeURIComponent(run.dataset || "")}`;
   const body = document.querySelector("#summary-table tbody");
   if (run.summary) {
     showSummary({ body, totals: byId("summary-totals"), warnings: byId("summary-warnings") },
@@ -61,12 +71,18 @@ function drawFixed() {
   continueEpochs.value = String((spec.fit && spec.fit.epochs) || 1);
 }
 
-/** Draw the times and the downloads (they change when a run starts and ends). */
+/** Draw the run's name (it changes with a rename). */
+function drawName() {
+  byId("run-name").textContent = run.name || `Run ${run.id}`;
+}
+
+/** Draw the times, the downloads and who did what (they change when a run starts and ends). */
 function drawTimes() {
   byId("run-created").textContent = localTime(run.created_at);
   byId("run-started").textContent = localTime(run.started_at);
   byId("run-finished").textContent = localTime(run.finished_at);
-  showArtifacts(byId("artifacts"), run.id, run.artifacts, ACTIVE.has(view.status));
+  showArtifacts(byId("artifacts"), run.id, run.artifacts, ACTIVE.has(view.status), share);
+  showActions(byId("who-did-what"), run.actions);
 }
 
 /** Draw everything that follows the status: badge, queue place, epochs, error, buttons, progress. */
@@ -88,6 +104,11 @@ function drawStatus() {
   const canContinue = !waiting && CAN_CONTINUE.has(view.status);
   continueButton.disabled = !canContinue;
   continueEpochs.disabled = !canContinue;
+  const deleteButton = document.getElementById("delete-button");
+  if (deleteButton) {
+    deleteButton.disabled = ACTIVE.has(view.status);
+    deleteButton.title = deleteButton.disabled ? "Stop the run before deleting it." : "";
+  }
   byId("run-page").dataset.status = view.status;
   showProgress(progressParts, view);
 }
@@ -172,7 +193,7 @@ function onEpoch(payload) {
  */
 async function refreshRun() {
   try {
-    applyRun((await getJSON(runUrl)).run);
+    applyRun((await getJSON(shared(runUrl))).run);
   } catch (err) {
     log.add("error", `Could not reload the run: ${err.message}`);
   }
@@ -180,7 +201,9 @@ async function refreshRun() {
 
 /** Take what a REST answer's run object brings that the live events do not (or have not yet). */
 function applyRun(fresh) {
-  Object.assign(run, { started_at: fresh.started_at, finished_at: fresh.finished_at, artifacts: fresh.artifacts });
+  Object.assign(run, { started_at: fresh.started_at, finished_at: fresh.finished_at, artifacts: fresh.artifacts,
+    actions: fresh.actions ?? run.actions, name: fresh.name ?? run.name });
+  drawName();
   if (typeof fresh.last_seq === "number" && fresh.last_seq > watch.lastSeq) {
     watch.skipTo(fresh.last_seq);
     onHistory(fresh);
@@ -214,20 +237,35 @@ async function act(path, body) {
   }
 }
 
-stopButton.addEventListener("click", () => act("stop", {}));
-continueButton.addEventListener("click", () => {
-  const epochs = Number(continueEpochs.value);
-  if (!Number.isInteger(epochs) || epochs < 1) {
-    actionError.textContent = "Continue: epochs must be a whole number of at least 1.";
-    actionError.hidden = false;
-    continueEpochs.focus();
+/** Wire Stop, Continue, Rename, Delete and Share for the owner or an admin; remove them for anyone else. */
+function wireControls() {
+  if (!canControl) {
+    for (const node of document.querySelectorAll(".owner-only, #delete-confirm, #share-box")) node.remove();
+    const note = byId("readonly-note");
+    note.hidden = false;
+    note.textContent = share ? "Shared with you read-only: this link shows the run and its gallery."
+      : `Read-only: only ${run.owner || "the run's owner"} and admins can stop, continue or change this run.`;
     return;
   }
-  act("continue", { epochs });
-});
-continueEpochs.addEventListener("keydown", (event) => {
-  if (event.key === "Enter" && !continueButton.disabled) continueButton.click();
-});
+  stopButton.addEventListener("click", () => act("stop", {}));
+  continueButton.addEventListener("click", () => {
+    const epochs = Number(continueEpochs.value);
+    if (!Number.isInteger(epochs) || epochs < 1) {
+      actionError.textContent = "Continue: epochs must be a whole number of at least 1.";
+      actionError.hidden = false;
+      continueEpochs.focus();
+      return;
+    }
+    act("continue", { epochs });
+  });
+  continueEpochs.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !continueButton.disabled) continueButton.click();
+  });
+  const getName = () => run.name || `Run ${run.id}`;
+  wireRename(runUrl, getName, (fresh) => { applyRun(fresh); drawStatus(); }, actionError);
+  wireDelete(runUrl, getName, actionError);
+  wireShare(runUrl, refreshRun, actionError);
+}
 
 /** Show whether live updates flow. */
 function onConnection(state, message) {
@@ -244,6 +282,8 @@ function startLog() {
   if (run.started_at && !ACTIVE.has(run.status)) log.add("info", "Started", clockPart(run.started_at));
 }
 
+if (share) byId("gallery-link").href = shared(byId("gallery-link").getAttribute("href"));
+wireControls();
 drawFixed();
 drawTimes();
 startLog();
