@@ -1,0 +1,294 @@
+"""A live dashboard for tests and benches: `python wsgi.py --port N` as a user starts it, on one data dir.
+
+LiveServer starts the server as a subprocess from the repo root, waits for GET /healthz, stops it
+(SIGTERM, then SIGKILL) or kills it outright, and starts it again on the same data dir and port.
+Everything the server prints goes to one log file, so a failing test can show it. The server runs
+in a session of its own: its trainer processes are in the same process group, and `close()` ends
+whatever of that group is left, so no test leaves TensorFlow running on the machine.
+
+Viewer is a python-socketio client on /runs that records the run events it receives in the order
+the server sent them.
+"""
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import engineio
+import requests
+import socketio
+
+ROOT = Path(__file__).resolve().parent.parent
+NAMESPACE = "/runs"
+
+
+def free_port():
+    """Give a TCP port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerError(AssertionError):
+    """The server did not start or stop as expected; the message ends with its output."""
+
+
+class LiveServer:
+    """One dashboard server process on `data_dir` (see the module docstring).
+
+    env: settings (KD_WARM_SPARE, KD_STOP_GRACE_S, ...); KD_* variables of the calling process are
+    not passed on, so a developer's KD_DATABASE_URL never reaches a test server. KD_DATA_DIR is `data_dir`.
+    log_path: where the server's output goes (default: DATA_DIR_NAME-server.log beside the data dir).
+    token: an API token sent as `Authorization: Bearer` with every request (or call sign_in()).
+    """
+
+    def __init__(self, data_dir, env=None, log_path=None, port=None, token=None):
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("KD_")}
+        self.env = {**inherited, **(env or {}), "KD_DATA_DIR": str(self.data_dir), "PYTHONUNBUFFERED": "1"}
+        self.log_path = Path(log_path or self.data_dir.parent / f"{self.data_dir.name}-server.log")
+        self.port = port or free_port()
+        self.process = None
+        self.http = requests.Session()
+        self.token = None
+        if token:
+            self.use_token(token)
+
+    def use_token(self, token):
+        """Send `Authorization: Bearer TOKEN` with every request from now on."""
+        self.token = token
+        self.http.headers["Authorization"] = f"Bearer {token}"
+
+    @property
+    def auth(self):
+        """Give the Socket.IO auth payload for a Viewer: {"token": ...} once signed in, else None."""
+        return {"token": self.token} if self.token else None
+
+    def cli(self, *args):
+        """Run `flask --app wsgi ARGS` on this server's settings; give its output (fail with it on an error)."""
+        done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=self.env,
+                              capture_output=True, text=True, timeout=120)
+        if done.returncode:
+            raise ServerError(f"flask {' '.join(args)} exited with {done.returncode}:\n{done.stdout}{done.stderr}")
+        return done.stdout
+
+    def sign_in(self, name="admin", role="admin"):
+        """Create a user with the contract's CLI and use an API token of theirs from now on; give self."""
+        self.cli("users", "create", name, "--role", role, "--password", secrets.token_urlsafe(16))
+        self.use_token(self.cli("users", "token", name).strip().splitlines()[-1])
+        return self
+
+    @property
+    def url(self):
+        """Give the base URL, e.g. http://127.0.0.1:5123."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self):
+        """Give the server's process id (None before the first start)."""
+        return self.process.pid if self.process else None
+
+    def start(self, timeout=120):
+        """Start the server and wait until GET /healthz answers 200; give self."""
+        if self.process and self.process.poll() is None:
+            raise ServerError(f"The server is already running (pid {self.pid}).")
+        with open(self.log_path, "a") as log:
+            log.write(f"\n===== start on port {self.port}, {time.strftime('%H:%M:%S')} =====\n")
+            log.flush()
+            self.process = subprocess.Popen([sys.executable, "wsgi.py", "--port", str(self.port)], cwd=ROOT,
+                                            env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServerError(f"The server exited with code {self.process.returncode}.{self.output()}")
+            try:
+                if self.http.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise ServerError(f"The server did not answer /healthz within {timeout} s.{self.output()}")
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        """Send `sig` to the server alone (not its children), SIGKILL it after `timeout` s; give its exit code."""
+        if not self.process or self.process.poll() is not None:
+            return self.process.returncode if self.process else None
+        self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def kill(self):
+        """SIGKILL the server alone, as a crash or the OOM killer would; give its exit code."""
+        return self.stop(signal.SIGKILL)
+
+    def restart(self, sig=signal.SIGTERM, timeout=120):
+        """Stop the server with `sig` and start a new one on the same data dir and port; give self."""
+        self.stop(sig)
+        return self.start(timeout)
+
+    def group(self):
+        """Give the ids of live (not zombie) processes in the server's process group, the server included."""
+        if not self.process:
+            return []
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if fields[0] != "Z" and int(fields[2]) == self.process.pid:   # state, ppid, pgrp
+                    pids.append(int(entry.name))
+        return pids
+
+    def close(self):
+        """Stop the server and end every process of its group that is still there (trainers too)."""
+        self.stop()
+        for pid in self.group():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.http.close()
+
+    def output(self, tail=6000):
+        """Give the end of everything the server printed, as text for a failure message."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return f"\n--- server output ({self.log_path}) ---\n{text[-tail:]}"
+
+    # -- HTTP helpers: a failing status says what the server printed ----------------------------
+
+    def get(self, path, expect=200, **kwargs):
+        """GET a path; assert the status is `expect`; give the response."""
+        return self._check(self.http.get(self.url + path, timeout=60, **kwargs), expect)
+
+    def post(self, path, json=None, expect=None, **kwargs):
+        """POST JSON (or `data`/`files`) to a path; assert the status when `expect` is given."""
+        return self._check(self.http.post(self.url + path, json=json, timeout=180, **kwargs), expect)
+
+    def run(self, run_id):
+        """Give GET /api/runs/ID's run object."""
+        return self.get(f"/api/runs/{run_id}").json()["run"]
+
+    def wait_run(self, run_id, until, timeout=180, poll=0.1):
+        """Poll the run until `until(run)` holds; give the run, or fail with its state and the server output."""
+        deadline = time.monotonic() + timeout
+        run = self.run(run_id)
+        while not until(run):
+            if time.monotonic() > deadline:
+                raise ServerError(f"Run {run_id} stayed {run['status']} (epochs_done={run['epochs_done']}, "
+                                  f"error={run['error']!r}) for {timeout} s.{self.output()}")
+            time.sleep(poll)
+            run = self.run(run_id)
+        return run
+
+    def _check(self, response, expect):
+        if expect is not None and response.status_code != expect:
+            raise ServerError(f"{response.request.method} {response.url} answered {response.status_code}, "
+                              f"not {expect}: {response.text[:2000]}{self.output()}")
+        return response
+
+
+class _InOrderEngineIO(engineio.Client):
+    """Engine.IO client that hands each message to Socket.IO on its read loop, in the order it came."""
+
+    def _trigger_event(self, event, *args, **kwargs):
+        if event == "message":
+            kwargs["run_async"] = False
+        return super()._trigger_event(event, *args, **kwargs)
+
+
+class InOrderClient(socketio.Client):
+    """python-socketio's Client, except that event handlers run one by one in arrival order.
+
+    The stock client runs every handler on a thread of its own, so the order handlers run in is not
+    the order the server sent; a test of ordering needs the wire order. Handlers must not block.
+    """
+
+    def _engineio_client_class(self):
+        return _InOrderEngineIO
+
+
+class Viewer:
+    """A Socket.IO client on /runs that records every run event it receives: (name, data, time.time()).
+
+    transport: "websocket" or "polling". auth: the Socket.IO auth payload, when the server wants one.
+    on_event(name, data, received_at): also called for each event, on the client's read loop (keep it quick).
+    """
+
+    EVENTS = ("run_history", "run_status", "run_batch", "run_epoch")
+
+    def __init__(self, url, transport="websocket", auth=None, on_event=None):
+        self.url, self.transport, self.auth, self.on_event = url, transport, auth, on_event
+        self.events = []
+        self._changed = threading.Condition()
+        self.sio = InOrderClient(reconnection=False)
+        for name in self.EVENTS:
+            self.sio.on(name, self._recorder(name), namespace=NAMESPACE)
+
+    def _recorder(self, name):
+        def record(data):
+            received_at = time.time()
+            with self._changed:
+                self.events.append((name, data, received_at))
+                self._changed.notify_all()
+            if self.on_event:
+                self.on_event(name, data, received_at)
+        return record
+
+    def connect(self):
+        """Connect to the server's /runs namespace; give self."""
+        self.sio.connect(self.url, namespaces=[NAMESPACE], transports=[self.transport], auth=self.auth,
+                         wait_timeout=30)
+        return self
+
+    def disconnect(self):
+        """Close the connection (nothing happens when it is closed already)."""
+        self.sio.disconnect()
+
+    def subscribe(self, run_id):
+        """Send `subscribe` and give the server's acknowledgement ({"ok": ...})."""
+        return self.sio.call("subscribe", {"run_id": run_id}, namespace=NAMESPACE, timeout=60)
+
+    def named(self, *names):
+        """Give the data of the recorded events with these names, in arrival order."""
+        with self._changed:
+            return [data for name, data, _ in self.events if name in names]
+
+    def wait(self, condition, timeout=180, what="the events"):
+        """Wait until condition(viewer) holds; give the events so far, or fail saying what was seen."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not condition(self):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    seen = [(name, data.get("seq"), data.get("status") or data.get("epoch"))
+                            for name, data, _ in self.events]
+                    raise AssertionError(f"No {what} within {timeout} s; received (event, seq, status/epoch): {seen}")
+                self._changed.wait(min(left, 0.5))
+            return list(self.events)
+
+    def __enter__(self):
+        return self.connect()
+
+    def __exit__(self, *exc):
+        self.disconnect()
+
+
+def ended(statuses=("completed", "stopped", "failed", "interrupted")):
+    """Give a Viewer condition: a run_status with one of `statuses` arrived."""
+    return lambda viewer: any(d["status"] in statuses for d in viewer.named("run_status"))
