@@ -21,6 +21,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/check_latency.py
+	$(PY) bench/runs.py
+	$(PY) bench/gallery.py
+	$(PY) bench/viewers.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

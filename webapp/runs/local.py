@@ -93,7 +93,7 @@ class LocalExecutor:
                 self._spare = self._spawn()
 
     def start(self, run_id):
-        """Train `run_id` in the spare process (or a new one), then warm a new spare."""
+        """Train `run_id` in the spare process (or a new one); the service warms the next spare."""
         with self._lock:
             slot, self._spare = self._spare, None
             if slot is None or not slot.process.is_alive():
@@ -101,7 +101,6 @@ class LocalExecutor:
             slot.run_id = run_id
             self._slots[run_id] = slot
             slot.conn.send(("train", run_id))
-        self.warm()
 
     def stop(self, run_id):
         """Ask the run's process to stop after its current batch; kill it after the grace period."""

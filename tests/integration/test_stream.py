@@ -1,0 +1,184 @@
+"""Live runs seen through a real Socket.IO client (python-socketio) against `python wsgi.py`.
+
+What a viewer relies on: `subscribe` answers with run_history first; after it come the run's events
+with seq last_seq+1, +2, ... (a copy of an event already in run_history may come once, and is dropped
+by its seq); every epoch arrives once, in order, and what the viewer assembles is the run's history.
+Late joiners, reconnects and a server restart in the middle of a run lose nothing.
+"""
+
+import signal
+import time
+
+import pytest
+
+from tests.live import LiveServer, Viewer, ended
+from tests.specs import MLP, spec
+
+pytestmark = pytest.mark.keras
+SHORT = spec(MLP, name="stream", fit={"epochs": 3, "batch_size": 64, "validation": "test"})
+# Small batches make an epoch last about a second on two cores: long enough to act mid-run.
+LONG = spec(MLP, name="long", fit={"epochs": 8, "batch_size": 8, "validation": "test"})
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """Give a live server (warm spare on) shared by this module's tests on one data dir, signed in as an admin."""
+    live = LiveServer(tmp_path_factory.mktemp("stream") / "data").start().sign_in()
+    yield live
+    live.close()
+
+
+def start(server, body):
+    """POST a run spec; give the new run's id."""
+    return server.post("/api/runs", json=body, expect=201).json()["run"]["id"]
+
+
+def session(events, run_id):
+    """Check one subscription's events of a run and give (run_history data, the events after last_seq).
+
+    run_history comes first; then seqs rise strictly, and those above last_seq follow each other
+    with no gap (throttled batch updates are never stored, so they take no seq).
+    """
+    mine = [(name, data) for name, data, _ in events if data["run_id"] == run_id]
+    assert mine and mine[0][0] == "run_history", f"the first event was not run_history: {mine[:3]}"
+    history = mine[0][1]
+    assert all(name != "run_history" for name, _ in mine[1:]), "run_history came twice"
+    seqs = [data["seq"] for _, data in mine[1:]]
+    assert all(b > a for a, b in zip(seqs, seqs[1:])), f"seqs did not rise: {seqs}"
+    fresh = [(name, data) for name, data in mine[1:] if data["seq"] > history["last_seq"]]
+    first = history["last_seq"] + 1
+    assert [data["seq"] for _, data in fresh] == list(range(first, first + len(fresh))), seqs
+    return history, fresh
+
+
+def assemble(history, fresh):
+    """Give the history a viewer builds: run_history's, then each new run_epoch's logs at its epoch."""
+    out = {key: list(values) for key, values in history["history"].items()}
+    for name, data in fresh:
+        if name == "run_epoch":
+            for key, value in data["logs"].items():
+                values = out.setdefault(key, [])
+                assert len(values) == data["epoch"] - 1, f"epoch {data['epoch']} of {key} after {len(values)} epochs"
+                values.append(value)
+    return out
+
+
+def epochs(fresh):
+    """Give the epoch numbers of the run_epoch events, in arrival order."""
+    return [data["epoch"] for name, data in fresh if name == "run_epoch"]
+
+
+def statuses(history, fresh):
+    """Give the statuses a viewer saw: run_history's, then each run_status's."""
+    return [history["status"]] + [data["status"] for name, data in fresh if name == "run_status"]
+
+
+def test_subscribers_get_run_history_then_every_epoch_and_status_in_order(server):
+    with Viewer(server.url, transport="websocket", auth=server.auth) as viewer:
+        first = start(server, SHORT)
+        second = start(server, spec(SHORT, name="queued behind"))   # one run at a time: it waits
+        assert viewer.subscribe(first) == {"ok": True}
+        assert viewer.subscribe(second) == {"ok": True}
+        viewer.wait(lambda v: sum(d["status"] == "completed" for d in v.named("run_status")) == 2,
+                    what=f"completion of runs {first} and {second}")
+
+    for run_id in (first, second):
+        history, fresh = session(viewer.events, run_id)
+        seen = statuses(history, fresh)
+        assert seen == ["queued", "running", "completed"][-len(seen):] and len(seen) >= 2, seen
+        assert epochs(fresh) == [e for e in (1, 2, 3) if e > history["epochs_done"]]
+        run = server.run(run_id)
+        assert run["status"] == "completed" and run["epochs_done"] == 3
+        assert assemble(history, fresh) == run["history"]
+        assert set(run["history"]) == {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"}
+        assert run["last_seq"] == fresh[-1][1]["seq"]
+    # Each epoch event says when the callback sent it: before the viewer received it, on one machine's clock.
+    received = [(data, t) for name, data, t in viewer.events if name == "run_epoch"]
+    assert received and all(isinstance(d["sent_at"], float) and 0 <= t - d["sent_at"] < 60 for d, t in received)
+    # The second run waited in the queue (KD_MAX_CONCURRENT_RUNS=1) and started once the first had completed.
+    assert statuses(*session(viewer.events, second)) == ["queued", "running", "completed"]
+    names = [(name, data["run_id"], data.get("status")) for name, data, _ in viewer.events]
+    assert names.index(("run_status", first, "completed")) < names.index(("run_status", second, "running"))
+
+
+def test_a_late_joiner_gets_the_whole_run_in_run_history(server):
+    run_id = start(server, spec(SHORT, fit={"epochs": 2, "batch_size": 64, "validation": 0.2}))
+    run = server.wait_run(run_id, lambda r: r["status"] == "completed")
+    with Viewer(server.url, transport="polling", auth=server.auth) as viewer:
+        assert viewer.subscribe(run_id) == {"ok": True}
+        viewer.wait(lambda v: v.named("run_history"), what="run_history")
+    history = viewer.named("run_history")[0]
+    assert history["status"] == "completed" and history["epochs_done"] == 2
+    assert history["history"] == run["history"] and history["last_seq"] == run["last_seq"]
+    assert all(len(values) == 2 for values in history["history"].values())
+    assert {"val_loss", "val_accuracy"} <= set(history["history"])
+
+
+def test_a_viewer_that_reconnects_mid_run_misses_no_epoch(server):
+    run_id = start(server, LONG)
+    viewer = Viewer(server.url, transport="websocket", auth=server.auth).connect()
+    try:
+        assert viewer.subscribe(run_id) == {"ok": True}
+        viewer.wait(lambda v: 1 in [d["epoch"] for d in v.named("run_epoch")], what="epoch 1")
+        viewer.disconnect()
+        before = list(viewer.events)
+        time.sleep(0.5)   # the run goes on while nobody watches
+        viewer.connect()
+        assert viewer.subscribe(run_id) == {"ok": True}
+        viewer.wait(ended(), what=f"the end of run {run_id}")
+    finally:
+        viewer.disconnect()
+
+    history1, fresh1 = session(before, run_id)
+    history2, fresh2 = session(viewer.events[len(before):], run_id)
+    assert 1 in epochs(fresh1) + [e + 1 for e in range(history1["epochs_done"])]
+    assert history2["status"] == "running" and 1 <= history2["epochs_done"] < 8, "the viewer did not rejoin mid-run"
+    assert history2["last_seq"] >= fresh1[-1][1]["seq"]
+    # What the viewer had before the reconnect is part of what run_history gives it after.
+    for key, values in assemble(history1, fresh1).items():
+        assert history2["history"][key][:len(values)] == values
+    assert epochs(fresh2) == list(range(history2["epochs_done"] + 1, 9))
+    run = server.run(run_id)
+    assert run["status"] == "completed" and run["epochs_done"] == 8
+    assert assemble(history2, fresh2) == run["history"]
+    assert statuses(history2, fresh2) == ["running", "completed"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_restart_mid_run_leaves_it_interrupted_and_continue_finishes_it(tmp_path, sig):
+    server = LiveServer(tmp_path / "data").start().sign_in()
+    try:
+        run_id = start(server, spec(MLP, name="restart", fit={"epochs": 100, "batch_size": 16, "validation": "test"}))
+        server.wait_run(run_id, lambda r: r["epochs_done"] >= 1)
+        assert len(server.group()) >= 2, "no trainer process next to the server"
+        server.stop(sig)
+
+        # Nothing the old server started may go on training on its own.
+        deadline = time.monotonic() + 90
+        while server.group() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert server.group() == [], f"processes left after {sig.name} to the server: {server.group()}"
+
+        server.start()
+        run = server.run(run_id)
+        assert run["status"] == "interrupted" and run["error"], run
+        done = run["epochs_done"]
+        assert 1 <= done < 100 and all(len(values) == done for values in run["history"].values())
+        time.sleep(2)
+        assert server.run(run_id)["epochs_done"] == done, "the run kept training after the restart"
+
+        with Viewer(server.url, transport="websocket", auth=server.auth) as viewer:
+            assert viewer.subscribe(run_id) == {"ok": True}
+            server.post(f"/api/runs/{run_id}/continue", json={"epochs": 1}, expect=202)
+            viewer.wait(ended(("completed", "stopped", "failed")), what=f"the end of run {run_id}")
+        history, fresh = session(viewer.events, run_id)
+        assert history["status"] == "interrupted" and history["epochs_done"] == done
+        assert statuses(history, fresh) == ["interrupted", "queued", "running", "completed"]
+        assert epochs(fresh) == [done + 1]
+        final = server.run(run_id)
+        assert final["status"] == "completed" and final["epochs_done"] == done + 1
+        assert final["history"] == assemble(history, fresh)
+        for key, values in run["history"].items():
+            assert final["history"][key][:done] == values
+    finally:
+        server.close()
