@@ -131,6 +131,9 @@ def test_an_admin_adds_a_user_disables_them_and_resets_their_password(open_page,
     carol = open_page()
     sign_in(carol, "carol", "carol-password-1")
     expect(carol.locator("#current-user .role")).to_have_text("viewer")
+    # The builder checks its model once it loads: let that answer come before carol is disabled,
+    # or it is refused (401) mid-flight, which the browser logs as an error.
+    expect(carol.locator("#check-status")).to_contain_text("builds")
 
     # Disabled: her open session ends, and she cannot sign in again.
     carol_row.locator(".toggle-active").click()
