@@ -17,6 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.conftest import signed_in  # noqa: E402
 from tests.specs import CNN  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.spec import build  # noqa: E402
@@ -64,7 +65,8 @@ def main():
     parser.add_argument("--repeat", type=int, default=200)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        client = create_app({"KD_DATA_DIR": tmp}).test_client()
+        app = create_app({"KD_DATA_DIR": tmp, "KD_WARM_SPARE": "0"})
+        client = signed_in(app, "bench", "member")
 
         def http_check():
             r = client.post("/api/models/check", json=CNN)

@@ -169,7 +169,7 @@ def main():
     print(f"bench/gallery.py on {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} at the start")
     with tempfile.TemporaryDirectory(prefix="kd-bench-gallery-") as tmp:
         tmp = Path(tmp)
-        server = LiveServer(tmp / "data").start()
+        server = LiveServer(tmp / "data").start().sign_in()
         try:
             npz = synthetic(tmp / "synthetic.npz", 2000, args.test)
             with open(npz, "rb") as f:
