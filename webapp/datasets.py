@@ -164,8 +164,8 @@ class Registry:
             self._keep(ds_id, data)
         return data
 
-    def add(self, name, stream, max_bytes):
-        """Store an uploaded .npz as a new dataset and give its description; UploadError says what is wrong."""
+    def add(self, name, stream, max_bytes, owner_id=None):
+        """Store an uploaded .npz as a new dataset of `owner_id`'s; give its description, or UploadError."""
         name = dataset_upload.check_name(name)
         arrays = dataset_upload.read(stream, max_bytes)
         data = Data(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"],
@@ -177,7 +177,7 @@ class Registry:
         path = dataset_upload.save(self.upload_dir, ds_id, {k: arrays[k] for k in dataset_upload.REQUIRED})
         try:   # the row only after the file is in place, so a listed dataset always has its file
             with self.store.session() as s:
-                s.add(Dataset(id=ds_id, name=name, owner_id=None, meta=meta))
+                s.add(Dataset(id=ds_id, name=name, owner_id=owner_id, meta=meta))
         except BaseException:
             path.unlink(missing_ok=True)
             raise
@@ -255,6 +255,7 @@ class Registry:
         message = None if present else f"The file of this dataset is missing: {self._path(row.id)}."
         out = describe(row.id, {**row.meta, "name": row.name, "source": "upload"}, present, message)
         out["created_at"] = row.created_at.isoformat()
+        out["owner_id"] = row.owner_id
         return out
 
     def _row(self, ds_id):

@@ -202,3 +202,18 @@ def test_pages_escape_names_and_carry_no_inline_script(app):
     assert "script-src 'self'" in r.headers["Content-Security-Policy"]
     assert "unsafe-inline" not in r.headers["Content-Security-Policy"].split("script-src")[1].split(";")[0]
     assert re.findall(r"<script(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>", html) == []
+
+
+def test_an_uploaded_dataset_has_its_uploader_as_owner(app):
+    import io
+
+    import numpy as np
+
+    bob = signed_in(app, "bob", "member")
+    buf = io.BytesIO()
+    np.savez(buf, x_train=np.zeros((4, 4, 4), np.uint8), y_train=np.array([0, 1, 0, 1]),
+             x_test=np.zeros((2, 4, 4), np.uint8), y_test=np.array([0, 1]))
+    r = bob.post("/api/datasets", data={"file": (io.BytesIO(buf.getvalue()), "t.npz"), "name": "t"},
+                 content_type="multipart/form-data")
+    assert r.status_code == 201
+    assert r.get_json()["dataset"]["owner_id"] == accounts.find_user(app.extensions["kd"].store, "bob").id

@@ -5,6 +5,7 @@ from pathlib import PurePath
 
 import numpy as np
 from flask import current_app, jsonify, request, send_file, url_for
+from flask_login import current_user
 
 from ...datasets import SPLITS, DatasetError, UploadError
 from .. import services
@@ -32,7 +33,7 @@ def upload():
     name = request.form.get("name") or PurePath(file.filename).stem
     max_bytes = 4 * current_app.config["KD_MAX_UPLOAD_MB"] * 2**20
     try:
-        dataset = services().datasets.add(name, file.stream, max_bytes)
+        dataset = services().datasets.add(name, file.stream, max_bytes, owner_id=current_user.id)
     except UploadError as exc:
         return error(400, str(exc))
     return jsonify({"dataset": dataset}), 201, {"Location": url_for("api.dataset", ds_id=dataset["id"])}
