@@ -17,7 +17,9 @@ from tests.specs import MLP, spec
 pytestmark = pytest.mark.keras
 SHORT = spec(MLP, name="stream", fit={"epochs": 3, "batch_size": 64, "validation": "test"})
 # Small batches make an epoch last about a second on two cores: long enough to act mid-run.
-LONG = spec(MLP, name="long", fit={"epochs": 8, "batch_size": 8, "validation": "test"})
+# Long enough that a viewer can disconnect and come back mid-run even on a quiet, fast machine.
+LONG_EPOCHS = 40
+LONG = spec(MLP, name="long", fit={"epochs": LONG_EPOCHS, "batch_size": 8, "validation": "test"})
 
 
 @pytest.fixture(scope="module")
@@ -132,14 +134,14 @@ def test_a_viewer_that_reconnects_mid_run_misses_no_epoch(server):
     history1, fresh1 = session(before, run_id)
     history2, fresh2 = session(viewer.events[len(before):], run_id)
     assert 1 in epochs(fresh1) + [e + 1 for e in range(history1["epochs_done"])]
-    assert history2["status"] == "running" and 1 <= history2["epochs_done"] < 8, "the viewer did not rejoin mid-run"
+    assert history2["status"] == "running" and 1 <= history2["epochs_done"] < LONG_EPOCHS, "the viewer did not rejoin mid-run"
     assert history2["last_seq"] >= fresh1[-1][1]["seq"]
     # What the viewer had before the reconnect is part of what run_history gives it after.
     for key, values in assemble(history1, fresh1).items():
         assert history2["history"][key][:len(values)] == values
-    assert epochs(fresh2) == list(range(history2["epochs_done"] + 1, 9))
+    assert epochs(fresh2) == list(range(history2["epochs_done"] + 1, LONG_EPOCHS + 1))
     run = server.run(run_id)
-    assert run["status"] == "completed" and run["epochs_done"] == 8
+    assert run["status"] == "completed" and run["epochs_done"] == LONG_EPOCHS
     assert assemble(history2, fresh2) == run["history"]
     assert statuses(history2, fresh2) == ["running", "completed"]
 
