@@ -95,7 +95,10 @@ _DUMMY_HASH = generate_password_hash("not-a-password")
 
 
 def update_user(store, user_id, role=None, active=None, password=None):
-    """Change a user's role, active flag or password; give the user."""
+    """Change a user's role, active flag or password; give the user.
+
+    A new password or disabling ends every session the account has (see `end_sessions`).
+    """
     with store.session() as s:
         user = s.get(User, user_id)
         if user is None:
@@ -105,10 +108,26 @@ def update_user(store, user_id, role=None, active=None, password=None):
         if active is not None:
             if not isinstance(active, bool):
                 raise AccountError("active is true or false.")
+            user.session_gen += not active and user.active
             user.active = active
         if password is not None:
             user.password_hash = generate_password_hash(check_password(password))
+            user.session_gen += 1
         return user
+
+
+def end_sessions(store, user_id):
+    """End every session of an account, on every browser (logout everywhere); API tokens stay."""
+    with store.session() as s:
+        user = s.get(User, user_id)
+        if user is not None:
+            user.session_gen += 1
+
+
+def session_user(store, user_id, session_gen):
+    """Give the active user of a session signed in at `session_gen`, or None once it has ended."""
+    user = get_user(store, user_id)
+    return user if user and user.active and user.session_gen == session_gen else None
 
 
 def new_api_token(store, user_id, label="cli"):
@@ -190,3 +209,8 @@ class RateLimit:
         """Forget a key's attempts (after a successful login)."""
         with self._lock:
             self._hits.pop(key, None)
+
+    def clear(self):
+        """Forget every key's attempts."""
+        with self._lock:
+            self._hits.clear()

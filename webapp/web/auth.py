@@ -13,6 +13,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 
 from .. import accounts
 from . import services
+from .events import drop_user
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -20,10 +21,14 @@ login_limit = accounts.RateLimit(limit=10, window_s=300)
 
 
 class Principal(UserMixin):
-    """The signed-in user as Flask-Login sees it: id, name, role."""
+    """The signed-in user as Flask-Login sees it: id, name, role, and the session generation."""
 
     def __init__(self, user):
-        self.id, self.name, self.role = user.id, user.name, user.role
+        self.id, self.name, self.role, self.session_gen = user.id, user.name, user.role, user.session_gen
+
+    def get_id(self):
+        """Give what the session cookie keeps: "ID:GENERATION", so raising the generation ends it."""
+        return f"{self.id}:{self.session_gen}"
 
     def to_dict(self):
         """Give the `GET /api/me` form."""
@@ -31,9 +36,12 @@ class Principal(UserMixin):
 
 
 @login_manager.user_loader
-def _load_user(user_id):
-    user = accounts.get_user(services().store, int(user_id)) if str(user_id).isdigit() else None
-    return Principal(user) if user and user.active else None
+def _load_user(session_id):
+    user_id, _, gen = str(session_id).partition(":")
+    if not (user_id.isdigit() and gen.isdigit()):
+        return None   # a cookie from before generations, or forged: sign in again
+    user = accounts.session_user(services().store, int(user_id), int(gen))
+    return Principal(user) if user else None
 
 
 @login_manager.request_loader
@@ -124,7 +132,9 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """Sign out and go to the sign-in page."""
+    """Sign out everywhere (every session of the account ends on the server) and go to the sign-in page."""
+    accounts.end_sessions(services().store, current_user.id)
+    drop_user(current_user.id, sessions_only=True)
     logout_user()
     flash("Signed out.")
     return redirect(url_for("auth.login"))
