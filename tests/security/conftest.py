@@ -9,7 +9,7 @@ from webapp import accounts
 from webapp.extensions import socketio
 from webapp.spec.validate import validate
 from webapp.store import Run
-from webapp.web.auth import login_limit
+from webapp.web.auth import login_guard
 
 
 def csrf_of(html):
@@ -46,6 +46,6 @@ def socket(app, flask_client=None, **auth):
 @pytest.fixture(autouse=True)
 def _fresh_login_limits():
     """Forget login attempts between tests (the limit lives in the process)."""
-    login_limit.clear()
+    login_guard.clear()
     yield
-    login_limit.clear()
+    login_guard.clear()

@@ -17,7 +17,7 @@ from .events import drop_user
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
-login_limit = accounts.RateLimit(limit=10, window_s=300)
+login_guard = accounts.LoginGuard(window_s=300)
 
 
 class Principal(UserMixin):
@@ -110,18 +110,17 @@ def _safe_next(target):
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """Sign in with name and password; at most 10 attempts per name and address in 5 minutes."""
+    """Sign in with name and password; failures are limited per address and slowed per account."""
     error, status = None, 200
     if request.method == "POST":
         name = request.form.get("name", "")
-        key = f"{request.remote_addr}:{name.lower()}"
-        wait = login_limit.hit(key)
+        wait = login_guard.refusal(request.remote_addr)
         if wait:
-            error, status = f"Too many attempts: try again in {wait} s.", 429
+            error, status = f"Too many failed attempts from your address: try again in {wait} s.", 429
         else:
-            user = accounts.authenticate(services().store, name, request.form.get("password", ""))
+            user = login_guard.attempt(request.remote_addr, name, lambda: accounts.authenticate(
+                services().store, name, request.form.get("password", "")))
             if user:
-                login_limit.reset(key)
                 login_user(Principal(user))
                 return redirect(_safe_next(request.args.get("next")))
             error, status = "Wrong name or password, or the account is disabled.", 401
