@@ -9,7 +9,7 @@ import threading
 import time
 from collections import deque
 
-from sqlalchemy import func, select
+from sqlalchemy import Boolean, DateTime, Integer, String, func, insert, literal, select, text
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .store import Action, ApiToken, Share, User, utcnow
@@ -68,6 +68,25 @@ def create_user(store, name, role, password=None):
                     password_hash=generate_password_hash(password) if password else None)
         s.add(user)
     return user
+
+
+def create_first_admin(store, name, password):
+    """Create the first account, an admin, only while there is none; give it, or None if one exists.
+
+    The check and the insert are one statement in one transaction (PostgreSQL: with the table
+    locked), so setup links posted at the same time make one admin, not one each.
+    """
+    check_name(name)
+    password_hash = generate_password_hash(check_password(password))
+    row = select(literal(name, String()), literal(password_hash, String()), literal("admin", String()),
+                 literal(True, Boolean()), literal(0, Integer()), literal(utcnow(), DateTime()))
+    with store.session() as s:
+        if s.get_bind().dialect.name == "postgresql":
+            s.execute(text("LOCK TABLE users IN EXCLUSIVE MODE"))
+        added = s.execute(insert(User).from_select(
+            ["name", "password_hash", "role", "active", "session_gen", "created_at"],
+            row.where(~select(User.id).exists())).returning(User.id)).scalar_one_or_none()
+    return get_user(store, added) if added is not None else None
 
 
 def find_user(store, name):

@@ -84,23 +84,29 @@ def setup():
     """Create the first admin from the one-time link the server printed; then the link is dead."""
     token = request.values.get("token", "")
     if not _setup_token_ok(token):
-        return render_template("message.html", page="message", title="Setup link not valid",
-                               message="This setup link is not valid any more: an admin exists already, "
-                                       "or the link was mistyped. Sign in instead.", data={}), 404
+        return _dead_setup_link()
     error = None
     if request.method == "POST":
         try:
-            user = accounts.create_user(services().store, request.form.get("name", ""), "admin",
-                                        request.form.get("password", ""))
+            user = accounts.create_first_admin(services().store, request.form.get("name", ""),
+                                               request.form.get("password", ""))
         except accounts.AccountError as exc:
             error = str(exc)
         else:
+            if user is None:
+                return _dead_setup_link()   # another post of the link made the admin first
             setup_token_path(current_app).unlink(missing_ok=True)
             accounts.record(services().store, user.id, "setup", detail={"user": user.name})
             login_user(Principal(user))
             return redirect(url_for("pages.builder"))
     return render_template("setup.html", page="setup", title="Create the first admin", token=token,
                            error=error, data={}), (400 if error else 200)
+
+
+def _dead_setup_link():
+    return render_template("message.html", page="message", title="Setup link not valid",
+                           message="This setup link is not valid any more: an admin exists already, "
+                                   "or the link was mistyped. Sign in instead.", data={}), 404
 
 
 def _safe_next(target):
