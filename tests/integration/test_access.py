@@ -114,7 +114,8 @@ CASES = [
 def world(tmp_path_factory):
     """Give the app, a client per principal, and the ids the cases need."""
     app = create_app({"KD_DATA_DIR": str(tmp_path_factory.mktemp("access")), "KD_WARM_SPARE": "0",
-                      "KD_MAX_CONCURRENT_RUNS": "0", "TESTING": True})
+                      "KD_MAX_CONCURRENT_RUNS": "0", "TESTING": True,
+                      "KD_MAX_QUEUED_PER_USER": "100000"})   # every case queues runs; the limit has its own test
     clients = {AD: signed_in(app, "admin", "admin"), O: signed_in(app, "owner", "member"),
                M: signed_in(app, "member", "member"), V: signed_in(app, "viewer", "viewer"),
                A: app.test_client(), S: app.test_client()}
