@@ -3,7 +3,7 @@
 // the whole split, click an image for its top-5, and try an image of your own. A run in progress
 // shows a fixed sample after each finished epoch, marking the images whose prediction changed.
 
-import { getJSON } from "../lib/api.js";
+import { getJSON, sharing } from "../lib/api.js";
 import { byId, el, replaceChildren } from "../lib/dom.js";
 import { drawConfusion, drawTopBars, markCell, percent } from "../lib/prediction-charts.js";
 import { ACTIVE, setBadge } from "../lib/run-format.js";
@@ -18,7 +18,7 @@ const LIMIT = 100;
 const base = `/api/runs/${encodeURIComponent(run.id)}`;
 // A share link (?share=TOKEN) opens this run's read-only calls: every request carries it on.
 const share = new URLSearchParams(window.location.search).get("share");
-const shared = (url) => (share ? `${url}${url.includes("?") ? "&" : "?"}share=${encodeURIComponent(share)}` : url);
+const shared = sharing(share);
 
 const state = {
   status: run.status, source: ACTIVE.has(run.status) ? "epoch" : "final",
