@@ -155,14 +155,20 @@ def data_source(dataset):
         f"# The dashboard keeps it in KD_DATA_DIR/datasets/ as {literal(ds_id + '.npz')}; pass your copy with --data.",
         "data = np.load(args.data, allow_pickle=False)",
         'x_train, y_train, x_test, y_test = (data[key] for key in ("x_train", "y_train", "x_test", "y_test"))',
-        "if x_train.ndim == 3:  # grayscale images without a channel axis",
-        f"{INDENT}x_train, x_test = x_train[..., None], x_test[..., None]",
+        *(["if x_train.ndim == 3:  # grayscale images without a channel axis",
+           f"{INDENT}x_train, x_test = x_train[..., None], x_test[..., None]"] if _grey_images(dataset) else []),
         f"pixel_max = {scale}",
         "x_train, x_test = x_train / pixel_max, x_test / pixel_max",
         "if y_train.ndim == 2 and y_train.shape[1] > 1:  # one-hot labels in the file: back to integers",
         f"{INDENT}y_train, y_test = y_train.argmax(-1), y_test.argmax(-1)",
         "y_train, y_test = y_train.ravel(), y_test.ravel()",
     ]
+
+
+def _grey_images(dataset):
+    """Say whether the dataset's samples are grey images (h, w, 1), which a file may hold without the channel axis."""
+    shape = list(dataset.get("input_shape") or [])
+    return len(shape) == 3 and shape[-1] == 1
 
 
 def _data(dataset):
