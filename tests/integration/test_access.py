@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import signed_in
 from tests.specs import MLP
 from webapp import accounts, create_app
+from webapp.runs import paths
 from webapp.spec.validate import validate
 from webapp.store import Run
 from webapp.web.access import RULES
@@ -113,7 +114,8 @@ CASES = [
 def world(tmp_path_factory):
     """Give the app, a client per principal, and the ids the cases need."""
     app = create_app({"KD_DATA_DIR": str(tmp_path_factory.mktemp("access")), "KD_WARM_SPARE": "0",
-                      "KD_MAX_CONCURRENT_RUNS": "0", "TESTING": True})
+                      "KD_MAX_CONCURRENT_RUNS": "0", "TESTING": True,
+                      "KD_MAX_QUEUED_PER_USER": "100000"})   # every case queues runs; the limit has its own test
     clients = {AD: signed_in(app, "admin", "admin"), O: signed_in(app, "owner", "member"),
                M: signed_in(app, "member", "member"), V: signed_in(app, "viewer", "viewer"),
                A: app.test_client(), S: app.test_client()}
@@ -129,9 +131,7 @@ def new_run(app, owner_id, status):
         run = Run(name="r", owner_id=owner_id, status=status, dataset="digits", history={},
                   spec=validate(MLP, require_run=True).to_dict(), epochs_planned=1)
         s.add(run)
-    folder = kd.data_dir / "runs" / str(run.id)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "history.csv").write_text("epoch,loss\n")
+    (paths.run_dir(kd.data_dir, run.id, create=True) / paths.HISTORY).write_text("epoch,loss\n")
     return run.id
 
 

@@ -2,6 +2,8 @@
 // axes, epoch (from 1) along x. Drawn once from the history, then extended with
 // Plotly.extendTraces as epochs finish. Plotly is the global that /vendor/plotly.min.js defines.
 
+import { plotlyText } from "./plotly-text.js";
+
 const TRAIN_COLOR = "#2f5bd3";
 const VAL_COLOR = "#e07b00";
 const LR_COLOR = "#6b4fbb";
@@ -54,11 +56,11 @@ function traceMode(shown) {
 function traceStyle(key, shown) {
   const color = ALONE.has(key) ? LR_COLOR : key.startsWith("val_") ? VAL_COLOR : TRAIN_COLOR;
   return {
-    name: key.startsWith("val_") ? "validation" : ALONE.has(key) ? key : "training",
+    name: key.startsWith("val_") ? "validation" : ALONE.has(key) ? plotlyText(key) : "training",
     mode: traceMode(shown),
     line: { color, width: 2, shape: ALONE.has(key) ? "hv" : "linear" },
     marker: { color, size: 6 },
-    hovertemplate: `epoch %{x}<br>${key} %{y:.4~g}<extra></extra>`,
+    hovertemplate: `epoch %{x}<br>${plotlyText(key)} %{y:.4~g}<extra></extra>`,
   };
 }
 
@@ -97,7 +99,7 @@ function layout(group, range) {
   return {
     height: CHART_HEIGHT,
     margin: { l: 58, r: 14, t: 36, b: 44 },
-    title: { text: group.title, font: { size: 14 }, x: 0.01, xanchor: "left", y: 0.97 },
+    title: { text: plotlyText(group.title), font: { size: 14 }, x: 0.01, xanchor: "left", y: 0.97 },
     font: { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 12, color: "#1d2329" },
     paper_bgcolor: "#ffffff",
     plot_bgcolor: "#ffffff",
@@ -107,7 +109,7 @@ function layout(group, range) {
     },
     yaxis: {
       // A set standoff makes automargin leave room for the title beside long ticks (0.0008).
-      title: { text: group.id, standoff: 8 }, autorange: true, rangemode: fromZero ? "tozero" : "normal",
+      title: { text: plotlyText(group.id), standoff: 8 }, autorange: true, rangemode: fromZero ? "tozero" : "normal",
       gridcolor: "#eceef1", zeroline: false, showline: true, linecolor: "#c4cad2", automargin: true,
     },
     showlegend: group.keys.length > 1,

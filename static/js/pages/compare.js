@@ -3,6 +3,7 @@
 
 import { metricGroups, metricTitle } from "../lib/charts.js";
 import { byId, el, replaceChildren } from "../lib/dom.js";
+import { plotlyText } from "../lib/plotly-text.js";
 import { statusBadge } from "../lib/run-format.js";
 import { specRows } from "../lib/spec-diff.js";
 
@@ -23,11 +24,6 @@ function swatch(i) {
   const node = el("span", { class: "swatch", "aria-hidden": "true" });
   node.style.backgroundColor = color(i);
   return node;
-}
-
-/** Give text Plotly shows as it is: it reads <tags> and &entities; in names, so both are escaped. */
-function plotlyText(text) {
-  return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
 /** Give the address of the compare page for these run ids. */
