@@ -57,7 +57,7 @@ def optimizer_call(optimizer):
             if optimizer[p.name] != p.default and not (schedule and p.name == "learning_rate")]
     if schedule:
         settings = [f"initial_learning_rate={literal(optimizer['learning_rate'])}"] + [
-            f"{k}={literal(v)}" for k, v in schedule.items() if k != "type"]
+            f"{k}={literal(v)}" for k, v in schedule.items() if k != "type" and not (k == "staircase" and not v)]
         args.insert(0, f"learning_rate=keras.optimizers.schedules.{schedule['type']}({', '.join(settings)})")
     return f"keras.optimizers.{entry.type}({', '.join(args)})"
 
