@@ -207,9 +207,9 @@ def test_import_pasted_python_code(browser_page, screens):
     page.locator("#import-format").select_option("python")
     page.locator("#import-source").fill(PASTED)
     page.get_by_role("button", name="Import", exact=True).click()
-    expect(page.locator("#import-status")).to_have_text("Imported 5 layers.")
-    # keras.Input's shape is not taken (the dataset gives it), and the warning says on which line.
-    expect(page.locator("#import-messages li.warning")).to_contain_text(re.compile(r"line 5\b"))
+    expect(page.locator("#import-status")).to_contain_text("Imported 5 layers")
+    # keras.Input's shape is not taken (the dataset gives it), and the note says on which line.
+    expect(page.locator("#import-notes-list")).to_contain_text(re.compile(r"line 5\b"))
     expect_builds(page)
     assert summary_rows(page) == [
         ("conv2d (Conv2D)", "(None, 6, 6, 16)", "160"),
@@ -247,7 +247,7 @@ def test_export_then_import_gives_the_same_model(browser_page, screens, button, 
     page.locator("#import-format").select_option(format_value)
     page.locator("#import-source").fill(exported)
     page.get_by_role("button", name="Import", exact=True).click()
-    expect(page.locator("#import-status")).to_have_text("Imported 8 layers.")
+    expect(page.locator("#import-status")).to_contain_text("Imported 8 layers")
     expect_builds(page)
     assert summary_rows(page) == CNN_ROWS
     # The compile options come back too (Keras JSON carries compile_config); train.py also keeps fit's.

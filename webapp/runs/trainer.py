@@ -84,10 +84,8 @@ def prepare(data, num_classes, label_mode):
 
 def new_model(spec, dataset):
     """Give the spec's model, compiled with its optimizer, loss and metrics."""
-    keras = build.init_keras()
     model = build.build_model(spec, dataset["input_shape"], name=_model_name(spec.name))
-    opt = dict(spec.compile["optimizer"])
-    optimizer = getattr(keras.optimizers, opt.pop("type"))(**opt)
+    optimizer = build.make_optimizer(spec.compile["optimizer"])
     model.compile(optimizer=optimizer, loss=spec.compile["loss"], metrics=list(spec.compile["metrics"]))
     return model
 

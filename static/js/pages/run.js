@@ -282,7 +282,9 @@ function startLog() {
   if (run.started_at && !ACTIVE.has(run.status)) log.add("info", "Started", clockPart(run.started_at));
 }
 
-if (share) byId("gallery-link").href = shared(byId("gallery-link").getAttribute("href"));
+if (share) {
+  for (const link of document.querySelectorAll(".gallery-link")) link.href = shared(link.getAttribute("href"));
+}
 wireControls();
 drawFixed();
 drawTimes();
