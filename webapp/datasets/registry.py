@@ -1,4 +1,4 @@
-"""The dataset registry: the built-in digits, keras.datasets when cached, and uploads.
+"""The dataset registry: the built-in digits, keras.datasets when cached, and uploads (folder archives or .npz).
 
 A dataset is described by a dict (the contract's fields) and loaded as a `Data`. No Flask here:
 trainer processes load their data through the same registry. Listing never reads arrays (it only
@@ -16,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import dataset_upload, keras_datasets
-from .dataset_upload import UploadError  # noqa: F401  (callers catch it from here)
-from .store import Dataset
+from . import keras_cache, npz
+from ..store import Dataset
 
 SAMPLES_PER_CLASS = 8
 SPLITS = ("train", "test")
@@ -119,14 +118,14 @@ class Registry:
     def list(self):
         """Give the description of every dataset: built-in, then keras.datasets, then uploads (oldest first)."""
         rows = self.store.datasets() if self.store else []
-        return ([self._builtin(i) for i in BUILTIN] + [self._keras(i) for i in keras_datasets.KERAS]
+        return ([self._builtin(i) for i in BUILTIN] + [self._keras(i) for i in keras_cache.KERAS]
                 + [self._upload(row) for row in rows])
 
     def info(self, ds_id):
         """Give one dataset's description, or None when there is no such dataset."""
         if ds_id in BUILTIN:
             return self._builtin(ds_id)
-        if ds_id in keras_datasets.KERAS:
+        if ds_id in keras_cache.KERAS:
             return self._keras(ds_id)
         row = self._row(ds_id)
         return self._upload(row) if row else None
@@ -166,15 +165,15 @@ class Registry:
 
     def add(self, name, stream, max_bytes, owner_id=None):
         """Store an uploaded .npz as a new dataset of `owner_id`'s; give its description, or UploadError."""
-        name = dataset_upload.check_name(name)
-        arrays = dataset_upload.read(stream, max_bytes)
+        name = npz.check_name(name)
+        arrays = npz.read(stream, max_bytes)
         data = Data(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"],
                     arrays["class_names"], arrays["pixel_max"])
         meta = {"num_classes": arrays["num_classes"], "class_names": arrays["class_names"],
                 "pixel_max": arrays["pixel_max"], "dtype": str(data.x_train.dtype),
                 **stats(data, arrays["num_classes"])}
         ds_id = self._new_id(name)
-        path = dataset_upload.save(self.upload_dir, ds_id, {k: arrays[k] for k in dataset_upload.REQUIRED})
+        path = npz.save(self.upload_dir, ds_id, {k: arrays[k] for k in npz.REQUIRED})
         try:   # the row only after the file is in place, so a listed dataset always has its file
             with self.store.session() as s:
                 s.add(Dataset(id=ds_id, name=name, owner_id=owner_id, meta=meta))
@@ -198,7 +197,7 @@ class Registry:
             data = BUILTIN[ds_id]["loader"]()
             self._stats[ds_id] = stats(data, BUILTIN[ds_id]["num_classes"])
             return data
-        if ds_id in keras_datasets.KERAS:
+        if ds_id in keras_cache.KERAS:
             return self._read_keras(ds_id)
         return self._read_upload(ds_id)
 
@@ -208,11 +207,11 @@ class Registry:
         if message:
             raise DatasetError(message)
         try:
-            x_train, y_train, x_test, y_test = keras_datasets.read(ds_id)
-        except keras_datasets.CacheError as exc:
-            self._broken[ds_id] = (keras_datasets.signature(ds_id), str(exc))
+            x_train, y_train, x_test, y_test = keras_cache.read(ds_id)
+        except keras_cache.CacheError as exc:
+            self._broken[ds_id] = (keras_cache.signature(ds_id), str(exc))
             raise DatasetError(str(exc)) from None
-        entry = keras_datasets.KERAS[ds_id]
+        entry = keras_cache.KERAS[ds_id]
         data = Data(_channels_last(x_train), y_train.reshape(-1).astype(np.int64), _channels_last(x_test),
                     y_test.reshape(-1).astype(np.int64), list(entry["class_names"]), 255.0)
         self._stats[ds_id] = stats(data, entry["num_classes"])
@@ -226,7 +225,7 @@ class Registry:
         path = self._path(ds_id)
         try:
             with np.load(path, allow_pickle=False) as f:
-                x_train, y_train, x_test, y_test = (f[k] for k in dataset_upload.REQUIRED)
+                x_train, y_train, x_test, y_test = (f[k] for k in npz.REQUIRED)
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
             raise DatasetError(f"The file of dataset {ds_id} ({path}) could not be read: {exc}") from None
         return Data(x_train, y_train, x_test, y_test, list(row.meta["class_names"]), float(row.meta["pixel_max"]))
@@ -238,14 +237,14 @@ class Registry:
     def _keras(self, ds_id):
         """Give a Keras dataset's description: available when its cached files are there and readable."""
         message = self._keras_problem(ds_id)
-        entry = {**keras_datasets.KERAS[ds_id], "pixel_max": 255.0, "source": "keras", **self._stats.get(ds_id, {})}
+        entry = {**keras_cache.KERAS[ds_id], "pixel_max": 255.0, "source": "keras", **self._stats.get(ds_id, {})}
         return describe(ds_id, entry, available=message is None, message=message)
 
     def _keras_problem(self, ds_id):
         """Give why a Keras dataset cannot be loaded (missing or unreadable files), or None."""
-        message = keras_datasets.missing_message(ds_id)
+        message = keras_cache.missing_message(ds_id)
         broken = self._broken.get(ds_id)
-        if message is None and broken and broken[0] == keras_datasets.signature(ds_id):
+        if message is None and broken and broken[0] == keras_cache.signature(ds_id):
             return broken[1]
         return message
 
@@ -260,7 +259,7 @@ class Registry:
 
     def _row(self, ds_id):
         """Give the database row of an uploaded dataset, or None."""
-        if self.store is None or ds_id in BUILTIN or ds_id in keras_datasets.KERAS:
+        if self.store is None or ds_id in BUILTIN or ds_id in keras_cache.KERAS:
             return None
         with self.store.session() as s:
             return s.get(Dataset, ds_id)
