@@ -1,17 +1,19 @@
-"""Datasets: `GET /api/datasets`, `POST /api/datasets` (upload an .npz), one dataset, and its images as PNG."""
+"""Datasets: the list, uploads (.npz, or folder archives built elsewhere), one dataset, its images and statistics."""
 
 import io
 from pathlib import PurePath
 
-import numpy as np
-from flask import current_app, jsonify, request, send_file, url_for
+from flask import jsonify, request, send_file, url_for
 from flask_login import current_user
 
-from ...datasets import SPLITS, DatasetError, UploadError
+from ...datasets import SPLITS, DatasetError, UploadError, archive, folders
+from ...user_image import png_bytes
 from .. import services
 from . import bp
 from .errors import error
 
+ACCEPTED = ("an .npz with x_train, y_train, x_test, y_test (201), or a .zip / .tar.gz of class folders "
+            "root/<class>/<image> (202, built in the background)")
 MAX_SCALE = 32
 MAX_SIDE = 2048   # an upscaled image never gets larger than this many pixels a side
 
@@ -24,19 +26,24 @@ def list_datasets():
 
 @bp.post("/datasets")
 def upload():
-    """Store an uploaded .npz (multipart `file`, `name`) as a dataset: 201 with it, or 400 saying what is wrong."""
+    """Receive a dataset (multipart `file`, `name`, options): an .npz 201, a folder archive 202 (built elsewhere)."""
     file = request.files.get("file")
     if file is None or not file.filename:
-        return error(400, "file: choose an .npz file (multipart form field `file`) with x_train, y_train, "
-                          "x_test, y_test and optionally class_names.")
-    # A script may leave the name out; the file's name (without .npz) stands in for it.
-    name = request.form.get("name") or PurePath(file.filename).stem
-    max_bytes = 4 * current_app.config["KD_MAX_UPLOAD_MB"] * 2**20
+        return error(400, f"file: choose a file (multipart form field `file`): {ACCEPTED}.")
+    kind = archive.kind_of(file.filename)
+    if kind is None:
+        return error(400, f"file: {PurePath(file.filename).name!r} is not one of {ACCEPTED}. Text and tabular data "
+                          f"(CSV, JSON, Parquet) are not supported: only images.")
+    # A script may leave the name out; the file's name (without its extension) stands in for it.
+    name = request.form.get("name") or PurePath(file.filename).name.split(".")[0]
     try:
-        dataset = services().datasets.add(name, file.stream, max_bytes, owner_id=current_user.id)
+        options = folders.options(request.form) if kind != "npz" else None
+        dataset, finished = services().builds.receive(name, kind, PurePath(file.filename).name, file.save,
+                                                       current_user.id, options)
     except UploadError as exc:
         return error(400, str(exc))
-    return jsonify({"dataset": dataset}), 201, {"Location": url_for("api.dataset", ds_id=dataset["id"])}
+    return jsonify({"dataset": dataset}), 201 if finished else 202, {"Location": url_for("api.dataset",
+                                                                                        ds_id=dataset["id"])}
 
 
 @bp.get("/datasets/<ds_id>")
@@ -66,17 +73,4 @@ def image(ds_id, split, index):
     if max(pixels.shape[:2]) * scale > MAX_SIDE:
         return error(400, f"scale {scale} would make this {pixels.shape[1]}×{pixels.shape[0]} image larger than "
                           f"{MAX_SIDE} pixels a side.")
-    return send_file(io.BytesIO(_png(pixels, scale)), mimetype="image/png", max_age=86400)
-
-
-def _png(pixels, scale):
-    """Give the PNG bytes of a uint8 (H, W, C) image, enlarged `scale` times with NEAREST (crisp pixels)."""
-    from PIL import Image
-
-    # Pillow picks the mode from the shape: (H, W) grayscale "L", (H, W, 3) "RGB", (H, W, 4) "RGBA".
-    img = Image.fromarray(np.ascontiguousarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels))
-    if scale > 1:
-        img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
-    out = io.BytesIO()
-    img.save(out, format="PNG")
-    return out.getvalue()
+    return send_file(io.BytesIO(png_bytes(pixels, scale)), mimetype="image/png", max_age=86400)
