@@ -140,11 +140,13 @@ def list_archive(path, kind, max_images, max_bytes):
 def _layout(kind, files, folders, ignored):
     """Give the Listing of checked files: look through one wrapping folder, then find classes and splits."""
     prefix = ()
-    while True:   # a lone top folder that is not itself the class level wraps the rest
+    while True:   # a lone top folder holding folders wraps the rest (a lone folder of images is one class)
         tops = {f[len(prefix)] for f in folders if len(f) > len(prefix) and f[:len(prefix)] == prefix}
         loose = any(len(m.path.split("/")) == len(prefix) + 1 for m in files)
-        if len(tops) == 1 and not loose and not _is_split(tops):
-            prefix += (tops.pop(),)
+        inner = prefix + tuple(tops)
+        nested = len(tops) == 1 and any(len(f) > len(inner) and f[:len(inner)] == inner for f in folders)
+        if nested and not loose and not _is_split(tops):
+            prefix = inner
             continue
         break
     depth = len(prefix)
