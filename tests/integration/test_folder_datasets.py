@@ -180,3 +180,20 @@ def test_the_builder_reports_progress_with_an_eta(app, services, monkeypatch):
     assert [p["done"] for p in progress] == list(range(1, 11)) and progress[-1]["total"] == 10
     assert progress[-1]["eta_s"] == 0 and events[-1] == ("dataset_state", {"dataset_id": ds_id, "state": "ready",
                                                                           "error": None})
+
+
+def test_the_dataset_page_and_its_calls_show_what_the_model_will_see(client, app, services):
+    ds_id = build_here(app, services, make_zip(pets(n_cat=30)))
+    html = client.get(f"/datasets/{ds_id}").get_data(as_text=True)
+    assert "p.zip" in html and "none yet" in html and "resized to 24×32" in html and "Augmentation preview" in html
+    page = client.get(f"/api/datasets/{ds_id}/samples?split=train&class=1&offset=8&limit=100").get_json()
+    assert page["total"] == 25 and len(page["indexes"]) == 17           # cat: 31 images, 6 to test
+    stats = client.get(f"/api/datasets/{ds_id}/stats").get_json()
+    assert len(stats["histogram"]["counts"]) == 3 and len(stats["mean_images"]) == 3
+    assert sum(stats["histogram"]["counts"][0]) == 25 * 24 * 32 + 3 * 24 * 32 + 4 * 24 * 32
+    mean = Image.open(io.BytesIO(client.get(stats["mean_images"][1]).data))
+    assert mean.size == (32, 24) and mean.getpixel((0, 0)) == RED
+    with np.load(io.BytesIO(client.get(f"/api/datasets/{ds_id}/download").data), allow_pickle=False) as f:
+        assert f["x_train"].shape == (32, 24, 32, 3)
+    r = client.post(f"/api/datasets/{ds_id}/augment", json={"layers": [{"type": "Dense", "units": 3}]})
+    assert r.status_code == 422 and "Only augmentation layers" in r.get_json()["errors"][0]["message"]

@@ -1,4 +1,5 @@
-// The datasets page: the upload form posts with fetch and shows the server's message next to it.
+// The datasets page: the upload form posts with fetch, shows the server's message, and opens the new dataset
+// (a folder archive's page shows its build's progress).
 
 import {csrfToken} from '../lib/api.js';
 
@@ -33,12 +34,12 @@ form?.addEventListener('submit', async (event) => {
       method: 'POST', body: new FormData(form), credentials: 'same-origin',
       headers: {Accept: 'application/json', 'X-CSRFToken': csrfToken()},
     });
-    if (response.status !== 201) {
+    if (response.status !== 201 && response.status !== 202) {
       show(await failure(response), 'error');
       return;
     }
     const {dataset} = await response.json();
-    show(`Uploaded “${dataset.name}”. Opening it…`, 'ok');
+    show(`Uploaded “${dataset.name}”${response.status === 202 ? ': it is being built' : ''}. Opening it…`, 'ok');
     window.location.assign(`/datasets/${encodeURIComponent(dataset.id)}`);
   } catch (err) {
     show(`The upload failed: ${err.message}`, 'error');

@@ -1,12 +1,15 @@
 """Datasets: the list, uploads (.npz, or folder archives built elsewhere), one dataset, its images and statistics."""
 
+import base64
 import io
 from pathlib import PurePath
 
+import numpy as np
 from flask import jsonify, request, send_file, url_for
 from flask_login import current_user
 
-from ...datasets import SPLITS, DatasetError, UploadError, archive, folders
+from ...datasets import SPLITS, DatasetError, UploadError, archive, folders, pixels
+from ...spec.validate import SpecError
 from ...user_image import png_bytes
 from .. import services
 from . import bp
@@ -15,6 +18,7 @@ from .errors import error
 ACCEPTED = ("an .npz with x_train, y_train, x_test, y_test (201), or a .zip / .tar.gz of class folders "
             "root/<class>/<image> (202, built in the background)")
 MAX_SCALE = 32
+MAX_PAGE = 200
 MAX_SIDE = 2048   # an upscaled image never gets larger than this many pixels a side
 
 
@@ -74,3 +78,91 @@ def image(ds_id, split, index):
         return error(400, f"scale {scale} would make this {pixels.shape[1]}×{pixels.shape[0]} image larger than "
                           f"{MAX_SIDE} pixels a side.")
     return send_file(io.BytesIO(png_bytes(pixels, scale)), mimetype="image/png", max_age=86400)
+
+
+@bp.get("/datasets/<ds_id>/samples")
+def samples(ds_id):
+    """Give a page of one class's image indexes in a split: ?split=train&class=K&offset=0&limit=24."""
+    split, args = request.args.get("split", "train"), request.args
+    if split not in SPLITS or not all(args.get(k, "0").isdigit() for k in ("class", "offset", "limit")):
+        return error(400, "split must be train or test; class, offset and limit whole numbers.")
+    try:
+        data = _available(ds_id)
+    except LookupError as exc:
+        return error(404, str(exc))
+    y = data.y_train if split == "train" else data.y_test
+    found = np.flatnonzero(y == int(args.get("class", 0)))
+    offset, limit = int(args.get("offset", 0)), min(int(args.get("limit", 24)), MAX_PAGE)
+    return jsonify({"total": len(found), "indexes": found[offset:offset + limit].tolist()})
+
+
+@bp.get("/datasets/<ds_id>/stats")
+def pixel_stats(ds_id):
+    """Give the pixel statistics: a value histogram per channel, and the URL of each class's mean image."""
+    try:
+        _available(ds_id)
+        out = services().datasets.pixel_stats(ds_id)
+    except LookupError as exc:
+        return error(404, str(exc))
+    urls = [url_for("api.mean_image", ds_id=ds_id, k=k) for k in range(len(out["means"]))]
+    return jsonify({"histogram": pixels.histogram(out), "mean_images": urls})
+
+
+@bp.get("/datasets/<ds_id>/means/<int:k>.png")
+def mean_image(ds_id, k):
+    """Give the mean training image of class `k` as PNG (`?scale=N` as for images)."""
+    try:
+        _available(ds_id)
+        means = services().datasets.pixel_stats(ds_id)["means"]
+    except LookupError as exc:
+        return error(404, str(exc))
+    if not 0 <= k < len(means):
+        return error(404, f"class {k} is outside 0..{len(means) - 1}.")
+    scale = request.args.get("scale", "1")
+    scale = int(scale) if scale.isdigit() and 1 <= int(scale) <= MAX_SCALE else 1
+    return send_file(io.BytesIO(png_bytes(means[k], scale)), mimetype="image/png", max_age=60)
+
+
+@bp.get("/datasets/<ds_id>/download")
+def download(ds_id):
+    """Give an uploaded dataset's .npz (what the exported train.py loads)."""
+    registry = services().datasets
+    info = registry.info(ds_id)
+    if info is None or info["source"] != "upload" or not info["available"]:
+        return error(404, f"There is no uploaded dataset {ds_id!r} ready to download.")
+    return send_file(registry.upload_dir / f"{ds_id}.npz", as_attachment=True, download_name=f"{ds_id}.npz")
+
+
+@bp.post("/datasets/<ds_id>/augment")
+def augment(ds_id):
+    """Give fresh samples of one image through augmentation layers: {"layers", "split", "index", "count"}."""
+    body = request.get_json(silent=True) or {}
+    split, index, count = body.get("split", "train"), body.get("index", 0), body.get("count", 8)
+    if split not in SPLITS or not all(isinstance(v, int) and v >= 0 for v in (index, count)):
+        return error(400, "split must be train or test; index and count whole numbers.")
+    try:
+        data = _available(ds_id)
+        from ...datasets import augment as aug   # loads Keras: only when a preview is asked for
+
+        images = aug.samples(data, aug.check(body.get("layers")), split, index, count)
+    except LookupError as exc:
+        return error(404, str(exc))
+    except SpecError as exc:
+        return jsonify({"ok": False, "errors": [e.to_dict() for e in exc.errors]}), 422
+    except IndexError as exc:
+        return error(404, str(exc))
+    scale = max(1, 64 // max(images[0].shape[:2]))
+    return jsonify({"images": ["data:image/png;base64," + base64.b64encode(png_bytes(img, scale)).decode("ascii")
+                               for img in images]})
+
+
+def _available(ds_id):
+    """Give a dataset's arrays; LookupError (404) when there is no such dataset or it is not available."""
+    registry = services().datasets
+    info = registry.info(ds_id)
+    if info is None or not info["available"]:
+        raise LookupError(f"There is no available dataset {ds_id!r}.")
+    try:
+        return registry.load(ds_id)
+    except DatasetError as exc:
+        raise LookupError(str(exc)) from None
