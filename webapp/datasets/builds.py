@@ -36,7 +36,8 @@ class Builds:
         and waited for: ready, or UploadError with no trace left. An archive is built in the
         background: its description says `building`.
         """
-        meta = {"format": kind, "archive": (filename or "")[-200:], "limits": self.limits,
+        archive = "".join(c for c in (filename or "") if c.isprintable())[-200:]   # shown on pages and in train.py
+        meta = {"format": kind, "archive": archive, "limits": self.limits,
                 "options": options.to_dict() if options else None}
         ds_id = self.registry.begin(name, owner_id, meta)
         try:
