@@ -24,7 +24,7 @@ LAYOUT = ("class folders: root/<class>/<image> (or root/train/<class>/… and ro
           "images in PNG, JPEG, BMP, GIF or WebP")
 
 
-@dataclass
+@dataclass(slots=True)   # one per image: tens of thousands of them
 class Member:
     """One image file of the archive: where it is, its class and split (None: to be drawn)."""
 
@@ -32,6 +32,7 @@ class Member:
     path: str          # its normalised path below the archive's root
     label: int = -1
     split: str | None = None
+    where: tuple | None = None   # zip: (offset of the local header, packed size, size, method, encrypted)
 
 
 @dataclass
@@ -59,9 +60,9 @@ def kind_of(filename):
 
 
 def _entries(path, kind, max_bytes):
-    """Yield (name, is_file) of every member after checking its type and the running declared size."""
+    """Yield (name, is_file, where) of every member after checking its type and the running declared size."""
     total = 0
-    for name, is_file, size, packed, link in (_zip_entries(path) if kind == "zip" else _tar_entries(path)):
+    for name, is_file, size, packed, link, where in (_zip_entries(path) if kind == "zip" else _tar_entries(path)):
         if link:
             raise UploadError(f"The archive holds the link {name!r}; links are refused (they could point "
                               f"outside the archive). Archive the files themselves.")
@@ -70,11 +71,11 @@ def _entries(path, kind, max_bytes):
             raise UploadError(f"The archive unpacks to more than it may ({name!r} declares {size / 2**20:.1f} MB "
                               f"from {packed / 2**20:.2f} MB packed; at most {max_bytes / 2**20:.0f} MB in all, "
                               f"KD_MAX_DATASET_MB); it looks like a zip bomb and was not unpacked.")
-        yield name, is_file
+        yield name, is_file, where
 
 
 def _zip_entries(path):
-    """Yield (name, is_file, size, packed size, is_link) of a zip's members from its central directory."""
+    """Yield (name, is_file, size, packed size, is_link, where) of a zip's members from its central directory."""
     try:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
@@ -82,16 +83,17 @@ def _zip_entries(path):
         raise UploadError(f"The file is not a readable .zip ({exc}); expected {LAYOUT}.") from None
     for info in infos:
         mode = info.external_attr >> 16
-        yield info.filename, not info.is_dir(), info.file_size, info.compress_size, stat.S_ISLNK(mode)
+        where = (info.header_offset, info.compress_size, info.file_size, info.compress_type, info.flag_bits & 1)
+        yield info.filename, not info.is_dir(), info.file_size, info.compress_size, stat.S_ISLNK(mode), where
 
 
 def _tar_entries(path):
-    """Yield (name, is_file, size, packed size, is_link) of a .tar.gz's members, reading headers in order."""
+    """Yield (name, is_file, size, packed size, is_link, None) of a .tar.gz's members, reading headers in order."""
     try:
         with tarfile.open(path, "r:gz") as archive:
             for info in archive:
                 yield (info.name, info.isfile(), info.size, info.size, info.issym() or info.islnk()
-                       or not (info.isfile() or info.isdir()))
+                       or not (info.isfile() or info.isdir()), None)
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise UploadError(f"The file is not a readable .tar.gz ({exc}); expected {LAYOUT}.") from None
 
@@ -116,7 +118,7 @@ def _ignored(parts):
 def list_archive(path, kind, max_images, max_bytes):
     """Give the archive's Listing; UploadError says what is wrong with it (nothing is unpacked)."""
     files, folders, ignored = [], set(), 0
-    for name, is_file in _entries(path, kind, max_bytes):
+    for name, is_file, where in _entries(path, kind, max_bytes):
         parts = _clean(name)
         if not parts or _ignored(parts):
             continue
@@ -131,7 +133,7 @@ def list_archive(path, kind, max_images, max_bytes):
         if not low.endswith(IMAGE_EXTENSIONS):
             ignored += 1   # as Keras does: only image files count
             continue
-        files.append(Member(name, "/".join(parts)))
+        files.append(Member(name, "/".join(parts), where=where))
         if len(files) > max_images:
             raise UploadError(f"The archive holds more than {max_images} images (KD_MAX_IMAGES); send fewer.")
     return _layout(kind, files, folders, ignored)

@@ -76,7 +76,7 @@ def _each_file(path, listing, head=None):
         return data if head is None or head_size(data) else data + f.read()
 
     if listing.kind == "zip":
-        yield from _zip_files(path, listing.members, head)
+        yield from _zip_files(path, listing.members)
         return
     wanted = {m.name: m for m in listing.members}
     with tarfile.open(path, "r:gz") as archive:
@@ -86,32 +86,30 @@ def _each_file(path, listing, head=None):
                 yield m, read(archive.extractfile(info))
 
 
-def _zip_files(path, members, head=None):
+def _zip_files(path, members):
     """Yield (member, bytes) of a zip's images, read from the local headers' offsets with zlib.
 
-    zipfile.ZipFile.open costs about 100 µs a member, most of the time a small image takes; the
-    members were checked by `archive.list_archive` (names, sizes, ratios). A stored or deflated
-    member is read here; any other (encrypted, bzip2, lzma) through zipfile.
+    zipfile.ZipFile.open costs about 100 µs a member, most of the time a small image takes, and a
+    ZipFile's directory ~0.5 KB a member: the listing kept where each member is (`Member.where`)
+    after checking names, sizes and ratios. A stored or deflated member is read here; any other
+    (encrypted, bzip2, lzma) through zipfile.
     """
-    with zipfile.ZipFile(path) as archive, open(path, "rb") as f:
-        infos = {i.filename: i for i in archive.infolist()}
+    with open(path, "rb") as f:
         for m in members:
-            info = infos[m.name]
-            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.flag_bits & 1:
-                with archive.open(info) as member:
+            offset, packed, size, method, encrypted = m.where
+            if method not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or encrypted:
+                with zipfile.ZipFile(path) as archive, archive.open(m.name) as member:
                     yield m, member.read()
                 continue
-            f.seek(info.header_offset)
+            f.seek(offset)
             local = f.read(30)
-            f.seek(info.header_offset + 30 + int.from_bytes(local[26:28], "little")
-                   + int.from_bytes(local[28:30], "little"))
-            raw = f.read(info.compress_size)
+            f.seek(offset + 30 + int.from_bytes(local[26:28], "little") + int.from_bytes(local[28:30], "little"))
+            raw = f.read(packed)
             try:   # never more than the size checked at listing, whatever the data says
-                data = raw if info.compress_type == zipfile.ZIP_STORED else \
-                    zlib.decompressobj(-15).decompress(raw, info.file_size + 1)
+                data = raw if method == zipfile.ZIP_STORED else zlib.decompressobj(-15).decompress(raw, size + 1)
             except zlib.error:
                 data = b""   # Pillow then calls it unreadable, and it is counted
-            yield m, data[:info.file_size]
+            yield m, data[:size]
 
 
 PNG_MODES = {0: "L", 2: "RGB", 3: "P", 4: "LA", 6: "RGBA"}
@@ -275,11 +273,12 @@ def ingest(path, kind, opts, limits, progress=None):
     shape = target(heads, opts) if heads else (1, 1, 1)
     splits = split(listing, heads, opts)
     check(listing, heads, bad, limits["max_bytes"], shape, splits)
-    x_train, y_train, x_test, y_test, failed = decode(path, listing, splits, shape, progress)
     resized = sum(heads[p][:2] != shape[:2] for p in splits)
+    heads = None   # not needed any more: its memory goes back before the arrays are allocated
+    x_train, y_train, x_test, y_test, failed = decode(path, listing, splits, shape, progress)
     bad += failed
     if len(bad) > MAX_BAD_SHARE * len(listing.members):
-        check(listing, heads, bad, limits["max_bytes"], shape, splits)
+        check(listing, {}, bad, limits["max_bytes"], shape, splits)
     notes = _notes(listing, bad, resized, shape)
     facts = {"images": len(listing.members), "unreadable": [f"{p}: {r}" for p, r in bad[:20]],
              "unreadable_count": len(bad), "resized": resized, "ignored_files": listing.ignored,
