@@ -40,6 +40,7 @@ RULES = {
     "pages.run": READ_RUN, "pages.gallery": READ_RUN, "pages.compare": READ, "pages.admin": ADMIN,
     "api.layers": READ, "api.check": READ, "api.import_model": READ, "api.export_model": READ,
     "api.list_datasets": READ, "api.dataset": READ, "api.image": READ_IMAGE, "api.upload": MEMBER,
+    "api.samples": READ, "api.pixel_stats": READ, "api.mean_image": READ, "api.download": READ, "api.augment": READ,
     "api.list_runs": READ, "api.get_run": READ_RUN, "api.artifact": READ_RUN,
     "api.predictions": READ_RUN, "api.confusion": READ_RUN, "api.sample": READ_RUN, "api.predict": READ,
     "api.create_run": MEMBER, "api.stop_run": OWNER, "api.continue_run": OWNER,

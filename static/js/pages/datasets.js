@@ -1,4 +1,5 @@
-// The datasets page: the upload form posts with fetch and shows the server's message next to it.
+// The datasets page: the upload form posts with fetch, shows the server's message, and opens the new dataset
+// (a folder archive's page shows its build's progress).
 
 import {ApiError, postForm} from '../lib/api.js';
 
@@ -25,7 +26,7 @@ form?.addEventListener('submit', async (event) => {
   show('Uploading and checking…', 'busy');
   try {
     const {dataset} = await postForm(form.action, new FormData(form));
-    show(`Uploaded “${dataset.name}”. Opening it…`, 'ok');
+    show(`Uploaded “${dataset.name}”${dataset.state === 'building' ? ': it is being built' : ''}. Opening it…`, 'ok');
     window.location.assign(`/datasets/${encodeURIComponent(dataset.id)}`);
   } catch (err) {
     // The API's own sentence (what is wrong with the file); a network failure says so.
