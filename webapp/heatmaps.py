@@ -55,12 +55,13 @@ def _enlarge(rgb, scale):
 
 def grid(maps, columns=8, tile=TILE, stops=VIRIDIS, lo=None, hi=None):
     """Give PNG bytes of maps (N, H, W) as a grid of tiles, all on one scale lo..hi (default: their range)."""
-    maps = np.asarray(maps, dtype=np.float32)
+    columns = max(1, min(columns, len(maps)))
+    maps = np.moveaxis(shrink(np.moveaxis(np.asarray(maps, dtype=np.float32), 0, 2), MAX_SIDE // columns - GAP), 2, 0)
     n, h, w = maps.shape
     lo = float(np.nanmin(maps)) if lo is None else lo
     hi = float(np.nanmax(maps)) if hi is None else hi
     norm = (maps - lo) / (hi - lo) if hi > lo else np.zeros_like(maps)
-    scale = max(1, min(tile // max(h, w), (MAX_SIDE // max(1, min(columns, n)) - GAP) // max(h, w, 1)))
+    scale = max(1, min(tile // max(h, w), (MAX_SIDE // columns - GAP) // max(h, w, 1)))
     return png(_tiled([_enlarge(colour(m, stops), scale) for m in norm], columns))
 
 

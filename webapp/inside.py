@@ -241,10 +241,39 @@ def layer_png(forward, i, page):
     return heatmaps.grid(maps, lo=min(0.0, float(kept.min())), hi=float(kept.max()))
 
 
-def kernels_png(loaded):
-    """Give PNG bytes of the first convolution's kernels, or None when the model has no 2-D convolution."""
+def first_conv(loaded):
+    """Give the model's first 2-D convolution layer (its kernel is (kh, kw, in, out)), or None."""
     for layer in loaded.layers:
         kernel = getattr(layer, "kernel", None)
         if "Conv" in type(layer).__name__ and kernel is not None and len(kernel.shape) == 4:
-            return layer.name, heatmaps.kernels(np.asarray(kernel))
+            return layer
     return None
+
+
+def kernels_png(loaded):
+    """Give PNG bytes of the first convolution's kernels (the model must have one: see first_conv)."""
+    return heatmaps.kernels(np.asarray(first_conv(loaded).kernel))
+
+
+LEARNING_FILE = "sample_probabilities.npz"   # the epoch sample's class probabilities, every epoch
+
+
+def load_learning(path):
+    """Give {"index", "epochs", "probabilities" (E, S, C)} kept by the trainer, or None."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in ("index", "epochs", "probabilities")}
+    except FileNotFoundError:
+        return None
+
+
+def learning(folder, index):
+    """Give the "watch it learn" strip of test image `index`: {"epochs", "probabilities"}, or None if not in the sample."""
+    found = load_learning(Path(folder) / LEARNING_FILE)
+    if found is None:
+        return None
+    where = np.flatnonzero(found["index"] == index)
+    if not where.size:
+        return None
+    return {"epochs": found["epochs"].tolist(),
+            "probabilities": np.round(found["probabilities"][:, where[0]], 5).tolist()}

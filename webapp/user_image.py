@@ -58,8 +58,12 @@ def dataset_look(x_train, pixel_max, sample=1000):
                 float(np.median(fills)) if fills else 1.0)
 
 
-def read_image(stream, max_bytes=MAX_BYTES):
-    """Give the decoded Pillow image of an uploaded file; ImageError says why it cannot be used."""
+def read_image(stream, max_bytes=MAX_BYTES, draft=None):
+    """Give the decoded Pillow image of an uploaded file; ImageError says why it cannot be used.
+
+    draft=(width, height): a JPEG is decoded already shrunk towards that size (never below it),
+    so a big photo never takes full-size memory when the model wants a small input.
+    """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     data = stream.read(max_bytes + 1)
@@ -73,6 +77,8 @@ def read_image(stream, max_bytes=MAX_BYTES):
             img = Image.open(io.BytesIO(data), formats=FORMATS)
             if img.width * img.height > MAX_PIXELS:
                 raise ImageError(f"image: {img.width}×{img.height} is {TOO_MANY}")
+            if draft:
+                img.draft(None, draft)
             img.load()
             return ImageOps.exif_transpose(img)
     except UnidentifiedImageError:

@@ -111,8 +111,8 @@ def _model_name(name):
     return safe or "sequential"
 
 
-def callbacks(spec, folder, progress, sample=None):
-    """Give the fit callbacks: the spec's, TerminateOnNaN, the per-epoch save and sample, then progress."""
+def callbacks(spec, folder, progress, extra=()):
+    """Give the fit callbacks: the spec's, TerminateOnNaN, the per-epoch save, the extra ones, then progress."""
     keras = build.init_keras()
     cbs = [keras.callbacks.TerminateOnNaN()]
     chosen = spec.fit["callbacks"]
@@ -123,7 +123,7 @@ def callbacks(spec, folder, progress, sample=None):
     if chosen.get("reduce_lr_on_plateau"):
         cbs.append(keras.callbacks.ReduceLROnPlateau(**chosen["reduce_lr_on_plateau"]))
     # The epoch is saved before it is reported: a run interrupted later resumes from it.
-    cbs += [SaveEveryEpoch(folder / "model.keras"), *([sample] if sample else []), progress]
+    cbs += [SaveEveryEpoch(folder / "model.keras"), *extra, progress]
     return cbs
 
 
@@ -187,6 +187,16 @@ def EpochSample(path, x_test, y_test):  # noqa: N802
     return _Sample()
 
 
+def inside_recorders(folder, x_test):
+    """Give the inside view's callbacks: weight histograms and the epoch sample's probabilities."""
+    from .. import inside, weight_histograms
+    from .inside_callbacks import SampleProbabilities, WeightHistograms
+
+    index = predictions.sample_indexes(len(x_test))
+    return [WeightHistograms(folder / weight_histograms.FILE),
+            SampleProbabilities(folder / inside.LEARNING_FILE, x_test[index], index)]
+
+
 def save_predictions(model, x_test, y_test, folder, epoch):
     """Predict the whole test split with the saved model and store predictions.npz atomically."""
     import numpy as np
@@ -243,8 +253,8 @@ def _fit(store, run_id, settings, publisher, should_stop):
         return "stopped", None
     model.fit(x, y, epochs=epochs_planned, initial_epoch=epochs_done if resume else 0,
               batch_size=fit["batch_size"], shuffle=fit["shuffle"], verbose=0,
-              callbacks=callbacks(spec, folder, progress, EpochSample(folder / predictions.EPOCH_FILE, x_test,
-                                                                      data.y_test)), **validation)
+              callbacks=callbacks(spec, folder, progress, [EpochSample(folder / predictions.EPOCH_FILE, x_test, data.y_test),
+                                                           *inside_recorders(folder, x_test)]), **validation)
     publisher.close()
     epochs = save_artifacts(store, run_id, model, folder)
     if progress.nan_at:
