@@ -91,7 +91,7 @@ def overlay(image, heat, alpha=0.55, side=192):
     return png((mixed + 0.5).astype(np.uint8))
 
 
-def kernels(kernel, tile=24, max_tiles=256):
+def kernels(kernel, tile=48, max_tiles=256):
     """Give PNG bytes of conv kernels (kh, kw, in, out): one tile per filter (per input channel unless RGB)."""
     k = np.asarray(kernel, dtype=np.float32)
     kh, kw, cin, cout = k.shape

@@ -18,6 +18,7 @@ from .predictions import class_name, class_probabilities, top_classes
 
 MAX_SIDE = 64             # a channel's map is kept at most this wide and tall (area-averaged)
 MAX_CHANNELS = 1024       # channels kept per layer (the strongest); the rest are counted, not drawn
+CACHE_BYTES = 256 * 2**20  # kept passes, all images and models together (a pass of a big model is MBs)
 MAX_BARS = 512            # a dense output longer than this is shown as the max |value| of equal chunks
 PER_PAGE = 32             # channel tiles per page: about a screenful
 # Layers that change nothing when Keras predicts: they act only in fit (training=True).
@@ -45,16 +46,19 @@ class Loaded:
     tensors: dict                                  # layer name -> its output in the model's graph
     saliency_models: dict = field(default_factory=dict)
 
+    def shape(self, layer):
+        """Give a layer's output shape in the model's graph, batch first (None)."""
+        return tuple(self.tensors[layer.name].shape)
+
     @property
     def feature_layers(self):
         """Give the names of layers with (H, W, C) outputs: the ones Grad-CAM can weigh."""
-        return [layer.name for layer in self.layers if len(layer.output.shape) == 4]
+        return [layer.name for layer in self.layers if len(self.shape(layer)) == 4]
 
     @property
     def conv_layers(self):
         """Give the names of the convolution layers (the last is Grad-CAM's default)."""
-        return [layer.name for layer in self.layers
-                if "Conv" in type(layer).__name__ and len(layer.output.shape) == 4]
+        return [layer.name for layer in self.layers if "Conv" in type(layer).__name__ and len(self.shape(layer)) == 4]
 
 
 @dataclass
@@ -153,6 +157,8 @@ class Inspector:
             value = make()
             self._passes[key] = value
             _trim(self._passes, self._sizes[1])
+            while len(self._passes) > 1 and sum(_nbytes(v) for v in self._passes.values()) > CACHE_BYTES:
+                self._passes.popitem(last=False)
             return value
 
     def forward(self, path, image_key, x):
@@ -169,18 +175,26 @@ def run_probe(loaded, x):
     return Forward([k for k, _ in kept], [s for _, s in kept], class_probabilities(raw[None])[0], raw)
 
 
+def _nbytes(value):
+    """Give about how much memory a cached value holds (a Forward's kept outputs, PNG bytes)."""
+    if isinstance(value, Forward):
+        return sum(o.nbytes for o in value.outputs)
+    return len(value) if isinstance(value, bytes) else 0
+
+
 def _trim(items, size):
     while len(items) > size:
         items.popitem(last=False)
 
 
-def layer_kind(layer, index, count):
+def layer_kind(loaded, index):
     """Give how a layer's output is drawn: probabilities, identity, maps, sequence or vector."""
-    if index == count - 1:
+    layer = loaded.layers[index]
+    if index == len(loaded.layers) - 1:
         return "probabilities"
     if type(layer).__name__ in IDENTITY:
         return "identity"
-    return {4: "maps", 3: "sequence"}.get(len(layer.output.shape), "vector")
+    return {4: "maps", 3: "sequence"}.get(len(loaded.shape(layer)), "vector")
 
 
 def panels(loaded, forward, class_names, url):
@@ -190,9 +204,9 @@ def panels(loaded, forward, class_names, url):
     """
     out = []
     for i, layer in enumerate(loaded.layers):
-        kind = layer_kind(layer, i, len(loaded.layers))
+        kind = layer_kind(loaded, i)
         panel = {"index": i, "name": layer.name, "type": type(layer).__name__, "kind": kind,
-                 "output_shape": [None if d is None else int(d) for d in layer.output.shape],
+                 "output_shape": [None if d is None else int(d) for d in loaded.shape(layer)],
                  "params": int(layer.count_params())}
         shown = kind if kind != "identity" else _drawn_as(forward.outputs[i])
         panel.update(_draw(shown, forward, i, class_names, url))
@@ -204,6 +218,7 @@ def panels(loaded, forward, class_names, url):
 
 
 def _drawn_as(kept):
+    """Give how an identity layer's output is drawn: as what it passes on."""
     return {3: "maps", 2: "sequence"}.get(kept.ndim, "vector")
 
 

@@ -38,6 +38,7 @@ export function drawClassBars(node, { probabilities, names, predicted, chosen, t
     xaxis: { range: [0, 1.05], tickformat: ".0%", gridcolor: "#eceef1", zeroline: false, fixedrange: true },
     yaxis: { autorange: "reversed", type: "category", automargin: true, fixedrange: true },
     paper_bgcolor: "#ffffff", plot_bgcolor: "#ffffff", bargap: 0.25,
+    hovermode: "y",   // a click anywhere on a class's row picks it, even where its bar is too thin to hit
   };
   plotly().react(node, [trace], layout, CONFIG);
   node.dataset.chosen = String(chosen);

@@ -78,6 +78,11 @@ function drawSaliency(answer) {
   })) : el("option", { value: "", text: "none: gradient × input" }));
   select.value = s.layer || "";
   select.disabled = !s.layers.length;
+  const classes = byId("saliency-class");
+  replaceChildren(classes, answer.probabilities.map((_, k) => el("option", {
+    value: String(k), text: `${classLabel(names, k)}${k === answer.predicted ? " (predicted)" : ""}`,
+  })));
+  classes.value = String(s.class);
   const what = s.method === "grad-cam" ? "Grad-CAM" : "Gradient × input";
   byId("saliency-note").textContent = `${what} for class ${classLabel(names, s.class)}. ${s.note}` +
     (s.uniform ? " The map is flat: nothing in these feature maps raises this class's score." : "");
@@ -147,6 +152,7 @@ function follow() {
 }
 
 byId("saliency-layer").addEventListener("change", (e) => { state.layer = e.target.value; load(); });
+byId("saliency-class").addEventListener("change", (e) => { state.klass = Number(e.target.value); load(); });
 for (const id of ["gallery-link", "run-link"]) byId(id).href = shared(byId(id).getAttribute("href"));
 follow();
 load();
