@@ -18,16 +18,9 @@ from ..datasets import Registry
 from ..spec import build, exports
 from ..spec.validate import validate
 from ..store import Run, Store
-from . import journal
+from . import journal, paths
 
 log = logging.getLogger(__name__)
-
-
-def run_dir(data_dir, run_id):
-    """Give the directory of a run's artifacts (created on demand)."""
-    path = Path(data_dir) / "runs" / str(run_id)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def atomic_write(path, write):
@@ -117,13 +110,13 @@ def callbacks(spec, folder, progress, extra=()):
     cbs = [keras.callbacks.TerminateOnNaN()]
     chosen = spec.fit["callbacks"]
     if chosen.get("checkpoint"):
-        cbs.append(AtomicCheckpoint(folder / "best.keras", **chosen["checkpoint"]))
+        cbs.append(AtomicCheckpoint(folder / paths.BEST, **chosen["checkpoint"]))
     if chosen.get("early_stopping"):
         cbs.append(keras.callbacks.EarlyStopping(**chosen["early_stopping"]))
     if chosen.get("reduce_lr_on_plateau"):
         cbs.append(keras.callbacks.ReduceLROnPlateau(**chosen["reduce_lr_on_plateau"]))
     # The epoch is saved before it is reported: a run interrupted later resumes from it.
-    cbs += [SaveEveryEpoch(folder / "model.keras"), *extra, progress]
+    cbs += [SaveEveryEpoch(folder / paths.MODEL), *extra, progress]
     return cbs
 
 
@@ -241,10 +234,10 @@ def _fit(store, run_id, settings, publisher, should_stop):
     dataset = registry.info(spec.dataset)
     data = registry.load(spec.dataset)
     x, y, x_test, y_test = prepare(data, dataset["num_classes"], spec.label_mode)
-    folder = run_dir(settings["KD_DATA_DIR"], run_id)
-    atomic_write(folder / "train.py", lambda p: Path(p).write_text(exports.python_script(spec, dataset)))
-    resume = epochs_done > 0 and (folder / "model.keras").exists()
-    model = keras.saving.load_model(folder / "model.keras") if resume else new_model(spec, dataset)
+    folder = paths.run_dir(settings["KD_DATA_DIR"], run_id, create=True)
+    atomic_write(folder / paths.SCRIPT, lambda p: Path(p).write_text(exports.python_script(spec, dataset)))
+    resume = epochs_done > 0 and (folder / paths.MODEL).exists()
+    model = keras.saving.load_model(folder / paths.MODEL) if resume else new_model(spec, dataset)
     fit = spec.fit
     progress = Progress(publisher, should_stop, fit["batch_size"])
     validation = {"test": {"validation_data": (x_test, y_test)}, "none": {}}.get(
@@ -268,12 +261,12 @@ def _fit(store, run_id, settings, publisher, should_stop):
 
 def save_artifacts(store, run_id, model, folder):
     """Write model.keras, model.json and history.csv, each atomically; give the epochs done."""
-    atomic_write(folder / "model.keras", model.save)
-    atomic_write(folder / "model.json", lambda p: Path(p).write_text(model.to_json()))
+    atomic_write(folder / paths.MODEL, model.save)
+    atomic_write(folder / paths.MODEL_JSON, lambda p: Path(p).write_text(model.to_json()))
     with store.session() as s:
         run = s.get(Run, run_id)
         history, epochs = run.history or {}, run.epochs_done
-    atomic_write(folder / "history.csv", lambda p: Path(p).write_text(history_csv(history)))
+    atomic_write(folder / paths.HISTORY, lambda p: Path(p).write_text(history_csv(history)))
     return epochs
 
 

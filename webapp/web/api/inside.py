@@ -15,6 +15,7 @@ from flask import current_app, g, jsonify, request, send_file
 
 from ... import heatmaps, inside, saliency, user_image, weight_histograms
 from ...datasets import DatasetError
+from ...runs import paths
 from ...predictions import class_name
 from . import bp
 from .errors import error
@@ -55,7 +56,7 @@ def _bad(exc):
 
 def _model_path(run):
     """Give the run's saved model.keras, or raise Missing(409) saying when there will be one."""
-    path = run_dir(run.id) / "model.keras"
+    path = run_dir(run.id) / paths.MODEL
     if not path.exists():
         raise Missing(409, f"Run {run.id} has no saved model yet: it is saved after each finished epoch "
                            f"(this run is {run.status}).")
