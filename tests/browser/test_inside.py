@@ -79,7 +79,7 @@ def test_weight_histograms_grow_during_a_run(browser_page, screens, live_server)
     # Flatten has no weights; two Dense layers have a kernel and a bias each.
     expect(page.locator("#histograms figure")).to_have_count(4)
     assert page.locator("#histograms .histogram-chart").evaluate_all("(cs) => cs.map((c) => c.dataset.epochs)") == ["3"] * 4
-    expect(page.locator("#histograms figcaption").first).to_have_text("dense/kernel [64, 64]")
+    expect(page.locator("#histograms figcaption").first).to_have_text("dense/kernel (64, 64)")
     assert wait_run(live_server, run_id, lambda r: r["status"] not in ("queued", "running"))["status"] == "completed"
     assert len(fetches) <= 1 + 3, fetches     # the first load, then one request per epoch
     screens("histograms")

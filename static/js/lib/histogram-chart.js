@@ -3,7 +3,7 @@
 // GET /api/runs/ID/histograms; the page refetches it once per finished epoch.
 
 import { getJSON } from "./api.js";
-import { el, replaceChildren } from "./dom.js";
+import { el, replaceChildren, shapeText } from "./dom.js";
 
 const FONT = { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 11, color: "#1d2329" };
 const CONFIG = { displaylogo: false, displayModeBar: false, responsive: true };
@@ -82,7 +82,7 @@ export class WeightHistograms {
         const key = `${layer.name}/${tensor.name}`;
         if (!this.charts.has(key)) {
           this.charts.set(key, el("figure", { class: "histogram", dataset: { tensor: key } },
-            el("figcaption", { class: "mono", text: `${key} ${JSON.stringify(tensor.shape)}` }), el("div", { class: "histogram-chart" })));
+            el("figcaption", { class: "mono", text: `${key} ${shapeText(tensor.shape)}` }), el("div", { class: "histogram-chart" })));
         }
         const figure = this.charts.get(key);
         figures.push(figure);
