@@ -21,10 +21,11 @@ from .paths import BEST, MODEL, atomic_write
 log = logging.getLogger(__name__)
 
 
-def fit_callbacks(spec, folder, progress, sample=None):
-    """Give the fit callbacks: the spec's, TerminateOnNaN, the per-epoch save and sample, then progress.
+def fit_callbacks(spec, folder, progress, recorders=()):
+    """Give the fit callbacks: TerminateOnNaN, the spec's, the per-epoch save, the recorders, then progress.
 
-    folder: the run's folder (paths.run_dir); progress: the run's Progress; sample: its EpochSample.
+    folder: the run's folder (paths.run_dir); progress: the run's Progress; recorders: callbacks that
+    write a file per epoch for viewers (EpochSample, the inside view's), in the order they run.
     """
     cbs = [keras.callbacks.TerminateOnNaN()]
     chosen = spec.fit["callbacks"]
@@ -34,8 +35,9 @@ def fit_callbacks(spec, folder, progress, sample=None):
         cbs.append(keras.callbacks.EarlyStopping(**chosen["early_stopping"]))
     if chosen.get("reduce_lr_on_plateau"):
         cbs.append(keras.callbacks.ReduceLROnPlateau(**chosen["reduce_lr_on_plateau"]))
-    # The epoch is saved before it is reported: a run interrupted later resumes from it.
-    cbs += [SaveEveryEpoch(Path(folder) / MODEL), *([sample] if sample else []), progress]
+    # The epoch is saved and recorded before it is reported: a run interrupted later resumes from it,
+    # and a viewer that refetches on run_epoch finds the epoch's files there.
+    cbs += [SaveEveryEpoch(Path(folder) / MODEL), *recorders, progress]
     return cbs
 
 

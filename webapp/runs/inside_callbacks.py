@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from .. import inside, weight_histograms
-from .trainer import atomic_write
+from .paths import atomic_write
 
 log = logging.getLogger(__name__)
 
