@@ -168,7 +168,8 @@ class Inspector:
 
 def run_probe(loaded, x):
     """Give the Forward of x through the probe: one call, every layer's output."""
-    outputs = loaded.probe([x], training=False)
+    # predict_on_batch runs Keras's compiled predict function: one graph call, not a layer-by-layer eager walk.
+    outputs = loaded.probe.predict_on_batch(x)
     outputs = [np.asarray(o)[0] for o in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
     kept = [keep(o) for o in outputs]
     raw = np.asarray(outputs[-1], dtype=np.float64).reshape(-1)

@@ -26,6 +26,11 @@ def test_a_wrong_prediction_inside_layers_grad_cam_and_another_class(browser_pag
     expect(page.locator("#confusion-chart")).to_have_attribute("data-state", "ready")
     page.mouse.click(*cell_centre(page, t, p))
     expect(page.locator("#gallery-count")).to_have_text(f"Showing 1–{matrix[t][p]} of {matrix[t][p]}")
+    page.locator("#show-saliency").check()         # "show where the model looked" across the gallery
+    thumb = page.locator("#gallery .tile img").first
+    expect(thumb).to_have_attribute("src", re.compile(r"/inside/\d+/saliency\.png$"))
+    expect(thumb).to_have_js_property("complete", True)
+    assert thumb.evaluate("(i) => i.naturalWidth") > 0
     page.locator("#gallery .tile-button").first.click()
     index = page.locator("#detail").get_attribute("data-index")
     page.locator("#detail-inside").click()
