@@ -15,6 +15,7 @@ from flask_wtf.csrf import CSRFProtect
 from .. import accounts
 from ..store import Run
 from . import services
+from .security import init_url_map
 
 csrf = CSRFProtect()
 SAFE = ("GET", "HEAD", "OPTIONS")
@@ -39,6 +40,7 @@ RULES = {
     "pages.run": READ_RUN, "pages.gallery": READ_RUN, "pages.compare": READ, "pages.admin": ADMIN,
     "api.layers": READ, "api.check": READ, "api.import_model": READ, "api.export_model": READ,
     "api.list_datasets": READ, "api.dataset": READ, "api.image": READ_IMAGE, "api.upload": MEMBER,
+    "api.samples": READ, "api.pixel_stats": READ, "api.mean_image": READ, "api.download": READ, "api.augment": READ,
     "api.list_runs": READ, "api.get_run": READ_RUN, "api.artifact": READ_RUN,
     "api.predictions": READ_RUN, "api.confusion": READ_RUN, "api.sample": READ_RUN, "api.predict": READ,
     "api.inside_view": READ_RUN, "api.inside_layer": READ_RUN, "api.inside_saliency": READ_RUN,
@@ -55,6 +57,7 @@ def init_app(app):
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)       # valid for the session's life
     csrf.init_app(app)
     app.before_request(enforce)
+    init_url_map(app)   # before the blueprints' routes: an id past the database's range is a 404
 
 
 def enforce():

@@ -175,7 +175,7 @@ def inside_own(run_id):
         look = prediction_state().look(run.dataset)
     except DatasetError as exc:
         raise Missing(409, f"The dataset {run.dataset!r} of run {run.id} cannot be loaded here: {exc}") from None
-    img = user_image.read_image(file.stream, user_image.MAX_BYTES, draft=(look.width * 4, look.height * 4))
+    img = user_image.read_image(file.stream, user_image.MAX_BYTES)
     x, _ = user_image.to_input(img, look)
     return jsonify(_answer(run, state().keep_own(x)))
 
