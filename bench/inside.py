@@ -112,7 +112,7 @@ def throughput(args, tmp, npz):
     """Print samples/s and CPU per epoch of model.fit with the inside recorders against without, alternating."""
     import keras
 
-    from webapp.runs.trainer import inside_recorders
+    from webapp.runs.callbacks import inside_recorders
 
     with np.load(npz) as f:
         x, y = f["x_train"].astype("float32") / 255.0, keras.utils.to_categorical(f["y_train"], 10).astype("float32")
