@@ -70,11 +70,7 @@ class Forward:
     stats: list                # per layer: dict of full-size facts (channel means and maxima, ...)
     probabilities: np.ndarray
     raw: np.ndarray            # the model's own output for the image
-
-    @property
-    def predicted(self):
-        """Give the predicted class, as np.argmax(model.predict(x), -1) (or p > 0.5 for one sigmoid)."""
-        return int(top_classes(self.raw[None])[0][0])
+    predicted: int             # as np.argmax(model.predict(x), -1) gives it (or p > 0.5 for one sigmoid)
 
 
 def graph_tensors(model):
@@ -178,7 +174,8 @@ def run_probe(loaded, x):
     outputs = [np.asarray(o)[0] for o in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
     kept = [keep(o) for o in outputs]
     raw = np.asarray(outputs[-1], dtype=np.float64).reshape(-1)
-    return Forward([k for k, _ in kept], [s for _, s in kept], class_probabilities(raw[None])[0], raw)
+    return Forward([k for k, _ in kept], [s for _, s in kept], class_probabilities(raw[None])[0], raw,
+                   int(top_classes(raw[None])[0][0]))
 
 
 def _nbytes(value):

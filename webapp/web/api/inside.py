@@ -45,7 +45,10 @@ class State:
 
 def state():
     """Give this app's inside State."""
-    return current_app.extensions.setdefault("kd_inside", State())
+    extensions = current_app.extensions
+    if "kd_inside" not in extensions:   # not setdefault: a State is made once, not on every call
+        extensions["kd_inside"] = State()
+    return extensions["kd_inside"]
 
 
 @bp.errorhandler(inside.InsideError)
