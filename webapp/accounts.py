@@ -8,6 +8,7 @@ import secrets
 import threading
 import time
 from collections import deque
+from datetime import timedelta, timezone
 
 from sqlalchemy import Boolean, DateTime, Integer, String, func, insert, literal, select, text
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -149,25 +150,64 @@ def session_user(store, user_id, session_gen):
     return user if user and user.active and user.session_gen == session_gen else None
 
 
-def new_api_token(store, user_id, label="cli"):
-    """Create an API token for a user and give it; only its hash is kept."""
+TOKEN_DAYS = 90   # an API token's life unless asked otherwise (0: never expires)
+
+
+def new_api_token(store, user_id, label="cli", days=TOKEN_DAYS):
+    """Create an API token for a user, valid `days` days (0 or None: no expiry), and give it.
+
+    Only its hash is kept: the token itself is shown once.
+    """
     token = "kd_" + secrets.token_urlsafe(32)
+    expires = utcnow() + timedelta(days=days) if days else None
     with store.session() as s:
-        s.add(ApiToken(user_id=user_id, token_hash=token_hash(token), label=label))
+        s.add(ApiToken(user_id=user_id, token_hash=token_hash(token), label=label, expires_at=expires))
     return token
 
 
+def _expired(row):
+    if row.expires_at is None:
+        return False
+    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=timezone.utc)
+    return expires <= utcnow()
+
+
 def user_for_token(store, token):
-    """Give the active user an API token belongs to, or None."""
+    """Give the active user a live (not expired, not revoked) API token belongs to, or None."""
     if not isinstance(token, str) or not token:
         return None
     with store.session() as s:
         row = s.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token)))
-        if row is None:
+        if row is None or _expired(row):
             return None
         row.last_used_at = utcnow()
         user = s.get(User, row.user_id)
         return user if user and user.active else None
+
+
+def _iso(when):
+    return when.replace(tzinfo=when.tzinfo or timezone.utc).isoformat() if when else None
+
+
+def list_tokens(store, user_id=None):
+    """Give the API tokens (of one user, or everyone's) as dicts, newest first; never the token."""
+    query = select(ApiToken, User.name).join(User, ApiToken.user_id == User.id).order_by(ApiToken.id.desc())
+    if user_id is not None:
+        query = query.where(ApiToken.user_id == user_id)
+    with store.session() as s:
+        return [{"id": t.id, "user": name, "label": t.label, "created_at": _iso(t.created_at),
+                 "last_used_at": _iso(t.last_used_at), "expires_at": _iso(t.expires_at)}
+                for t, name in s.execute(query)]
+
+
+def revoke_token(store, token_id):
+    """Revoke (delete) an API token by its id; give True when it existed."""
+    with store.session() as s:
+        row = s.get(ApiToken, token_id)
+        if row is None:
+            return False
+        s.delete(row)
+        return True
 
 
 def new_share(store, run_id, user_id):
