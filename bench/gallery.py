@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.live import LiveServer  # noqa: E402
+from webapp.runs import paths  # noqa: E402
 
 MLP = [{"type": "Flatten"}, {"type": "Dense", "units": 64, "activation": "relu"},
        {"type": "Dense", "units": 10, "activation": "softmax"}]
@@ -107,7 +108,7 @@ def first_page(server, run_id, scale):
 
 def split_prediction_ms(server, run_id):
     """Give how long after model.keras the trainer wrote predictions.npz (the whole-split predict)."""
-    folder = server.data_dir / "runs" / str(run_id)
+    folder = paths.run_dir(server.data_dir, run_id)
     return ms((folder / "predictions.npz").stat().st_mtime - (folder / "model.keras").stat().st_mtime)
 
 
@@ -142,7 +143,7 @@ def predict_one(args, server, run_id, label):
     from webapp.spec.build import init_keras
 
     keras = init_keras()
-    model = keras.saving.load_model(server.data_dir / "runs" / str(run_id) / "model.keras", compile=False)
+    model = keras.saving.load_model(paths.artifact(server.data_dir, run_id, paths.MODEL), compile=False)
     x = np.zeros((1, *model.input_shape[1:]), dtype=np.float32)
     plain, on_batch = [], []
     for _ in range(args.calls + 5):

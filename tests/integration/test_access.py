@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import signed_in
 from tests.specs import MLP
 from webapp import accounts, create_app
+from webapp.runs import paths
 from webapp.spec.validate import validate
 from webapp.store import Run
 from webapp.web.access import RULES
@@ -130,9 +131,7 @@ def new_run(app, owner_id, status):
         run = Run(name="r", owner_id=owner_id, status=status, dataset="digits", history={},
                   spec=validate(MLP, require_run=True).to_dict(), epochs_planned=1)
         s.add(run)
-    folder = kd.data_dir / "runs" / str(run.id)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "history.csv").write_text("epoch,loss\n")
+    (paths.run_dir(kd.data_dir, run.id, create=True) / paths.HISTORY).write_text("epoch,loss\n")
     return run.id
 
 

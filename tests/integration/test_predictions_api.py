@@ -20,6 +20,7 @@ from tests.conftest import signed_in
 from tests.integration.runs_helpers import get, start, wait_for
 from tests.specs import MLP, spec
 from webapp import create_app
+from webapp.runs import paths
 from webapp.spec.build import init_keras
 
 pytestmark = pytest.mark.keras
@@ -116,7 +117,7 @@ def test_offset_10_limit_10_is_x_test_10_to_20(trained):
     client, run_id, _, x_test, _ = trained
     body = client.get(f"/api/runs/{run_id}/predictions?offset=10&limit=10").get_json()
     assert [i["index"] for i in body["items"]] == list(range(10, 20))
-    model = init_keras().saving.load_model(client.application.extensions["kd"].data_dir / "runs" / str(run_id) / "model.keras")
+    model = init_keras().saving.load_model(paths.artifact(client.application.extensions["kd"].data_dir, run_id, paths.MODEL))
     direct = np.argmax(model.predict(x_test[10:20, :, :, None] / 16.0, verbose=0), -1)
     assert [i["predicted"] for i in body["items"]] == direct.tolist()
     assert body["epoch"] == 2

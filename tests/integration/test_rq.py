@@ -214,7 +214,7 @@ def test_the_worker_process_never_imports_tensorflow(team):
 
 
 def test_the_worker_emits_to_the_rooms_the_web_layer_serves():
-    from webapp.runs import rq
+    from webapp.runs import rq_shared
     from webapp.web import events
 
-    assert rq.NAMESPACE == events.NAMESPACE and rq.room(7) == events.room(7)
+    assert rq_shared.NAMESPACE == events.NAMESPACE and rq_shared.room(7) == events.room(7)

@@ -5,6 +5,7 @@ import pytest
 from tests.conftest import signed_in
 from tests.integration.runs_helpers import get, start, wait_for
 from tests.specs import MLP, spec
+from webapp.runs import paths
 from webapp.store import RunEvent
 
 
@@ -23,7 +24,7 @@ def test_run_completes_with_keras_history_and_loadable_artifacts(client, service
 
     from webapp.spec.build import init_keras
     keras = init_keras()
-    model = keras.saving.load_model(services.data_dir / "runs" / str(run_id) / "model.keras")
+    model = keras.saving.load_model(paths.artifact(services.data_dir, run_id, paths.MODEL))
     assert model.count_params() == run["summary"]["total_params"]
     assert model.optimizer.iterations.numpy() == 2 * 23   # 1437 samples / 64 per batch, twice
 
@@ -67,7 +68,7 @@ def test_stop_keeps_what_was_learned_and_continue_goes_on(client, services):
     assert client.post(f"/api/runs/{run_id}/stop").status_code == 409
 
     keras = __import__("webapp.spec.build", fromlist=["init_keras"]).init_keras()
-    path = services.data_dir / "runs" / str(run_id) / "model.keras"
+    path = paths.artifact(services.data_dir, run_id, paths.MODEL)
     steps_before = int(keras.saving.load_model(path).optimizer.iterations.numpy())
 
     r = client.post(f"/api/runs/{run_id}/continue", json={"epochs": 1})

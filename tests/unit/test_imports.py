@@ -231,7 +231,7 @@ def test_lambda_layer_is_refused_with_its_line_and_index():
 
 
 @pytest.mark.parametrize("line, why", [
-    ("layers.Conv3D(8, 3)", "layers.Conv3D is not an allowed layer"),
+    ("layers.Conv1DTranspose(8, 3)", "layers.Conv1DTranspose is not an allowed layer"),
     ("MyBlock(32)", "MyBlock is not an allowed layer"),
     ("mylib.layers.Dense(3)", "mylib.layers.Dense is not an allowed layer"),
 ])
@@ -340,7 +340,7 @@ def test_keras_json_layers_compile_and_notes():
     (keras_layer("TFOpLambda", function="math.add"), "Layer 1 is a TFOpLambda layer"),
     (keras_layer("MyDense", module="my_package.layers", units=3), "custom object from module 'my_package.layers'"),
     (keras_layer("Dense", registered="Custom>Dense", units=3), "custom object registered as 'Custom>Dense'"),
-    (keras_layer("Conv3D", filters=3), "Layer 1: Conv3D is not an allowed layer"),
+    (keras_layer("Conv1DTranspose", filters=3), "Layer 1: Conv1DTranspose is not an allowed layer"),
     (keras_layer("Dense", units=3, activation={"module": "builtins", "class_name": "function", "config": "my_act"}),
      "activation is function, not a built-in activation"),
 ])

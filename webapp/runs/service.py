@@ -16,10 +16,9 @@ from sqlalchemy import func, select
 from ..spec import build
 from ..spec.validate import FieldError, SpecError, validate
 from ..store import Run, utcnow
-from . import journal
+from . import journal, paths
 
 log = logging.getLogger(__name__)
-ARTIFACTS = ("model.keras", "best.keras", "model.json", "history.csv", "train.py")
 
 
 class RunError(Exception):
@@ -107,7 +106,7 @@ class RunService:
             if run.status not in journal.ENDED:
                 raise RunError(409, f"Run {run_id} is {run.status}; stop it or wait until it ends to continue it.")
             self._check_queue(run.owner_id)
-            saved = (self.data_dir / "runs" / str(run_id) / "model.keras").exists()
+            saved = paths.artifact(self.data_dir, run_id, paths.MODEL).exists()
             if run.epochs_done and not saved:
                 raise RunError(409, f"Run {run_id} has no saved model to continue from.")
             planned = run.epochs_done + epochs
@@ -122,7 +121,7 @@ class RunService:
                 raise RunError(409, f"Run {run_id} is {run.status}; stop it before deleting it.")
             with self.store.session() as s:
                 s.delete(s.get(Run, run_id))
-        shutil.rmtree(self.data_dir / "runs" / str(run_id), ignore_errors=True)
+        shutil.rmtree(paths.run_dir(self.data_dir, run_id), ignore_errors=True)
 
     def rename(self, run_id, name):
         """Give a run a new name (1 to 100 printable characters)."""

@@ -1,7 +1,8 @@
 """What runs inside a trainer process: build or reload the model, fit it, save the artifacts.
 
 Called by the embedded executor's spawned process (runs/local.py) and by RQ work-horses. Every
-event goes through a Publisher: stored in the journal first, then sent.
+event goes through a Publisher: stored in the journal first, then sent. The Keras callbacks `fit`
+gets are in runs/callbacks.py; where the files go, in runs/paths.py.
 """
 
 import csv
@@ -18,24 +19,10 @@ from ..datasets import Registry
 from ..spec import build, exports
 from ..spec.validate import validate
 from ..store import Run, Store
-from . import journal
+from . import journal, paths
+from .paths import atomic_write
 
 log = logging.getLogger(__name__)
-
-
-def run_dir(data_dir, run_id):
-    """Give the directory of a run's artifacts (created on demand)."""
-    path = Path(data_dir) / "runs" / str(run_id)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def atomic_write(path, write):
-    """Write a file through `write(tmp_path)` and move it into place, so no reader sees half of it."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 class Publisher:
@@ -111,82 +98,6 @@ def _model_name(name):
     return safe or "sequential"
 
 
-def callbacks(spec, folder, progress, sample=None):
-    """Give the fit callbacks: the spec's, TerminateOnNaN, the per-epoch save and sample, then progress."""
-    keras = build.init_keras()
-    cbs = [keras.callbacks.TerminateOnNaN()]
-    chosen = spec.fit["callbacks"]
-    if chosen.get("checkpoint"):
-        cbs.append(AtomicCheckpoint(folder / "best.keras", **chosen["checkpoint"]))
-    if chosen.get("early_stopping"):
-        cbs.append(keras.callbacks.EarlyStopping(**chosen["early_stopping"]))
-    if chosen.get("reduce_lr_on_plateau"):
-        cbs.append(keras.callbacks.ReduceLROnPlateau(**chosen["reduce_lr_on_plateau"]))
-    # The epoch is saved before it is reported: a run interrupted later resumes from it.
-    cbs += [SaveEveryEpoch(folder / "model.keras"), *([sample] if sample else []), progress]
-    return cbs
-
-
-def _checkpoint_base():
-    return build.init_keras().callbacks.ModelCheckpoint
-
-
-def AtomicCheckpoint(path, **kwargs):  # noqa: N802 - used like the Keras class it builds
-    """Give a Keras ModelCheckpoint that writes to a temporary file and moves it into place."""
-
-    class _AtomicCheckpoint(_checkpoint_base()):
-        def on_epoch_end(self, epoch, logs=None):
-            super().on_epoch_end(epoch, logs)
-            if self.filepath != str(path) and os.path.exists(self.filepath):
-                os.replace(self.filepath, path)
-
-    partial = path.with_name(f".{path.stem}.partial.keras")
-    return _AtomicCheckpoint(str(partial), **kwargs)
-
-
-def SaveEveryEpoch(path):  # noqa: N802
-    """Give a callback that saves the whole model (optimizer included) atomically after each epoch."""
-
-    class _Save(build.init_keras().callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            atomic_write(path, self.model.save)
-
-    return _Save()
-
-
-def EpochSample(path, x_test, y_test):  # noqa: N802
-    """Give a callback that predicts a fixed sample of test images after each epoch and saves it.
-
-    The gallery of a run in progress shows it, marking images whose prediction changed since the
-    epoch before; a continued run compares its first epoch with the file the last one left.
-    """
-    import numpy as np
-
-    index = predictions.sample_indexes(len(x_test))
-    x, y = x_test[index], np.asarray(y_test)[index]
-
-    class _Sample(build.init_keras().callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            """Start from the predictions the last epoch left (a continued run), else from none."""
-            self.previous = np.full(len(index), -1, dtype=np.int64)
-            if path.exists():
-                old = predictions.Predictions.load(path)
-                if np.array_equal(old.index, index):
-                    self.previous = old.predicted
-
-        def on_epoch_end(self, epoch, logs=None):
-            """Predict the sample and save it with the previous epoch's predictions beside it."""
-            try:
-                arrays = predictions.arrays(self.model.predict_on_batch(x), y, epoch + 1, index)
-                arrays["previous"] = self.previous
-                atomic_write(path, lambda p: np.savez(p, **arrays))
-                self.previous = arrays["predicted"]
-            except Exception:  # a missing gallery sample must not end the training
-                log.exception("could not save the epoch sample predictions to %s", path)
-
-    return _Sample()
-
-
 def save_predictions(model, x_test, y_test, folder, epoch):
     """Predict the whole test split with the saved model and store predictions.npz atomically."""
     import numpy as np
@@ -220,7 +131,7 @@ def failure_message(exc):
 
 def _fit(store, run_id, settings, publisher, should_stop):
     keras = build.init_keras(gpu=True)
-    from .progress import Progress
+    from .callbacks import EpochSample, Progress, fit_callbacks
 
     with store.session() as s:
         run = s.get(Run, run_id)
@@ -231,10 +142,10 @@ def _fit(store, run_id, settings, publisher, should_stop):
     dataset = registry.info(spec.dataset)
     data = registry.load(spec.dataset)
     x, y, x_test, y_test = prepare(data, dataset["num_classes"], spec.label_mode)
-    folder = run_dir(settings["KD_DATA_DIR"], run_id)
-    atomic_write(folder / "train.py", lambda p: Path(p).write_text(exports.python_script(spec, dataset)))
-    resume = epochs_done > 0 and (folder / "model.keras").exists()
-    model = keras.saving.load_model(folder / "model.keras") if resume else new_model(spec, dataset)
+    folder = paths.run_dir(settings["KD_DATA_DIR"], run_id, create=True)
+    atomic_write(folder / paths.SCRIPT, lambda p: Path(p).write_text(exports.python_script(spec, dataset)))
+    resume = epochs_done > 0 and (folder / paths.MODEL).exists()
+    model = keras.saving.load_model(folder / paths.MODEL) if resume else new_model(spec, dataset)
     fit = spec.fit
     progress = Progress(publisher, should_stop, fit["batch_size"])
     validation = {"test": {"validation_data": (x_test, y_test)}, "none": {}}.get(
@@ -243,8 +154,8 @@ def _fit(store, run_id, settings, publisher, should_stop):
         return "stopped", None
     model.fit(x, y, epochs=epochs_planned, initial_epoch=epochs_done if resume else 0,
               batch_size=fit["batch_size"], shuffle=fit["shuffle"], verbose=0,
-              callbacks=callbacks(spec, folder, progress, EpochSample(folder / predictions.EPOCH_FILE, x_test,
-                                                                      data.y_test)), **validation)
+              callbacks=fit_callbacks(spec, folder, progress, EpochSample(folder / predictions.EPOCH_FILE, x_test,
+                                                                          data.y_test)), **validation)
     publisher.close()
     epochs = save_artifacts(store, run_id, model, folder)
     if progress.nan_at:
@@ -258,12 +169,12 @@ def _fit(store, run_id, settings, publisher, should_stop):
 
 def save_artifacts(store, run_id, model, folder):
     """Write model.keras, model.json and history.csv, each atomically; give the epochs done."""
-    atomic_write(folder / "model.keras", model.save)
-    atomic_write(folder / "model.json", lambda p: Path(p).write_text(model.to_json()))
+    atomic_write(folder / paths.MODEL, model.save)
+    atomic_write(folder / paths.MODEL_JSON, lambda p: Path(p).write_text(model.to_json()))
     with store.session() as s:
         run = s.get(Run, run_id)
         history, epochs = run.history or {}, run.epochs_done
-    atomic_write(folder / "history.csv", lambda p: Path(p).write_text(history_csv(history)))
+    atomic_write(folder / paths.HISTORY, lambda p: Path(p).write_text(history_csv(history)))
     return epochs
 
 

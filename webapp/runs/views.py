@@ -1,11 +1,9 @@
 """How a run reads as JSON: the contract's run object, the runs list, and `run_history`."""
 
-from pathlib import Path
-
 from sqlalchemy import func, select
 
 from ..store import Action, Run, User
-from .service import ARTIFACTS
+from . import paths
 
 LIST_FIELDS = ("id", "name", "status", "dataset", "epochs_done", "epochs_planned", "error")
 
@@ -36,9 +34,8 @@ def run_json(session, run, data_dir, detail=True):
                finished_at=_iso(run.finished_at), queue_position=queue_position(session, run),
                final=final_logs(run.history), last_seq=run.last_seq)
     if detail:
-        folder = Path(data_dir) / "runs" / str(run.id)
         out.update(spec=run.spec, summary=run.summary, history=run.history or {}, progress=run.progress,
-                   artifacts=[name for name in ARTIFACTS if (folder / name).exists()],
+                   artifacts=paths.existing_artifacts(data_dir, run.id),
                    actions=run_actions(session, run.id))
     return out
 

@@ -67,7 +67,7 @@ def make_layer(layer, name=None):
     """Give a new Keras layer for a canonical layer dict."""
     keras = init_keras()
     kwargs = _kwargs(layer)
-    if layer["type"] == "Bidirectional":
+    if "layer" in kwargs:   # a wrapper: Bidirectional, TimeDistributed
         kwargs["layer"] = make_layer(layer["layer"])
     if name:
         kwargs["name"] = name
@@ -95,6 +95,16 @@ def _precheck(index, layer, shape):
     """Give a FieldError when the layer cannot take an input of this shape (per sample), else None."""
     entry = catalog.LAYERS[layer["type"]]
     where = f"layer {index} gets {_shape_text(shape)}"
+    if layer["type"] == "TimeDistributed":
+        if len(shape) < 2:
+            return FieldError(index, None, f"TimeDistributed needs (timesteps, ...) per sample; {where}. "
+                                           "Use Reshape or RepeatVector before it.")
+        inner = _precheck(index, layer["layer"], shape[1:])
+        return inner and FieldError(index, "layer", f"TimeDistributed applies {layer['layer']['type']} to each "
+                                                    f"timestep of {_shape_text(shape[1:])}: {inner.message}")
+    if layer["type"] == "Permute" and sorted(layer["dims"]) != list(range(1, len(shape) + 1)):
+        return FieldError(index, "dims", f"Permute: dims {layer['dims']} must order the axes 1..{len(shape)} "
+                                         f"(each once); {where}.")
     if entry.input_rank and len(shape) != entry.input_rank:
         hint = ""
         if entry.input_rank == 2 and len(shape) == 3:
@@ -158,7 +168,29 @@ def trace(spec, input_shape, weights=True):
             rows.append({"index": index, "type": layer["type"], "name": name,
                          "output_shape": [None, *out], "params": int(keras_layer.count_params()),
                          "trainable_params": sum(math.prod(w.shape) for w in keras_layer.trainable_weights)})
+        _check_uncropped(keras, spec, built, input_shape)
     return built, rows
+
+
+def _check_uncropped(keras, spec, built, input_shape):
+    """Refuse a RandomCrop whose later layers cannot take the uncropped image.
+
+    Keras 3 (up to at least 3.15, keras-team/keras#21868) passes images through RandomCrop
+    uncropped when not training, so evaluate and predict feed the later layers a bigger image.
+    """
+    crops = [i for i, layer in enumerate(spec.layers) if layer["type"] == "RandomCrop"]
+    if not crops:
+        return
+    x = keras.Input(shape=tuple(input_shape))
+    for index, keras_layer in enumerate(built):
+        try:
+            x = x if index in crops else keras_layer(x)
+        except Exception as exc:
+            raise SpecError([FieldError(crops[0], "type", f"Layer {crops[0]} (RandomCrop): Keras 3 leaves images "
+                             "uncropped at evaluate and predict time, and then layer "
+                             f"{index} ({spec.layers[index]['type']}) cannot take them: {keras_message(exc)}. "
+                             "Use Resizing, or only layers that take any image size (convolutions, "
+                             "GlobalAveragePooling2D) after it.")]) from exc
 
 
 def build_model(spec, input_shape, name=None):
@@ -173,7 +205,9 @@ def _last_activation(spec):
     for layer in reversed(spec.layers):
         if layer["type"] in ("Dense", "Activation"):
             return layer["activation"]
-        if layer["type"] not in ("Dropout",):
+        if layer["type"] == "Softmax":
+            return "softmax"
+        if layer["type"] not in ("Dropout", "ActivityRegularization"):
             return None
     return None
 

@@ -107,8 +107,11 @@ def _check_origin(item, index, field, what):
                              "own objects can be imported.")
 
 
-def json_layer(item, index, warnings, inner=False):
-    """Give one serialized Keras layer as a spec layer dict, None for an InputLayer; refuse the rest."""
+def json_layer(item, index, warnings, inner=None):
+    """Give one serialized Keras layer as a spec layer dict, None for an InputLayer; refuse the rest.
+
+    inner: the wrapper's `layer` Param when this layer is wrapped (Bidirectional, TimeDistributed).
+    """
     if not isinstance(item, dict) or not isinstance(item.get("class_name"), str):
         refuse(index, None, f"Layer {index} is not a serialized Keras layer (no class_name).")
     kind, config = item["class_name"], item.get("config") or {}
@@ -121,9 +124,9 @@ def json_layer(item, index, warnings, inner=False):
         if isinstance(shape, list) and shape:
             warnings.append(shape_note(shape[1:]))
         return None
-    if inner and kind not in catalog.RECURRENT:
-        refuse(index, "layer.type", f"Layer {index} (Bidirectional) wraps {kind:.60}; it may wrap "
-                                    f"{', '.join(catalog.RECURRENT)}.")
+    if inner and kind not in inner.choices:
+        refuse(index, "layer.type", f"Layer {index} wraps {kind:.60}; it may wrap "
+                                    f"{', '.join(inner.choices)}.")
     entry = catalog.LAYERS.get(kind)
     if entry is None or not isinstance(config, dict):
         refuse(index, "type", f"Layer {index}: {kind:.60} is not an allowed layer. Allowed: {', '.join(catalog.LAYERS)}.")
@@ -136,7 +139,7 @@ def json_layer(item, index, warnings, inner=False):
             if key not in ("batch_input_shape", "input_dim") and not kn.is_neutral(key, value):
                 warnings.append(f"layer {index} ({kind}): {key} = {_brief(value)} is not part of the spec; ignored")
         elif param.kind == "layer":
-            layer[key] = json_layer(value, index, warnings, inner=True)
+            layer[key] = json_layer(value, index, warnings, inner=param)
         elif key in ("activation", "recurrent_activation"):
             layer[key] = _json_activation(value, index, kind, key)
         else:

@@ -34,12 +34,56 @@ POSITIONAL = {
     "GRU": ("units", "activation", "recurrent_activation", "use_bias"),
     "SimpleRNN": ("units", "activation", "use_bias"),
     "Bidirectional": ("layer", "merge_mode"),
+    "TimeDistributed": ("layer",),
+    "Masking": ("mask_value",),
+    "Conv3D": ("filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate",
+               "groups", "activation", "use_bias"),
+    "Conv2DTranspose": ("filters", "kernel_size", "strides", "padding", "output_padding", "data_format",
+                        "dilation_rate", "activation", "use_bias"),
+    "SeparableConv2D": ("filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate",
+                        "depth_multiplier", "activation", "use_bias"),
+    "DepthwiseConv2D": ("kernel_size", "strides", "padding", "depth_multiplier", "data_format",
+                        "dilation_rate", "activation", "use_bias"),
+    "ConvLSTM2D": ("filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate",
+                   "activation", "recurrent_activation", "use_bias"),
+    "MaxPooling3D": ("pool_size", "strides", "padding"),
+    "AveragePooling3D": ("pool_size", "strides", "padding"),
+    "Permute": ("dims",),
+    "RepeatVector": ("n",),
+    "ZeroPadding1D": ("padding",),
+    "Cropping1D": ("cropping",),
+    "Cropping2D": ("cropping",),
+    "UpSampling1D": ("size",),
+    "ReLU": ("max_value", "negative_slope", "threshold"),
+    "LeakyReLU": ("negative_slope",),
+    "ELU": ("alpha",),
+    "Softmax": ("axis",),
+    "SpatialDropout1D": ("rate",),
+    "GaussianDropout": ("rate",),
+    "AlphaDropout": ("rate",),
+    "GaussianNoise": ("stddev",),
+    "ActivityRegularization": ("l1", "l2"),
+    "GroupNormalization": ("groups", "axis", "epsilon", "center", "scale"),
+    "UnitNormalization": ("axis",),
+    "Rescaling": ("scale", "offset"),
+    "Resizing": ("height", "width", "interpolation", "crop_to_aspect_ratio"),
+    "RandomFlip": ("mode",),
+    "RandomRotation": ("factor", "fill_mode", "interpolation"),
+    "RandomZoom": ("height_factor", "width_factor", "fill_mode", "interpolation"),
+    "RandomTranslation": ("height_factor", "width_factor", "fill_mode", "interpolation"),
+    "RandomContrast": ("factor",),
+    "RandomCrop": ("height", "width"),
 }
 # How many of those an exported script writes positionally, as the Keras guides do.
 EXPORT_POSITIONAL = {"Dense": 1, "Activation": 1, "Embedding": 2, "Conv1D": 2, "Conv2D": 2,
                      "MaxPooling1D": 1, "AveragePooling1D": 1, "MaxPooling2D": 1, "AveragePooling2D": 1,
                      "Reshape": 1, "Dropout": 1, "SpatialDropout2D": 1, "LSTM": 1, "GRU": 1,
-                     "SimpleRNN": 1, "Bidirectional": 1}
+                     "SimpleRNN": 1, "Bidirectional": 1, "TimeDistributed": 1, "Conv3D": 2,
+                     "Conv2DTranspose": 2, "SeparableConv2D": 2, "DepthwiseConv2D": 1, "ConvLSTM2D": 2,
+                     "MaxPooling3D": 1, "AveragePooling3D": 1, "Permute": 1, "RepeatVector": 1,
+                     "SpatialDropout1D": 1, "GaussianDropout": 1, "AlphaDropout": 1, "GaussianNoise": 1,
+                     "Rescaling": 1, "Resizing": 2, "RandomCrop": 2, "RandomRotation": 1, "RandomZoom": 1,
+                     "RandomContrast": 1}
 OPTIMIZER_POSITIONAL = ("learning_rate",)
 COMPILE_POSITIONAL = ("optimizer", "loss", "loss_weights", "metrics")
 FIT_POSITIONAL = ("x", "y", "batch_size", "epochs", "verbose", "callbacks", "validation_split",
@@ -75,7 +119,9 @@ ANY = object()
 INITIALIZERS = {"kernel_initializer": "glorot_uniform", "bias_initializer": "zeros",
                 "recurrent_initializer": "orthogonal", "embeddings_initializer": "random_uniform",
                 "beta_initializer": "zeros", "gamma_initializer": "ones",
-                "moving_mean_initializer": "zeros", "moving_variance_initializer": "ones"}
+                "moving_mean_initializer": "zeros", "moving_variance_initializer": "ones",
+                "alpha_initializer": "zeros", "depthwise_initializer": "glorot_uniform",
+                "pointwise_initializer": "glorot_uniform"}
 NEUTRAL = {
     "name": ANY, "seed": ANY, "zero_output_for_mask": ANY, "backward_layer": ANY, "implementation": ANY,
     "use_cudnn": ANY, "verbose": ANY, "ema_momentum": ANY, "trainable": True, "data_format": "channels_last",
@@ -88,7 +134,8 @@ NEUTRAL = {
     "gradient_accumulation_steps": None, "jit_compile": ANY, "is_legacy_optimizer": False, "decay": 0.0,
     "run_eagerly": False, "steps_per_execution": 1, "loss_weights": None, "weighted_metrics": None,
     "auto_scale_loss": True, "reduction": "sum_over_batch_size", "from_logits": False,
-    "label_smoothing": 0.0, "k": 5, "thresholds": None, "num_thresholds": 200, "dtype": ANY,
+    "label_smoothing": 0.0, "k": 5, "value_range": [0, 255], "output_padding": None,
+    "pad_to_aspect_ratio": False, "antialias": False, "thresholds": None, "num_thresholds": 200, "dtype": ANY,
 }
 # Keras's signatures for those callbacks: positional order and the defaults of what the spec leaves out.
 CALLBACK_POSITIONAL = {

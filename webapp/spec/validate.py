@@ -75,8 +75,14 @@ def _describe(p):
         what = {"bool": "true or false", "str": "a text",
                 "choice": "one of " + ", ".join(map(str, p.choices)),
                 "shape": "a list of whole numbers ≥ 1 (one of them may be -1)",
-                "layer": "a recurrent layer: " + ", ".join(p.choices)}[p.kind]
+                "layer": _describe_layer(p)}[p.kind]
     return what + (", or null" if p.nullable else "")
+
+
+def _describe_layer(p):
+    if len(p.choices) > 10:
+        return "a layer of the catalog (any but a wrapper)"
+    return "a recurrent layer: " + ", ".join(p.choices)
 
 
 def _in_range(p, v):
@@ -147,7 +153,7 @@ def check_params(entry, given, errors, layer=None, prefix="", what=None):
                 out[p.name] = p.default
             continue
         if p.kind == "layer":
-            out[p.name] = _check_inner_layer(p, given[p.name], errors, layer, prefix + p.name + ".")
+            out[p.name] = _check_inner_layer(entry.type, p, given[p.name], errors, layer, prefix + p.name + ".")
             continue
         try:
             out[p.name] = coerce(p, given[p.name])
@@ -162,9 +168,9 @@ def _show(v):
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _check_inner_layer(p, value, errors, layer, prefix):
+def _check_inner_layer(wrapper, p, value, errors, layer, prefix):
     if not isinstance(value, dict) or value.get("type") not in p.choices:
-        errors.append(FieldError(layer, prefix + "type", f"Bidirectional wraps {_describe(p)}; got {_show(value)}."))
+        errors.append(FieldError(layer, prefix + "type", f"{wrapper} wraps {_describe(p)}; got {_show(value)}."))
         return None
     entry = catalog.LAYERS[value["type"]]
     return {"type": entry.type, **check_params(entry, value, errors, layer, prefix, what=entry.type)}

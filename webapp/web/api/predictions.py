@@ -12,7 +12,7 @@ from flask import current_app, jsonify, request
 from ... import predictions as preds
 from ... import user_image
 from ...datasets import DatasetError
-from ...runs import journal
+from ...runs import journal, paths
 from ...store import Run
 from .. import services
 from . import bp
@@ -110,8 +110,8 @@ def _run(run_id):
 
 
 def run_dir(run_id):
-    """Give the directory of a run's artifacts."""
-    return services().data_dir / "runs" / str(run_id)
+    """Give the folder of a run's files in this app's data directory."""
+    return paths.run_dir(services().data_dir, run_id)
 
 
 def _dataset(run):
@@ -189,7 +189,7 @@ def predict(run_id):
     file = request.files.get("image")
     if file is None:
         return error(400, "image: send an image file as the multipart form field `image` (PNG, JPEG, GIF, BMP, WebP).")
-    path = run_dir(run.id) / "model.keras"
+    path = run_dir(run.id) / paths.MODEL
     if not path.exists():
         raise Missing(409, f"Run {run.id} has no saved model yet: it is saved after each finished epoch.")
     try:
@@ -227,5 +227,5 @@ def gallery_data(run_id):
             "dataset": {k: info.get(k) for k in ("id", "name", "input_shape", "num_classes", "class_names")},
             "look": look, "thumb_scale": min(MAX_SCALE, max(1, math.ceil(THUMB_PX / side))),
             "has_predictions": (folder / preds.FILE).exists(), "has_epoch_sample": (folder / preds.EPOCH_FILE).exists(),
-            "has_model": (folder / "model.keras").exists(),
+            "has_model": (folder / paths.MODEL).exists(),
             "max_upload_mb": user_image.MAX_BYTES // 2**20}

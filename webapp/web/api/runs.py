@@ -5,8 +5,8 @@ from flask_login import current_user
 from werkzeug.exceptions import NotFound
 
 from ... import accounts
-from ...runs import views
-from ...runs.service import ARTIFACTS, RunError
+from ...runs import paths, views
+from ...runs.service import RunError
 from .. import services
 from . import bp
 from .errors import error, json_body
@@ -74,10 +74,10 @@ def continue_run(run_id):
 def artifact(run_id, name):
     """Give one artifact of a run as a download."""
     _run_or_404(run_id)
-    if name not in ARTIFACTS:
-        return error(404, f"Unknown artifact '{name}'. A run has: {', '.join(ARTIFACTS)}.")
+    if name not in paths.ARTIFACTS:
+        return error(404, f"Unknown artifact '{name}'. A run has: {', '.join(paths.ARTIFACTS)}.")
     try:
-        return send_from_directory(services().data_dir / "runs" / str(run_id), name, as_attachment=True)
+        return send_from_directory(paths.run_dir(services().data_dir, run_id), name, as_attachment=True)
     except NotFound:
         return error(404, f"Run {run_id} has no {name} (yet).")
 
