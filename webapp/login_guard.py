@@ -11,13 +11,15 @@ from collections import deque
 class RateLimit:
     """Counts of recent events per key: each is forgotten `window_s` seconds after it happened."""
 
+    MAX_KEYS = 100_000   # past this many keys, those with nothing recent are dropped (bounded memory)
+
     def __init__(self, window_s=300.0):
         self.window_s = window_s
         self._hits = {}
         self._lock = threading.Lock()
 
     def _recent(self, key, now):
-        hits = self._hits.setdefault(key, deque())
+        hits = self._hits.get(key) or deque()
         while hits and now - hits[0] > self.window_s:
             hits.popleft()
         return hits
@@ -31,7 +33,10 @@ class RateLimit:
         """Count one event of `key`."""
         now = time.monotonic()
         with self._lock:
-            self._recent(key, now).append(now)
+            if key not in self._hits and len(self._hits) >= self.MAX_KEYS:
+                self._hits = {k: h for k in self._hits if (h := self._recent(k, now))}
+            hits = self._hits[key] = self._recent(key, now)
+            hits.append(now)
 
     def retry_after(self, key, limit):
         """Give the seconds until `key` has fewer than `limit` events, or 0 when it has already."""
