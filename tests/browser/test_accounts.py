@@ -3,10 +3,9 @@
 import re
 
 import pytest
-import requests
 from playwright.sync_api import expect
 
-from tests.browser.conftest import USERS, Screens, flask_cli, server_env, sign_in, start_server
+from tests.browser.conftest import USERS, Screens, new_server, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -56,8 +55,7 @@ def test_a_wrong_password_is_refused_the_right_one_signs_in_and_sign_out_ends_it
 
 
 def test_the_setup_link_makes_the_first_admin_once(open_page, tmp_path_factory, request):
-    env = server_env(tmp_path_factory.mktemp("kd-empty"), tmp_path_factory.mktemp("keras-home-empty"))
-    server = start_server({**env, "KD_WARM_SPARE": "0"})
+    server = new_server(tmp_path_factory, "kd-empty", KD_WARM_SPARE="0").start()
     try:
         link = server.wait_for_line(r"No account yet: create the first admin at (http://\S+/setup\?token=\S+)").group(1)
         assert link.startswith(f"{server}/setup?token=")
@@ -96,12 +94,13 @@ def test_the_setup_link_makes_the_first_admin_once(open_page, tmp_path_factory, 
         for p in (page, stranger):
             p.wait_for_load_state("networkidle")
             p.goto("about:blank")
-    finally:
         server.stop()
-    again = start_server({**env, "KD_WARM_SPARE": "0"})
-    again.stop()
-    assert any("Keras dashboard: http://" in line for line in again.lines), again.lines
-    assert not any("No account yet" in line for line in again.lines), again.lines
+        server.start()   # again, on the same data dir
+        server.stop()
+        assert any("Keras dashboard: http://" in line for line in server.lines()), server.lines()
+        assert not any("No account yet" in line for line in server.lines()), server.lines()
+    finally:
+        server.close()
 
 
 def test_an_admin_adds_a_user_disables_them_and_resets_their_password(open_page, live_server, request):
@@ -180,8 +179,8 @@ def test_an_admin_adds_a_user_disables_them_and_resets_their_password(open_page,
     screens("actions")
 
     # A script's token for carol, made with the CLI, is listed with its expiry and revoked from the page.
-    token = flask_cli(live_server.env, "users", "token", "carol", "--days", "7", "--label", "carol-script").strip()
-    assert requests.get(f"{live_server}/api/me", headers={"Authorization": f"Bearer {token}"}, timeout=30).status_code == 200
+    token = live_server.cli("users", "token", "carol", "--days", "7", "--label", "carol-script").strip().splitlines()[-1]
+    live_server.get("/api/me", headers={"Authorization": f"Bearer {token}"})
     admin.reload()
     row = admin.locator('#tokens-body tr[data-user="carol"]')
     expect(row).to_have_count(1)
@@ -190,5 +189,5 @@ def test_an_admin_adds_a_user_disables_them_and_resets_their_password(open_page,
     row.get_by_role("button", name="Revoke").click()
     expect(admin.locator("#tokens-done")).to_contain_text("of carol is revoked.")
     expect(row).to_have_count(0)
-    assert requests.get(f"{live_server}/api/me", headers={"Authorization": f"Bearer {token}"}, timeout=30).status_code == 401
+    live_server.get("/api/me", expect=401, headers={"Authorization": f"Bearer {token}"})
     screens("token-revoked")

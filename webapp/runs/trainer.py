@@ -84,10 +84,8 @@ def prepare(data, num_classes, label_mode):
 
 def new_model(spec, dataset):
     """Give the spec's model, compiled with its optimizer, loss and metrics."""
-    keras = build.init_keras()
     model = build.build_model(spec, dataset["input_shape"], name=_model_name(spec.name))
-    opt = dict(spec.compile["optimizer"])
-    optimizer = getattr(keras.optimizers, opt.pop("type"))(**opt)
+    optimizer = build.make_optimizer(spec.compile["optimizer"])
     model.compile(optimizer=optimizer, loss=spec.compile["loss"], metrics=list(spec.compile["metrics"]))
     return model
 
@@ -96,6 +94,16 @@ def _model_name(name):
     # TensorFlow's root name scope must match ^[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*$: ASCII only, no leading "_".
     safe = "".join(c if (c.isascii() and c.isalnum()) or c == "_" else "_" for c in name or "")[:60].strip("_")
     return safe or "sequential"
+
+
+def inside_recorders(folder, x_test):
+    """Give the inside view's callbacks: weight histograms and the epoch sample's probabilities."""
+    from .. import inside, weight_histograms
+    from .inside_callbacks import SampleProbabilities, WeightHistograms
+
+    index = predictions.sample_indexes(len(x_test))
+    return [WeightHistograms(folder / weight_histograms.FILE),
+            SampleProbabilities(folder / inside.LEARNING_FILE, x_test[index], index)]
 
 
 def save_predictions(model, x_test, y_test, folder, epoch):
@@ -154,8 +162,9 @@ def _fit(store, run_id, settings, publisher, should_stop):
         return "stopped", None
     model.fit(x, y, epochs=epochs_planned, initial_epoch=epochs_done if resume else 0,
               batch_size=fit["batch_size"], shuffle=fit["shuffle"], verbose=0,
-              callbacks=fit_callbacks(spec, folder, progress, EpochSample(folder / predictions.EPOCH_FILE, x_test,
-                                                                          data.y_test)), **validation)
+              callbacks=fit_callbacks(spec, folder, progress, [EpochSample(folder / predictions.EPOCH_FILE, x_test,
+                                                                           data.y_test), *inside_recorders(folder, x_test)]),
+              **validation)
     publisher.close()
     epochs = save_artifacts(store, run_id, model, folder)
     if progress.nan_at:
