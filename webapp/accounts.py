@@ -125,7 +125,8 @@ def update_user(store, user_id, role=None, active=None, password=None):
         if active is not None:
             if not isinstance(active, bool):
                 raise AccountError("active is true or false.")
-            user.session_gen += not active and user.active
+            if user.active and not active:
+                user.session_gen += 1
             user.active = active
         if password is not None:
             user.password_hash = generate_password_hash(check_password(password))
