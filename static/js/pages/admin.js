@@ -1,5 +1,6 @@
 // The admin page: the accounts (add, change role, disable or enable, reset a password), the API
-// tokens (list, revoke) and the recent actions of everyone. Every change goes through the JSON API; its refusals show here.
+// tokens (list, revoke) and the recent actions of everyone. Every change goes through the JSON
+// API; its refusals show here.
 
 import { actionText } from "../lib/actions.js";
 import { api, getJSON, postJSON } from "../lib/api.js";
