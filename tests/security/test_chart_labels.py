@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import chromium  # noqa: F401  (the session's Chromium)
 from webapp.web.vendor import plotly_dir
 
 pytestmark = pytest.mark.browser
@@ -35,7 +34,7 @@ def serve(route):
     return route.fulfill(path=ROOT / path.lstrip("/"), content_type="text/javascript")
 
 
-def test_class_names_are_drawn_as_text_in_prediction_charts(chromium):  # noqa: F811
+def test_class_names_are_drawn_as_text_in_prediction_charts(chromium):
     page = chromium.new_page()
     try:
         page.route(f"{SITE}/**", serve)
