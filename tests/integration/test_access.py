@@ -109,6 +109,8 @@ CASES = [
     ("add a user", "POST", "/api/users", {"role": "viewer", "password": "password123"}, None, admins(201)),
     ("change a user", "PATCH", "/api/users/{viewer_id}", {"active": True}, None, admins(200)),
     ("recent actions", "GET", "/api/actions", None, None, admins(200)),
+    ("list API tokens", "GET", "/api/tokens", None, None, admins(200)),
+    ("revoke an API token", "DELETE", "/api/tokens/999999", None, None, admins(404)),   # none such: admins get through
     ("builder page", "GET", "/", None, None, PAGE),
     ("datasets page", "GET", "/datasets", None, None, PAGE),
     ("dataset page", "GET", "/datasets/digits", None, None, PAGE),

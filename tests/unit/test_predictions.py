@@ -279,7 +279,7 @@ def test_a_decompression_bomb_is_refused(side):
     # Blank one-bit pixels compress to a small file but decode to 49 (our limit) or 400 (Pillow's) million.
     bomb = png(Image.new("1", (side, side)))
     assert len(bomb.getvalue()) < 200_000
-    with pytest.raises(user_image.ImageError, match="^image: .*too many pixels to decode \("):
+    with pytest.raises(user_image.ImageError, match=r"^image: .*too many pixels to decode \("):
         user_image.read_image(bomb)
 
 

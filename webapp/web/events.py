@@ -7,7 +7,7 @@ arrive in seq order and a client drops any seq it has already seen.
 
 import threading
 
-from flask import request
+from flask import g, request
 from flask_login import current_user
 from flask_socketio import emit, join_room, leave_room
 
@@ -54,8 +54,8 @@ _viewers_lock = threading.Lock()
 def _viewer(auth):
     """Give who a new connection is (session cookie, API token, share token), or None."""
     store = services().store
-    if current_user.is_authenticated:
-        return {"user": current_user.id, "session_gen": getattr(current_user, "session_gen", None)}
+    if current_user.is_authenticated:   # a session cookie, or an Authorization: Bearer header
+        return {"user": current_user.id, "session_gen": None if g.get("token_auth") else current_user.session_gen}
     if (user := accounts.user_for_token(store, auth.get("token"))) is not None:
         return {"user": user.id, "session_gen": None}
     if (run_id := accounts.share_run(store, auth.get("share"))) is not None:
