@@ -185,7 +185,7 @@ def json_compile(config, warnings):
     if isinstance(loss, dict):
         _warn_config(loss.get("config"), "compile.loss", warnings)
     out["loss"] = kn.loss_name(_serialized_name(loss)) if loss is not None else None
-    out["metrics"] = [json_metric(m, warnings) for m in _flat(config.get("metrics"))]
+    out["metrics"] = [m for m in (json_metric(m, warnings) for m in _flat(config.get("metrics"))) if m]
     for key in ("loss_weights", "weighted_metrics"):
         if config.get(key):
             warnings.append(f"compile: {key} is not part of the spec; ignored")
@@ -206,6 +206,9 @@ def json_metric(value, warnings):
     """Give a metric's catalog name from its Keras form, noting a renamed log key."""
     name = _serialized_name(value)
     out = kn.metric_name(name)
+    if out not in catalog.METRICS:
+        warnings.append(f"compile: metric {str(name)[:60]} is not one the dashboard logs; left out")
+        return None
     if out == "accuracy" and name not in ("accuracy", "acc"):
         warnings.append(f"compile: metric {name} is read as accuracy, which Keras picks to suit the loss "
                         "(its log key is accuracy)")

@@ -146,10 +146,8 @@ class Reader:
         new, old = old_keras.module_path(path)
         if old and old not in self._renamed:
             self._renamed.add(old)
-            tf = old.endswith("keras") and old != "keras"
-            self.marker("tf_keras" if tf else "keras2", line, old)
-            why = ("tf.keras was TensorFlow 2's copy of Keras; Keras 3 is imported as keras" if tf else
-                   f"Keras 3 has no module {old}; its names are in {old_keras.MODULES[old]}")
+            era, why = old_keras.module_era(old)
+            self.marker(era, line, old)
             self.note(line, old, old_keras.MODULES[old], why)
         return new
 
