@@ -9,7 +9,7 @@ import json
 from . import catalog, keras_names as kn, old_keras
 from .import_answer import finish, note, refuse, shape_note
 from .python_import import from_python
-from .validate import FieldError, SpecError
+from .fields import FieldError, SpecError
 
 MAX_SOURCE = 1_000_000   # characters; a Keras JSON of 200 layers is well under 300 kB
 FORMATS = ("keras_json", "python")
@@ -120,19 +120,24 @@ def json_layer(item, index, warnings, inner=None):
         refuse(index, "type", f"Layer {index}: {kind:.60} is not an allowed layer. Allowed: {', '.join(catalog.LAYERS)}.")
     if isinstance(config.get("batch_input_shape"), list) and not inner:   # Keras 2: on the first layer
         warnings.append(shape_note(config["batch_input_shape"][1:]))
-    layer = {"type": kind}
+    return _keras_quirks({"type": kind, **_json_params(entry, config, index, warnings)})
+
+
+def _json_params(entry, config, index, warnings):
+    """Give a layer config's catalog parameters; the other keys are noted unless they change nothing."""
+    out = {}
     for key, value in config.items():
         param = entry.param(key)
         if param is None:
             if key not in ("batch_input_shape", "input_dim") and not kn.is_neutral(key, value):
-                warnings.append(f"layer {index} ({kind}): {key} = {_brief(value)} is not part of the spec; ignored")
+                warnings.append(f"layer {index} ({entry.type}): {key} = {_brief(value)} is not part of the spec; ignored")
         elif param.kind == "layer":
-            layer[key] = json_layer(value, index, warnings, inner=param)
+            out[key] = json_layer(value, index, warnings, inner=param)
         elif key in ("activation", "recurrent_activation"):
-            layer[key] = _json_activation(value, index, kind, key)
+            out[key] = _json_activation(value, index, entry.type, key)
         else:
-            layer[key] = kn.tidy_float(value)
-    return _keras_quirks(layer)
+            out[key] = kn.tidy_float(value)
+    return out
 
 
 def _keras_quirks(layer):
