@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from tests.deployment import RedisServer, wait_until  # noqa: E402
-from tests.live import free_port  # noqa: E402
+from tests.deployment import RedisServer  # noqa: E402
+from tests.live import free_port, wait_until  # noqa: E402
 from tests.specs import MLP, spec  # noqa: E402
 
 RATES = (2, 4, 6, 8, 10, 15, 20, 30, 40, 60, 80, 120, 160, 240, 320)

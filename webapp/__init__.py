@@ -9,6 +9,7 @@ from flask import Flask
 from . import config as settings
 from . import migrations
 from .datasets import Registry
+from .datasets.builds import Builds
 from .extensions import socketio
 from .runs.service import RunService
 from .store import Store
@@ -22,6 +23,7 @@ class Services:
 
     store: Store
     datasets: Registry
+    builds: Builds
     runs: RunService
     data_dir: Path
 
@@ -54,7 +56,8 @@ def register_services(app):
     runs = service(store, datasets, cfg["KD_DATA_DIR"], max_concurrent=cfg["KD_MAX_CONCURRENT_RUNS"],
                    max_params=cfg["KD_MAX_PARAMS"], max_queued=cfg["KD_MAX_QUEUED_PER_USER"])
     runs.attach(make_executor(cfg, runs))
-    app.extensions["kd"] = Services(store=store, datasets=datasets, runs=runs, data_dir=Path(cfg["KD_DATA_DIR"]))
+    app.extensions["kd"] = Services(store=store, datasets=datasets, builds=Builds(cfg, datasets), runs=runs,
+                                    data_dir=Path(cfg["KD_DATA_DIR"]))
 
 
 def make_executor(cfg, runs):
@@ -89,6 +92,7 @@ def register_extensions(app):
 
     kd = app.extensions["kd"]
     kd.runs.notify = events.broadcast
+    kd.builds.notify = events.broadcast_dataset
     started, lock = [], threading.Lock()
 
     @app.before_request

@@ -6,7 +6,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import accounts, keras_datasets, migrations
+from . import accounts, migrations
+from .datasets import keras_cache
 
 datasets_cli = AppGroup("datasets", help="List datasets; fetch keras.datasets into Keras's cache.")
 
@@ -22,10 +23,10 @@ def list_datasets():
 
 
 @datasets_cli.command("fetch")
-@click.argument("name", type=click.Choice(sorted(keras_datasets.KERAS)))
+@click.argument("name", type=click.Choice(sorted(keras_cache.KERAS)))
 def fetch(name):
     """Download a keras.datasets dataset into Keras's cache (needs internet), as load_data() does."""
-    click.echo(f"Fetching {name} with keras.datasets.{name}.load_data() into {keras_datasets.cache_dir()} ...")
+    click.echo(f"Fetching {name} with keras.datasets.{name}.load_data() into {keras_cache.cache_dir()} ...")
     try:
         import keras
 
@@ -34,7 +35,7 @@ def fetch(name):
         raise click.ClickException(
             f"Could not fetch {name}: {exc}\nThis machine may be offline. Run this command (or "
             f"`keras.datasets.{name}.load_data()`) on a machine with internet and copy its Keras cache "
-            f"(~/.keras/datasets/) to {keras_datasets.cache_dir()}/.") from None
+            f"(~/.keras/datasets/) to {keras_cache.cache_dir()}/.") from None
     click.echo(f"{name} is cached: {len(x_train)} training and {len(x_test)} test images. "
                f"The dashboard lists it as available now.")
 

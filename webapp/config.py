@@ -60,6 +60,9 @@ def load(env=None):
         # How many proxies in front of the app to believe about the client's address and scheme
         # (X-Forwarded-For, X-Forwarded-Proto); 0 believes none, so a client cannot forge them.
         "KD_TRUSTED_PROXIES": _int(env, "KD_TRUSTED_PROXIES", 0),
+        # A dataset's decoded arrays (and the conversions on the way), and its number of images.
+        "KD_MAX_DATASET_MB": _int(env, "KD_MAX_DATASET_MB", 2000),
+        "KD_MAX_IMAGES": _int(env, "KD_MAX_IMAGES", 1_000_000),
         "KD_WARM_SPARE": env.get("KD_WARM_SPARE", "1") != "0",          # keep a trainer process ready
         "KD_STOP_GRACE_S": float(env.get("KD_STOP_GRACE_S", "30")),     # stop -> kill after this
         "SECRET_KEY": env.get("KD_SECRET_KEY") or secret_key(data_dir),

@@ -5,6 +5,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.live import wait_until
+
 pytestmark = pytest.mark.browser
 
 # The classic Keras MNIST convnet on 8x8x1 digits, as model.summary() prints it.
@@ -184,7 +186,12 @@ def test_reload_keeps_the_model(browser_page, screens):
     field(page, 1, "units").locator("input").fill("48")
     expect(page.locator('#summary-table tbody tr[data-layer-index="1"]')).to_contain_text("(None, 48)")
     page.locator("#model-name").fill("rows-48")
-    page.wait_for_timeout(300)   # the edit is saved at once; this only lets the last check settle
+    # The builder keeps the spec in localStorage on every edit: wait until it holds the last one
+    # (page.evaluate, not wait_for_function, which the strict CSP refuses).
+    wait_until(lambda: page.evaluate("""() => {
+        const saved = JSON.parse(localStorage.getItem("keras-dashboard:builder:spec") || "null");
+        return Boolean(saved) && saved.name === "rows-48" && String(saved.model.layers[1].units) === "48";
+    }"""), 10, "the builder saving the edited spec")
     page.reload()
     expect_builds(page)
     expect(page.locator("#model-name")).to_have_value("rows-48")

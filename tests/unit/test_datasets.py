@@ -168,7 +168,8 @@ def test_upload_grayscale_uint8_is_stored_as_nhwc_and_persists(registry, tmp_pat
     assert data.x_train.dtype == np.uint8 and data.pixel_max == 255
     assert np.array_equal(data.x_train[..., 0], a["x_train"]) and np.array_equal(data.y_test, a["y_test"])
     assert fresh.details(d["id"])["samples"]["train"][1] == [1, 4, 7, 10]
-    assert sorted(p.name for p in (tmp_path / "data" / "datasets").iterdir()) == [f"{d['id']}.npz"]
+    assert sorted(p.name for p in (tmp_path / "data" / "datasets").iterdir()) == [f"{d['id']}.npz",
+                                                                                 f"{d['id']}.pixels.npz"]
 
 
 @pytest.mark.parametrize("x, pixel_max, dtype", [
@@ -300,6 +301,8 @@ def test_a_failed_write_leaves_no_file_and_no_row(registry, store, tmp_path, mon
 def test_memory_cache_keeps_the_newest_within_its_budget(tmp_path, store, cache):
     registry = Registry(tmp_path / "data", store, cache_mb=1)   # digits alone takes ~0.1 MB
     big = registry.add("big", npz(**arrays(n_train=1000, shape=(32, 32))), MB * 8)
+    assert list(registry._cache) == []   # an upload is not kept in memory until something reads it
+    registry.load(big["id"])
     assert list(registry._cache) == [big["id"]]
     registry.load("digits")
     assert list(registry._cache) == ["digits"]   # the upload (1 MB) went over the budget and was dropped

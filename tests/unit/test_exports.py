@@ -11,7 +11,7 @@ import pytest
 
 from tests.specs import CNN, MLP, spec
 from webapp.datasets import BUILTIN, Registry, describe
-from webapp.keras_datasets import KERAS
+from webapp.datasets.keras_cache import KERAS
 from webapp.spec import exports
 from webapp.spec.imports import import_source
 from webapp.spec.validate import SpecError, validate

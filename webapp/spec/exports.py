@@ -151,7 +151,7 @@ def data_source(dataset):
     pixel_max = dataset.get("pixel_max")
     scale = literal(float(pixel_max)) if pixel_max else "(255.0 if x_train.max() > 1 else 1.0)"
     return [
-        f"# The data: the .npz file uploaded to the dashboard as dataset {literal(dataset.get('name', ds_id))}.",
+        *_upload_origin(dataset),
         f"# The dashboard keeps it in KD_DATA_DIR/datasets/ as {literal(ds_id + '.npz')}; pass your copy with --data.",
         "data = np.load(args.data, allow_pickle=False)",
         'x_train, y_train, x_test, y_test = (data[key] for key in ("x_train", "y_train", "x_test", "y_test"))',
@@ -252,3 +252,16 @@ def _results(mode):
         'print("Test accuracy from the predictions:", float(np.mean(predictions == labels_test)))',
         'model.save("model.keras")',
     ])
+
+
+# Datasets built from folder archives (webapp/datasets/): say where the .npz came from and how to fetch it.
+def _upload_origin(dataset):
+    """Give the comment lines naming an uploaded dataset and, when built from class folders, its archive."""
+    name = literal(dataset.get("name", dataset["id"]))
+    origin = dataset.get("provenance") or {}
+    if origin.get("format") not in ("zip", "tar"):
+        return [f"# The data: the .npz file uploaded to the dashboard as dataset {name}."]
+    return [f"# The data: dataset {name}, built by the dashboard from the class folders of {literal(origin.get('archive') or '')}",
+            "# (uint8 images as keras.utils.image_dataset_from_directory would decode them, class names sorted);",
+            f"# download it from /api/datasets/{dataset['id']}/download or the dataset's page."]
+

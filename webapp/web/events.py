@@ -13,6 +13,7 @@ from flask_socketio import emit, join_room, leave_room
 
 from .. import accounts
 from ..extensions import socketio
+from ..datasets.builder import room as dataset_room
 from ..runs import views
 from . import services
 
@@ -145,3 +146,24 @@ def unsubscribe(data):
     if run_id is not None:
         leave_room(room(run_id))
     return {"ok": True}
+
+
+# Dataset builds: a room per dataset on the same namespace; the ack of a subscribe carries the
+# state so far, so a page opened mid-build shows its bar at once. Signed-in users only.
+def broadcast_dataset(event):
+    """Send a dataset build's (name, data) event (dataset_progress, dataset_state) to its watchers."""
+    name, data = event
+    socketio.emit(name, data, to=dataset_room(data["dataset_id"]), namespace=NAMESPACE)
+
+
+@socketio.on("subscribe_dataset", namespace=NAMESPACE)
+def subscribe_dataset(data):
+    """Join a dataset's room; the ack says {ok, state, progress, error} or why not."""
+    ds_id = data.get("dataset_id") if isinstance(data, dict) else None
+    if "user" not in _viewers.get(request.sid, {}):
+        return {"ok": False, "error": "Sign in to watch a dataset being built."}
+    info = services().datasets.info(ds_id) if isinstance(ds_id, str) else None
+    if info is None:
+        return {"ok": False, "error": f"There is no dataset {ds_id!r}."}
+    join_room(dataset_room(ds_id))
+    return {"ok": True, "state": info["state"], "progress": info.get("progress"), "error": info.get("error")}

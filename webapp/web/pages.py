@@ -3,6 +3,7 @@
 from flask import Blueprint, abort, g, jsonify, render_template, request
 from flask_login import current_user
 
+from .. import accounts
 from ..runs import views
 from ..spec.catalog import catalog_json
 from . import services
@@ -38,10 +39,16 @@ def datasets():
 @bp.get("/datasets/<ds_id>")
 def dataset(ds_id):
     """Give one dataset's page: sizes, class counts and sample images per class."""
-    info = services().datasets.details(ds_id)
+    kd = services()
+    info = kd.datasets.details(ds_id)
     if info is None:
         abort(404)
-    return render_page("dataset.html", page="dataset", data={"dataset": info}, title=info["name"])
+    runs = [{"id": r["id"], "name": r["name"], "status": r["status"]}
+            for r in views.list_runs(kd.store, kd.data_dir, dataset=ds_id)]
+    owner = accounts.get_user(kd.store, info["owner_id"]) if info.get("owner_id") else None
+    uploader = owner.name if owner else None
+    return render_page("dataset.html", page="dataset", data={"dataset": info, "runs": runs, "uploader": uploader},
+                       title=info["name"])
 
 
 @bp.get("/runs")
@@ -71,6 +78,18 @@ def gallery(run_id):
         abort(404)
     data.update(_share())
     return render_page("gallery.html", page="gallery", data=data, title=f"{data['run']['name']} · gallery")
+
+
+@bp.get("/runs/<int:run_id>/inside/<image>")
+def inside(run_id, image):
+    """Give the inside view of one image: each layer's output, why this class, the first kernels."""
+    from .api.predictions import gallery_data
+
+    data = gallery_data(run_id)
+    if data is None:
+        abort(404)
+    data.update(_share(), image=image)
+    return render_page("inside.html", page="inside", data=data, title=f"{data['run']['name']} · inside image {image}")
 
 
 @bp.get("/compare")

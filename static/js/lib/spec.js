@@ -158,6 +158,20 @@ const PRESETS = {
   },
 };
 
+// The augmentation block, as Keras's image-classification examples start a model: it acts during
+// fit only. The dataset page previews the same layers on one image.
+export const AUGMENTATION = [
+  { type: "RandomFlip", mode: "horizontal" },
+  { type: "RandomRotation", factor: 0.1 },
+  { type: "RandomZoom", height_factor: 0.1 },
+];
+
+/** Give the layers with the augmentation block first (replacing one already there). */
+export function withAugmentation(layers) {
+  const rest = layers.filter((layer) => !AUGMENTATION.some((a) => a.type === layer.type));
+  return [...AUGMENTATION.map((layer) => ({ ...layer })), ...rest];
+}
+
 /** Give the preset's whole spec, shaped for this dataset (its input shape and number of classes). */
 export function presetSpec(key, dataset, cat) {
   const preset = PRESETS[key];

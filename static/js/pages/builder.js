@@ -7,7 +7,8 @@ import { clearErrors, placeErrors } from "../lib/field-errors.js";
 import { onCardActions, renderAddPositions, renderAddTypes, renderLayers, showCardShapes } from "../lib/layer-list.js";
 import { renderCompile, renderFit } from "../lib/settings-form.js";
 import {
-  defaultFit, indexCatalog, loadSaved, newLayer, normalizeCompile, normalizeSpec, presetSpec, save, withDefaults,
+  defaultFit, indexCatalog, loadSaved, newLayer, normalizeCompile, normalizeSpec, presetSpec, save, withAugmentation,
+  withDefaults,
 } from "../lib/spec.js";
 import { showFailedSummary, showStatus, showSummary } from "../lib/summary.js";
 import { showNotes } from "../lib/import-notes.js";
@@ -219,6 +220,10 @@ function wireLayers() {
     const where = byId("add-layer-position").value;
     const at = where === "end" ? spec.model.layers.length : Number(where);
     spec.model.layers.splice(at, 0, newLayer(typeSelect.value, cat));
+    layersChanged();
+  });
+  byId("add-augmentation").addEventListener("click", () => {
+    spec.model.layers = withAugmentation(spec.model.layers).map((layer) => withDefaults(layer, cat));
     layersChanged();
   });
   onCardActions(layerList, {

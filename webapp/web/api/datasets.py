@@ -1,18 +1,24 @@
-"""Datasets: `GET /api/datasets`, `POST /api/datasets` (upload an .npz), one dataset, and its images as PNG."""
+"""Datasets: the list, uploads (.npz, or folder archives built elsewhere), one dataset, its images and statistics."""
 
+import base64
 import io
 from pathlib import PurePath
 
 import numpy as np
-from flask import current_app, jsonify, request, send_file, url_for
+from flask import jsonify, request, send_file, url_for
 from flask_login import current_user
 
-from ...datasets import SPLITS, DatasetError, UploadError
+from ...datasets import SPLITS, DatasetError, UploadError, archive, folders, pixels
+from ...spec.validate import SpecError
+from ...user_image import png_bytes
 from .. import services
 from . import bp
 from .errors import error
 
+ACCEPTED = ("an .npz with x_train, y_train, x_test, y_test (201), or a .zip / .tar.gz of class folders "
+            "root/<class>/<image> (202, built in the background)")
 MAX_SCALE = 32
+MAX_PAGE = 200
 MAX_SIDE = 2048   # an upscaled image never gets larger than this many pixels a side
 
 
@@ -24,19 +30,24 @@ def list_datasets():
 
 @bp.post("/datasets")
 def upload():
-    """Store an uploaded .npz (multipart `file`, `name`) as a dataset: 201 with it, or 400 saying what is wrong."""
+    """Receive a dataset (multipart `file`, `name`, options): an .npz 201, a folder archive 202 (built elsewhere)."""
     file = request.files.get("file")
     if file is None or not file.filename:
-        return error(400, "file: choose an .npz file (multipart form field `file`) with x_train, y_train, "
-                          "x_test, y_test and optionally class_names.")
-    # A script may leave the name out; the file's name (without .npz) stands in for it.
-    name = request.form.get("name") or PurePath(file.filename).stem
-    max_bytes = 4 * current_app.config["KD_MAX_UPLOAD_MB"] * 2**20
+        return error(400, f"file: choose a file (multipart form field `file`): {ACCEPTED}.")
+    kind = archive.kind_of(file.filename)
+    if kind is None:
+        return error(400, f"file: {PurePath(file.filename).name!r} is not one of {ACCEPTED}. Text and tabular data "
+                          f"(CSV, JSON, Parquet) are not supported: only images.")
+    # A script may leave the name out; the file's name (without its extension) stands in for it.
+    name = request.form.get("name") or PurePath(file.filename).name.split(".")[0]
     try:
-        dataset = services().datasets.add(name, file.stream, max_bytes, owner_id=current_user.id)
+        options = folders.options(request.form) if kind != "npz" else None
+        dataset, finished = services().builds.receive(name, kind, PurePath(file.filename).name, file.save,
+                                                       current_user.id, options)
     except UploadError as exc:
         return error(400, str(exc))
-    return jsonify({"dataset": dataset}), 201, {"Location": url_for("api.dataset", ds_id=dataset["id"])}
+    return jsonify({"dataset": dataset}), 201 if finished else 202, {"Location": url_for("api.dataset",
+                                                                                        ds_id=dataset["id"])}
 
 
 @bp.get("/datasets/<ds_id>")
@@ -66,17 +77,92 @@ def image(ds_id, split, index):
     if max(pixels.shape[:2]) * scale > MAX_SIDE:
         return error(400, f"scale {scale} would make this {pixels.shape[1]}×{pixels.shape[0]} image larger than "
                           f"{MAX_SIDE} pixels a side.")
-    return send_file(io.BytesIO(_png(pixels, scale)), mimetype="image/png", max_age=86400)
+    return send_file(io.BytesIO(png_bytes(pixels, scale)), mimetype="image/png", max_age=86400)
 
 
-def _png(pixels, scale):
-    """Give the PNG bytes of a uint8 (H, W, C) image, enlarged `scale` times with NEAREST (crisp pixels)."""
-    from PIL import Image
+@bp.get("/datasets/<ds_id>/samples")
+def samples(ds_id):
+    """Give a page of one class's image indexes in a split: ?split=train&class=K&offset=0&limit=24."""
+    split, args = request.args.get("split", "train"), request.args
+    if split not in SPLITS or not all(args.get(k, "0").isdigit() for k in ("class", "offset", "limit")):
+        return error(400, "split must be train or test; class, offset and limit whole numbers.")
+    try:
+        data = _available(ds_id)
+    except LookupError as exc:
+        return error(404, str(exc))
+    y = data.y_train if split == "train" else data.y_test
+    found = np.flatnonzero(y == int(args.get("class", 0)))
+    offset, limit = int(args.get("offset", 0)), min(int(args.get("limit", 24)), MAX_PAGE)
+    return jsonify({"total": len(found), "indexes": found[offset:offset + limit].tolist()})
 
-    # Pillow picks the mode from the shape: (H, W) grayscale "L", (H, W, 3) "RGB", (H, W, 4) "RGBA".
-    img = Image.fromarray(np.ascontiguousarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels))
-    if scale > 1:
-        img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
-    out = io.BytesIO()
-    img.save(out, format="PNG")
-    return out.getvalue()
+
+@bp.get("/datasets/<ds_id>/stats")
+def pixel_stats(ds_id):
+    """Give the pixel statistics: a value histogram per channel, and the URL of each class's mean image."""
+    try:
+        _available(ds_id)
+        out = services().datasets.pixel_stats(ds_id)
+    except LookupError as exc:
+        return error(404, str(exc))
+    urls = [url_for("api.mean_image", ds_id=ds_id, k=k) for k in range(len(out["means"]))]
+    return jsonify({"histogram": pixels.histogram(out), "mean_images": urls})
+
+
+@bp.get("/datasets/<ds_id>/means/<int:k>.png")
+def mean_image(ds_id, k):
+    """Give the mean training image of class `k` as PNG (`?scale=N` as for images)."""
+    try:
+        _available(ds_id)
+        means = services().datasets.pixel_stats(ds_id)["means"]
+    except LookupError as exc:
+        return error(404, str(exc))
+    if not 0 <= k < len(means):
+        return error(404, f"class {k} is outside 0..{len(means) - 1}.")
+    scale = request.args.get("scale", "1")
+    scale = int(scale) if scale.isdigit() and 1 <= int(scale) <= MAX_SCALE else 1
+    return send_file(io.BytesIO(png_bytes(means[k], scale)), mimetype="image/png", max_age=60)
+
+
+@bp.get("/datasets/<ds_id>/download")
+def download(ds_id):
+    """Give an uploaded dataset's .npz (what the exported train.py loads)."""
+    registry = services().datasets
+    info = registry.info(ds_id)
+    if info is None or info["source"] != "upload" or not info["available"]:
+        return error(404, f"There is no uploaded dataset {ds_id!r} ready to download.")
+    return send_file(registry.upload_dir / f"{ds_id}.npz", as_attachment=True, download_name=f"{ds_id}.npz")
+
+
+@bp.post("/datasets/<ds_id>/augment")
+def augment(ds_id):
+    """Give fresh samples of one image through augmentation layers: {"layers", "split", "index", "count"}."""
+    body = request.get_json(silent=True) or {}
+    split, index, count = body.get("split", "train"), body.get("index", 0), body.get("count", 8)
+    if split not in SPLITS or not all(isinstance(v, int) and v >= 0 for v in (index, count)):
+        return error(400, "split must be train or test; index and count whole numbers.")
+    try:
+        data = _available(ds_id)
+        from ...datasets import augment as aug   # loads Keras: only when a preview is asked for
+
+        images = aug.samples(data, aug.check(body.get("layers")), split, index, count)
+    except LookupError as exc:
+        return error(404, str(exc))
+    except SpecError as exc:
+        return jsonify({"ok": False, "errors": [e.to_dict() for e in exc.errors]}), 422
+    except IndexError as exc:
+        return error(404, str(exc))
+    scale = max(1, 64 // max(images[0].shape[:2]))
+    return jsonify({"images": ["data:image/png;base64," + base64.b64encode(png_bytes(img, scale)).decode("ascii")
+                               for img in images]})
+
+
+def _available(ds_id):
+    """Give a dataset's arrays; LookupError (404) when there is no such dataset or it is not available."""
+    registry = services().datasets
+    info = registry.info(ds_id)
+    if info is None or not info["available"]:
+        raise LookupError(f"There is no available dataset {ds_id!r}.")
+    try:
+        return registry.load(ds_id)
+    except DatasetError as exc:
+        raise LookupError(str(exc)) from None

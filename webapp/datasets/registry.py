@@ -1,4 +1,4 @@
-"""The dataset registry: the built-in digits, keras.datasets when cached, and uploads.
+"""The dataset registry: the built-in digits, keras.datasets when cached, and uploads (folder archives or .npz).
 
 A dataset is described by a dict (the contract's fields) and loaded as a `Data`. No Flask here:
 trainer processes load their data through the same registry. Listing never reads arrays (it only
@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import dataset_upload, keras_datasets
-from .dataset_upload import UploadError  # noqa: F401  (callers catch it from here)
-from .store import Dataset
+from . import keras_cache, npz, pixels
+from ..store import Dataset
 
 SAMPLES_PER_CLASS = 8
+PROVENANCE = ("format", "archive", "options", "notes", "facts", "decoded_bytes")
 SPLITS = ("train", "test")
 FIELDS = ("name", "input_shape", "num_classes", "class_names", "train_size", "test_size", "train_counts",
           "test_counts", "pixel_max")
@@ -78,7 +78,8 @@ BUILTIN = {
 
 def describe(ds_id, entry, available=True, message=None):
     """Give the contract's description of a dataset (class counts are None until known)."""
-    out = {"id": ds_id, **{k: entry.get(k) for k in FIELDS}, "available": available, "source": entry["source"]}
+    out = {"id": ds_id, **{k: entry.get(k) for k in FIELDS}, "available": available, "source": entry["source"],
+           "state": "ready"}
     if message:
         out["message"] = message
     return out
@@ -112,6 +113,7 @@ class Registry:
         self.cache_bytes = cache_mb * 2**20
         self._cache = collections.OrderedDict()          # id -> Data, least recently used first
         self._stats = {}                                  # id -> stats() of a loaded built-in or Keras dataset
+        self._pixels = {}                                 # id -> pixels.compute() of a dataset
         self._broken = {}                                 # id -> (file signature, message) of an unreadable cache
         self._lock = threading.Lock()
         self._loading = collections.defaultdict(threading.Lock)
@@ -119,14 +121,14 @@ class Registry:
     def list(self):
         """Give the description of every dataset: built-in, then keras.datasets, then uploads (oldest first)."""
         rows = self.store.datasets() if self.store else []
-        return ([self._builtin(i) for i in BUILTIN] + [self._keras(i) for i in keras_datasets.KERAS]
+        return ([self._builtin(i) for i in BUILTIN] + [self._keras(i) for i in keras_cache.KERAS]
                 + [self._upload(row) for row in rows])
 
     def info(self, ds_id):
         """Give one dataset's description, or None when there is no such dataset."""
         if ds_id in BUILTIN:
             return self._builtin(ds_id)
-        if ds_id in keras_datasets.KERAS:
+        if ds_id in keras_cache.KERAS:
             return self._keras(ds_id)
         row = self._row(ds_id)
         return self._upload(row) if row else None
@@ -164,25 +166,85 @@ class Registry:
             self._keep(ds_id, data)
         return data
 
-    def add(self, name, stream, max_bytes, owner_id=None):
-        """Store an uploaded .npz as a new dataset of `owner_id`'s; give its description, or UploadError."""
-        name = dataset_upload.check_name(name)
-        arrays = dataset_upload.read(stream, max_bytes)
-        data = Data(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"],
-                    arrays["class_names"], arrays["pixel_max"])
-        meta = {"num_classes": arrays["num_classes"], "class_names": arrays["class_names"],
-                "pixel_max": arrays["pixel_max"], "dtype": str(data.x_train.dtype),
-                **stats(data, arrays["num_classes"])}
-        ds_id = self._new_id(name)
-        path = dataset_upload.save(self.upload_dir, ds_id, {k: arrays[k] for k in dataset_upload.REQUIRED})
-        try:   # the row only after the file is in place, so a listed dataset always has its file
-            with self.store.session() as s:
-                s.add(Dataset(id=ds_id, name=name, owner_id=owner_id, meta=meta))
+    def add(self, name, stream, max_bytes, owner_id=None, max_dataset_bytes=None):
+        """Store an .npz read in this process as a new dataset (the CLI and tests; the web uses a builder)."""
+        name = npz.check_name(name)
+        arrays = npz.read(stream, max_bytes, max_dataset_bytes)
+        ds_id = self.begin(name, owner_id, {"format": "npz"})
+        try:
+            return self.finish(ds_id, arrays, arrays["class_names"], arrays["pixel_max"])
         except BaseException:
-            path.unlink(missing_ok=True)
+            self.remove(ds_id)
             raise
-        self._keep(ds_id, data)
+
+    def begin(self, name, owner_id, meta):
+        """Give the id of a new upload whose row says `building` until a builder finishes or fails it."""
+        name = npz.check_name(name)
+        ds_id = self._new_id(name)
+        with self.store.session() as s:
+            s.add(Dataset(id=ds_id, name=name, owner_id=owner_id, meta={**meta, "state": "building"}))
+        return ds_id
+
+    def finish(self, ds_id, arrays, class_names, pixel_max, extra=None):
+        """Save built arrays as the dataset's file (and its pixel statistics), then mark its row ready."""
+        data = Data(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], list(class_names),
+                    float(pixel_max))
+        k = len(class_names)
+        npz.save(self.upload_dir, ds_id, {key: arrays[key] for key in npz.REQUIRED})
+        pixels.save(self.pixels_path(ds_id), pixels.compute(data, k))
+        # The row only after the files are in place, so a ready dataset always has its file.
+        self.update(ds_id, {"num_classes": k, "class_names": data.class_names, "pixel_max": data.pixel_max,
+                            "dtype": str(data.x_train.dtype), "decoded_bytes": data.nbytes, **stats(data, k),
+                            **(extra or {}), "state": "ready", "progress": None})
         return self.info(ds_id)
+
+    def update(self, ds_id, changes):
+        """Merge `changes` into an upload's meta (its state, progress, error, provenance)."""
+        with self.store.session() as s:
+            row = s.get(Dataset, ds_id)
+            if row is not None:
+                row.meta = {**row.meta, **changes}
+
+    def fail(self, ds_id, message):
+        """Mark an upload failed with `message`, leaving none of its files behind."""
+        self._unlink(ds_id)
+        self.update(ds_id, {"state": "failed", "error": message, "progress": None})
+
+    def remove(self, ds_id):
+        """Delete an upload's files and row (an .npz refused while the uploader waits leaves no trace)."""
+        self._unlink(ds_id)
+        with self.store.session() as s:
+            row = s.get(Dataset, ds_id)
+            if row is not None:
+                s.delete(row)
+
+    def _unlink(self, ds_id):
+        """Delete every file of an upload: the received file, the arrays and the pixel statistics."""
+        for path in (self._path(ds_id), self.pixels_path(ds_id), *self.upload_dir.glob(f"incoming/{ds_id}.*")):
+            path.unlink(missing_ok=True)
+
+    def incoming(self, ds_id, kind):
+        """Give where an upload's file waits for its builder (`kind`: zip, tar or npz)."""
+        folder = self.upload_dir / "incoming"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{ds_id}.{ {'tar': 'tar.gz'}.get(kind, kind)}"
+
+    def pixels_path(self, ds_id):
+        """Give where an upload's pixel statistics (mean image per class, histogram) are kept."""
+        return self.upload_dir / f"{ds_id}.pixels.npz"
+
+    def pixel_stats(self, ds_id):
+        """Give a dataset's pixel statistics (pixels.compute), from its file or computed once from its arrays."""
+        if ds_id in self._pixels:
+            return self._pixels[ds_id]
+        path = self.pixels_path(ds_id)
+        info = self.info(ds_id)
+        if info and info["source"] == "upload" and path.is_file():
+            out = pixels.load(path)
+        else:
+            out = pixels.compute(self.load(ds_id), len(self.info(ds_id)["class_names"]))
+        self._pixels[ds_id] = out
+        return out
 
     def _keep(self, ds_id, data):
         """Cache the arrays, dropping the least recently used past the budget (the newest always stays)."""
@@ -198,7 +260,7 @@ class Registry:
             data = BUILTIN[ds_id]["loader"]()
             self._stats[ds_id] = stats(data, BUILTIN[ds_id]["num_classes"])
             return data
-        if ds_id in keras_datasets.KERAS:
+        if ds_id in keras_cache.KERAS:
             return self._read_keras(ds_id)
         return self._read_upload(ds_id)
 
@@ -208,11 +270,11 @@ class Registry:
         if message:
             raise DatasetError(message)
         try:
-            x_train, y_train, x_test, y_test = keras_datasets.read(ds_id)
-        except keras_datasets.CacheError as exc:
-            self._broken[ds_id] = (keras_datasets.signature(ds_id), str(exc))
+            x_train, y_train, x_test, y_test = keras_cache.read(ds_id)
+        except keras_cache.CacheError as exc:
+            self._broken[ds_id] = (keras_cache.signature(ds_id), str(exc))
             raise DatasetError(str(exc)) from None
-        entry = keras_datasets.KERAS[ds_id]
+        entry = keras_cache.KERAS[ds_id]
         data = Data(_channels_last(x_train), y_train.reshape(-1).astype(np.int64), _channels_last(x_test),
                     y_test.reshape(-1).astype(np.int64), list(entry["class_names"]), 255.0)
         self._stats[ds_id] = stats(data, entry["num_classes"])
@@ -226,7 +288,7 @@ class Registry:
         path = self._path(ds_id)
         try:
             with np.load(path, allow_pickle=False) as f:
-                x_train, y_train, x_test, y_test = (f[k] for k in dataset_upload.REQUIRED)
+                x_train, y_train, x_test, y_test = (f[k] for k in npz.REQUIRED)
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
             raise DatasetError(f"The file of dataset {ds_id} ({path}) could not be read: {exc}") from None
         return Data(x_train, y_train, x_test, y_test, list(row.meta["class_names"]), float(row.meta["pixel_max"]))
@@ -238,29 +300,34 @@ class Registry:
     def _keras(self, ds_id):
         """Give a Keras dataset's description: available when its cached files are there and readable."""
         message = self._keras_problem(ds_id)
-        entry = {**keras_datasets.KERAS[ds_id], "pixel_max": 255.0, "source": "keras", **self._stats.get(ds_id, {})}
+        entry = {**keras_cache.KERAS[ds_id], "pixel_max": 255.0, "source": "keras", **self._stats.get(ds_id, {})}
         return describe(ds_id, entry, available=message is None, message=message)
 
     def _keras_problem(self, ds_id):
         """Give why a Keras dataset cannot be loaded (missing or unreadable files), or None."""
-        message = keras_datasets.missing_message(ds_id)
+        message = keras_cache.missing_message(ds_id)
         broken = self._broken.get(ds_id)
-        if message is None and broken and broken[0] == keras_datasets.signature(ds_id):
+        if message is None and broken and broken[0] == keras_cache.signature(ds_id):
             return broken[1]
         return message
 
     def _upload(self, row):
         """Give an uploaded dataset's description from its database row."""
-        present = self._path(row.id).is_file()
-        message = None if present else f"The file of this dataset is missing: {self._path(row.id)}."
+        state = row.meta.get("state", "ready")
+        present = state == "ready" and self._path(row.id).is_file()
+        message = {"building": "This dataset is being built from its upload.",
+                   "failed": row.meta.get("error")}.get(state)
+        if state == "ready" and not present:
+            message = f"The file of this dataset is missing: {self._path(row.id)}."
         out = describe(row.id, {**row.meta, "name": row.name, "source": "upload"}, present, message)
-        out["created_at"] = row.created_at.isoformat()
-        out["owner_id"] = row.owner_id
+        out.update({"created_at": row.created_at.isoformat(), "owner_id": row.owner_id, "state": state,
+                    "error": row.meta.get("error"), "progress": row.meta.get("progress"),
+                    "provenance": {k: row.meta.get(k) for k in PROVENANCE}})
         return out
 
     def _row(self, ds_id):
         """Give the database row of an uploaded dataset, or None."""
-        if self.store is None or ds_id in BUILTIN or ds_id in keras_datasets.KERAS:
+        if self.store is None or ds_id in BUILTIN or ds_id in keras_cache.KERAS:
             return None
         with self.store.session() as s:
             return s.get(Dataset, ds_id)

@@ -38,9 +38,13 @@ def check_name(name):
     return name
 
 
-def read(stream, max_bytes):
-    """Give the checked arrays of an uploaded .npz (see `normalize`); raise UploadError when it is not one."""
-    keys = _inspect(stream, max_bytes)
+def read(stream, max_bytes, max_dataset_bytes=None, max_images=None):
+    """Give the checked arrays of an uploaded .npz (see `normalize`); raise UploadError when it is not one.
+
+    The decoded size (every conversion, the label work and the saved copy; see `peak_bytes`) is
+    bounded by max_dataset_bytes from the array headers alone, before anything is allocated.
+    """
+    keys = list(check(stream, max_bytes, max_dataset_bytes, max_images))
     stream.seek(0)
     try:
         with np.load(stream, allow_pickle=False) as npz:
@@ -50,6 +54,17 @@ def read(stream, max_bytes):
     except (OSError, EOFError, zipfile.BadZipFile, NotImplementedError, MemoryError) as exc:
         raise UploadError(f"The .npz is damaged and could not be read ({exc}).") from None
     return normalize(raw)
+
+
+def check(stream, max_bytes, max_dataset_bytes=None, max_images=None):
+    """Give {name: (shape, dtype)} of the arrays to load, from the zip's directory and the array headers only.
+
+    UploadError when the file is not such an .npz, or would decode past max_dataset_bytes (`bound`).
+    """
+    heads = _inspect(stream, max_bytes)
+    if max_dataset_bytes is not None:
+        bound(heads, max_dataset_bytes, max_images)
+    return heads
 
 
 def _inspect(stream, max_bytes):
@@ -69,13 +84,41 @@ def _inspect(stream, max_bytes):
         if total > max_bytes:
             raise UploadError(f"The .npz unpacks to {total / 2**20:.1f} MB, more than the {max_bytes / 2**20:.0f} MB "
                               f"this server accepts (4 × KD_MAX_UPLOAD_MB).")
-        for k in keys:
-            _check_header(archive, members[k], k)
-    return keys
+        return {k: _check_header(archive, members[k], k) for k in keys}
+
+
+def peak_bytes(heads):
+    """Give the most memory reading these arrays can take, from their headers: (shape, dtype) by name.
+
+    Counted: each array as read; images again as float32 unless both are uint8; labels as int64 plus
+    the argsort, one-hot check and bincount work on them (4 × 8 bytes a label); and the copy
+    np.savez may make of the final arrays.
+    """
+    size = {k: int(np.prod(shape, dtype=np.float64)) for k, (shape, _) in heads.items()}
+    raw = sum(size[k] * dtype.itemsize for k, (_, dtype) in heads.items())
+    uint8 = all(heads[k][1] == np.uint8 for k in ("x_train", "x_test"))
+    images = 0 if uint8 else 4 * (size["x_train"] + size["x_test"])
+    labels = 32 * (size["y_train"] + size["y_test"])
+    final = (1 if uint8 else 4) * (size["x_train"] + size["x_test"]) + 8 * (size["y_train"] + size["y_test"])
+    return raw + images + labels + final
+
+
+def bound(heads, max_dataset_bytes, max_images=None):
+    """Raise UploadError when the arrays would decode past max_dataset_bytes, or hold more than max_images."""
+    peak = peak_bytes(heads)
+    if peak > max_dataset_bytes:
+        raise UploadError(f"The .npz would take {peak / 2**20:.0f} MB to read and convert (its headers say "
+                          f"{', '.join(f'{k} {list(s)} {d}' for k, (s, d) in heads.items())}), more than the "
+                          f"{max_dataset_bytes / 2**20:.0f} MB this server accepts (KD_MAX_DATASET_MB). "
+                          f"Send fewer or smaller images, as uint8 with integer labels.")
+    count = sum(int(heads[k][0][0]) if heads[k][0] else 1 for k in ("x_train", "x_test"))
+    if max_images is not None and count > max_images:
+        raise UploadError(f"The .npz holds {count} images, more than the {max_images} this server accepts "
+                          f"(KD_MAX_IMAGES).")
 
 
 def _check_header(archive, info, key):
-    """Raise UploadError for an object array or a header that promises more data than the member holds."""
+    """Give (shape, dtype) of a member; UploadError for an object array or a header promising more than it holds."""
     fmt = np.lib.format
     try:
         with archive.open(info) as f:
@@ -90,6 +133,7 @@ def _check_header(archive, info, key):
                           f"(allow_pickle=False). Save plain numeric arrays, and class_names as strings.")
     if int(np.prod(shape, dtype=np.float64)) * dtype.itemsize > info.file_size:
         raise UploadError(f"{key}: its header promises shape {shape} of {dtype}, more than the file holds.")
+    return shape, dtype
 
 
 def normalize(raw):

@@ -1,0 +1,199 @@
+"""Folder archives over HTTP: a .zip or .tar.gz of class folders built into a dataset, and every bad archive's message."""
+
+import io
+import tarfile
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from webapp.datasets import builder, folders
+
+RED, GREEN = (200, 10, 10), (10, 200, 10)
+
+
+def image(size, mode="RGB", colour=RED, fmt="PNG"):
+    """Give the bytes of a plain image of `size` (width, height)."""
+    out = io.BytesIO()
+    Image.new(mode, size, colour if mode == "RGB" else colour[0]).save(out, format=fmt)
+    return out.getvalue()
+
+
+def make_zip(files, links=()):
+    """Give a .zip of {path: bytes}; `links` are stored as symlinks."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for path, data in files.items():
+            z.writestr(path, data)
+        for path in links:
+            info = zipfile.ZipInfo(path)
+            info.external_attr = (0o120777 << 16)
+            z.writestr(info, "../../etc/passwd")
+    return out.getvalue()
+
+
+def make_tgz(files):
+    """Give a .tar.gz of {path: bytes}."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as t:
+        for path, data in files.items():
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def upload(client, data, filename="pets.zip", **form):
+    """POST an archive as the page does; give the response."""
+    return client.post("/api/datasets", data={"name": "pets", "file": (io.BytesIO(data), filename), **form},
+                       content_type="multipart/form-data")
+
+
+def built(client, response):
+    """Give the dataset of a 202 once its builder is done (the spawned process is waited for)."""
+    assert response.status_code == 202, response.get_json()
+    ds = response.get_json()["dataset"]
+    assert ds["state"] == "building"
+    for thread in list(__import__("threading").enumerate()):
+        if thread.name == "kd-build-relay":
+            thread.join()
+    return client.get(f"/api/datasets/{ds['id']}").get_json()["dataset"]
+
+
+def pets(n_cat=10, n_dog=5):
+    """Give a class-folder layout: RGB PNG cats (32×24, one 16×16), JPEG dogs, grayscale birds in a wrapping folder."""
+    files = {f"pets/cat/{i}.png": image((32, 24), colour=RED) for i in range(n_cat)}
+    files["pets/cat/small.png"] = image((16, 16), colour=RED)
+    files.update({f"pets/dog/{i}.jpg": image((32, 24), colour=GREEN, fmt="JPEG") for i in range(n_dog)})
+    files.update({f"pets/bird/{i}.png": image((32, 24), "L", (90,)) for i in range(4)})
+    files["pets/notes.txt"] = b"not an image"
+    files["__MACOSX/pets/._0.png"] = b"finder clutter"
+    return files
+
+
+def test_a_zip_of_class_folders_becomes_a_dataset_with_keras_defaults(client, services):
+    ds = built(client, upload(client, make_zip(pets())))
+    assert ds["state"] == "ready" and ds["available"], ds
+    assert ds["class_names"] == ["bird", "cat", "dog"]           # sorted folder names, as Keras does
+    assert ds["input_shape"] == [24, 32, 3]                       # the most common size; RGB from the images
+    # 0.2 of each class to test, seeded and stratified: bird 4 -> 1, cat 11 -> 2, dog 5 -> 1
+    assert ds["train_counts"] == [3, 9, 4] and ds["test_counts"] == [1, 2, 1]
+    facts = ds["provenance"]["facts"]
+    assert facts["resized"] == 1 and ds["provenance"]["archive"] == "pets.zip"
+    assert any("resized to 24×32" in n for n in ds["provenance"]["notes"])
+    data = services.datasets.load(ds["id"])
+    assert data.x_train.dtype == np.uint8 and data.pixel_max == 255
+    cat = data.x_train[data.y_train == 1][0]
+    assert tuple(cat[0, 0]) == RED and np.allclose(data.x_train[data.y_train == 0][0], 90)   # gray -> RGB
+    assert np.abs(data.x_train[data.y_train == 2][0].astype(int) - GREEN).max() < 8          # JPEG, nearly
+    assert list((services.data_dir / "datasets" / "incoming").iterdir()) == []
+
+
+def test_a_tar_gz_with_train_and_test_folders_keeps_that_split_in_grayscale(client, services):
+    files = {f"train/{c}/{i}.png": image((8, 8), "L", (40 * (k + 1),)) for k, c in enumerate("ab") for i in range(3)}
+    files.update({f"test/{c}/{i}.png": image((8, 8), "L", (40 * (k + 1),)) for k, c in enumerate("ab") for i in range(2)})
+    ds = built(client, upload(client, make_tgz(files), "ab.tar.gz", test_fraction="0.5"))
+    assert ds["state"] == "ready", ds
+    assert (ds["input_shape"], ds["train_counts"], ds["test_counts"]) == ([8, 8, 1], [3, 3], [2, 2])
+    data = services.datasets.load(ds["id"])
+    assert set(np.unique(data.x_test[data.y_test == 1])) == {80}
+
+
+def test_options_size_and_colour_mode_are_applied(client, services):
+    r = upload(client, make_zip(pets()), image_size="10,12", color_mode="grayscale", seed="3")
+    assert upload(client, make_zip(pets()), image_size="10").get_json()["error"]["message"].startswith("image_size:")
+    ds = built(client, r)
+    assert ds["input_shape"] == [10, 12, 1] and ds["provenance"]["options"]["seed"] == 3
+    assert ds["provenance"]["facts"]["resized"] == 20
+
+
+@pytest.mark.parametrize("files, message", [
+    ({"a.png": image((4, 4)), "b.png": image((4, 4))}, "no class folders"),
+    ({"x/only/1.png": image((4, 4))}, "one class folder only ('only')"),
+    ({"a/1.png": image((4, 4)), "a/2.png": image((4, 4)), "b/readme.txt": b"hi"}, "The class folder 'b' holds no image"),
+    ({**{f"a/{i}.png": image((4, 4)) for i in range(4)}, **{f"b/{i}.png": b"\x89PNG broken" for i in range(4)}},
+     "4 of 8 images could not be read (more than 10%)"),
+    ({"a/1.png": image((4, 4)), "a/2.png": image((4, 4)), "b/../../evil.png": image((4, 4))}, "path traversal"),
+    ({"a/1.png": image((4, 4)), "b/inner.zip": make_zip({"c/1.png": image((4, 4))})}, "nested archives"),
+    ({"a/1.png": image((4, 4)), "b/1.png": image((4, 4))}, "each class needs at least 2"),
+])
+def test_a_bad_archive_fails_with_one_clear_message_and_leaves_nothing(app, services, files, message):
+    ds_id = build_here(app, services, make_zip(files))
+    ds = services.datasets.info(ds_id)
+    assert ds["state"] == "failed" and message in ds["error"], ds["error"]
+    assert not ds["available"]
+    assert [p.name for p in (services.data_dir / "datasets").rglob("*") if p.is_file()] == []
+
+
+def test_a_bad_archive_through_http_answers_202_then_failed(client, services):
+    ds = built(client, upload(client, make_zip({"a/1.png": image((4, 4)), "../b/1.png": image((4, 4))})))
+    assert ds["state"] == "failed" and "path traversal" in ds["error"]
+    assert [p.name for p in (services.data_dir / "datasets").rglob("*") if p.is_file()] == []
+
+
+def test_a_few_corrupt_images_are_skipped_and_counted(app, services):
+    files = {f"{c}/{i}.png": image((4, 4)) for c in "ab" for i in range(10)}
+    files["b/broken.png"] = image((4, 4))[:40]   # a truncated PNG: its header reads, its pixels do not
+    ds = services.datasets.info(build_here(app, services, make_zip(files)))
+    assert ds["state"] == "ready" and ds["provenance"]["facts"]["unreadable_count"] == 1
+    assert "could not be read and were skipped (e.g. b/broken.png" in ds["provenance"]["notes"][0]
+
+
+def limits(max_images=100, max_mb=10):
+    return {"max_images": max_images, "max_bytes": max_mb * 2**20}
+
+
+def ingest_zip(tmp_path, data, **kw):
+    path = tmp_path / "up.zip"
+    path.write_bytes(data)
+    return folders.ingest(path, "zip", folders.Options(), limits(**kw))
+
+
+@pytest.mark.parametrize("data, kw, message", [
+    (make_zip({"a/1.png": image((4, 4))}, links=["b/1.png"]), {}, "links are refused"),
+    (make_zip({f"{c}/{i}.png": image((4, 4)) for c in "ab" for i in range(6)}), {"max_images": 10},
+     "more than 10 images (KD_MAX_IMAGES)"),
+    (make_zip({"a/1.png": image((4, 4)), "b/bomb.png": bytes(30 * 2**20)}), {}, "looks like a zip bomb"),
+    (make_zip({"/abs/1.png": image((4, 4))}), {}, "path traversal"),
+])
+def test_archives_that_could_escape_or_explode_are_refused_before_reading_an_image(tmp_path, data, kw, message):
+    with pytest.raises(folders.UploadError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        ingest_zip(tmp_path, data, **kw)
+
+
+def build_here(app, services, data, emit=None):
+    """Build an archive with the builder in this process (as its spawned process would); give the id."""
+    ds_id = services.datasets.begin("p", None, {"format": "zip", "archive": "p.zip", "options":
+                                                folders.Options().to_dict(), "limits": limits()})
+    services.datasets.incoming(ds_id, "zip").write_bytes(data)
+    builder.build(app.config, ds_id, emit or (lambda event: None))
+    return ds_id
+
+
+def test_the_builder_reports_progress_with_an_eta(app, services, monkeypatch):
+    monkeypatch.setattr(builder, "EVERY_S", 0)
+    events = []
+    ds_id = build_here(app, services, make_zip({f"{c}/{i}.png": image((4, 4)) for c in "ab" for i in range(5)}),
+                       events.append)
+    progress = [d for name, d in events if name == "dataset_progress"]
+    assert [p["done"] for p in progress] == list(range(1, 11)) and progress[-1]["total"] == 10
+    assert progress[-1]["eta_s"] == 0 and events[-1] == ("dataset_state", {"dataset_id": ds_id, "state": "ready",
+                                                                          "error": None})
+
+
+def test_the_dataset_page_and_its_calls_show_what_the_model_will_see(client, app, services):
+    ds_id = build_here(app, services, make_zip(pets(n_cat=30)))
+    html = client.get(f"/datasets/{ds_id}").get_data(as_text=True)
+    assert "p.zip" in html and "none yet" in html and "resized to 24×32" in html and "Augmentation preview" in html
+    page = client.get(f"/api/datasets/{ds_id}/samples?split=train&class=1&offset=8&limit=100").get_json()
+    assert page["total"] == 25 and len(page["indexes"]) == 17           # cat: 31 images, 6 to test
+    stats = client.get(f"/api/datasets/{ds_id}/stats").get_json()
+    assert len(stats["histogram"]["counts"]) == 3 and len(stats["mean_images"]) == 3
+    assert sum(stats["histogram"]["counts"][0]) == 25 * 24 * 32 + 3 * 24 * 32 + 4 * 24 * 32
+    mean = Image.open(io.BytesIO(client.get(stats["mean_images"][1]).data))
+    assert mean.size == (32, 24) and mean.getpixel((0, 0)) == RED
+    with np.load(io.BytesIO(client.get(f"/api/datasets/{ds_id}/download").data), allow_pickle=False) as f:
+        assert f["x_train"].shape == (32, 24, 32, 3)
+    r = client.post(f"/api/datasets/{ds_id}/augment", json={"layers": [{"type": "Dense", "units": 3}]})
+    assert r.status_code == 422 and "Only augmentation layers" in r.get_json()["errors"][0]["message"]

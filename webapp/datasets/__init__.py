@@ -1,0 +1,10 @@
+"""Datasets: the registry, the `.npz` reader, Keras's cache, the folder-archive ingester and the builder.
+
+The web layer only receives a file and reports progress; arrays are decoded in a builder process
+(`builder.py`), never in the web process. Callers import the registry's names from here.
+"""
+
+from .npz import UploadError
+from .registry import BUILTIN, SPLITS, Data, DatasetError, Registry, describe, stats
+
+__all__ = ["BUILTIN", "SPLITS", "Data", "DatasetError", "Registry", "UploadError", "describe", "stats"]

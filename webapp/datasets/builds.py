@@ -1,0 +1,104 @@
+"""Where dataset builds run: a freshly spawned process beside the web process, or an RQ job on the workers' queue.
+
+The web process only receives the file (streamed to disk) and relays progress; the arrays are
+decoded in `builder.py`. With the embedded executor each build gets a process of its own from the
+"spawn" start method (as runs/local.py does: never a fork of a process that may have TensorFlow
+loaded), and its events come up a pipe. With KD_EXECUTOR=rq an archive is an RQ job on the queue
+the run workers take (KD_RQ_QUEUE), emitting through Socket.IO's Redis message queue. An .npz,
+whose uploader waits for a 201, is always built in a spawned process here.
+"""
+
+import logging
+import multiprocessing
+import threading
+
+from . import builder, npz
+
+log = logging.getLogger(__name__)
+_spawn = multiprocessing.get_context("spawn")
+JOB_TIMEOUT_S = 3600
+
+
+class Builds:
+    """Starts dataset builds and relays their events to `notify((name, data))`."""
+
+    def __init__(self, settings, registry, notify=None):
+        self.settings = {k: settings[k] for k in ("KD_DATA_DIR", "KD_DATABASE_URL")}
+        self.limits = limits(settings)
+        self.rq = settings if settings["KD_EXECUTOR"] == "rq" else None
+        self.registry = registry
+        self.notify = notify or (lambda event: None)
+
+    def receive(self, name, kind, filename, save, owner_id, options=None):
+        """Give (description, finished) of a new upload: `save(path)` streams the file to disk, then it is built.
+
+        An .npz is checked from its headers here (nothing allocated), built in a spawned process
+        and waited for: ready, or UploadError with no trace left. An archive is built in the
+        background: its description says `building`.
+        """
+        archive = "".join(c for c in (filename or "") if c.isprintable())[-200:]   # shown on pages and in train.py
+        meta = {"format": kind, "archive": archive, "limits": self.limits,
+                "options": options.to_dict() if options else None}
+        ds_id = self.registry.begin(name, owner_id, meta)
+        try:
+            path = self.registry.incoming(ds_id, kind)
+            save(str(path))
+            if kind == "npz":
+                with open(path, "rb") as f:
+                    npz.check(f, self.limits["max_raw"], self.limits["max_bytes"], self.limits["max_images"])
+        except BaseException:
+            self.registry.remove(ds_id)
+            raise
+        self.start(ds_id, wait=kind == "npz")
+        info = self.registry.info(ds_id)
+        if kind == "npz" and info["state"] != "ready":
+            self.registry.remove(ds_id)
+            raise npz.UploadError(info.get("error") or "The .npz could not be read.")
+        return info, kind == "npz"
+
+    def start(self, ds_id, wait=False):
+        """Build `ds_id` elsewhere; with wait=True (an .npz) return once it is ready or failed."""
+        if self.rq is not None and not wait:
+            self._enqueue(ds_id)
+            return
+        conn, child = _spawn.Pipe(duplex=False)
+        process = _spawn.Process(target=builder.child_main, args=(child, self.settings, ds_id), daemon=True,
+                                 name="kd-dataset-builder")
+        process.start()
+        child.close()
+        relay = threading.Thread(target=self._relay, args=(conn, process, ds_id), daemon=True, name="kd-build-relay")
+        relay.start()
+        if wait:
+            relay.join()
+
+    def _relay(self, conn, process, ds_id):
+        """Forward a builder's events until its pipe closes; a builder that died fails its dataset."""
+        try:
+            while True:
+                self.notify(conn.recv())
+        except (EOFError, OSError):
+            pass
+        process.join(timeout=30)
+        info = self.registry.info(ds_id)
+        if info is not None and info.get("state") == "building":
+            code = process.exitcode
+            message = (f"The process building this dataset ended unexpectedly (exit code {code}"
+                       f"{', out of memory?' if code == -9 else ''}); nothing was stored.")
+            self.registry.fail(ds_id, message)
+            self.notify(("dataset_state", {"dataset_id": ds_id, "state": "failed", "error": message}))
+
+    def _enqueue(self, ds_id):
+        """Put the build on the RQ queue the run workers take."""
+        from redis import Redis
+        from rq import Callback, Queue
+
+        queue = Queue(self.rq["KD_RQ_QUEUE"], connection=Redis.from_url(self.rq["KD_REDIS_URL"]))
+        queue.enqueue("webapp.datasets.builder.build_job", ds_id, job_id=f"kd-dataset-{ds_id}",
+                      job_timeout=JOB_TIMEOUT_S, result_ttl=600, description=f"dataset {ds_id}",
+                      on_failure=Callback("webapp.datasets.builder.on_failure"))
+
+
+def limits(settings):
+    """Give the limits an upload is accepted under (kept in its row, so a worker applies the same ones)."""
+    return {"max_bytes": settings["KD_MAX_DATASET_MB"] * 2**20, "max_images": settings["KD_MAX_IMAGES"],
+            "max_raw": 4 * settings["KD_MAX_UPLOAD_MB"] * 2**20}
