@@ -5,7 +5,7 @@ One web instance serves as `python wsgi.py` does (Flask-SocketIO, threading mode
 clients (websocket, in 4 processes) subscribe to one run. A source process stands in for a trainer:
 it stores each event through the journal (SQLite, as by default), then delivers it as the executor
 does: embedded, over a pipe to a relay thread in the web process (runs/local.py's path); RQ, through
-Socket.IO's Redis message queue (rq.Emitter, the work-horse's path). Rates step up while every
+Socket.IO's Redis message queue (rq_shared.Emitter, the work-horse's path). Rates step up while every
 viewer gets every event within a second of the source's last one; the last such rate is printed.
 
 Usage: .venv/bin/python bench/viewers.py [--viewers 500] [--executor local|rq|both] [--seconds 5]
@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from tests.deployment import RedisServer, wait_until  # noqa: E402
-from tests.live import free_port  # noqa: E402
+from tests.deployment import RedisServer  # noqa: E402
+from tests.live import free_port, wait_until  # noqa: E402
 from tests.specs import MLP, spec  # noqa: E402
 
 RATES = (2, 4, 6, 8, 10, 15, 20, 30, 40, 60, 80, 120, 160, 240, 320)
@@ -66,12 +66,12 @@ def serve(env, port, relay):
 
 def source(env, run_id, rate, seconds, relay, out):
     """A trainer stand-in: store run_batch events through the journal at `rate`/s, then deliver each."""
-    from webapp.runs import journal, rq
+    from webapp.runs import journal, rq_shared
     from webapp.store import Store
 
     store = Store(env["KD_DATABASE_URL"])
-    deliver = Client(relay, authkey=b"bench").send if relay else rq.Emitter(env["KD_REDIS_URL"],
-                                                                             env["KD_SOCKETIO_CHANNEL"])
+    deliver = Client(relay, authkey=b"bench").send if relay else rq_shared.Emitter(env["KD_REDIS_URL"],
+                                                                                    env["KD_SOCKETIO_CHANNEL"])
     seqs, start = [], time.perf_counter()
     for i in range(int(rate * seconds)):
         time.sleep(max(start + i / rate - time.perf_counter(), 0))

@@ -14,23 +14,14 @@ from pathlib import Path
 
 import requests
 
-from tests.live import ROOT, LiveServer, ServerError, free_port
+from tests.live import ROOT, LiveServer, ServerError, free_port, live_processes, wait_until
 
 BIN = Path(sys.executable).parent
 
 
 def session_pids(sid):
     """Give the live (not zombie) processes of session `sid`."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if fields[0] != "Z" and int(fields[3]) == sid:   # state, ppid, pgrp, session
-                pids.append(int(entry.name))
-    return pids
+    return [pid for pid, _, _, session in live_processes() if session == sid]
 
 
 def kill_session(sid):
@@ -40,15 +31,6 @@ def kill_session(sid):
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-
-
-def wait_until(condition, timeout, what):
-    """Poll condition() every 0.1 s; fail saying `what` when it does not hold within `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {timeout} s")
-        time.sleep(0.1)
 
 
 class Process:

@@ -4,13 +4,18 @@ LiveServer starts the server as a subprocess from the repo root, waits for GET /
 (SIGTERM, then SIGKILL) or kills it outright, and starts it again on the same data dir and port.
 Everything the server prints goes to one log file, so a failing test can show it. The server runs
 in a session of its own: its trainer processes are in the same process group, and `close()` ends
-whatever of that group is left, so no test leaves TensorFlow running on the machine.
+whatever of that group is left, so no test leaves TensorFlow running on the machine. The
+integration tests, the browser tests (tests/browser/conftest.py) and the benches all use it.
+
+`wait_until` and `wait_for` are the one way a test waits for a condition or a run's status, for a
+live server and for Flask's test client alike (tests/integration/runs_helpers.py).
 
 Viewer is a python-socketio client on /runs that records the run events it receives in the order
 the server sent them.
 """
 
 import os
+import re
 import secrets
 import signal
 import socket
@@ -26,6 +31,8 @@ import socketio
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE = "/runs"
+STATUSES = ("queued", "running", "stopping", "completed", "stopped", "failed", "interrupted")
+ENDED = ("completed", "stopped", "failed", "interrupted")
 
 
 def free_port():
@@ -39,6 +46,46 @@ class ServerError(AssertionError):
     """The server did not start or stop as expected; the message ends with its output."""
 
 
+def live_processes():
+    """Give (pid, ppid, process group, session) of every live (not zombie) process, read from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z":   # state, ppid, pgrp, session
+                found.append((int(entry.name), int(fields[1]), int(fields[2]), int(fields[3])))
+    return found
+
+
+def wait_until(condition, timeout, what, poll=0.1):
+    """Poll condition() until it gives a true value and give that value; after `timeout` s fail with
+    `what` (a sentence, or a function giving one, asked only then)."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(what() if callable(what) else f"{what} did not happen within {timeout} s")
+        time.sleep(poll)
+    return value
+
+
+def wait_for(get_run, statuses=ENDED, timeout=180.0, until=None, explain=lambda: "", poll=0.1):
+    """Poll get_run() until its status is in `statuses` (and `until(run)` holds); give the run.
+
+    explain(): more to say when it fails (a live server's output)."""
+    last = {}
+
+    def reached():
+        run = last["run"] = get_run()
+        return run if run["status"] in statuses and (until is None or until(run)) else None
+
+    return wait_until(reached, timeout, lambda: (
+        f"run {last['run']['id']} stayed {last['run']['status']} (epochs_done={last['run'].get('epochs_done')}) "
+        f"for {timeout} s: {last['run'].get('error')}{explain()}"), poll)
+
+
 class LiveServer:
     """One dashboard server process on `data_dir` (see the module docstring).
 
@@ -46,6 +93,7 @@ class LiveServer:
     not passed on, so a developer's KD_DATABASE_URL never reaches a test server. KD_DATA_DIR is `data_dir`.
     log_path: where the server's output goes (default: DATA_DIR_NAME-server.log beside the data dir).
     token: an API token sent as `Authorization: Bearer` with every request (or call sign_in()).
+    str(server) is its base URL, so f"{server}/api/runs" reads as a URL does.
     """
 
     def __init__(self, data_dir, env=None, log_path=None, port=None, token=None):
@@ -58,13 +106,21 @@ class LiveServer:
         self.process = None
         self.http = requests.Session()
         self.token = None
+        self.tokens = {}   # an API token per user name, for headers(name)
         if token:
             self.use_token(token)
+
+    def __str__(self):
+        return self.url
 
     def use_token(self, token):
         """Send `Authorization: Bearer TOKEN` with every request from now on."""
         self.token = token
         self.http.headers["Authorization"] = f"Bearer {token}"
+
+    def headers(self, user=None):
+        """Give the headers a script sends as `user` (one of `tokens`; None: the token in use)."""
+        return {"Authorization": f"Bearer {self.tokens[user] if user else self.token}"}
 
     @property
     def auth(self):
@@ -79,11 +135,16 @@ class LiveServer:
             raise ServerError(f"flask {' '.join(args)} exited with {done.returncode}:\n{done.stdout}{done.stderr}")
         return done.stdout
 
-    def sign_in(self, name="admin", role="admin"):
+    def sign_in(self, name="admin", role="admin", password=None):
         """Create a user with the contract's CLI and use an API token of theirs from now on; give self."""
-        self.cli("users", "create", name, "--role", role, "--password", secrets.token_urlsafe(16))
-        self.use_token(self.cli("users", "token", name).strip().splitlines()[-1])
+        self.use_token(self.add_user(name, role, password))
         return self
+
+    def add_user(self, name, role, password=None):
+        """Create a user with the contract's CLI; keep and give an API token of theirs (see headers)."""
+        self.cli("users", "create", name, "--role", role, "--password", password or secrets.token_urlsafe(16))
+        self.tokens[name] = self.cli("users", "token", name).strip().splitlines()[-1]
+        return self.tokens[name]
 
     @property
     def url(self):
@@ -141,16 +202,7 @@ class LiveServer:
         """Give the ids of live (not zombie) processes in the server's process group, the server included."""
         if not self.process:
             return []
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                except OSError:
-                    continue
-                if fields[0] != "Z" and int(fields[2]) == self.process.pid:   # state, ppid, pgrp
-                    pids.append(int(entry.name))
-        return pids
+        return [pid for pid, _, group, _ in live_processes() if group == self.process.pid]
 
     def close(self):
         """Stop the server and end every process of its group that is still there (trainers too)."""
@@ -170,6 +222,19 @@ class LiveServer:
             return ""
         return f"\n--- server output ({self.log_path}) ---\n{text[-tail:]}"
 
+    def lines(self):
+        """Give the lines the server printed since its last start."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return []
+        return text.rsplit("\n===== start on port", 1)[-1].splitlines()[1:]
+
+    def wait_for_line(self, pattern, timeout=60):
+        """Give the first match of the regular expression `pattern` in what the server printed since it started."""
+        return wait_until(lambda: next(filter(None, (re.search(pattern, line) for line in self.lines())), None),
+                          timeout, lambda: f"The server never printed {pattern!r}.{self.output()}")
+
     # -- HTTP helpers: a failing status says what the server printed ----------------------------
 
     def get(self, path, expect=200, **kwargs):
@@ -184,17 +249,16 @@ class LiveServer:
         """Give GET /api/runs/ID's run object."""
         return self.get(f"/api/runs/{run_id}").json()["run"]
 
+    def start_run(self, body, user=None):
+        """POST a run spec as `user` (None: the token in use); it must be accepted (201); give the run's id."""
+        headers = self.headers(user) if user else {}
+        return self.post("/api/runs", json=body, expect=201, headers=headers).json()["run"]["id"]
+
     def wait_run(self, run_id, until, timeout=180, poll=0.1):
-        """Poll the run until `until(run)` holds; give the run, or fail with its state and the server output."""
-        deadline = time.monotonic() + timeout
-        run = self.run(run_id)
-        while not until(run):
-            if time.monotonic() > deadline:
-                raise ServerError(f"Run {run_id} stayed {run['status']} (epochs_done={run['epochs_done']}, "
-                                  f"error={run['error']!r}) for {timeout} s.{self.output()}")
-            time.sleep(poll)
-            run = self.run(run_id)
-        return run
+        """Poll the run until `until(run)` holds, or until its status is one of `until` when that is a
+        collection of statuses; give the run, or fail with its state and the server output."""
+        statuses, check = (STATUSES, until) if callable(until) else (tuple(until), None)
+        return wait_for(lambda: self.run(run_id), statuses, timeout, check, self.output, poll)
 
     def _check(self, response, expect):
         if expect is not None and response.status_code != expect:

@@ -53,7 +53,8 @@ def register_services(app):
     service = RunService
     if cfg["KD_EXECUTOR"] == "rq":
         from .runs.rq import RQRunService as service
-    runs = service(store, datasets, cfg["KD_DATA_DIR"], max_concurrent=cfg["KD_MAX_CONCURRENT_RUNS"])
+    runs = service(store, datasets, cfg["KD_DATA_DIR"], max_concurrent=cfg["KD_MAX_CONCURRENT_RUNS"],
+                   max_params=cfg["KD_MAX_PARAMS"], max_queued=cfg["KD_MAX_QUEUED_PER_USER"])
     runs.attach(make_executor(cfg, runs))
     app.extensions["kd"] = Services(store=store, datasets=datasets, builds=Builds(cfg, datasets), runs=runs,
                                     data_dir=Path(cfg["KD_DATA_DIR"]))

@@ -9,7 +9,7 @@ import threading
 import time
 from collections import deque
 
-from sqlalchemy import func, select
+from sqlalchemy import Boolean, DateTime, Integer, String, func, insert, literal, select, text
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .store import Action, ApiToken, Share, User, utcnow
@@ -70,6 +70,25 @@ def create_user(store, name, role, password=None):
     return user
 
 
+def create_first_admin(store, name, password):
+    """Create the first account, an admin, only while there is none; give it, or None if one exists.
+
+    The check and the insert are one statement in one transaction (PostgreSQL: with the table
+    locked), so setup links posted at the same time make one admin, not one each.
+    """
+    check_name(name)
+    password_hash = generate_password_hash(check_password(password))
+    row = select(literal(name, String()), literal(password_hash, String()), literal("admin", String()),
+                 literal(True, Boolean()), literal(0, Integer()), literal(utcnow(), DateTime()))
+    with store.session() as s:
+        if s.get_bind().dialect.name == "postgresql":
+            s.execute(text("LOCK TABLE users IN EXCLUSIVE MODE"))
+        added = s.execute(insert(User).from_select(
+            ["name", "password_hash", "role", "active", "session_gen", "created_at"],
+            row.where(~select(User.id).exists())).returning(User.id)).scalar_one_or_none()
+    return get_user(store, added) if added is not None else None
+
+
 def find_user(store, name):
     """Give the account called `name` (any case), or None."""
     with store.session() as s:
@@ -95,7 +114,10 @@ _DUMMY_HASH = generate_password_hash("not-a-password")
 
 
 def update_user(store, user_id, role=None, active=None, password=None):
-    """Change a user's role, active flag or password; give the user."""
+    """Change a user's role, active flag or password; give the user.
+
+    A new password or disabling ends every session the account has (see `end_sessions`).
+    """
     with store.session() as s:
         user = s.get(User, user_id)
         if user is None:
@@ -105,10 +127,26 @@ def update_user(store, user_id, role=None, active=None, password=None):
         if active is not None:
             if not isinstance(active, bool):
                 raise AccountError("active is true or false.")
+            user.session_gen += not active and user.active
             user.active = active
         if password is not None:
             user.password_hash = generate_password_hash(check_password(password))
+            user.session_gen += 1
         return user
+
+
+def end_sessions(store, user_id):
+    """End every session of an account, on every browser (logout everywhere); API tokens stay."""
+    with store.session() as s:
+        user = s.get(User, user_id)
+        if user is not None:
+            user.session_gen += 1
+
+
+def session_user(store, user_id, session_gen):
+    """Give the active user of a session signed in at `session_gen`, or None once it has ended."""
+    user = get_user(store, user_id)
+    return user if user and user.active and user.session_gen == session_gen else None
 
 
 def new_api_token(store, user_id, label="cli"):
@@ -167,26 +205,86 @@ def record(store, user_id, action, run_id=None, detail=None):
 
 
 class RateLimit:
-    """At most `limit` attempts per key within `window_s` seconds (kept in memory)."""
+    """Counts of recent events per key: each is forgotten `window_s` seconds after it happened."""
 
-    def __init__(self, limit=10, window_s=300.0):
-        self.limit, self.window_s = limit, window_s
+    def __init__(self, window_s=300.0):
+        self.window_s = window_s
         self._hits = {}
         self._lock = threading.Lock()
 
-    def hit(self, key):
-        """Count an attempt; give the seconds to wait when over the limit, else 0."""
+    def _recent(self, key, now):
+        hits = self._hits.setdefault(key, deque())
+        while hits and now - hits[0] > self.window_s:
+            hits.popleft()
+        return hits
+
+    def count(self, key):
+        """Give how many events `key` had within the window."""
+        with self._lock:
+            return len(self._recent(key, time.monotonic()))
+
+    def add(self, key):
+        """Count one event of `key`."""
         now = time.monotonic()
         with self._lock:
-            hits = self._hits.setdefault(key, deque())
-            while hits and now - hits[0] > self.window_s:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return int(self.window_s - (now - hits[0])) + 1
-            hits.append(now)
-            return 0
+            self._recent(key, now).append(now)
+
+    def retry_after(self, key, limit):
+        """Give the seconds until `key` has fewer than `limit` events, or 0 when it has already."""
+        now = time.monotonic()
+        with self._lock:
+            hits = self._recent(key, now)
+            return int(self.window_s - (now - hits[-limit])) + 1 if len(hits) >= limit else 0
 
     def reset(self, key):
-        """Forget a key's attempts (after a successful login)."""
+        """Forget a key's events."""
         with self._lock:
             self._hits.pop(key, None)
+
+    def clear(self):
+        """Forget every key's events."""
+        with self._lock:
+            self._hits.clear()
+
+
+class LoginGuard:
+    """Slows password guessing without locking an account's owner out.
+
+    Failed sign-ins are refused per client address (`address_limit` in 5 minutes), so one client
+    cannot try much. An account is never refused, since anyone could then lock its owner out;
+    instead, after FREE_FAILURES recent failures on it, each attempt at it waits before the password
+    is checked, twice as long per failure up to MAX_DELAY_S: a guesser spread over many addresses
+    gets a few tries a second at most, the owner only a short wait.
+    """
+
+    FREE_FAILURES = 3
+    MAX_DELAY_S = 5.0
+
+    def __init__(self, window_s=300.0, address_limit=20, sleep=time.sleep):
+        self.addresses, self.accounts = RateLimit(window_s), RateLimit(window_s)
+        self.address_limit, self.sleep = address_limit, sleep
+
+    def refusal(self, address):
+        """Give the seconds this address must wait before trying again, or 0 when it may try."""
+        return self.addresses.retry_after(address, self.address_limit)
+
+    def delay(self, name):
+        """Give the seconds an attempt at account `name` waits before its password is checked."""
+        extra = self.accounts.count(str(name).lower()) - self.FREE_FAILURES
+        return 0 if extra < 0 else min(0.25 * 2**extra, self.MAX_DELAY_S)
+
+    def attempt(self, address, name, check):
+        """Wait the account's delay, call `check()`; count a failure (falsy answer); give its answer."""
+        self.sleep(self.delay(name))
+        answer = check()
+        if answer:
+            self.addresses.reset(address)
+        else:
+            self.addresses.add(address)
+            self.accounts.add(str(name).lower())
+        return answer
+
+    def clear(self):
+        """Forget every attempt."""
+        self.addresses.clear()
+        self.accounts.clear()

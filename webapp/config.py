@@ -55,6 +55,11 @@ def load(env=None):
         "KD_WORKER_HEARTBEAT_S": max(_int(env, "KD_WORKER_HEARTBEAT_S", 10), 1),
         "KD_MAX_CONCURRENT_RUNS": _int(env, "KD_MAX_CONCURRENT_RUNS", 1),
         "KD_MAX_UPLOAD_MB": max_upload_mb,
+        "KD_MAX_PARAMS": _int(env, "KD_MAX_PARAMS", 50_000_000),              # a larger model is refused
+        "KD_MAX_QUEUED_PER_USER": _int(env, "KD_MAX_QUEUED_PER_USER", 10),    # runs one user may have waiting
+        # How many proxies in front of the app to believe about the client's address and scheme
+        # (X-Forwarded-For, X-Forwarded-Proto); 0 believes none, so a client cannot forge them.
+        "KD_TRUSTED_PROXIES": _int(env, "KD_TRUSTED_PROXIES", 0),
         # A dataset's decoded arrays (and the conversions on the way), and its number of images.
         "KD_MAX_DATASET_MB": _int(env, "KD_MAX_DATASET_MB", 2000),
         "KD_MAX_IMAGES": _int(env, "KD_MAX_IMAGES", 1_000_000),

@@ -24,6 +24,9 @@ DEFAULT_LIMIT = 100
 KEYS = ("index", "true", "predicted", "confidence", "top_classes", "top_p", "epoch")
 
 
+MAX_INDEXES = 1000
+
+
 class QueryError(ValueError):
     """A query parameter with a value that is not accepted; str() names it and what is."""
 
@@ -110,6 +113,8 @@ class Predictions:
             keep &= self.true == query.true
         if query.pred is not None:
             keep &= self.predicted == query.pred
+        if query.indexes is not None:
+            keep &= np.isin(self.index, query.indexes)
         positions = np.flatnonzero(keep)
         if query.sort == "confidence":
             conf = self.confidence[positions]
@@ -128,6 +133,8 @@ class Predictions:
             keep &= self.true == query.true
         if query.pred is not None:
             keep &= self.predicted == query.pred
+        if query.indexes is not None:
+            keep &= np.isin(self.index, query.indexes)
         right = int(np.count_nonzero(keep & self.correct))
         return {"all": int(keep.sum()), "right": right, "wrong": int(keep.sum()) - right}
 
@@ -162,6 +169,7 @@ class Query:
     pred: int | None = None
     sort: str = "index"
     order: str = "asc"
+    indexes: tuple | None = None   # only these test images (an imported script's predict step)
 
 
 def _whole(args, name, default, lo, hi):
@@ -183,6 +191,17 @@ def _choice(args, name, choices, default):
     return value
 
 
+def _indexes(args):
+    """Give the `indexes` parameter (comma-separated test image indexes) as a tuple, or None."""
+    value = args.get("indexes")
+    if not value:
+        return None
+    parts = str(value).split(",")
+    if len(parts) > MAX_INDEXES or not all(p.strip().isdigit() and int(p) <= 10**9 for p in parts):
+        raise QueryError(f"indexes must be up to {MAX_INDEXES} whole numbers separated by commas; got {str(value)[:40]!r}.")
+    return tuple(int(p) for p in parts)
+
+
 def parse_query(args, num_classes):
     """Give the Query a mapping of query parameters asks for; QueryError names a bad one."""
     sort = _choice(args, "sort", SORTS, "index")
@@ -191,7 +210,8 @@ def parse_query(args, num_classes):
                  filter=_choice(args, "filter", FILTERS, "all"), true=_whole(args, "true", None, 0, last),
                  pred=_whole(args, "pred", None, 0, last), sort=sort,
                  # Most confident first is what a reader of wrong predictions wants to see.
-                 order=_choice(args, "order", ORDERS, "desc" if sort == "confidence" else "asc"))
+                 order=_choice(args, "order", ORDERS, "desc" if sort == "confidence" else "asc"),
+                 indexes=_indexes(args))
 
 
 def confusion(true, predicted, num_classes):

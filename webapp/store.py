@@ -28,6 +28,9 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(256))
     role: Mapped[str] = mapped_column(String(16), default="member")
     active: Mapped[bool] = mapped_column(default=True)
+    # Part of every session's id: raising it ends every session signed in before (logout, new
+    # password, disable), so a copied cookie stops working on the server, not only in one browser.
+    session_gen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -87,6 +90,7 @@ class ApiToken(Base):
     label: Mapped[str] = mapped_column(String(64), default="cli")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column()
+    expires_at: Mapped[datetime | None] = mapped_column()        # None: never (asked for outright)
 
 
 class Share(Base):

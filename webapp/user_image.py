@@ -13,9 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 
 MAX_BYTES = 10 * 2**20
-MAX_PIXELS = 40_000_000      # a 10 MB PNG can still hold a decompression bomb: refuse it before decoding
+# Pixels decoded at full size are the memory an upload costs (a 165 KB PNG can declare 6300×6300),
+# so the header's size is checked before decoding: at most MAX_PIXELS after a JPEG's own shrinking.
+MAX_PIXELS = 16_000_000
+WORK_SIDE = 1024             # every image is shrunk to fit this square before any conversion
+WORK_PIXELS = WORK_SIDE * WORK_SIDE
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")   # no formats that call external programs (EPS)
-TOO_MANY = f"too many pixels to decode safely (at most {MAX_PIXELS // 1_000_000} million); send a smaller image."
+TOO_MANY = (f"too many pixels to decode (at most {MAX_PIXELS // 1_000_000} million; a JPEG may be larger, "
+            "it is shrunk while decoding); send a smaller image.")
 INK = 0.25                   # a pixel brighter than this (of the image's range) is ink on a dark background
 
 
@@ -59,8 +64,11 @@ def dataset_look(x_train, pixel_max, sample=1000):
 
 
 def read_image(stream, max_bytes=MAX_BYTES):
-    """Give the decoded Pillow image of an uploaded file; ImageError says why it cannot be used."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    """Give the decoded Pillow image of an uploaded file, at most WORK_SIDE pixels a side.
+
+    ImageError says why it cannot be used. The size is judged from the header, before decoding.
+    """
+    from PIL import Image, UnidentifiedImageError
 
     data = stream.read(max_bytes + 1)
     if len(data) > max_bytes:
@@ -70,17 +78,28 @@ def read_image(stream, max_bytes=MAX_BYTES):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data), formats=FORMATS)
-            if img.width * img.height > MAX_PIXELS:
-                raise ImageError(f"image: {img.width}×{img.height} is {TOO_MANY}")
-            img.load()
-            return ImageOps.exif_transpose(img)
+            return _decode_small(Image.open(io.BytesIO(data), formats=FORMATS))
+    except ImageError:
+        raise
     except UnidentifiedImageError:
         raise ImageError("image: the file is not an image; send a PNG, JPEG, GIF, BMP, WebP or TIFF image.") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(f"image: the image has {TOO_MANY}") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
         raise ImageError(f"image: the file is damaged or truncated and could not be decoded ({exc}).") from None
+
+
+def _decode_small(img):
+    """Decode an opened image shrunk to fit WORK_SIDE: a JPEG while decoding (draft), others right after."""
+    from PIL import ImageOps
+
+    width, height = img.size
+    img.draft(img.mode if img.mode in ("L", "RGB") else None, (WORK_SIDE, WORK_SIDE))   # JPEG only: 1/2..1/8
+    if img.width * img.height > MAX_PIXELS:
+        raise ImageError(f"image: {width}×{height} is {width * height / 1e6:.1f} million pixels, {TOO_MANY}")
+    img.load()
+    img.thumbnail((WORK_SIDE, WORK_SIDE), reducing_gap=None)   # the model's input is smaller still
+    return ImageOps.exif_transpose(img)
 
 
 def _flatten_alpha(img):

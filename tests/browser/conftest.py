@@ -1,31 +1,23 @@
 """Browser fixtures: the dashboard served as a user runs it, and real Chromium driven by Playwright.
 
 The fixtures have their own names (live_server, chromium, browser_page) so pytest-playwright's
-plugin, which would try to use a browser it downloads, stays out of the way.
+plugin, which would try to use a browser it downloads, stays out of the way. The server is
+tests/live.py's LiveServer, as in the integration tests and the benches.
 
 Every page needs a signed-in user, so the server starts with a small team made with the CLI, as
 an admin would: ada (admin), bob (member) and vic (viewer). Pages sign in through the real login
 form; scripts (the tests' own eyes on the server) send an API token made with `users token`.
 """
 
-import json
-import os
 import re
-import socket
-import subprocess
-import sys
-import threading
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import require
+from tests.live import LiveServer
 
-ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -61,131 +53,32 @@ def _patient_expect():
     expect.set_options(timeout=10_000)
 
 
-def free_port():
-    """Give a TCP port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def new_server(tmp_path_factory, name="kd-data", **settings):
+    """Give a LiveServer (tests/live.py), not started yet, on a fresh data dir with `settings`.
 
-
-def _get(url, timeout=2):
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        return response.status, response.read()
-
-
-class LiveServer(str):
-    """The base URL of a running `python wsgi.py` (a str, for f-strings and page base URLs).
-
-    It also holds the server process, its data dir, every line it printed, and an API token per
-    user of the team (empty for a server started without users).
+    Its Keras cache is an empty folder of its own: which keras.datasets are available never
+    depends on the machine's cache.
     """
-
-    def __new__(cls, url, process, data_dir, env):
-        self = super().__new__(cls, url)
-        self.process, self.data_dir, self.env = process, data_dir, env
-        self.lines, self.tokens = [], {}
-        # Read the output all the time: a full pipe would block the server's next log line.
-        threading.Thread(target=self._drain, daemon=True).start()
-        return self
-
-    def _drain(self):
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def auth(self, name=OWNER):
-        """Give the headers a script sends as `name`: Authorization: Bearer TOKEN."""
-        return {"Authorization": f"Bearer {self.tokens[name]}"}
-
-    def wait_for_line(self, pattern, seconds=60):
-        """Give the first match of `pattern` in the server's output, waiting for it to be printed."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                if match := re.search(pattern, line):
-                    return match
-            time.sleep(0.1)
-        pytest.fail(f"The server never printed {pattern!r}; it printed:\n" + "\n".join(self.lines))
-
-    def wait_until_up(self, seconds=60):
-        """Wait until /healthz answers 200; fail with the server's output if it exits or never answers."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                time.sleep(0.3)   # let the reader take the last lines
-                pytest.fail(f"The server exited with {self.process.returncode}:\n" + "\n".join(self.lines))
-            try:
-                if _get(f"{self}/healthz")[0] == 200:
-                    return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.2)
-        pytest.fail(f"The server did not answer {self}/healthz within {seconds} s")
-
-    def stop(self):
-        """End the server process (and wait for it)."""
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-def server_env(data_dir, keras_home):
-    """Give the environment of a server or CLI on this data dir, with a Keras cache of its own."""
-    # An empty KERAS_HOME: which keras.datasets are available never depends on the machine's cache.
-    return {**os.environ, "KD_DATA_DIR": str(data_dir), "KERAS_HOME": str(keras_home), "PYTHONUNBUFFERED": "1"}
-
-
-def flask_cli(env, *args):
-    """Run `flask --app wsgi ARGS` from the repo root as an admin would; give what it printed."""
-    done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=180)
-    assert done.returncode == 0, f"flask {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
-
-
-def create_team(env):
-    """Create the USERS accounts with the CLI; give {name: API token}."""
-    for name, (role, password) in USERS.items():
-        flask_cli(env, "users", "create", name, "--role", role, "--password", password)
-    return {name: flask_cli(env, "users", "token", name).strip().splitlines()[-1] for name in USERS}
-
-
-def start_server(env):
-    """Start `python wsgi.py --port PORT` from the repo root; give the LiveServer once it answers."""
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "wsgi.py", "--port", str(port)], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    server = LiveServer(f"http://127.0.0.1:{port}", process, Path(env["KD_DATA_DIR"]), env)
-    try:
-        server.wait_until_up()
-    except BaseException:
-        server.stop()
-        raise
-    return server
-
-
-def warm_up(server):
-    """Make the server import TensorFlow now (its first model check), so tests see normal latency."""
-    body = json.dumps({"dataset": "digits", "model": {"layers": [{"type": "Flatten"}]}}).encode()
-    request = urllib.request.Request(f"{server}/api/models/check", data=body,
-                                     headers={"Content-Type": "application/json", **server.auth()})
-    with urllib.request.urlopen(request, timeout=180) as response:
-        assert response.status == 200
+    return LiveServer(tmp_path_factory.mktemp(name), env={"KERAS_HOME": str(tmp_path_factory.mktemp("keras-home")),
+                                                          **settings})
 
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory):
-    """Give the LiveServer of `python wsgi.py` on a fresh data dir whose team the CLI created."""
-    env = server_env(tmp_path_factory.mktemp("kd-data"), tmp_path_factory.mktemp("keras-home"))
-    tokens = create_team(env)
-    server = start_server(env)
-    server.tokens = tokens
+    """Give the LiveServer of `python wsgi.py` on a fresh data dir whose team the CLI created;
+    its own requests go as the OWNER, `headers(name)` gives another user's."""
+    server = new_server(tmp_path_factory)
+    for name, (role, password) in USERS.items():
+        server.add_user(name, role, password)
+    server.use_token(server.tokens[OWNER])
     try:
-        warm_up(server)
+        server.start()
+        # The first model check imports TensorFlow in the server: now, so tests see normal latency.
+        server.post("/api/models/check", json={"dataset": "digits", "model": {"layers": [{"type": "Flatten"}]}},
+                    expect=200)
         yield server
     finally:
-        server.stop()
+        server.close()
 
 
 @pytest.fixture(scope="session")
@@ -248,7 +141,7 @@ def open_page(chromium, live_server):
     contexts, problems = [], []
 
     def opener(user=None, server=None):
-        context = chromium.new_context(viewport={"width": 1400, "height": 1000}, base_url=server or live_server)
+        context = chromium.new_context(viewport={"width": 1400, "height": 1000}, base_url=str(server or live_server))
         contexts.append(context)
         page = context.new_page()
         who = user or "nobody"

@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import USERS, Screens, server_env, sign_in, start_server
+from tests.browser.conftest import USERS, Screens, new_server, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -55,8 +55,7 @@ def test_a_wrong_password_is_refused_the_right_one_signs_in_and_sign_out_ends_it
 
 
 def test_the_setup_link_makes_the_first_admin_once(open_page, tmp_path_factory, request):
-    env = server_env(tmp_path_factory.mktemp("kd-empty"), tmp_path_factory.mktemp("keras-home-empty"))
-    server = start_server({**env, "KD_WARM_SPARE": "0"})
+    server = new_server(tmp_path_factory, "kd-empty", KD_WARM_SPARE="0").start()
     try:
         link = server.wait_for_line(r"No account yet: create the first admin at (http://\S+/setup\?token=\S+)").group(1)
         assert link.startswith(f"{server}/setup?token=")
@@ -95,12 +94,13 @@ def test_the_setup_link_makes_the_first_admin_once(open_page, tmp_path_factory, 
         for p in (page, stranger):
             p.wait_for_load_state("networkidle")
             p.goto("about:blank")
-    finally:
         server.stop()
-    again = start_server({**env, "KD_WARM_SPARE": "0"})
-    again.stop()
-    assert any("Keras dashboard: http://" in line for line in again.lines), again.lines
-    assert not any("No account yet" in line for line in again.lines), again.lines
+        server.start()   # again, on the same data dir
+        server.stop()
+        assert any("Keras dashboard: http://" in line for line in server.lines()), server.lines()
+        assert not any("No account yet" in line for line in server.lines()), server.lines()
+    finally:
+        server.close()
 
 
 def test_an_admin_adds_a_user_disables_them_and_resets_their_password(open_page, live_server, request):

@@ -5,6 +5,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.live import wait_until
+
 pytestmark = pytest.mark.browser
 
 # The classic Keras MNIST convnet on 8x8x1 digits, as model.summary() prints it.
@@ -184,7 +186,12 @@ def test_reload_keeps_the_model(browser_page, screens):
     field(page, 1, "units").locator("input").fill("48")
     expect(page.locator('#summary-table tbody tr[data-layer-index="1"]')).to_contain_text("(None, 48)")
     page.locator("#model-name").fill("rows-48")
-    page.wait_for_timeout(300)   # the edit is saved at once; this only lets the last check settle
+    # The builder keeps the spec in localStorage on every edit: wait until it holds the last one
+    # (page.evaluate, not wait_for_function, which the strict CSP refuses).
+    wait_until(lambda: page.evaluate("""() => {
+        const saved = JSON.parse(localStorage.getItem("keras-dashboard:builder:spec") || "null");
+        return Boolean(saved) && saved.name === "rows-48" && String(saved.model.layers[1].units) === "48";
+    }"""), 10, "the builder saving the edited spec")
     page.reload()
     expect_builds(page)
     expect(page.locator("#model-name")).to_have_value("rows-48")
@@ -200,9 +207,9 @@ def test_import_pasted_python_code(browser_page, screens):
     page.locator("#import-format").select_option("python")
     page.locator("#import-source").fill(PASTED)
     page.get_by_role("button", name="Import", exact=True).click()
-    expect(page.locator("#import-status")).to_have_text("Imported 5 layers.")
-    # keras.Input's shape is not taken (the dataset gives it), and the warning says on which line.
-    expect(page.locator("#import-messages li.warning")).to_contain_text(re.compile(r"line 5\b"))
+    expect(page.locator("#import-status")).to_contain_text("Imported 5 layers")
+    # keras.Input's shape is not taken (the dataset gives it), and the note says on which line.
+    expect(page.locator("#import-notes-list")).to_contain_text(re.compile(r"line 5\b"))
     expect_builds(page)
     assert summary_rows(page) == [
         ("conv2d (Conv2D)", "(None, 6, 6, 16)", "160"),
@@ -240,7 +247,7 @@ def test_export_then_import_gives_the_same_model(browser_page, screens, button, 
     page.locator("#import-format").select_option(format_value)
     page.locator("#import-source").fill(exported)
     page.get_by_role("button", name="Import", exact=True).click()
-    expect(page.locator("#import-status")).to_have_text("Imported 8 layers.")
+    expect(page.locator("#import-status")).to_contain_text("Imported 8 layers")
     expect_builds(page)
     assert summary_rows(page) == CNN_ROWS
     # The compile options come back too (Keras JSON carries compile_config); train.py also keeps fit's.

@@ -18,7 +18,7 @@ CLASS_NAMES = ["cat", "dog", "bird"]
 
 def api_datasets(base_url):
     """Give GET /api/datasets as a script sees it."""
-    request = urllib.request.Request(f"{base_url}/api/datasets", headers=base_url.auth())
+    request = urllib.request.Request(f"{base_url}/api/datasets", headers=base_url.headers())
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.load(response)["datasets"]
 

@@ -9,38 +9,16 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from tests.integration.test_predictions_api import digits_test_split
-from tests.live import ServerError
 from tests.specs import MLP, spec
 
 pytestmark = pytest.mark.browser
 
 
-def wait_run(base_url, run_id, until, timeout=180):
-    """Poll GET /api/runs/ID until `until(run)` holds; give the run."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        run = requests.get(f"{base_url}/api/runs/{run_id}", headers=base_url.auth(), timeout=30).json()["run"]
-        if until(run):
-            return run
-        if time.monotonic() > deadline:
-            raise ServerError(f"run {run_id} stayed {run['status']} for {timeout} s")
-        time.sleep(0.2)
-
-
-def start_run(base_url, body):
-    """Start a run through the API; give its id."""
-    r = requests.post(f"{base_url}/api/runs", json=body, headers=base_url.auth(), timeout=60)
-    assert r.status_code == 201, r.text
-    return r.json()["run"]["id"]
-
-
 @pytest.fixture(scope="module")
 def finished_run(live_server):
     """Give the id of an MLP run on the digits that completed 2 epochs."""
-    run_id = start_run(live_server, spec(MLP, fit={"epochs": 2, "batch_size": 64}))
-    assert wait_run(live_server, run_id, lambda r: r["status"] not in ("queued", "running"))["status"] == "completed"
+    run_id = live_server.start_run(spec(MLP, fit={"epochs": 2, "batch_size": 64}))
+    assert live_server.wait_run(run_id, lambda r: r["status"] not in ("queued", "running"))["status"] == "completed"
     return run_id
 
 
@@ -68,7 +46,7 @@ def test_filter_wrong_click_a_confusion_cell_and_open_an_image(browser_page, scr
     expect(page.locator("#confusion-chart")).to_have_attribute("data-state", "ready")
     screens("all")
 
-    wrong = requests.get(f"{api}/predictions?filter=wrong&limit=1000", headers=live_server.auth(), timeout=30).json()
+    wrong = requests.get(f"{api}/predictions?filter=wrong&limit=1000", headers=live_server.headers(), timeout=30).json()
     page.get_by_role("button", name=re.compile(r"^Wrong")).click()
     expect(page.locator("#gallery-count")).to_have_text(f"Showing 1–{min(100, wrong['total'])} of {wrong['total']}")
     assert set(tile_values(page, "correct")) == {"false"}
@@ -76,7 +54,7 @@ def test_filter_wrong_click_a_confusion_cell_and_open_an_image(browser_page, scr
     assert "filter=wrong" in page.url
     screens("wrong")
 
-    matrix = requests.get(f"{api}/confusion", headers=live_server.auth(), timeout=30).json()["matrix"]
+    matrix = requests.get(f"{api}/confusion", headers=live_server.headers(), timeout=30).json()["matrix"]
     t, p = max(((t, p) for t in range(10) for p in range(10) if t != p), key=lambda c: matrix[c[0]][c[1]])
     assert matrix[t][p] > 0
     page.mouse.click(*cell_centre(page, t, p))
@@ -106,7 +84,7 @@ def test_predict_an_uploaded_photo(browser_page, screens, live_server, finished_
     photo = tmp_path / "my-digit.png"
     Image.fromarray((255 - x_test[5] / 16.0 * 255).astype(np.uint8)).resize((120, 120), Image.Resampling.NEAREST).save(photo)
     answer = requests.post(f"{api}/predict", files={"image": ("my-digit.png", photo.read_bytes(), "image/png")},
-                           headers=live_server.auth(), timeout=60).json()
+                           headers=live_server.headers(), timeout=60).json()
     page.locator("#try-file").set_input_files(str(photo))
     expect(page.locator("#try-answer")).to_have_text(f"Predicted {answer['predicted']} ({100 * answer['confidence']:.1f}%)")
     expect(page.locator("#try-chart")).to_have_attribute("data-bars", "5")
@@ -138,9 +116,9 @@ def test_draw_a_digit_on_the_canvas(browser_page, screens, finished_run):
 def test_a_running_run_shows_each_epochs_sample_then_the_whole_test_split(browser_page, screens, live_server,
                                                                           finished_run):
     page = browser_page
-    run_id = start_run(live_server, spec(MLP, fit={"epochs": 50, "batch_size": 8, "validation": "test"}))
+    run_id = live_server.start_run(spec(MLP, fit={"epochs": 50, "batch_size": 8, "validation": "test"}))
     try:
-        wait_run(live_server, run_id, lambda r: r["status"] == "running")
+        live_server.wait_run(run_id, lambda r: r["status"] == "running")
         page.goto(f"/runs/{run_id}/gallery")
         expect(page.locator('[data-source="epoch"]')).to_have_attribute("aria-pressed", "true")
         expect(page.locator("#gallery-about")).to_contain_text(re.compile(r"After epoch ([2-9]|\d\d+):"), timeout=120_000)
@@ -154,7 +132,7 @@ def test_a_running_run_shows_each_epochs_sample_then_the_whole_test_split(browse
             assert was is None or was != f"was {predicted}"
         screens("epoch-sample")
     finally:
-        requests.post(f"{live_server}/api/runs/{run_id}/stop", headers=live_server.auth(), timeout=30)
+        requests.post(f"{live_server}/api/runs/{run_id}/stop", headers=live_server.headers(), timeout=30)
     expect(page.locator("#run-status")).to_have_text("Stopped", timeout=60_000)
     expect(page.locator('[data-source="final"]')).to_have_attribute("aria-pressed", "true")
     expect(page.locator("#gallery-count")).to_have_text("Showing 1–100 of 360")

@@ -2,7 +2,6 @@
 
 import json
 import re
-import time
 import urllib.request
 
 import pytest
@@ -24,7 +23,7 @@ def api(base_url, method, path, body=None, user=OWNER):
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(f"{base_url}{path}", data=data, method=method,
                                      headers={"Content-Type": "application/json", "Accept": "application/json",
-                                              **base_url.auth(user)})
+                                              **base_url.headers(user)})
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.load(response)
 
@@ -32,17 +31,6 @@ def api(base_url, method, path, body=None, user=OWNER):
 def get_run(base_url, run_id):
     """Give the run as GET /api/runs/ID tells it."""
     return api(base_url, "GET", f"/api/runs/{run_id}")["run"]
-
-
-def wait_for_run(base_url, run_id, statuses, seconds=RUN_WAIT_MS / 1000):
-    """Poll the API until the run's status is one of `statuses`; give the run."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        run = get_run(base_url, run_id)
-        if run["status"] in statuses:
-            return run
-        time.sleep(0.3)
-    pytest.fail(f"run {run_id} never reached {statuses}; it is {run['status']}")
 
 
 @pytest.fixture(autouse=True)
@@ -208,7 +196,7 @@ def test_a_refused_continue_shows_the_servers_message(browser_page, live_server,
     page = browser_page
     quick = spec(name="refusals", fit={"epochs": 1, "batch_size": 128})
     run_id = api(live_server, "POST", "/api/runs", quick)["run"]["id"]
-    wait_for_run(live_server, run_id, {"completed"})
+    live_server.wait_run(run_id, {"completed"})
     page.goto(f"/runs/{run_id}")
     expect(page.locator("#run-status")).to_have_attribute("data-status", "completed")
     expect(page.locator("#stop-button")).to_be_disabled()   # Stop on a completed run cannot be pressed
@@ -231,13 +219,13 @@ def test_stop_on_a_stale_page_shows_the_servers_refusal_and_catches_up(browser_p
     page = browser_page
     long_fit = {"epochs": 1000, "batch_size": 4}
     run_id = api(live_server, "POST", "/api/runs", spec(name="stale", fit=long_fit))["run"]["id"]
-    wait_for_run(live_server, run_id, {"running"})
+    live_server.wait_run(run_id, {"running"})
     # The live connection never gets through (its requests hang), so the page knows only what it loaded.
     page.route("**/socket.io/**", lambda route: None)
     page.goto(f"/runs/{run_id}")
     expect(page.locator("#run-status")).to_have_attribute("data-status", "running")
     api(live_server, "POST", f"/api/runs/{run_id}/stop", {})
-    wait_for_run(live_server, run_id, {"stopped"})
+    live_server.wait_run(run_id, {"stopped"})
     expect(page.locator("#run-status")).to_have_attribute("data-status", "running")
 
     with page.expect_response(f"**/api/runs/{run_id}/stop") as answer:

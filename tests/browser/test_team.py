@@ -2,13 +2,13 @@
 is revoked, the runs list filters and sorts, and the compare page overlays finished runs."""
 
 import re
-import time
 
 import pytest
 import requests
 from playwright.sync_api import expect
 
 from tests.browser.conftest import Screens
+from tests.live import wait_until
 from tests.specs import MLP, spec
 
 pytestmark = pytest.mark.browser
@@ -21,37 +21,18 @@ WATCHED = spec(name="watched together", fit={"epochs": 200, "batch_size": 4})
 
 def call(server, method, path, user="bob", **kwargs):
     """Give the answer of one API call made as a script would, with `user`'s API token."""
-    return requests.request(method, f"{server}{path}", headers=server.auth(user), timeout=60, **kwargs)
-
-
-def start_run(server, body, user="bob"):
-    """Start a run through the API as `user`; give its id."""
-    answer = call(server, "POST", "/api/runs", user, json=body)
-    assert answer.status_code == 201, answer.text
-    return answer.json()["run"]["id"]
-
-
-def wait_run(server, run_id, statuses, seconds=RUN_WAIT_S):
-    """Poll the run until its status is one of `statuses`; give it."""
-    deadline = time.monotonic() + seconds
-    while True:
-        run = call(server, "GET", f"/api/runs/{run_id}", "ada").json()["run"]
-        if run["status"] in statuses:
-            return run
-        if time.monotonic() > deadline:
-            pytest.fail(f"run {run_id} stayed {run['status']} for {seconds} s")
-        time.sleep(0.3)
+    return requests.request(method, f"{server}{path}", headers=server.headers(user), timeout=60, **kwargs)
 
 
 @pytest.fixture
 def watched_run(live_server):
     """Give the id of a long run of bob's that is training now; stop it afterwards."""
-    run_id = start_run(live_server, WATCHED)
-    wait_run(live_server, run_id, {"running"})
+    run_id = live_server.start_run(WATCHED)
+    live_server.wait_run(run_id, {"running"})
     yield run_id
     if call(live_server, "GET", f"/api/runs/{run_id}").json()["run"]["status"] in ("queued", "running"):
         call(live_server, "POST", f"/api/runs/{run_id}/stop", "ada", json={})
-    wait_run(live_server, run_id, {"stopped", "completed", "failed"})
+    live_server.wait_run(run_id, {"stopped", "completed", "failed"})
 
 
 def points(page, metric="loss"):
@@ -104,7 +85,7 @@ def test_a_viewer_watches_a_members_run_live_but_cannot_stop_it(open_page, live_
     status, body = fetch_with_csrf(viewer, "POST", f"/api/runs/{run_id}/stop")
     assert status == 403, body
     assert body["error"]["message"] == "Viewers can read but not change anything."
-    assert wait_run(live_server, run_id, {"running", "stopping", "stopped"})["status"] == "running"
+    assert live_server.wait_run(run_id, {"running", "stopping", "stopped"})["status"] == "running"
     expect_growing(viewer, more=1)
 
     # The owner stops it; the viewer sees it stop, and who stopped it.
@@ -141,7 +122,7 @@ def test_a_share_link_shows_the_run_live_and_the_gallery_until_it_is_revoked(ope
     owner.goto(f"/runs/{run_id}")
     owner.locator("#share-button").click()
     link_field = owner.locator("#share-url")
-    expect(link_field).to_have_value(re.compile(rf"^{re.escape(live_server)}/runs/{run_id}\?share=[\w-]+$"))
+    expect(link_field).to_have_value(re.compile(rf"^{re.escape(str(live_server))}/runs/{run_id}\?share=[\w-]+$"))
     link = link_field.input_value()
     token = link.rsplit("=", 1)[1]
     owner.locator("#share-copy").click()
@@ -202,9 +183,9 @@ def finished_pair(live_server):
     narrow["model"]["layers"][1]["units"] = 32
     wide = spec(MLP, name="wide", fit={"epochs": 2, "batch_size": 64},
                 compile={**MLP["compile"], "optimizer": {"type": "Adam", "learning_rate": 0.01}})
-    ids = [start_run(live_server, narrow, "bob"), start_run(live_server, wide, "ada")]
+    ids = [live_server.start_run(narrow, "bob"), live_server.start_run(wide, "ada")]
     for run_id in ids:
-        assert wait_run(live_server, run_id, {"completed", "stopped", "failed"})["status"] == "completed"
+        assert live_server.wait_run(run_id, {"completed", "stopped", "failed"})["status"] == "completed"
     return ids
 
 
@@ -222,10 +203,7 @@ def test_the_runs_list_filters_sorts_and_picks_runs_to_compare(open_page, live_s
         """Wait until the list shows exactly the runs GET /api/runs gives for this query, in its order."""
         want = [r["id"] for r in call(live_server, "GET", "/api/runs", "vic", params=query).json()["runs"]]
         expect(rows).to_have_count(len(want))
-        deadline = time.monotonic() + 10
-        while shown_ids() != want and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert shown_ids() == want
+        wait_until(lambda: shown_ids() == want, 10, lambda: f"the list shows {shown_ids()}, not {want}")
         return want
 
     page.locator("#filter-owner").select_option("ada")

@@ -6,7 +6,6 @@ was made from a payload (no <img src=x>, no extra <script>), and that the payloa
 """
 
 import re
-import time
 
 import numpy as np
 import pytest
@@ -57,16 +56,6 @@ def hostile_npz(path):
     return path
 
 
-def wait_run(server, run_id, statuses, seconds=180):
-    """Poll the run as a script until its status is one of `statuses`; give it."""
-    deadline = time.monotonic() + seconds
-    while True:
-        run = requests.get(f"{server}/api/runs/{run_id}", headers=server.auth(), timeout=30).json()["run"]
-        if run["status"] in statuses or time.monotonic() > deadline:
-            return run
-        time.sleep(0.3)
-
-
 def test_hostile_names_are_text_on_every_page(open_page, live_server, tmp_path, request):
     page = open_page("bob")
     dialogs = watch_dialogs(page)
@@ -110,17 +99,17 @@ def test_hostile_names_are_text_on_every_page(open_page, live_server, tmp_path, 
     first = int(page.url.rsplit("/", 1)[1])
     expect(page.locator("#run-name")).to_have_text(IMG)
     expect(page).to_have_title(re.compile(re.escape(IMG)))
-    assert wait_run(live_server, first, {"completed", "failed", "stopped"})["status"] == "completed"
+    assert live_server.wait_run(first, {"completed", "failed", "stopped"})["status"] == "completed"
 
     # A second run, on the hostile dataset, named with the other payload; renamed on its page.
     body = {"name": SCRIPT, "dataset": ds_id, "model": {"layers": [{"type": "Flatten"},
             {"type": "Dense", "units": 3, "activation": "softmax"}]},
             "compile": {"optimizer": {"type": "Adam"}, "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
             "fit": {"epochs": 2, "batch_size": 8, "validation": "test"}}
-    answer = requests.post(f"{live_server}/api/runs", json=body, headers=live_server.auth(), timeout=60)
+    answer = requests.post(f"{live_server}/api/runs", json=body, headers=live_server.headers(), timeout=60)
     assert answer.status_code == 201, answer.text
     second = answer.json()["run"]["id"]
-    assert wait_run(live_server, second, {"completed", "failed", "stopped"})["status"] == "completed"
+    assert live_server.wait_run(second, {"completed", "failed", "stopped"})["status"] == "completed"
 
     page.goto("/runs")
     for run_id, name in ((first, IMG), (second, SCRIPT)):

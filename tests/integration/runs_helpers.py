@@ -1,8 +1,9 @@
-"""Helpers for tests that train for real: wait for a run to reach a status."""
+"""Helpers for tests that train for real through Flask's test client: start a run, read it, wait for it.
 
-import time
+A live server has the same as methods (tests/live.py: LiveServer.start_run, run, wait_run).
+"""
 
-ENDED = ("completed", "stopped", "failed", "interrupted")
+from tests.live import ENDED, wait_for  # noqa: F401  (the tests wait with these)
 
 
 def get(client, run_id):
@@ -19,15 +20,3 @@ def start(client, body):
     run = r.get_json()["run"]
     assert run["status"] in ("queued", "running")
     return run["id"]
-
-
-def wait_for(get_run, statuses=ENDED, timeout=180.0, until=None):
-    """Poll get_run() until its status is in `statuses` (and `until(run)` holds); give the run."""
-    deadline = time.monotonic() + timeout
-    run = get_run()
-    while time.monotonic() < deadline:
-        run = get_run()
-        if run["status"] in statuses and (until is None or until(run)):
-            return run
-        time.sleep(0.1)
-    raise AssertionError(f"run stayed {run['status']} (epochs_done={run.get('epochs_done')}) for {timeout} s: {run.get('error')}")

@@ -114,7 +114,8 @@ CASES = [
 def world(tmp_path_factory):
     """Give the app, a client per principal, and the ids the cases need."""
     app = create_app({"KD_DATA_DIR": str(tmp_path_factory.mktemp("access")), "KD_WARM_SPARE": "0",
-                      "KD_MAX_CONCURRENT_RUNS": "0", "TESTING": True})
+                      "KD_MAX_CONCURRENT_RUNS": "0", "TESTING": True,
+                      "KD_MAX_QUEUED_PER_USER": "100000"})   # every case queues runs; the limit has its own test
     clients = {AD: signed_in(app, "admin", "admin"), O: signed_in(app, "owner", "member"),
                M: signed_in(app, "member", "member"), V: signed_in(app, "viewer", "viewer"),
                A: app.test_client(), S: app.test_client()}
@@ -175,10 +176,31 @@ def test_every_endpoint_has_a_rule(world):
     assert set(RULES) - set(app.view_functions) == set()
 
 
-def test_matrix(capsys):
-    """Print the roles × actions matrix the cases above enforce (for the report)."""
+def allowed_by(rule, who, method, args):
+    """Say whether an access rule lets `who` through to an endpoint called with `args` (run 1 is shared)."""
+    if rule.who == "public":
+        return True
+    if who == S:
+        opens = {"run": args.get("run_id") == 1, "dataset": args.get("split") == "test"}
+        return method in ("GET", "HEAD") and opens.get(rule.share, False)
+    return who in {"any": (V, M, O, AD), "member": (M, O, AD), "owner": (O, AD), "admin": (AD,)}[rule.who]
+
+
+def test_matrix(world, capsys):
+    """The roles × actions matrix the cases enforce is the one RULES says, and covers every endpoint."""
+    adapter = world[0].url_map.bind("localhost")
     lines = ["| action | " + " | ".join(WHO) + " |", "|---" * (len(WHO) + 1) + "|"]
-    lines += [f"| {name} | " + " | ".join(str(exp[w]) for w in WHO) + " |" for name, *_, exp in CASES]
+    covered, wrong = set(), []
+    for name, method, url, _, _, exp in CASES:
+        lines.append(f"| {name} | " + " | ".join(str(exp[w]) for w in WHO) + " |")
+        path = url.split("?")[0].format(run=1, other=2, token="t", viewer_id=3)
+        endpoint, args = adapter.match(path, method)
+        covered.add(endpoint)
+        through = {w: exp[w] not in (302, 401, 403) for w in WHO}
+        if through != {w: allowed_by(RULES[endpoint], w, method, args) for w in WHO}:
+            wrong.append((name, endpoint, RULES[endpoint], exp))
     with capsys.disabled():
         print("\n" + "\n".join(lines))
-    assert len(lines) == len(CASES) + 2
+    assert wrong == []
+    # Every endpoint but static files (tried once above) and logout/setup/vendor (test_auth, test_vendor).
+    assert set(RULES) - covered - {"auth.logout", "auth.setup", "vendor.plotly_js"} == set()

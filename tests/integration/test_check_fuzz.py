@@ -6,7 +6,6 @@ Every answer is a 200 with a summary or a 422 whose errors point at a real layer
 import copy
 import math
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -14,8 +13,10 @@ from tests.specs import CNN, MLP
 from webapp.spec import catalog
 
 FUZZ = settings(max_examples=1500, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-TRIED = {"n": 0, "built": 0}
+                suppress_health_check=[HealthCheck.too_slow])
+# Valid models among the mutated presets (some 450 of 1,500 here): the fuzz reaches the summary too.
+# Random catalog stacks rarely build (a few in 1,500), so only their count is held.
+BUILT_MUTATED = 100
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-10, 300), st.integers(), st.floats(allow_nan=True),
                     st.text(max_size=12), st.sampled_from(["relu", "softmax", "same", "valid", "test", "none", "Dense"]))
@@ -94,9 +95,9 @@ def mutated_preset(draw):
     return spec
 
 
-def assert_sound_answer(client, body):
-    """Post one body and check the answer is a summary or a located 422, never a 500."""
-    TRIED["n"] += 1
+def assert_sound_answer(client, body, tried):
+    """Post one body and check the answer is a summary or a located 422, never a 500; count it in `tried`."""
+    tried["n"] += 1
     r = client.post("/api/models/check", json=body)
     if body is None:  # the test client then sends no body at all
         assert r.status_code == 400 and "must be JSON" in r.get_json()["error"]["message"]
@@ -104,7 +105,7 @@ def assert_sound_answer(client, body):
     assert r.status_code in (200, 422), (r.status_code, body, r.get_data(as_text=True)[:500])
     data = r.get_json()
     if r.status_code == 200:
-        TRIED["built"] += 1
+        tried["built"] += 1
         assert data["ok"] is True
         n = len(body["model"]["layers"])
         assert [row["index"] for row in data["layers"]] == list(range(n))
@@ -120,31 +121,35 @@ def assert_sound_answer(client, body):
         assert isinstance(e["message"], str) and len(e["message"]) > 10
 
 
-@FUZZ
-@given(body=catalog_spec())
-def test_catalog_specs_never_500(client, body):
-    assert_sound_answer(client, body)
+def fuzz(client, what, strategy, examples):
+    """Post `examples` bodies drawn from `strategy`, print how many were answered, give the counts."""
+    tried = {"n": 0, "built": 0}
+
+    @settings(FUZZ, max_examples=examples)
+    @given(body=strategy)
+    def post(body):
+        assert_sound_answer(client, None if isinstance(body, float) and math.isnan(body) else body, tried)
+
+    post()
+    print(f"\n[fuzz] POST /api/models/check answered {tried['n']} {what} without a 500 "
+          f"({tried['built']} of them valid models, summarized)")
+    return tried
 
 
-@FUZZ
-@given(body=mutated_preset())
-def test_mutated_presets_never_500(client, body):
-    assert_sound_answer(client, body)
+def test_catalog_specs_never_500(client):
+    assert fuzz(client, "random catalog specs", catalog_spec(), 1500)["n"] >= 1500
 
 
-@settings(FUZZ, max_examples=1000)
-@given(body=st.one_of(json_values, st.fixed_dictionaries({"dataset": st.just("digits"), "model": json_values}),
-                      st.fixed_dictionaries({"dataset": st.just("digits"),
-                                             "model": st.fixed_dictionaries({"layers": st.lists(json_values, max_size=5)})})))
-def test_random_json_never_500(client, body):
-    if isinstance(body, float) and math.isnan(body):
-        body = None
-    assert_sound_answer(client, body)
+def test_mutated_presets_never_500(client):
+    tried = fuzz(client, "mutated presets", mutated_preset(), 1500)
+    assert tried["n"] >= 1500 and tried["built"] >= BUILT_MUTATED
 
 
-def test_fuzz_count(capsys):
-    """Report how many specs the fuzz tests above sent (they run first in this module)."""
-    with capsys.disabled():
-        print(f"\n[fuzz] POST /api/models/check answered {TRIED['n']} random and mutated specs "
-              f"without a 500 ({TRIED['built']} of them valid models, summarized)")
-    assert TRIED["n"] == 0 or (TRIED["n"] >= 3000 and TRIED["built"] >= 100)
+RANDOM_JSON = st.one_of(
+    json_values, st.fixed_dictionaries({"dataset": st.just("digits"), "model": json_values}),
+    st.fixed_dictionaries({"dataset": st.just("digits"),
+                           "model": st.fixed_dictionaries({"layers": st.lists(json_values, max_size=5)})}))
+
+
+def test_random_json_never_500(client):
+    assert fuzz(client, "random JSON bodies", RANDOM_JSON, 1000)["n"] >= 1000

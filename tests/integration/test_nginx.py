@@ -12,8 +12,8 @@ import subprocess
 import pytest
 
 from tests.conftest import require_program
-from tests.deployment import GunicornServer, Process, RedisServer, db_upgrade, wait_until
-from tests.live import ROOT, Viewer, free_port
+from tests.deployment import GunicornServer, Process, RedisServer, db_upgrade
+from tests.live import ROOT, Viewer, free_port, wait_until
 from tests.specs import MLP, spec
 
 DOCS = ROOT / "docs" / "deploy.md"

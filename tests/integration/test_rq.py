@@ -13,9 +13,8 @@ import time
 import pytest
 
 from tests.conftest import require, require_program
-from tests.deployment import (GunicornServer, PostgresServer, RedisServer, db_upgrade, postgres_bin, start_worker,
-                              wait_until)
-from tests.live import ROOT, LiveServer, Viewer, ended
+from tests.deployment import GunicornServer, PostgresServer, RedisServer, db_upgrade, postgres_bin, start_worker
+from tests.live import ROOT, LiveServer, Viewer, ended, wait_until
 from tests.specs import MLP, spec
 from webapp.store import Run, Store
 
@@ -81,11 +80,6 @@ def team(tmp_path, request):
         team.close()
 
 
-def start(server, body):
-    """POST a run spec; give the new run's id."""
-    return server.post("/api/runs", json=body, expect=201).json()["run"]["id"]
-
-
 def horse_pid(team, run_id):
     """Give the pid of the work-horse training a run (the trainer stores host:pid)."""
     with team.store().session() as s:
@@ -106,7 +100,7 @@ def test_two_instances_stream_a_run_that_a_worker_trains(team):
     gpu0 = team.worker()
     a, b = team.web("a"), team.web("b", gunicorn=True)
     with Viewer(b.url, auth=b.auth) as on_b, Viewer(a.url, auth=a.auth) as on_a:
-        run_id = start(a, SHORT)                         # started through A ...
+        run_id = a.start_run(SHORT)                         # started through A ...
         assert a.run(run_id)["status"] == "queued"       # ... it waits until a worker takes it
         assert on_b.subscribe(run_id)["ok"] and on_a.subscribe(run_id)["ok"]
         for viewer in (on_b, on_a):                      # ... and B's viewer sees it live
@@ -130,7 +124,7 @@ def test_two_instances_stream_a_run_that_a_worker_trains(team):
 @pytest.mark.parametrize("team", ["sqlite", "postgresql"], indirect=True)
 def test_stop_while_queued_and_while_running_then_continue(team):
     a = team.web()
-    first, second = start(a, LONG), start(a, SHORT)   # no worker yet: both wait, in order
+    first, second = a.start_run(LONG), a.start_run(SHORT)   # no worker yet: both wait, in order
     assert [a.run(first)["queue_position"], a.run(second)["queue_position"]] == [1, 2]
     a.post(f"/api/runs/{second}/stop", expect=202)
     assert a.run(second)["status"] == "stopped"
@@ -151,7 +145,7 @@ def test_stop_while_queued_and_while_running_then_continue(team):
 def test_a_run_that_ignores_stop_is_killed_with_rqs_stop_job(team):
     team.worker()
     a = team.web(KD_STOP_GRACE_S="0.01")
-    run_id = start(a, LONG)
+    run_id = a.start_run(LONG)
     a.wait_run(run_id, lambda r: r["status"] == "running" and r["epochs_done"] >= 1)
     a.post(f"/api/runs/{run_id}/stop", expect=202)
     run = a.wait_run(run_id, lambda r: r["status"] not in ("running", "stopping"))
@@ -162,7 +156,7 @@ def test_a_run_that_ignores_stop_is_killed_with_rqs_stop_job(team):
 def test_sigkill_of_the_work_horse_fails_the_run_and_the_worker_goes_on(team):
     gpu0 = team.worker()
     a = team.web()
-    run_id = start(a, LONG)
+    run_id = a.start_run(LONG)
     a.wait_run(run_id, lambda r: r["status"] == "running" and r["epochs_done"] >= 1)
     os.kill(horse_pid(team, run_id), signal.SIGKILL)
     run = a.wait_run(run_id, lambda r: r["status"] != "running", timeout=30)
@@ -178,7 +172,7 @@ def test_a_dead_worker_is_detected(team):
     a = team.web()
     # The worker alone is killed: its work-horse notices within half a second and fails the run.
     gpu0 = team.worker("gpu0")
-    run_id = start(a, LONG)
+    run_id = a.start_run(LONG)
     a.wait_run(run_id, lambda r: r["status"] == "running" and r["epochs_done"] >= 1)
     os.kill(gpu0.pid, signal.SIGKILL)
     run = a.wait_run(run_id, lambda r: r["status"] != "running", timeout=30)
@@ -214,7 +208,7 @@ def test_the_worker_process_never_imports_tensorflow(team):
 
 
 def test_the_worker_emits_to_the_rooms_the_web_layer_serves():
-    from webapp.runs import rq
+    from webapp.runs import rq_shared
     from webapp.web import events
 
-    assert rq.NAMESPACE == events.NAMESPACE and rq.room(7) == events.room(7)
+    assert rq_shared.NAMESPACE == events.NAMESPACE and rq_shared.room(7) == events.room(7)

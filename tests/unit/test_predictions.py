@@ -129,11 +129,20 @@ def test_epoch_samples_say_which_predictions_changed(tmp_path):
 @pytest.mark.parametrize("args, field", [
     ({"offset": "-1"}, "offset"), ({"limit": "0"}, "limit"), ({"limit": "1001"}, "limit"), ({"limit": "x"}, "limit"),
     ({"filter": "bad"}, "filter"), ({"true": "10"}, "true"), ({"pred": "-2"}, "pred"), ({"sort": "name"}, "sort"),
-    ({"order": "up"}, "order"),
+    ({"order": "up"}, "order"), ({"indexes": "1,x"}, "indexes"), ({"indexes": ",".join(["1"] * 1001)}, "indexes"),
 ])
 def test_a_bad_query_parameter_is_named(args, field):
     with pytest.raises(preds.QueryError, match=f"^{field} "):
         preds.parse_query(args, num_classes=10)
+
+
+def test_indexes_keep_only_an_imported_scripts_predict_step(tmp_path):
+    arrays = preds.arrays(np.eye(3)[[0, 1, 2, 1, 0]], [0, 1, 1, 1, 2], epoch=1)
+    np.savez(tmp_path / "p.npz", **arrays)
+    found = preds.Predictions.load(tmp_path / "p.npz")
+    query = preds.parse_query({"indexes": "3,1,4"}, 3)
+    assert [found.index[i] for i in found.select(query)] == [1, 3, 4]
+    assert found.counts(query) == {"all": 3, "right": 2, "wrong": 1}
 
 
 def test_query_defaults_and_confidence_order():
@@ -270,7 +279,7 @@ def test_a_decompression_bomb_is_refused(side):
     # Blank one-bit pixels compress to a small file but decode to 49 (our limit) or 400 (Pillow's) million.
     bomb = png(Image.new("1", (side, side)))
     assert len(bomb.getvalue()) < 200_000
-    with pytest.raises(user_image.ImageError, match="too many pixels to decode safely"):
+    with pytest.raises(user_image.ImageError, match="^image: .*too many pixels to decode \("):
         user_image.read_image(bomb)
 
 

@@ -26,12 +26,15 @@ class UploadError(ValueError):
 
 
 def check_name(name):
-    """Give the trimmed dataset name, or raise UploadError when it is empty or too long."""
+    """Give the trimmed dataset name, or raise UploadError when it is empty, too long or not plain text."""
     name = (name or "").strip()
     if not name:
         raise UploadError("name: give the dataset a name (1 to 100 characters).")
     if len(name) > MAX_NAME:
         raise UploadError(f"name: at most {MAX_NAME} characters; this one has {len(name)}.")
+    if not name.replace(" ", "").isprintable():   # control characters, bidi overrides (U+202E), zero widths
+        odd = next(c for c in name if c != " " and not c.isprintable())
+        raise UploadError(f"name: letters, digits, punctuation and spaces only; U+{ord(odd):04X} is not shown as text.")
     return name
 
 

@@ -1,10 +1,12 @@
-"""Where a run's files live: its folder under KD_DATA_DIR and the names of the artifacts in it.
+"""Where a run's files live: its folder under KD_DATA_DIR, the names of its artifacts, atomic writes.
 
 The one place for these facts: the service (continue, delete), the views (which artifacts exist),
-the trainer (writes them), the web API (downloads, predict-one, the gallery) all ask here. No Flask,
-no Keras. The prediction files beside the artifacts are named in `webapp/predictions.py`.
+the trainer and its callbacks (write them), the web API (downloads, predict-one, the gallery) all
+ask here. No Flask, no Keras. The prediction files beside the artifacts are named in
+`webapp/predictions.py`.
 """
 
+import os
 from pathlib import Path
 
 MODEL = "model.keras"          # the last finished epoch, optimizer state included (continue reloads it)
@@ -32,3 +34,11 @@ def existing_artifacts(data_dir, run_id):
     """Give the names of the run's artifacts that are there, in ARTIFACTS order."""
     folder = run_dir(data_dir, run_id)
     return [name for name in ARTIFACTS if (folder / name).exists()]
+
+
+def atomic_write(path, write):
+    """Write a file through `write(tmp_path)` and move it into place, so no reader sees half of it."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    write(tmp)
+    os.replace(tmp, path)

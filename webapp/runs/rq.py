@@ -7,14 +7,15 @@ KD_STOP_GRACE_S, RQ's stop-job command kills the work-horse. A watchdog thread r
 StartedJobRegistry cleanup every KD_WORKER_HEARTBEAT_S, so the run of a worker whose heartbeat
 lapsed fails (see rq_worker.on_failure).
 
-Worker side: runs/rq_worker.py. Events reach viewers through Socket.IO's Redis message queue,
-emitted by whichever process stored them (`Emitter`). No Flask here but that emitter.
+Worker side: runs/rq_worker.py; what both sides share (settings, job ids, stop keys, the emitter,
+`fail_run`) is in runs/rq_shared.py, so neither imports the other. Events reach viewers through
+Socket.IO's Redis message queue, emitted by whichever process stored them. No Flask.
 """
 
 import logging
 import threading
 
-from redis import Redis, RedisError
+from redis import RedisError
 from rq import Callback, Queue
 from rq.command import send_stop_job_command
 from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
@@ -24,86 +25,16 @@ from rq.timeouts import TimerDeathPenalty
 from sqlalchemy import select
 
 from ..store import Run, utcnow
+from .rq_shared import configure, connect, current_job, fail_run, job_id, stop_key
 from .service import RunService
 
 log = logging.getLogger(__name__)
-
-# The web layer's names (web/events.py; a test checks they agree): the namespace and a run's room.
-NAMESPACE = "/runs"
-SETTINGS = ("KD_DATA_DIR", "KD_DATABASE_URL", "KD_REDIS_URL", "KD_RQ_QUEUE", "KD_SOCKETIO_CHANNEL",
-            "KD_RUN_TIMEOUT_S", "KD_WORKER_HEARTBEAT_S", "KD_STOP_GRACE_S")
-_settings = {}
-
-
-def room(run_id):
-    """Give the name of a run's Socket.IO room."""
-    return f"run:{run_id}"
-
-
-def configure(settings):
-    """Keep this process's settings for what RQ calls without them (callbacks, work-horses)."""
-    _settings.update({k: settings[k] for k in SETTINGS})
-
-
-def settings():
-    """Give this process's settings: those `configure` kept, else the KD_* environment."""
-    if not _settings:
-        from .. import config
-
-        configure(config.load())
-    return dict(_settings)
-
-
-def connect(url):
-    """Give a Redis connection for `url`."""
-    return Redis.from_url(url)
-
-
-def job_id(run):
-    """Give the RQ job id of a run's current queueing: a continued run gets a new job."""
-    return f"kd-run-{run.id}-{run.queued_at.strftime('%Y%m%d%H%M%S%f')}"
-
-
-def stop_key(run_id):
-    """Give the Redis key whose presence asks a run to stop (its value: the grace period in s)."""
-    return f"kd:run:{run_id}:stop"
-
-
-def current_job(redis, store, run_id):
-    """Give the RQ job of a run's current queueing, or None."""
-    with store.session() as s:
-        run = s.get(Run, run_id)
-    try:
-        return Job.fetch(job_id(run), connection=redis) if run else None
-    except NoSuchJobError:
-        return None
-
-
-class Emitter:
-    """Sends stored events to every web instance's viewers through Socket.IO's Redis message queue.
-
-    Write-only: it publishes on KD_SOCKETIO_CHANNEL, every web instance listening there forwards
-    the event to the run's room on its own sockets.
-    """
-
-    def __init__(self, redis_url, channel):
-        from flask_socketio import SocketIO   # the one Flask-SocketIO use outside webapp/web/
-
-        self.socketio = SocketIO(message_queue=redis_url, channel=channel, async_mode="threading")
-
-    def __call__(self, event):
-        """Send one stored (name, data) event to its run's room."""
-        if event:
-            name, data = event
-            self.socketio.emit(name, data, to=room(data["run_id"]), namespace=NAMESPACE)
-
 
 class RQExecutor:
     """Enqueues runs as RQ jobs, stops them through Redis, and watches for workers that died."""
 
     def __init__(self, settings, store):
-        configure(settings)
-        self.settings, self.store = dict(_settings), store
+        self.settings, self.store = configure(settings), store
         self.redis = connect(settings["KD_REDIS_URL"])
         self.queue = Queue(settings["KD_RQ_QUEUE"], connection=self.redis)
         self.grace_s = float(settings["KD_STOP_GRACE_S"])
@@ -189,8 +120,6 @@ class RQExecutor:
             ended = job.ended_at if job is not None else None
             if ended is not None and (utcnow() - ended).total_seconds() < 3 * self.beat_s:
                 continue   # its worker is settling it right now
-            from .rq_worker import fail_run
-
             fail_run(self.store, self.settings, run.id, "The worker training this run lost track of it "
                      "(its job ended or vanished from Redis); the last saved epoch is kept.", job_id(run))
 

@@ -5,7 +5,7 @@ TensorFlow (it is not fork-safe once started): only `train_job`, in the work-hor
 trainer. One process per run: the work-horse exits after its job and its memory goes back.
 
 Every event is stored through the journal first, then emitted through Socket.IO's Redis message
-queue (rq.Emitter). How a run that did not end by itself ends:
+queue (rq_shared.Emitter). How a run that did not end by itself ends:
 - the user's stop: a Redis key the work-horse polls every 0.5 s; RQ's stop-job kills it after the grace;
 - the work-horse killed (OOM, SIGKILL): the worker sees its exit status at once (`RunWorker.settle`);
 - the worker killed: the work-horse notices within 0.5 s and fails the run, then exits;
@@ -24,38 +24,25 @@ from redis import RedisError
 from rq import Queue, Worker, get_current_job
 
 from ..store import Run, Store
-from . import journal, rq
+from . import journal, rq_shared
+from .rq_shared import fail_run
 
 log = logging.getLogger(__name__)
 POLL_S = 0.5
 
 
-def fail_run(store, settings, run_id, message, job_id=None):
-    """Move a run that is still training to failed (stopped, if a stop was asked) and emit it.
-
-    job_id: act only while this job is the run's current one (not once the run was continued).
-    """
-    with store.session() as s:
-        run = s.get(Run, run_id)
-    if run is None or run.status not in ("queued", "running", "stopping") or job_id not in (None, rq.job_id(run)):
-        return
-    status = "stopped" if run.status == "stopping" else "failed"
-    rq.Emitter(settings["KD_REDIS_URL"], settings["KD_SOCKETIO_CHANNEL"])(
-        journal.set_status(store, run_id, status, message))
-
-
 def train_job(run_id):
     """The RQ job, in the work-horse: mark the run running, train it, and give its final status."""
-    settings = rq.settings()
+    settings = rq_shared.settings()
     store = Store(settings["KD_DATABASE_URL"])
     with store.session() as s:
         run = s.get(Run, run_id)
     # A job of an earlier queueing (the run was stopped while queued, then continued) does nothing.
-    if run is None or rq.job_id(run) != get_current_job().id:
+    if run is None or rq_shared.job_id(run) != get_current_job().id:
         return "superseded"
-    redis = rq.connect(settings["KD_REDIS_URL"])
-    redis.delete(rq.stop_key(run_id))   # a stop of an earlier queueing; none can come before running
-    emit = rq.Emitter(settings["KD_REDIS_URL"], settings["KD_SOCKETIO_CHANNEL"])
+    redis = rq_shared.connect(settings["KD_REDIS_URL"])
+    redis.delete(rq_shared.stop_key(run_id))   # a stop of an earlier queueing; none can come before running
+    emit = rq_shared.Emitter(settings["KD_REDIS_URL"], settings["KD_SOCKETIO_CHANNEL"])
     started = journal.set_status(store, run_id, "running")
     if started is None:
         return "not queued"   # stopped while it waited
@@ -90,7 +77,7 @@ class Watch(threading.Thread):
                          "its training process ended; the last saved epoch is kept.", self.job_id)
                 os._exit(1)
             try:
-                if not self.asked.is_set() and self.redis.exists(rq.stop_key(self.run_id)):
+                if not self.asked.is_set() and self.redis.exists(rq_shared.stop_key(self.run_id)):
                     self.asked.set()
             except RedisError:
                 pass   # Redis away for a moment: the stop is seen on a later poll
@@ -99,7 +86,7 @@ class Watch(threading.Thread):
 
 def on_failure(job, connection, exc_type, exc, traceback):
     """RQ's failure callback: the job raised before training, or its worker stopped beating."""
-    settings = rq.settings()
+    settings = rq_shared.settings()
     if exc_type is not None and exc_type.__name__ == "AbandonedJobError":
         message = ("The worker training this run stopped answering (its machine or process died), so the "
                    "run was given up; the last saved epoch is kept.")
@@ -113,7 +100,7 @@ class RunWorker(Worker):
     and a look at each run after its work-horse exits (settle)."""
 
     def __init__(self, *args, **kwargs):
-        rq.settings()   # `rq worker -w webapp.runs.rq_worker.RunWorker` reads the KD_* environment
+        rq_shared.settings()   # `rq worker -w webapp.runs.rq_worker.RunWorker` reads the KD_* environment
         super().__init__(*args, **kwargs)
         self._horse_status = None
         self._store = None
@@ -138,15 +125,15 @@ class RunWorker(Worker):
 
     def settle(self, job):
         """A work-horse exited: a run it left running failed (or stopped, if a stop was asked)."""
-        settings = rq.settings()
+        settings = rq_shared.settings()
         self._store = self._store or Store(settings["KD_DATABASE_URL"])
         run_id = job.args[0]
         with self._store.session() as s:
             run = s.get(Run, run_id)
-        if run is None or rq.job_id(run) != job.id or run.status not in ("running", "stopping"):
+        if run is None or rq_shared.job_id(run) != job.id or run.status not in ("running", "stopping"):
             return
         try:
-            grace = float(self.connection.get(rq.stop_key(run_id)) or settings["KD_STOP_GRACE_S"])
+            grace = float(self.connection.get(rq_shared.stop_key(run_id)) or settings["KD_STOP_GRACE_S"])
         except (RedisError, ValueError):
             grace = float(settings["KD_STOP_GRACE_S"])
         fail_run(self._store, settings, run_id, exit_note(self._horse_status, run.status == "stopping", grace), job.id)
@@ -166,8 +153,8 @@ def exit_note(status, stopping, grace_s):
 
 def work(settings, name=None, burst=False):
     """Run an RQ worker on KD_RQ_QUEUE until it is told to stop (SIGTERM/SIGINT: after its run)."""
-    rq.configure(settings)
-    redis = rq.connect(settings["KD_REDIS_URL"])
+    rq_shared.configure(settings)
+    redis = rq_shared.connect(settings["KD_REDIS_URL"])
     queue = Queue(settings["KD_RQ_QUEUE"], connection=redis)
     worker = RunWorker([queue], connection=redis, name=name,
                        job_monitoring_interval=int(settings["KD_WORKER_HEARTBEAT_S"]))

@@ -32,9 +32,10 @@ class RunError(Exception):
 class RunService:
     """Creates runs, keeps at most `max_concurrent` training, and relays their events."""
 
-    def __init__(self, store, datasets, data_dir, max_concurrent=1, notify=None):
+    def __init__(self, store, datasets, data_dir, max_concurrent=1, notify=None, max_params=None, max_queued=None):
         self.store, self.datasets, self.data_dir = store, datasets, Path(data_dir)
         self.max_concurrent = max_concurrent
+        self.max_params, self.max_queued = max_params, max_queued   # KD_MAX_PARAMS, KD_MAX_QUEUED_PER_USER
         self.notify = notify or (lambda event: None)
         self.executor = None
         self._lock = threading.RLock()
@@ -52,6 +53,8 @@ class RunService:
         if not dataset["available"]:
             raise SpecError([FieldError(None, "dataset", dataset.get("message") or "This dataset is not available.")])
         summary = build.summarize(spec, dataset)
+        self._check_size(summary)
+        self._check_queue(owner_id)
         with self.store.session() as s:
             run = Run(name=spec.name or f"{spec.dataset}-{len(spec.layers)}-layers", owner_id=owner_id,
                       status="queued", dataset=spec.dataset, spec=spec.to_dict(), summary=summary,
@@ -60,6 +63,26 @@ class RunService:
         self._emit(journal.announce(self.store, run.id))
         self.schedule()
         return run.id
+
+    def _check_size(self, summary):
+        """Refuse a model with more parameters than KD_MAX_PARAMS, naming its largest layer."""
+        total = summary["total_params"]
+        if self.max_params is None or total <= self.max_params:
+            return
+        largest = max(summary["layers"], key=lambda row: row["params"])
+        raise SpecError([FieldError(largest["index"], "model", (
+            f"The model has {total:,} parameters (layer {largest['index']}, {largest['type']}, has "
+            f"{largest['params']:,}); this server trains at most {self.max_params:,} (KD_MAX_PARAMS)."))])
+
+    def _check_queue(self, owner_id):
+        """Refuse (429) one more waiting run for an owner who has KD_MAX_QUEUED_PER_USER waiting."""
+        if self.max_queued is None or owner_id is None:
+            return
+        with self.store.session() as s:
+            waiting = s.scalar(select(func.count()).where(Run.owner_id == owner_id, Run.status == "queued"))
+        if waiting >= self.max_queued:
+            raise RunError(429, f"You have {waiting} runs waiting in the queue, the most one user may "
+                                f"(KD_MAX_QUEUED_PER_USER = {self.max_queued}); wait for one to start, or stop one.")
 
     def stop(self, run_id):
         """Stop a run: a queued one at once, a running one after its current batch."""
@@ -82,6 +105,7 @@ class RunService:
             run = self._run(run_id)
             if run.status not in journal.ENDED:
                 raise RunError(409, f"Run {run_id} is {run.status}; stop it or wait until it ends to continue it.")
+            self._check_queue(run.owner_id)
             saved = paths.artifact(self.data_dir, run_id, paths.MODEL).exists()
             if run.epochs_done and not saved:
                 raise RunError(409, f"Run {run_id} has no saved model to continue from.")

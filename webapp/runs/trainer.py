@@ -1,7 +1,8 @@
 """What runs inside a trainer process: build or reload the model, fit it, save the artifacts.
 
 Called by the embedded executor's spawned process (runs/local.py) and by RQ work-horses. Every
-event goes through a Publisher: stored in the journal first, then sent.
+event goes through a Publisher: stored in the journal first, then sent. The Keras callbacks `fit`
+gets are in runs/callbacks.py; where the files go, in runs/paths.py.
 """
 
 import csv
@@ -19,16 +20,9 @@ from ..spec import build, exports
 from ..spec.validate import validate
 from ..store import Run, Store
 from . import journal, paths
+from .paths import atomic_write
 
 log = logging.getLogger(__name__)
-
-
-def atomic_write(path, write):
-    """Write a file through `write(tmp_path)` and move it into place, so no reader sees half of it."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 class Publisher:
@@ -90,10 +84,8 @@ def prepare(data, num_classes, label_mode):
 
 def new_model(spec, dataset):
     """Give the spec's model, compiled with its optimizer, loss and metrics."""
-    keras = build.init_keras()
     model = build.build_model(spec, dataset["input_shape"], name=_model_name(spec.name))
-    opt = dict(spec.compile["optimizer"])
-    optimizer = getattr(keras.optimizers, opt.pop("type"))(**opt)
+    optimizer = build.make_optimizer(spec.compile["optimizer"])
     model.compile(optimizer=optimizer, loss=spec.compile["loss"], metrics=list(spec.compile["metrics"]))
     return model
 
@@ -102,82 +94,6 @@ def _model_name(name):
     # TensorFlow's root name scope must match ^[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*$: ASCII only, no leading "_".
     safe = "".join(c if (c.isascii() and c.isalnum()) or c == "_" else "_" for c in name or "")[:60].strip("_")
     return safe or "sequential"
-
-
-def callbacks(spec, folder, progress, sample=None):
-    """Give the fit callbacks: the spec's, TerminateOnNaN, the per-epoch save and sample, then progress."""
-    keras = build.init_keras()
-    cbs = [keras.callbacks.TerminateOnNaN()]
-    chosen = spec.fit["callbacks"]
-    if chosen.get("checkpoint"):
-        cbs.append(AtomicCheckpoint(folder / paths.BEST, **chosen["checkpoint"]))
-    if chosen.get("early_stopping"):
-        cbs.append(keras.callbacks.EarlyStopping(**chosen["early_stopping"]))
-    if chosen.get("reduce_lr_on_plateau"):
-        cbs.append(keras.callbacks.ReduceLROnPlateau(**chosen["reduce_lr_on_plateau"]))
-    # The epoch is saved before it is reported: a run interrupted later resumes from it.
-    cbs += [SaveEveryEpoch(folder / paths.MODEL), *([sample] if sample else []), progress]
-    return cbs
-
-
-def _checkpoint_base():
-    return build.init_keras().callbacks.ModelCheckpoint
-
-
-def AtomicCheckpoint(path, **kwargs):  # noqa: N802 - used like the Keras class it builds
-    """Give a Keras ModelCheckpoint that writes to a temporary file and moves it into place."""
-
-    class _AtomicCheckpoint(_checkpoint_base()):
-        def on_epoch_end(self, epoch, logs=None):
-            super().on_epoch_end(epoch, logs)
-            if self.filepath != str(path) and os.path.exists(self.filepath):
-                os.replace(self.filepath, path)
-
-    partial = path.with_name(f".{path.stem}.partial.keras")
-    return _AtomicCheckpoint(str(partial), **kwargs)
-
-
-def SaveEveryEpoch(path):  # noqa: N802
-    """Give a callback that saves the whole model (optimizer included) atomically after each epoch."""
-
-    class _Save(build.init_keras().callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            atomic_write(path, self.model.save)
-
-    return _Save()
-
-
-def EpochSample(path, x_test, y_test):  # noqa: N802
-    """Give a callback that predicts a fixed sample of test images after each epoch and saves it.
-
-    The gallery of a run in progress shows it, marking images whose prediction changed since the
-    epoch before; a continued run compares its first epoch with the file the last one left.
-    """
-    import numpy as np
-
-    index = predictions.sample_indexes(len(x_test))
-    x, y = x_test[index], np.asarray(y_test)[index]
-
-    class _Sample(build.init_keras().callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            """Start from the predictions the last epoch left (a continued run), else from none."""
-            self.previous = np.full(len(index), -1, dtype=np.int64)
-            if path.exists():
-                old = predictions.Predictions.load(path)
-                if np.array_equal(old.index, index):
-                    self.previous = old.predicted
-
-        def on_epoch_end(self, epoch, logs=None):
-            """Predict the sample and save it with the previous epoch's predictions beside it."""
-            try:
-                arrays = predictions.arrays(self.model.predict_on_batch(x), y, epoch + 1, index)
-                arrays["previous"] = self.previous
-                atomic_write(path, lambda p: np.savez(p, **arrays))
-                self.previous = arrays["predicted"]
-            except Exception:  # a missing gallery sample must not end the training
-                log.exception("could not save the epoch sample predictions to %s", path)
-
-    return _Sample()
 
 
 def save_predictions(model, x_test, y_test, folder, epoch):
@@ -213,7 +129,7 @@ def failure_message(exc):
 
 def _fit(store, run_id, settings, publisher, should_stop):
     keras = build.init_keras(gpu=True)
-    from .progress import Progress
+    from .callbacks import EpochSample, Progress, fit_callbacks
 
     with store.session() as s:
         run = s.get(Run, run_id)
@@ -236,8 +152,8 @@ def _fit(store, run_id, settings, publisher, should_stop):
         return "stopped", None
     model.fit(x, y, epochs=epochs_planned, initial_epoch=epochs_done if resume else 0,
               batch_size=fit["batch_size"], shuffle=fit["shuffle"], verbose=0,
-              callbacks=callbacks(spec, folder, progress, EpochSample(folder / predictions.EPOCH_FILE, x_test,
-                                                                      data.y_test)), **validation)
+              callbacks=fit_callbacks(spec, folder, progress, EpochSample(folder / predictions.EPOCH_FILE, x_test,
+                                                                          data.y_test)), **validation)
     publisher.close()
     epochs = save_artifacts(store, run_id, model, folder)
     if progress.nan_at:

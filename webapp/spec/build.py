@@ -74,6 +74,18 @@ def make_layer(layer, name=None):
     return getattr(keras.layers, layer["type"])(**kwargs)
 
 
+def make_optimizer(optimizer):
+    """Give a new Keras optimizer for a canonical optimizer dict, its learning-rate schedule included."""
+    keras = init_keras()
+    params = {k: v for k, v in optimizer.items() if k not in ("type", "schedule")}
+    schedule = optimizer.get("schedule")
+    if schedule:
+        settings = {k: v for k, v in schedule.items() if k != "type"}
+        params["learning_rate"] = getattr(keras.optimizers.schedules, schedule["type"])(
+            initial_learning_rate=params["learning_rate"], **settings)
+    return getattr(keras.optimizers, optimizer["type"])(**params)
+
+
 def keras_message(exc):
     """Give the sentence that matters from a Keras exception, without colours or call dumps."""
     text = _ANSI.sub("", str(exc)).strip()

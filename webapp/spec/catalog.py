@@ -56,6 +56,14 @@ _OPTIMIZERS = [
           "Sign-based optimizer found by program search (Chen et al. 2023)."),
 ]
 OPTIMIZERS = {e.type: e for e in _OPTIMIZERS}
+
+# An optimizer's optional "schedule": learning_rate is then its initial rate. Keras 2's `decay`
+# (lr / (1 + decay * iterations)) is InverseTimeDecay with decay_steps 1.
+SCHEDULES = {"InverseTimeDecay": Entry("InverseTimeDecay", (
+    Param("decay_steps", "int", 1, min=1, max=10**9, help="Steps over which the rate decays by decay_rate."),
+    Param("decay_rate", "float", 0.0, min=0.0, max=1e6, help="lr / (1 + decay_rate * step / decay_steps)."),
+    Param("staircase", "bool", False, help="Decay in whole steps of decay_steps."),
+), "keras.optimizers.schedules.InverseTimeDecay: lr / (1 + decay_rate * step / decay_steps).")}
 OPTIMIZER_ALIASES = {e.type.lower(): e.type for e in _OPTIMIZERS}
 
 # label: how the trainer encodes labels for this loss ("onehot", "sparse" or "binary").

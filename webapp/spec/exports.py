@@ -14,12 +14,9 @@ INDENT = "    "
 
 def keras_json(spec, input_shape):
     """Give `model.to_json()` for the spec's model, compiled (so compile_config rides along) when it can be."""
-    keras = build.init_keras()
     model = build.build_model(spec, input_shape)
     if spec.compile:
-        optimizer = spec.compile["optimizer"]
-        params = {k: v for k, v in optimizer.items() if k != "type"}
-        model.compile(optimizer=getattr(keras.optimizers, optimizer["type"])(**params),
+        model.compile(optimizer=build.make_optimizer(spec.compile["optimizer"]),
                       loss=spec.compile["loss"], metrics=list(spec.compile["metrics"]))
     return model.to_json(indent=2)
 
@@ -55,7 +52,13 @@ def layer_call(layer):
 def optimizer_call(optimizer):
     """Give `keras.optimizers.X(...)` with only the arguments that differ from Keras's defaults."""
     entry = catalog.OPTIMIZERS[optimizer["type"]]
-    args = [f"{p.name}={literal(optimizer[p.name])}" for p in entry.params if optimizer[p.name] != p.default]
+    schedule = optimizer.get("schedule")
+    args = [f"{p.name}={literal(optimizer[p.name])}" for p in entry.params
+            if optimizer[p.name] != p.default and not (schedule and p.name == "learning_rate")]
+    if schedule:
+        settings = [f"initial_learning_rate={literal(optimizer['learning_rate'])}"] + [
+            f"{k}={literal(v)}" for k, v in schedule.items() if k != "type" and not (k == "staircase" and not v)]
+        args.insert(0, f"learning_rate=keras.optimizers.schedules.{schedule['type']}({', '.join(settings)})")
     return f"keras.optimizers.{entry.type}({', '.join(args)})"
 
 
@@ -77,6 +80,8 @@ def python_script(spec, dataset):
     fit = spec.fit or {}
     parts = [_header(spec, dataset, fit), _data(dataset), _labels(spec.label_mode, dataset),
              _model(spec, dataset), _compile(spec.compile), _fit(fit), _results(spec.label_mode)]
+    if spec.predict:
+        parts.append(_predict(spec.predict["indexes"], spec.label_mode))
     return "\n\n".join(parts) + "\n"
 
 
@@ -150,14 +155,20 @@ def data_source(dataset):
         f"# The dashboard keeps it in KD_DATA_DIR/datasets/ as {literal(ds_id + '.npz')}; pass your copy with --data.",
         "data = np.load(args.data, allow_pickle=False)",
         'x_train, y_train, x_test, y_test = (data[key] for key in ("x_train", "y_train", "x_test", "y_test"))',
-        "if x_train.ndim == 3:  # grayscale images without a channel axis",
-        f"{INDENT}x_train, x_test = x_train[..., None], x_test[..., None]",
+        *(["if x_train.ndim == 3:  # grayscale images without a channel axis",
+           f"{INDENT}x_train, x_test = x_train[..., None], x_test[..., None]"] if _grey_images(dataset) else []),
         f"pixel_max = {scale}",
         "x_train, x_test = x_train / pixel_max, x_test / pixel_max",
         "if y_train.ndim == 2 and y_train.shape[1] > 1:  # one-hot labels in the file: back to integers",
         f"{INDENT}y_train, y_test = y_train.argmax(-1), y_test.argmax(-1)",
         "y_train, y_test = y_train.ravel(), y_test.ravel()",
     ]
+
+
+def _grey_images(dataset):
+    """Say whether the dataset's samples are grey images (h, w, 1), which a file may hold without the channel axis."""
+    shape = list(dataset.get("input_shape") or [])
+    return len(shape) == 3 and shape[-1] == 1
 
 
 def _data(dataset):
@@ -211,11 +222,28 @@ def _fit(fit):
     return "\n".join(lines + ["history = model.fit("] + [f"{INDENT}{arg}," for arg in args] + [")"])
 
 
-def _results(mode):
+def _classes(rows, mode):
+    """Give the expression of the predicted classes of `rows` (Keras 3's predict_classes)."""
     if mode == "binary":
-        predict = "predictions = (model.predict(x_test, verbose=0)[:, 0] > 0.5).astype(int)"
-    else:
-        predict = "predictions = np.argmax(model.predict(x_test, verbose=0), -1)"
+        return f"(model.predict({rows}, verbose=0)[:, 0] > 0.5).astype(int)"
+    return f"np.argmax(model.predict({rows}, verbose=0), -1)"
+
+
+def _predict(indexes, mode):
+    """Give the imported script's predict step: the classes of the test images it picked."""
+    contiguous = indexes == list(range(indexes[0], indexes[0] + len(indexes)))
+    rows = f"x_test[{indexes[0]}:{indexes[-1] + 1}]" if contiguous else f"x_test[{literal(indexes, tuples=False)}]"
+    return "\n".join([
+        "# The predict step of the imported script, in Keras 3 form: predict_classes(x) is",
+        "# np.argmax(model.predict(x), -1). The dashboard's gallery opens on these test images.",
+        f'print("Predict the classes of {rows}:")',
+        f"predicted = {_classes(rows, mode)}",
+        'print("Predicted classes:", predicted)',
+    ])
+
+
+def _results(mode):
+    predict = f"predictions = {_classes('x_test', mode)}"
     return "\n".join([
         'print("Epochs trained:", len(history.epoch))',
         "scores = model.evaluate(x_test, y_test, verbose=0, return_dict=True)",

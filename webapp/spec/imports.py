@@ -6,16 +6,23 @@ object can never slip through to Keras's own deserializer. Pure: no Keras, no Fl
 
 import json
 
-from . import catalog, keras_names as kn
-from .validate import FieldError, SpecError, validate
+from . import catalog, keras_names as kn, old_keras
+from .import_answer import finish, note, refuse, shape_note
+from .python_import import from_python
+from .validate import FieldError, SpecError
 
 MAX_SOURCE = 1_000_000   # characters; a Keras JSON of 200 layers is well under 300 kB
-MAX_WARNINGS = 100
 FORMATS = ("keras_json", "python")
 
 
-def import_source(fmt, source):
-    """Give {"model", "compile", "fit", "warnings"} for a source in `fmt`, or raise SpecError."""
+def import_source(fmt, source, keras_version=None):
+    """Give {"model", "compile", "fit", "warnings", "notes"...} for a source in `fmt`, or raise SpecError.
+
+    keras_version: read a Python script as this Keras generation (old_keras.GENERATIONS); None detects it.
+    """
+    if keras_version is not None and keras_version not in old_keras.GENERATIONS:
+        raise SpecError([FieldError(None, "keras_version", f"keras_version must be one of "
+                                    f"{', '.join(old_keras.GENERATIONS)}, or null; got {keras_version!r:.40}.")])
     if fmt not in FORMATS:
         raise SpecError([FieldError(None, "format", f"format must be one of {', '.join(FORMATS)}; got {fmt!r:.40}.")])
     if not isinstance(source, str) or not source.strip():
@@ -25,31 +32,7 @@ def import_source(fmt, source):
                                     f"{MAX_SOURCE:,} are accepted.")])
     if fmt == "keras_json":
         return from_keras_json(source)
-    from .python_import import from_python   # it uses the helpers defined here
-
-    return from_python(source)
-
-
-def finish(layers, compile_spec, fit, warnings, where=None):
-    """Give the import answer: the parts run through `validate`, so defaults are filled.
-
-    where(error) may give a prefix such as "Line 12: " that locates an error in the source.
-    """
-    data = {"dataset": "imported", "model": {"layers": layers}}
-    if compile_spec is not None:
-        data["compile"] = compile_spec
-    if fit is not None:
-        data["fit"] = fit
-    try:
-        spec = validate(data)
-    except SpecError as exc:
-        if where is None:
-            raise
-        raise SpecError([FieldError(e.layer, e.field, where(e) + e.message) for e in exc.errors]) from None
-    warnings = list(dict.fromkeys(warnings))
-    if len(warnings) > MAX_WARNINGS:
-        warnings = warnings[:MAX_WARNINGS] + [f"... and {len(warnings) - MAX_WARNINGS} more warnings"]
-    return {"model": {"layers": spec.layers}, "compile": spec.compile, "fit": spec.fit, "warnings": warnings}
+    return from_python(source, keras_version)
 
 
 def from_keras_json(text):
@@ -69,10 +52,13 @@ def from_keras_json(text):
         raise SpecError([FieldError(None, "source", f"Only Sequential models can be imported; this is {what}. "
                                     "Rebuild it as keras.Sequential([...]) to use it here.")])
     config = data.get("config")
-    raw = config.get("layers") if isinstance(config, dict) else None
+    warnings, layers = Report(), []
+    raw = config.get("layers") if isinstance(config, dict) else config
+    if isinstance(config, list):
+        warnings.notes.append(note(None, "config: [layers]", "config: {\"layers\": [...]}", "Keras 1 and 2.0–2.2 "
+                                   "wrote a Sequential model's config as the list of its layers"))
     if not isinstance(raw, list):
         raise SpecError([FieldError(None, "source", "The Sequential model has no \"layers\" list in its config.")])
-    warnings, layers = [], []
     for item in raw:
         layer = json_layer(item, len(layers), warnings)
         if layer is not None:
@@ -82,18 +68,16 @@ def from_keras_json(text):
     if compile_spec and compile_spec["loss"] is None:
         warnings.append("compile has no loss, so compile is left out; choose a loss in the builder")
         compile_spec = None
-    return finish(layers, compile_spec, None, warnings)
+    notes = warnings.notes + [note(None, "", "left as is", w) for w in warnings]
+    return finish(layers, compile_spec, None, warnings, notes=notes)
 
 
-def refuse(index, field, message):
-    """Raise the SpecError that refuses one layer."""
-    raise SpecError([FieldError(index, field, message)])
+class Report(list):
+    """The warnings of a Keras JSON import (texts), with the notes of what was translated beside them."""
 
-
-def shape_note(dims):
-    """Give the note that an input shape (per sample) from the source is not used."""
-    text = "(" + ", ".join(str(d) for d in dims) + ("," if len(dims) == 1 else "") + ")"
-    return f"input shape {text} ignored: the dataset gives the input shape"
+    def __init__(self):
+        super().__init__()
+        self.notes = []
 
 
 def _check_origin(item, index, field, what):
@@ -116,6 +100,10 @@ def json_layer(item, index, warnings, inner=None):
         refuse(index, None, f"Layer {index} is not a serialized Keras layer (no class_name).")
     kind, config = item["class_name"], item.get("config") or {}
     _check_origin(item, index, "type", f"Layer {index} ({kind:.60})")
+    if isinstance(config, dict):
+        kind, config, changes = old_keras.translate_layer(kind, config, _brief)
+        warnings.notes.extend(note(None, was, now, f"layer {index}: {why}", index, field)
+                              for was, now, why, field in changes)
     if kind in kn.CODE_LAYERS:
         refuse(index, "type", f"Layer {index} is a {kind} layer: it holds Python code, which is never "
                               "imported or run. Replace it with layers from the catalog.")

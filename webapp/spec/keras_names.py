@@ -135,7 +135,7 @@ NEUTRAL = {
     "run_eagerly": False, "steps_per_execution": 1, "loss_weights": None, "weighted_metrics": None,
     "auto_scale_loss": True, "reduction": "sum_over_batch_size", "from_logits": False,
     "label_smoothing": 0.0, "k": 5, "value_range": [0, 255], "output_padding": None,
-    "pad_to_aspect_ratio": False, "antialias": False, "thresholds": None, "num_thresholds": 200, "dtype": ANY,
+    "pad_to_aspect_ratio": False, "antialias": False, "input_dtype": "float32", "thresholds": None, "num_thresholds": 200, "dtype": ANY,
 }
 # Keras's signatures for those callbacks: positional order and the defaults of what the spec leaves out.
 CALLBACK_POSITIONAL = {

@@ -5,32 +5,47 @@ leaves to Keras gets Keras's defaults (fit() trains 1 epoch without validation, 
 patience 0), so the imported run does what the script did.
 """
 
-from . import catalog, keras_names as kn, python_training
-from .imports import finish, refuse, shape_note
-from .python_source import Call, Model, NotStatic, Reader, Ref, Unknown
+from . import catalog, keras_names as kn, old_keras, python_legacy, python_training
+from .import_answer import finish, refuse, shape_note
+from .python_source import Reader
+from .python_values import Call, Model, NotStatic, Ref, Rows, Unknown
 from .validate import FieldError, SpecError
 
 
-def from_python(source):
-    """Give {"model", "compile", "fit", "warnings"} for a Keras script, or raise SpecError."""
-    return PythonImport(Reader(source).read()).answer()
+def from_python(source, keras_version=None):
+    """Give the import answer for a Keras script, or raise SpecError.
+
+    keras_version: the Keras generation to read it as (old_keras.GENERATIONS); None detects it.
+    """
+    return PythonImport(Reader(source).read(), keras_version).answer()
 
 
 class PythonImport:
-    """Maps the model, compile and fit calls a Reader found to spec dicts, collecting warnings."""
+    """Maps the model, compile and fit calls a Reader found to spec dicts, collecting warnings and notes."""
 
-    def __init__(self, reader):
+    def __init__(self, reader, keras_version=None):
         self.reader = reader
         self.warnings = reader.warnings
         self.layer_lines = []
+        self.generation, self.version = python_legacy.generation(reader, keras_version)
+        self.shift = 0   # layers put before the script's own (augmentation), for note indexes
 
     def warn(self, line, message):
         """Add a warning that names its line."""
         self.reader.warn(line, message)
 
+    def note(self, line, was, now, why, layer=None, field=None):
+        """Add a note of what changed from the script; layer is the index in the imported model."""
+        self.reader.note(line, was, now, why, layer, field)
+
+    def text_layer(self, layer):
+        """Give a spec layer as the Keras 3 call it stands for: RandomFlip(mode='horizontal')."""
+        args = ", ".join(f"{k}={v!r}" for k, v in layer.items() if k != "type")
+        return f"{layer['type']}({args})"
+
     def text(self, value):
         """Give the source text of a value read from the script."""
-        if isinstance(value, (Call, Unknown)):
+        if isinstance(value, (Call, Unknown, Rows)):
             return self.reader.text(value)
         if isinstance(value, Ref):
             return value.path
@@ -60,9 +75,15 @@ class PythonImport:
             self.warn(model.compile.line, "compile has no loss that can be read, so compile is left out; "
                                           "choose a loss in the builder")
             compile_spec = None
-        fit = python_training.fit_part(self, model.fit) if model.fit else None
+        fit = python_training.fit_part(self, model) if model.fit else None
+        predict = python_legacy.predict_part(self, model)
         warnings = sorted(self.warnings, key=lambda w: int(w.split(":")[0].split()[-1]))   # "line N: ..."
-        return finish(layers, compile_spec, fit, warnings, where=lambda e: self.where(e, model))
+        version = self.version
+        notes = [{"line": version.pop("line"), "was": version.pop("was"), "now": old_keras.GENERATIONS[version["used"]],
+                  "why": version["why"], "field": "keras_version"}]
+        notes += sorted(self.reader.notes, key=lambda n: n["line"] or 0)
+        return finish(layers, compile_spec, fit, warnings, where=lambda e: self.where(e, model), notes=notes,
+                      extra={"predict": predict, "keras_version": version})
 
     def choose_model(self):
         """Give the Sequential model to import: the one fitted, else compiled, else the first."""
@@ -95,6 +116,12 @@ class PythonImport:
     def layers(self, model):
         """Give the model's layers as spec dicts, in order; inputs are dropped with a note."""
         out = []
+        flow = python_legacy.fit_source(self, model.fit)[0] if model.fit else None
+        if flow is not None and hasattr(flow, "generator"):
+            for layer in python_legacy.augmentation(self, flow):
+                out.append(layer)
+                self.layer_lines.append(flow.generator.call.line)
+        self.shift = len(out)
         for item in model.items:
             # a lower-case call is a function that makes layers (Keras's classes are capitalized)
             if isinstance(item, Model):
@@ -113,7 +140,7 @@ class PythonImport:
 
     def layer(self, call, index, inner=False):
         """Give one layer call as a spec dict (None for an input); refuse Lambda and unknown layers."""
-        kind, line = call.name, call.line
+        kind, line = old_keras.CLASSES.get(call.name, call.name), call.line
         if kind in kn.INPUT_LAYERS and not inner:
             self.input_note(call)
             return None
@@ -124,10 +151,10 @@ class PythonImport:
             refuse(index, "type", f"Line {line}: layer {index}: {call.func.path:.60} is not an allowed layer. "
                                   f"Allowed: {', '.join(catalog.LAYERS)}.")
         entry, layer = catalog.LAYERS[kind], {"type": kind}
-        positional = kn.POSITIONAL.get(kind, ())
+        positional = python_legacy.positional(self, call, kind)
         if len(call.args) > len(positional) or call.starred:
             self.warn(line, f"{kind}: arguments that cannot be matched to names (extra positional or **kwargs) are ignored")
-        given = {**dict(zip(positional, call.args)), **call.kwargs}
+        given = python_legacy.layer_arguments(self, call, kind, index, positional)
         for key, value in given.items():
             param = entry.param(key)
             if param is None:

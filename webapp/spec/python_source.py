@@ -1,115 +1,37 @@
 """Read a Keras script the way a person reads it: with `ast`, never running a line of it.
 
-Module-level statements are followed in order (and the bodies of `if __name__ == "__main__":` and
-`with ...:`, which are straight-line code). Names bound to constants (`num_classes = 10`), to
-arithmetic on them, to Keras objects (`opt = keras.optimizers.Adam(1e-3)`) or to argparse defaults
-are remembered; `keras.Sequential`, `model.add`, `model.compile` and `model.fit` are recorded.
-Anything else (a function call's result, a loop, a comprehension) has no value here: when the model
-needs it, a warning names its line. `python_import.py` turns what is read into a spec.
+Module-level statements are followed in order, and so are the bodies of what a script builds its
+model in: `if __name__ == "__main__":`, `with ...:`, a top-level function the script calls, a loop
+over constants, an `if` on constants (`python_flow.py`). Names bound to constants, to arithmetic on
+them, to Keras objects or to argparse defaults are remembered; `keras.Sequential`, `model.add`,
+`compile`, `fit` (and `fit_generator`), `predict_classes` and `ImageDataGenerator` are recorded.
+Old module paths (`keras.layers.core`, `tf.keras`) are read as Keras 3's, each with a note.
+Anything else has no value here: when the model needs it, a warning names its line.
+`python_import.py` turns what is read into a spec.
 """
 
 import ast
 import operator
 import re
-from dataclasses import dataclass, field
 
+from . import catalog, old_keras, python_flow
+from .import_answer import note
+from .python_values import (Call, Flow, Function, Generator, Method, Model, Namespace, Parser, Ref, Rows,
+                            Unknown)
 from .validate import FieldError, SpecError
 
 MAX_NUMBER = 10 ** 15
+MAX_ROWS = 1000
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
         ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow}
-
-
-class NotStatic(Exception):
-    """A value that only running the script would give; str() is its source text."""
-
-
-@dataclass
-class Ref:
-    """A dotted name such as keras.layers.Dense, layers.Dense or Dense."""
-
-    path: str
-
-    def in_keras(self, group):
-        """Say whether this names something in keras.<group>: keras.layers.X, layers.X, tf.keras.layers.X, X."""
-        parts = self.path.split(".")
-        return len(parts) == 1 or (parts[-2] == group and parts[0] in ("keras", "tf", "tensorflow", group))
-
-    @property
-    def last(self):
-        """Give the last part of the path: Dense."""
-        return self.path.rsplit(".", 1)[-1]
-
-    @property
-    def parent(self):
-        """Give the part before the last: keras.layers (empty for a bare name)."""
-        return self.path.rsplit(".", 1)[0] if "." in self.path else ""
-
-
-@dataclass
-class Call:
-    """A call written in the source, with its arguments read as far as they can be."""
-
-    func: object
-    args: list
-    kwargs: dict
-    node: ast.AST
-    starred: bool = False   # **kwargs: arguments that only running the script would give
-
-    @property
-    def line(self):
-        """Give the line the call starts on."""
-        return self.node.lineno
-
-    @property
-    def name(self):
-        """Give the called name's last part (Dense for keras.layers.Dense), or ''."""
-        return self.func.last if isinstance(self.func, Ref) else ""
-
-
-@dataclass
-class Unknown:
-    """A value that only running the script would give."""
-
-    node: ast.AST
-
-    @property
-    def line(self):
-        """Give the line the value is written on."""
-        return getattr(self.node, "lineno", 0)
-
-
-@dataclass
-class Model:
-    """A keras.Sequential being put together: its layers and its compile and fit calls."""
-
-    line: int
-    var: str = ""
-    items: list = field(default_factory=list)   # Calls (or Unknowns) in order
-    compile: Call | None = None
-    fit: Call | None = None
-
-
-@dataclass
-class Parser:
-    """An argparse.ArgumentParser: its options' defaults, by dest."""
-
-    defaults: dict = field(default_factory=dict)
-
-
-@dataclass
-class Namespace:
-    """The result of parse_args(): each option at its default."""
-
-    defaults: dict
-
-
-@dataclass
-class Method:
-    """A method looked up on a Model or Parser, ready to be called."""
-
-    owner: object
-    name: str
+# Data handling the dashboard does itself: (now, why, field) for the note.
+DATA_CALLS = {
+    "load_data": ("the dataset chosen in the builder", "the dashboard trains on a dataset you pick or upload "
+                  "(an .npz with x_train, y_train, x_test, y_test)", "dataset"),
+    "to_categorical": ("done by the dashboard", "labels are encoded for the loss (one-hot for "
+                       "categorical_crossentropy) by the dashboard", "compile.loss"),
+}
+MODEL_METHODS = ("add", "pop", "compile", "fit", "fit_generator", "predict", "predict_classes", "predict_proba")
 
 
 class Reader:
@@ -122,10 +44,14 @@ class Reader:
         self.models = []
         self.functional = []      # lines that build keras.Model(...): the functional API
         self.warnings = []
+        self.notes = []
+        self.markers = []         # (generation, line, text): what dates the script (old_keras.GENERATIONS)
+        self.flow = python_flow.Flow(self)
+        self._renamed = set()     # old module prefixes already noted
 
     def text(self, node):
         """Give the source text of a node, shortened for messages (offsets are UTF-8 bytes)."""
-        if isinstance(node, (Call, Unknown)):
+        if isinstance(node, (Call, Unknown, Rows)):
             node = node.node
         rows = [row.encode() for row in self.lines[node.lineno - 1:min(node.end_lineno, node.lineno + 3)]]
         if not rows or max(len(row) for row in rows) > 5000:   # keeps many warnings on a huge line cheap
@@ -137,8 +63,24 @@ class Reader:
         return text if len(text) <= 60 else text[:57] + "..."
 
     def warn(self, line, message):
-        """Add a warning that names its line."""
+        """Add a warning that names its line; it is a note too (what was left out, and why)."""
         self.warnings.append(f"line {line}: {message}")
+        now = "the dataset's input shape" if message.startswith("input shape") else (
+            "default" if "default" in message else "left out")
+        self.notes.append(note(line, self.line_text(line), now, message))
+
+    def note(self, line, was, now, why, layer=None, field=None):
+        """Add a note of what the import changed from the script."""
+        self.notes.append(note(line, was, now, why, layer, field))
+
+    def marker(self, generation, line, text):
+        """Remember something that dates the script to a Keras generation."""
+        self.markers.append((generation, line, text))
+
+    def line_text(self, line):
+        """Give a source line, stripped and shortened."""
+        text = self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
+        return text if len(text) <= 80 else text[:77] + "..."
 
     def read(self):
         """Read the whole module; give self."""
@@ -149,11 +91,13 @@ class Reader:
         except (ValueError, RecursionError, MemoryError):
             raise SpecError([FieldError(None, "source", "This Python source cannot be parsed.")]) from None
         self.statements(tree.body)
+        self.flow.unused_functions()
         return self
 
     def statements(self, body):
         """Follow a list of statements in order."""
         for stmt in body:
+            self.flow.step(stmt)
             try:
                 self.statement(stmt)
             except RecursionError:
@@ -176,21 +120,41 @@ class Reader:
             self.value(stmt.value)
         elif isinstance(stmt, ast.If) and _is_main_guard(stmt.test) or isinstance(stmt, ast.With):
             self.statements(stmt.body)   # straight-line code: `with strategy.scope():` is common in guides
-        else:
+        elif not self.flow.statement(stmt):
             self.skipped(stmt)
 
     def imports(self, stmt):
         """Bind imported names to what they name: `from keras import layers` -> keras.layers."""
         if isinstance(stmt, ast.Import):
             for alias in stmt.names:
+                path = self.current(alias.name, stmt.lineno)
                 name = alias.asname or alias.name.split(".")[0]
-                self.env[name] = Ref(alias.name if alias.asname else name)
+                self.env[name] = Ref(path if alias.asname else name)
         elif isinstance(stmt, ast.ImportFrom):
+            module = stmt.module or ""
+            if module == "__future__" or module.split(".")[0] == "keras" and module.endswith("backend"):
+                self.marker("keras2", stmt.lineno, self.line_text(stmt.lineno))
             for alias in stmt.names:
+                if alias.name == "backend" and module == "keras":
+                    self.marker("keras2", stmt.lineno, self.line_text(stmt.lineno))
                 if alias.name != "*":
-                    self.env[alias.asname or alias.name] = Ref(f"{stmt.module or ''}.{alias.name}".lstrip("."))
+                    path = self.current(f"{module}.{alias.name}".lstrip("."), stmt.lineno)
+                    self.env[alias.asname or alias.name] = Ref(path)
 
-    def skipped(self, stmt):
+    def current(self, path, line):
+        """Give Keras 3's path for an old one (keras.layers.core.Dense -> keras.layers.Dense), noting it once."""
+        new, old = old_keras.module_path(path)
+        if old and old not in self._renamed:
+            self._renamed.add(old)
+            tf = old.endswith("keras") and old != "keras"
+            self.marker("tf_keras" if tf else "keras2", line, old)
+            why = ("tf.keras was TensorFlow 2's copy of Keras; Keras 3 is imported as keras" if tf else
+                   f"Keras 3 has no module {old}; its names are in {old_keras.MODULES[old]}")
+            self.note(line, old, old_keras.MODULES[old], why)
+        return new
+
+    def skipped(self, stmt, why="only top-level statements, the functions the script calls, and loops and "
+                                 "ifs on constants are followed; nothing is run"):
         """Warn when a statement that is not followed (a loop, a def...) touches the model."""
         kind = {ast.For: "a for loop", ast.While: "a while loop", ast.If: "an if block",
                 ast.Try: "a try block", ast.FunctionDef: "a function", ast.ClassDef: "a class"}.get(type(stmt))
@@ -206,8 +170,7 @@ class Reader:
                            and func.value.id in models and func.attr in ("add", "compile", "fit", "pop"))
                 if builds or changes:
                     what = "builds a model" if builds else f"calls {func.value.id}.{func.attr}"
-                    self.warn(stmt.lineno, f"{kind} that {what} is not read (only top-level statements "
-                                           "are followed, nothing is run); skipped")
+                    self.warn(stmt.lineno, f"{kind} that {what} is not read ({why}); skipped")
                     return
 
     def bind(self, target, value):
@@ -226,7 +189,13 @@ class Reader:
         if isinstance(node, ast.Constant):
             return node.value if isinstance(node.value, (int, float, str, bool, type(None))) else Unknown(node)
         if isinstance(node, (ast.Tuple, ast.List)):
-            items = [self.value(e) if not isinstance(e, ast.Starred) else Unknown(e) for e in node.elts]
+            items = []
+            for element in node.elts:
+                inner = self.value(element.value) if isinstance(element, ast.Starred) else None
+                if isinstance(inner, (list, tuple)):
+                    items.extend(inner)   # [*base, Dense(10)]
+                else:
+                    items.append(self.value(element) if inner is None else Unknown(element))
             return tuple(items) if isinstance(node, ast.Tuple) else items
         if isinstance(node, ast.Name):
             return self.env.get(node.id, Ref(node.id))
@@ -240,13 +209,41 @@ class Reader:
             return self.arithmetic(node)
         if isinstance(node, ast.Call):
             return self.call(node)
+        if isinstance(node, ast.Subscript):
+            return self.subscript(node)
+        return Unknown(node)
+
+    def subscript(self, node):
+        """Give x[10:20], x[3] or x[[1, 2]] of an array as Rows; an item of a constant list; else Unknown."""
+        base, index = self.value(node.value), node.slice
+        if isinstance(index, ast.Slice):
+            bounds = [self.value(part) if part is not None else None for part in (index.lower, index.upper, index.step)]
+            if all(b is None or isinstance(b, int) and not isinstance(b, bool) for b in bounds) and bounds[1] is not None:
+                rows = range(bounds[0] or 0, bounds[1], bounds[2] or 1) if bounds[2] != 0 else range(0)
+                if isinstance(base, (list, tuple)):
+                    return base[bounds[0]:bounds[1]:bounds[2]]
+                return self.rows(node, list(rows[:MAX_ROWS + 1]))
+            return Unknown(node)
+        key = self.value(index)
+        if isinstance(base, (list, tuple)) and isinstance(key, int) and not isinstance(key, bool) and -len(base) <= key < len(base):
+            return base[key]
+        if isinstance(key, int) and not isinstance(key, bool):
+            return self.rows(node, [key])
+        if isinstance(key, list) and key and all(isinstance(k, int) and not isinstance(k, bool) for k in key):
+            return self.rows(node, key[:MAX_ROWS + 1])
+        return Unknown(node)
+
+    def rows(self, node, indexes):
+        """Give Rows of a named array (x_test[10:20]); other subscripts have no value here."""
+        if isinstance(node.value, ast.Name) and indexes and all(i >= 0 for i in indexes):
+            return Rows(node.value.id, indexes, node.lineno, node)
         return Unknown(node)
 
     def attribute(self, base, attr, node):
         """Give base.attr: a longer Ref, a Model's or Parser's method, or an argparse default."""
         if isinstance(base, Ref):
-            return Ref(f"{base.path}.{attr}")
-        if isinstance(base, (Model, Parser)):
+            return Ref(self.current(f"{base.path}.{attr}", node.lineno))
+        if isinstance(base, (Model, Parser, Generator)):
             return Method(base, attr)
         if isinstance(base, Namespace) and attr in base.defaults:
             return base.defaults[attr]
@@ -255,6 +252,11 @@ class Reader:
     def arithmetic(self, node):
         """Give +, -, *, /, //, %, ** on numbers, with sizes kept small; an Unknown otherwise."""
         left, right = self.value(node.left), self.value(node.right)
+        if isinstance(node.op, ast.Add) and isinstance(left, (list, tuple)) and isinstance(right, (list, tuple)):
+            return (list(left) + list(right)) if len(left) + len(right) <= MAX_ROWS else Unknown(node)   # Sequential(a + b)
+        if isinstance(node.op, ast.Mult) and isinstance(left, (list, tuple)) and isinstance(right, int) \
+                and 0 <= right and len(left) * right <= MAX_ROWS:
+            return list(left) * right
         if _is_number(left) and _is_number(right):
             if isinstance(node.op, ast.Pow) and (abs(right) > 64 or abs(left) > MAX_NUMBER):
                 return Unknown(node)
@@ -272,15 +274,40 @@ class Reader:
         args = [self.value(a) if not isinstance(a, ast.Starred) else Unknown(a) for a in node.args]
         kwargs = {k.arg: self.value(k.value) for k in node.keywords if k.arg is not None}
         call = Call(func, args, kwargs, node, starred=any(k.arg is None for k in node.keywords))
+        self.date(call)
         if isinstance(func, Method):
             return self.method(func, call)
+        if isinstance(func, Function):
+            return self.flow.call_function(func, call)
         if call.name == "Sequential":
             return self.sequential(call)
+        if call.name == "ImageDataGenerator":
+            return Generator(call)
+        if isinstance(func, Ref) and func.path == "range":
+            return self.flow.constant_range(call)
+        if call.name in DATA_CALLS and isinstance(func, Ref) and func.path.split(".")[0] in ("keras", "tf", "np", "numpy", "utils", call.name, "mnist", "cifar10", "fashion_mnist"):
+            now, why, field = DATA_CALLS[call.name]
+            self.note(call.line, self.text(call), now, why, field=field)
         if call.name in ("Model", "Functional"):
             self.functional.append(node.lineno)
         if call.name == "ArgumentParser":
             return Parser()
         return call
+
+    def date(self, call):
+        """Note what in a call dates the script: Keras 1 names, Keras 2's lr, Keras 3's learning_rate."""
+        name = call.name
+        kind = old_keras.CLASSES.get(name, name)
+        if name in old_keras.KERAS1_CLASSES:
+            self.marker("keras1", call.line, name)
+        for key in call.kwargs:
+            why = old_keras.argument(kind, key)[1] if kind in catalog.LAYERS else None
+            if key == "nb_epoch" or why:
+                self.marker("keras2" if why and why.startswith("Keras 2") else "keras1", call.line, f"{name}({key}=...)")
+            elif key in ("lr", "decay"):
+                self.marker("keras2", call.line, f"{name}({key}=...)")
+            elif key == "learning_rate":
+                self.marker("keras3", call.line, f"{name}(learning_rate=...)")
 
     def sequential(self, call):
         """Give a new Model for keras.Sequential(layers=[...])."""
@@ -300,12 +327,25 @@ class Reader:
             if name == "add_argument":
                 _argument(owner, call)
             return Namespace(dict(owner.defaults)) if name == "parse_args" else None
+        if isinstance(owner, Generator):
+            return Flow(owner, call) if name.startswith("flow") else None
+        if name in ("to_json", "save", "save_weights"):
+            self.note(call.line, self.text(call), "the run's artifacts", "every run keeps model.keras, model.json "
+                      "(model.to_json()) and history.csv for download")
+        if name not in MODEL_METHODS:
+            return None
+        if name in ("fit_generator", "predict_classes"):
+            self.marker("keras2", call.line, f"model.{name}(...)")
         if name == "add":
             owner.items.append(call.args[0] if call.args else call.kwargs.get("layer", Unknown(call.node)))
         elif name == "pop" and owner.items:
             owner.items.pop()
-        elif name in ("compile", "fit"):
-            setattr(owner, name, call)
+        elif name == "compile":
+            owner.compile = call
+        elif name in ("fit", "fit_generator"):
+            owner.fit, owner.fit_method = call, name
+        elif name.startswith("predict"):
+            owner.predict = call
         return None
 
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from . import catalog
 
-TOP_LEVEL = ("name", "dataset", "model", "compile", "fit")
+TOP_LEVEL = ("name", "dataset", "model", "compile", "fit", "predict")
+MAX_PREDICT = 1000
 MAX_LAYERS = 200
 MAX_NAME = 100
 
@@ -45,6 +46,7 @@ class Spec:
     layers: list
     compile: dict | None
     fit: dict | None
+    predict: dict | None = None   # {"indexes": [...]}: test images the gallery opens on after training
 
     @property
     def label_mode(self):
@@ -53,8 +55,11 @@ class Spec:
 
     def to_dict(self):
         """Give the canonical spec as JSON-ready data."""
-        return {"name": self.name, "dataset": self.dataset, "model": {"layers": self.layers},
-                "compile": self.compile, "fit": self.fit}
+        out = {"name": self.name, "dataset": self.dataset, "model": {"layers": self.layers},
+               "compile": self.compile, "fit": self.fit}
+        if self.predict is not None:
+            out["predict"] = self.predict
+        return out
 
 
 def _describe(p):
@@ -201,8 +206,24 @@ def check_optimizer(value, errors):
         errors.append(FieldError(None, "compile.optimizer", f"Unknown optimizer {_show(kind)}. "
                                  f"Allowed: {', '.join(catalog.OPTIMIZERS)}."))
         return None
+    given = {k: v for k, v in value.items() if k not in ("type", "schedule")}
+    out = {"type": entry.type, **check_params(entry, given, errors, None, "compile.optimizer.", entry.type)}
+    schedule = value.get("schedule")
+    if schedule is not None:
+        out["schedule"] = check_schedule(schedule, errors)
+    return out
+
+
+def check_schedule(value, errors):
+    """Give the canonical learning-rate schedule; learning_rate is its initial rate."""
+    kind = value.get("type") if isinstance(value, dict) else None
+    entry = catalog.SCHEDULES.get(kind) if isinstance(kind, str) else None
+    if entry is None:
+        errors.append(FieldError(None, "compile.optimizer.schedule", f"Unknown learning-rate schedule {_show(kind)}. "
+                                 f"Allowed: {', '.join(catalog.SCHEDULES)}, or null."))
+        return None
     given = {k: v for k, v in value.items() if k != "type"}
-    return {"type": entry.type, **check_params(entry, given, errors, None, "compile.optimizer.", entry.type)}
+    return {"type": entry.type, **check_params(entry, given, errors, None, "compile.optimizer.schedule.", entry.type)}
 
 
 def check_compile(data, errors):
@@ -310,9 +331,25 @@ def validate(data, *, datasets=None, require_run=False):
         compile_spec = check_compile(data.get("compile"), errors)
     if data.get("fit") is not None or require_run:
         fit = check_fit(data.get("fit", {}) if data.get("fit") is not None else {}, compile_spec, errors)
+    predict = _check_predict(data["predict"], errors) if data.get("predict") is not None else None
+    if compile_spec and compile_spec.get("optimizer") and compile_spec["optimizer"].get("schedule") and fit \
+            and fit["callbacks"].get("reduce_lr_on_plateau"):
+        errors.append(FieldError(None, "fit.callbacks.reduce_lr_on_plateau", "reduce_lr_on_plateau cannot change "
+                                 "a learning rate that a schedule sets; drop one of them."))
     if errors:
         raise SpecError(errors)
-    return Spec(name=name, dataset=dataset, layers=layers, compile=compile_spec, fit=fit)
+    return Spec(name=name, dataset=dataset, layers=layers, compile=compile_spec, fit=fit, predict=predict)
+
+
+def _check_predict(value, errors):
+    """Give {"indexes": [...]}: the test images a script predicted on, which the gallery opens on."""
+    indexes = value.get("indexes") if isinstance(value, dict) else None
+    if set(value if isinstance(value, dict) else ()) - {"indexes"} or not isinstance(indexes, list) \
+            or not 0 < len(indexes) <= MAX_PREDICT or not all(_is_int(i) and 0 <= i < 10_000_000 for i in indexes):
+        errors.append(FieldError(None, "predict", f"predict must be {{\"indexes\": [...]}} with 1 to {MAX_PREDICT} "
+                                 "test image indexes (whole numbers ≥ 0), or null."))
+        return None
+    return {"indexes": [int(i) for i in indexes]}
 
 
 def _check_model(model, errors):

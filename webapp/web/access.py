@@ -15,6 +15,7 @@ from flask_wtf.csrf import CSRFProtect
 from .. import accounts
 from ..store import Run
 from . import services
+from .security import init_url_map
 
 csrf = CSRFProtect()
 SAFE = ("GET", "HEAD", "OPTIONS")
@@ -54,6 +55,7 @@ def init_app(app):
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)       # valid for the session's life
     csrf.init_app(app)
     app.before_request(enforce)
+    init_url_map(app)   # before the blueprints' routes: an id past the database's range is a 404
 
 
 def enforce():

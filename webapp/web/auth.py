@@ -13,17 +13,22 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 
 from .. import accounts
 from . import services
+from .events import drop_user
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
-login_limit = accounts.RateLimit(limit=10, window_s=300)
+login_guard = accounts.LoginGuard(window_s=300)
 
 
 class Principal(UserMixin):
-    """The signed-in user as Flask-Login sees it: id, name, role."""
+    """The signed-in user as Flask-Login sees it: id, name, role, and the session generation."""
 
     def __init__(self, user):
-        self.id, self.name, self.role = user.id, user.name, user.role
+        self.id, self.name, self.role, self.session_gen = user.id, user.name, user.role, user.session_gen
+
+    def get_id(self):
+        """Give what the session cookie keeps: "ID:GENERATION", so raising the generation ends it."""
+        return f"{self.id}:{self.session_gen}"
 
     def to_dict(self):
         """Give the `GET /api/me` form."""
@@ -31,9 +36,12 @@ class Principal(UserMixin):
 
 
 @login_manager.user_loader
-def _load_user(user_id):
-    user = accounts.get_user(services().store, int(user_id)) if str(user_id).isdigit() else None
-    return Principal(user) if user and user.active else None
+def _load_user(session_id):
+    user_id, _, gen = str(session_id).partition(":")
+    if not (user_id.isdigit() and gen.isdigit()):
+        return None   # a cookie from before generations, or forged: sign in again
+    user = accounts.session_user(services().store, int(user_id), int(gen))
+    return Principal(user) if user else None
 
 
 @login_manager.request_loader
@@ -76,23 +84,29 @@ def setup():
     """Create the first admin from the one-time link the server printed; then the link is dead."""
     token = request.values.get("token", "")
     if not _setup_token_ok(token):
-        return render_template("message.html", page="message", title="Setup link not valid",
-                               message="This setup link is not valid any more: an admin exists already, "
-                                       "or the link was mistyped. Sign in instead.", data={}), 404
+        return _dead_setup_link()
     error = None
     if request.method == "POST":
         try:
-            user = accounts.create_user(services().store, request.form.get("name", ""), "admin",
-                                        request.form.get("password", ""))
+            user = accounts.create_first_admin(services().store, request.form.get("name", ""),
+                                               request.form.get("password", ""))
         except accounts.AccountError as exc:
             error = str(exc)
         else:
+            if user is None:
+                return _dead_setup_link()   # another post of the link made the admin first
             setup_token_path(current_app).unlink(missing_ok=True)
             accounts.record(services().store, user.id, "setup", detail={"user": user.name})
             login_user(Principal(user))
             return redirect(url_for("pages.builder"))
     return render_template("setup.html", page="setup", title="Create the first admin", token=token,
                            error=error, data={}), (400 if error else 200)
+
+
+def _dead_setup_link():
+    return render_template("message.html", page="message", title="Setup link not valid",
+                           message="This setup link is not valid any more: an admin exists already, "
+                                   "or the link was mistyped. Sign in instead.", data={}), 404
 
 
 def _safe_next(target):
@@ -102,18 +116,17 @@ def _safe_next(target):
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """Sign in with name and password; at most 10 attempts per name and address in 5 minutes."""
+    """Sign in with name and password; failures are limited per address and slowed per account."""
     error, status = None, 200
     if request.method == "POST":
         name = request.form.get("name", "")
-        key = f"{request.remote_addr}:{name.lower()}"
-        wait = login_limit.hit(key)
+        wait = login_guard.refusal(request.remote_addr)
         if wait:
-            error, status = f"Too many attempts: try again in {wait} s.", 429
+            error, status = f"Too many failed attempts from your address: try again in {wait} s.", 429
         else:
-            user = accounts.authenticate(services().store, name, request.form.get("password", ""))
+            user = login_guard.attempt(request.remote_addr, name, lambda: accounts.authenticate(
+                services().store, name, request.form.get("password", "")))
             if user:
-                login_limit.reset(key)
                 login_user(Principal(user))
                 return redirect(_safe_next(request.args.get("next")))
             error, status = "Wrong name or password, or the account is disabled.", 401
@@ -124,7 +137,9 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """Sign out and go to the sign-in page."""
+    """Sign out everywhere (every session of the account ends on the server) and go to the sign-in page."""
+    accounts.end_sessions(services().store, current_user.id)
+    drop_user(current_user.id, sessions_only=True)
     logout_user()
     flash("Signed out.")
     return redirect(url_for("auth.login"))

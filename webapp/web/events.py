@@ -35,56 +35,86 @@ def broadcast(event):
         socketio.emit(name, data, to=room(data["run_id"]), namespace=NAMESPACE)
 
 
+MAX_ID = 2**63 - 1   # the largest id a database integer holds; past it there is no such run
+
+
 def _run_id(data):
     value = data.get("run_id") if isinstance(data, dict) else None
     if isinstance(value, str) and value.isdigit():
         value = int(value)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_ID else None
 
 
-# Who is behind each connection: {"user": id} or {"share": token, "run_id": id}, by sid.
+# Who is behind each connection, by sid: {"user": id, "session_gen": GEN or None (API token)} or
+# {"share": token, "run_id": id}.
 _viewers = {}
 _viewers_lock = threading.Lock()
 
 
+def _viewer(auth):
+    """Give who a new connection is (session cookie, API token, share token), or None."""
+    store = services().store
+    if current_user.is_authenticated:
+        return {"user": current_user.id, "session_gen": getattr(current_user, "session_gen", None)}
+    if (user := accounts.user_for_token(store, auth.get("token"))) is not None:
+        return {"user": user.id, "session_gen": None}
+    if (run_id := accounts.share_run(store, auth.get("share"))) is not None:
+        return {"share": auth["share"], "run_id": run_id}
+    return None
+
+
+# python-socketio dispatches a client's ordinary event named "connect" or "disconnect" to these
+# handlers too, so each checks that the connection really is opening or closing: a client must
+# never rewrite or erase the record of who is behind its socket.
 @socketio.on("connect", namespace=NAMESPACE)
 def connect(auth=None):
     """Accept a signed-in browser (session cookie), an API token or a share token; refuse the rest."""
-    auth = auth if isinstance(auth, dict) else {}
-    store = services().store
-    if current_user.is_authenticated:
-        viewer = {"user": current_user.id}
-    elif (user := accounts.user_for_token(store, auth.get("token"))) is not None:
-        viewer = {"user": user.id}
-    elif (run_id := accounts.share_run(store, auth.get("share"))) is not None:
-        viewer = {"share": auth["share"], "run_id": run_id}
-    else:
+    with _viewers_lock:
+        if request.sid in _viewers:
+            return None   # an event named "connect" on an open socket: ignored
+    viewer = _viewer(auth if isinstance(auth, dict) else {})
+    if viewer is None:
         raise ConnectionRefusedError("Sign in, or connect with auth={'token': ...} or {'share': ...}.")
     with _viewers_lock:
         _viewers[request.sid] = viewer
+    return None
 
 
 @socketio.on("disconnect", namespace=NAMESPACE)
 def disconnect(*_args):
     """Forget who was behind a closed connection."""
+    if socketio.server.manager.is_connected(request.sid, NAMESPACE):
+        return   # an event named "disconnect" from a socket that stays open: ignored
     with _viewers_lock:
         _viewers.pop(request.sid, None)
 
 
-def drop_share(token):
-    """Close every live stream a revoked share token opened."""
+def _close(match):
+    """Close every connection whose viewer record `match` accepts."""
     with _viewers_lock:
-        sids = [sid for sid, v in _viewers.items() if v.get("share") == token]
+        sids = [sid for sid, v in _viewers.items() if match(v)]
     for sid in sids:
         socketio.server.disconnect(sid, namespace=NAMESPACE)
 
 
+def drop_share(token):
+    """Close every live stream a revoked share token opened."""
+    _close(lambda v: v.get("share") == token)
+
+
+def drop_user(user_id, sessions_only=False):
+    """Close a user's live streams (disabled, demoted); `sessions_only` leaves API-token ones open."""
+    _close(lambda v: v.get("user") == user_id and not (sessions_only and v.get("session_gen") is None))
+
+
 def _may_watch(run_id):
     viewer = _viewers.get(request.sid) or {}
+    store = services().store
     if "user" in viewer:
-        return True
-    return (viewer.get("run_id") == run_id
-            and accounts.share_run(services().store, viewer.get("share")) == run_id)
+        user = accounts.get_user(store, viewer["user"])
+        gen = viewer.get("session_gen")
+        return bool(user and user.active and (gen is None or gen == user.session_gen))
+    return viewer.get("run_id") == run_id and accounts.share_run(store, viewer.get("share")) == run_id
 
 
 @socketio.on("subscribe", namespace=NAMESPACE)
@@ -93,7 +123,8 @@ def subscribe(data):
     run_id = _run_id(data)
     kd = services()
     if run_id is not None and not _may_watch(run_id):
-        return {"ok": False, "error": "This share link opens another run."}
+        return {"ok": False, "error": "This connection may not watch that run (another run's share link, or "
+                                      "the account was disabled or signed out)."}
     # Join first, read second: an event stored before the read but sent after it arrives twice,
     # never not at all, and the client drops the copy by its seq.
     with _in_order:

@@ -1,4 +1,5 @@
-// A small fetch wrapper for the JSON API: JSON in, JSON out, and an ApiError for any non-2xx answer.
+// A small fetch wrapper for the JSON API: JSON (or a multipart form) in, JSON out, the CSRF token on
+// every change, and an ApiError for any non-2xx answer. Every page calls the API through here.
 
 /** An answer that was not 2xx: `status` and the parsed `body` (null when the body was empty). */
 export class ApiError extends Error {
@@ -23,11 +24,17 @@ export function csrfToken() {
   return meta ? meta.content : "";
 }
 
-/** Give the parsed JSON answer of `method url` with `body` sent as JSON; throw ApiError otherwise. */
+/**
+ * Give the parsed JSON answer of `method url`; throw ApiError otherwise. `body` goes as JSON, or as
+ * it is when it is a FormData (multipart: the browser sets the Content-Type with its boundary).
+ */
 export async function api(method, url, body, { signal } = {}) {
   const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin", signal };
+  // A signed-in browser proves a change comes from this page with the CSRF token the page carries.
   if (method !== "GET" && method !== "HEAD") init.headers["X-CSRFToken"] = csrfToken();
-  if (body !== undefined) {
+  if (body instanceof FormData) {
+    init.body = body;
+  } else if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
@@ -51,3 +58,14 @@ export const getJSON = (url, options) => api("GET", url, undefined, options);
 
 /** Give the JSON answer of a POST of `body`. */
 export const postJSON = (url, body, options) => api("POST", url, body, options);
+
+/** Give the JSON answer of a multipart POST of the FormData `form` (a file upload). */
+export const postForm = (url, form, options) => api("POST", url, form, options);
+
+/**
+ * Give a function that adds a share link's token to a URL (?share=TOKEN or &share=TOKEN), so a
+ * share visitor's requests open the shared run's read-only calls; without a token, URLs stay as they are.
+ */
+export function sharing(token) {
+  return (url) => (token ? `${url}${url.includes("?") ? "&" : "?"}share=${encodeURIComponent(token)}` : url);
+}

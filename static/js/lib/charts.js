@@ -2,6 +2,8 @@
 // axes, epoch (from 1) along x. Drawn once from the history, then extended with
 // Plotly.extendTraces as epochs finish. Plotly is the global that /vendor/plotly.min.js defines.
 
+import { plotlyText } from "./plotly-text.js";
+
 const TRAIN_COLOR = "#2f5bd3";
 const VAL_COLOR = "#e07b00";
 const LR_COLOR = "#6b4fbb";
@@ -46,7 +48,7 @@ export function metricGroups(keys) {
 }
 
 /** Give a trace's mode: dots on the line while the axis shows few epochs (a lone first point too). */
-function traceMode(shown) {
+export function traceMode(shown) {
   return shown <= MARKERS_UP_TO ? "lines+markers" : "lines";
 }
 
@@ -54,11 +56,11 @@ function traceMode(shown) {
 function traceStyle(key, shown) {
   const color = ALONE.has(key) ? LR_COLOR : key.startsWith("val_") ? VAL_COLOR : TRAIN_COLOR;
   return {
-    name: key.startsWith("val_") ? "validation" : ALONE.has(key) ? key : "training",
+    name: key.startsWith("val_") ? "validation" : ALONE.has(key) ? plotlyText(key) : "training",
     mode: traceMode(shown),
     line: { color, width: 2, shape: ALONE.has(key) ? "hv" : "linear" },
     marker: { color, size: 6 },
-    hovertemplate: `epoch %{x}<br>${key} %{y:.4~g}<extra></extra>`,
+    hovertemplate: `epoch %{x}<br>${plotlyText(key)} %{y:.4~g}<extra></extra>`,
   };
 }
 
@@ -71,7 +73,7 @@ function shownEpochs(planned, done) {
 }
 
 /** Give the x range that shows epochs 1..last with a little room at both ends. */
-function xRange(last) {
+export function xRange(last) {
   const pad = Math.max(0.3, last / 50);
   return [1 - pad, last + pad];
 }
@@ -90,14 +92,18 @@ function xAxis(range) {
   return { "xaxis.range": range, "xaxis.dtick": step, "xaxis.tick0": step === 1 ? 1 : 0 };
 }
 
-/** Give a chart's layout: fixed height, titled axes, integer epochs, legend above the plot. */
-function layout(group, range) {
-  // Loss and learning rate from zero: a constant rate then reads as a flat line, not noise.
-  const fromZero = group.id === "loss" || ALONE.has(group.id);
+/**
+ * Give the layout every epoch chart shares (a run's charts, the compare page's): fixed height,
+ * titled axes, whole-epoch ticks along x, the legend above the plot.
+ *
+ * Args: title, yTitle (text, as Plotly shows it); range (xRange); fromZero: the y axis starts at 0;
+ * showLegend; height in px.
+ */
+export function epochLayout({ title, yTitle, range, fromZero = false, showLegend = true, height = CHART_HEIGHT }) {
   return {
-    height: CHART_HEIGHT,
+    height,
     margin: { l: 58, r: 14, t: 36, b: 44 },
-    title: { text: group.title, font: { size: 14 }, x: 0.01, xanchor: "left", y: 0.97 },
+    title: { text: plotlyText(title), font: { size: 14 }, x: 0.01, xanchor: "left", y: 0.97 },
     font: { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 12, color: "#1d2329" },
     paper_bgcolor: "#ffffff",
     plot_bgcolor: "#ffffff",
@@ -107,16 +113,22 @@ function layout(group, range) {
     },
     yaxis: {
       // A set standoff makes automargin leave room for the title beside long ticks (0.0008).
-      title: { text: group.id, standoff: 8 }, autorange: true, rangemode: fromZero ? "tozero" : "normal",
+      title: { text: plotlyText(yTitle), standoff: 8 }, autorange: true, rangemode: fromZero ? "tozero" : "normal",
       gridcolor: "#eceef1", zeroline: false, showline: true, linecolor: "#c4cad2", automargin: true,
     },
-    showlegend: group.keys.length > 1,
+    showlegend: showLegend,
     legend: { orientation: "h", x: 1, xanchor: "right", y: 1.14, yanchor: "bottom", font: { size: 11.5 } },
     hovermode: "x unified",
   };
 }
 
-const CONFIG = {
+/** Give a run chart's layout; loss and learning rate from zero: a constant rate then reads as a flat line, not noise. */
+function layout(group, range) {
+  return epochLayout({ title: group.title, yTitle: group.id, range, fromZero: group.id === "loss" || ALONE.has(group.id),
+    showLegend: group.keys.length > 1 });
+}
+
+export const CONFIG = {
   responsive: true,
   displaylogo: false,
   modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d", "toggleSpikelines"],

@@ -9,7 +9,7 @@ function candidates(field) {
 }
 
 /** Give the closest element marked data-field for `field` inside `scope` (skipping layer cards when asked). */
-function findField(scope, field, outsideCards) {
+export function findField(scope, field, outsideCards) {
   for (const name of candidates(field)) {
     const nodes = [...scope.querySelectorAll(`[data-field="${CSS.escape(name)}"]`)];
     const node = nodes.find((n) => !outsideCards || !n.closest(".layer-card"));

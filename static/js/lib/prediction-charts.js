@@ -1,5 +1,8 @@
 // Plotly charts of predictions: the top-5 probabilities of one image as bars, and the confusion
 // matrix as a heatmap whose cells can be clicked. Plotly is the global /vendor/plotly.min.js defines.
+// Class names come from uploads: they reach Plotly only through plotlyText.
+
+import { plotlyText } from "./plotly-text.js";
 
 const FONT = { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 12, color: "#1d2329" };
 const CONFIG = { displaylogo: false, displayModeBar: false, responsive: true };
@@ -23,7 +26,7 @@ export function percent(p) {
  * top: [{class, name, p}]; trueClass: the right answer (its bar is green), or null when unknown.
  */
 export function drawTopBars(node, top, trueClass = null) {
-  const labels = top.map((t) => (t.name === String(t.class) ? t.name : `${t.class} · ${t.name}`));
+  const labels = top.map((t) => plotlyText(t.name === String(t.class) ? t.name : `${t.class} · ${t.name}`));
   const colors = top.map((t, i) => (t.class === trueClass ? TRUE : i === 0 ? PREDICTED : OTHER));
   const trace = {
     type: "bar", orientation: "h", x: top.map((t) => t.p), y: labels, marker: { color: colors },
@@ -51,7 +54,8 @@ const SCALE = [[0, "#ffffff"], [0.02, "#e8eefc"], [0.3, "#9db4ee"], [1, "#1f3f99
  * onCell(trueClass, predictedClass) is called when a cell is clicked. The element gets
  * data-classes (the matrix size) so tests and readers know what is drawn.
  */
-export function drawConfusion(node, labels, matrix, onCell) {
+export function drawConfusion(node, names, matrix, onCell) {
+  const labels = names.map(plotlyText);
   const n = labels.length;
   const ids = labels.map((_, i) => i);
   const trace = {
@@ -63,7 +67,7 @@ export function drawConfusion(node, labels, matrix, onCell) {
   };
   const side = Math.min(420, Math.max(220, 28 * n + 80));
   const axis = (title) => ({
-    title: { text: title }, tickmode: "array", tickvals: ids, ticktext: labels.map(String), fixedrange: true,
+    title: { text: title }, tickmode: "array", tickvals: ids, ticktext: labels, fixedrange: true,
     showgrid: false, zeroline: false, automargin: true,
   });
   const layout = {

@@ -96,6 +96,8 @@ export function normalizeSpec(spec, cat, datasetId) {
     model: { layers: layers.map((layer) => withDefaults(layer, cat)) },
     compile: normalizeCompile(spec?.compile, cat),
     fit: defaultFit(cat, spec?.fit && typeof spec.fit === "object" ? spec.fit : {}),
+    // An imported script's predict step: the test images the gallery opens on after training.
+    ...(spec?.predict && typeof spec.predict === "object" ? { predict: spec.predict } : {}),
   };
 }
 

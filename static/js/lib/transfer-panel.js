@@ -25,31 +25,41 @@ function errorsOf(error) {
   return [error.message || String(error)];
 }
 
-/** Wire the import panel: `apply(result)` receives {model, compile, fit, warnings} on success. */
+/**
+ * Wire the import panel: `apply(result, reimport)` receives {model, compile, fit, warnings, notes,
+ * keras_version, predict} on success; reimport(version) imports the same text read as that Keras.
+ */
 export function setupImport(apply) {
   const button = byId("import-button");
   const status = byId("import-status");
   const messages = byId("import-messages");
-  button.addEventListener("click", async () => {
-    const source = byId("import-source").value;
-    if (!source.trim()) {
-      status.textContent = "Paste some code first.";
-      return;
-    }
+  let last = null;   // the format and source of the last import, for the version switch
+  const run = async (body) => {
     button.disabled = true;
     status.textContent = "Importing…";
     try {
-      const result = await postJSON("/api/models/import", { format: byId("import-format").value, source });
+      const result = await postJSON("/api/models/import", body);
       const count = result.model && Array.isArray(result.model.layers) ? result.model.layers.length : 0;
-      apply(result);
-      status.textContent = `Imported ${count} layer${count === 1 ? "" : "s"}.`;
-      showMessages(messages, result.warnings || [], "warning");
+      last = body;
+      apply(result, (version) => run({ ...last, keras_version: version }));
+      const notes = Array.isArray(result.notes) ? result.notes.length : 0;
+      status.textContent = `Imported ${count} layer${count === 1 ? "" : "s"}` +
+        (notes ? `; ${notes} note${notes === 1 ? "" : "s"} beside the layers say what changed.` : ".");
+      replaceChildren(messages);
     } catch (error) {
       status.textContent = "Could not import:";
       showMessages(messages, errorsOf(error), "error");
     } finally {
       button.disabled = false;
     }
+  };
+  button.addEventListener("click", () => {
+    const source = byId("import-source").value;
+    if (!source.trim()) {
+      status.textContent = "Paste some code first.";
+      return;
+    }
+    run({ format: byId("import-format").value, source });
   });
 }
 

@@ -1,33 +1,15 @@
 // "Try your own": send an image file, or a drawing, to POST /api/runs/ID/predict as multipart `image`,
 // and show what the model saw and its top-5 as bars.
 
-import { ApiError } from "./api.js";
+import { postForm } from "./api.js";
 import { byId } from "./dom.js";
 import { drawTopBars, percent } from "./prediction-charts.js";
 
 /** Give the parsed answer of posting `blob` as the multipart field `image`; throw ApiError otherwise. */
-export async function predictImage(runId, blob, filename) {
+export function predictImage(runId, blob, filename) {
   const form = new FormData();
   form.append("image", blob, filename);
-  const headers = { Accept: "application/json" };
-  // A signed-in browser proves the POST comes from this page with the CSRF token the page carries.
-  const csrf = document.querySelector('meta[name="csrf-token"]');
-  if (csrf) headers["X-CSRFToken"] = csrf.content;
-  const response = await fetch(`/api/runs/${encodeURIComponent(runId)}/predict`, {
-    method: "POST", body: form, credentials: "same-origin", headers,
-  });
-  const text = await response.text();
-  let data = null;
-  try {
-    data = text ? JSON.parse(text) : null;
-  } catch {
-    data = { error: { message: text.slice(0, 200) } };
-  }
-  if (!response.ok) {
-    const message = data && data.error && data.error.message ? data.error.message : `${response.status} ${response.statusText}`;
-    throw new ApiError(response.status, data, message);
-  }
-  return data;
+  return postForm(`/api/runs/${encodeURIComponent(runId)}/predict`, form);
 }
 
 /**

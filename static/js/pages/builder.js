@@ -11,6 +11,7 @@ import {
   withDefaults,
 } from "../lib/spec.js";
 import { showFailedSummary, showStatus, showSummary } from "../lib/summary.js";
+import { showNotes } from "../lib/import-notes.js";
 import { setupExport, setupImport } from "../lib/transfer-panel.js";
 
 const page = JSON.parse(byId("page-data").textContent);
@@ -170,13 +171,16 @@ function showProblems(errors) {
   showStatus(checkStatus, "error", `✖ ${errors.length} problem${errors.length === 1 ? "" : "s"}`);
 }
 
-/** Replace the model (and compile and fit, when given) with what an import gave. */
-function applyImport(result) {
+/** Replace the model (and compile, fit and predict, when given) with what an import gave; show its notes. */
+function applyImport(result, reimport) {
   spec.model = { layers: (result.model && result.model.layers ? result.model.layers : []).map((l) => withDefaults(l, cat)) };
   if (result.compile) spec.compile = normalizeCompile(result.compile, cat);
   if (result.fit) spec.fit = defaultFit(cat, result.fit);
+  if (result.predict) spec.predict = result.predict;
+  else delete spec.predict;
   drawLayers();
   drawSettings();
+  showNotes(result, root, reimport);
   changed();
 }
 

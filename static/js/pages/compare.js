@@ -1,8 +1,9 @@
 // The compare page: several runs' curves overlaid on shared charts (one per metric; training solid,
 // validation dashed, one colour per run) and a table of the settings in which their specs differ.
 
-import { metricGroups, metricTitle } from "../lib/charts.js";
+import { CONFIG, epochLayout, metricGroups, metricTitle, traceMode, xRange } from "../lib/charts.js";
 import { byId, el, replaceChildren } from "../lib/dom.js";
+import { plotlyText } from "../lib/plotly-text.js";
 import { statusBadge } from "../lib/run-format.js";
 import { specRows } from "../lib/spec-diff.js";
 
@@ -10,7 +11,6 @@ const page = JSON.parse(byId("page-data").textContent);
 const runs = page.runs || [];
 const COLORS = ["#2f5bd3", "#e07b00", "#1e9e5a", "#c0262d", "#7b4fbb", "#0f9bb0", "#a6761d", "#d6409f", "#4d5b69", "#8cad00"];
 const CHART_HEIGHT = 280;
-const MARKERS_UP_TO = 40;
 
 /** Give a run's label: "#3 mnist-cnn". */
 const label = (run) => `#${run.id} ${run.name || ""}`.trim();
@@ -23,11 +23,6 @@ function swatch(i) {
   const node = el("span", { class: "swatch", "aria-hidden": "true" });
   node.style.backgroundColor = color(i);
   return node;
-}
-
-/** Give text Plotly shows as it is: it reads <tags> and &entities; in names, so both are escaped. */
-function plotlyText(text) {
-  return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
 /** Give the address of the compare page for these run ids. */
@@ -58,13 +53,6 @@ function drawPicker() {
   note.textContent = runs.length ? "Add another run to compare it with." : "Pick two or more runs on the Runs page, or add them here.";
 }
 
-/** Give a whole-epoch tick step that puts at most a dozen ticks on an axis of `last` epochs. */
-function tickStep(last) {
-  for (let step = 1; ; step *= 10) {
-    for (const s of [step, 2 * step, 5 * step]) if (last / s <= 12) return s;
-  }
-}
-
 /** Give one chart's traces: per run, its training key solid and its validation key dashed. */
 function traces(group, last) {
   const out = [];
@@ -74,7 +62,7 @@ function traces(group, last) {
     keys.forEach((key, k) => out.push({
       x: history[key].map((_, e) => e + 1), y: [...history[key]],
       name: plotlyText(label(run)), legendgroup: `run-${run.id}`, showlegend: k === 0,
-      mode: last <= MARKERS_UP_TO ? "lines+markers" : "lines",
+      mode: traceMode(last),
       line: { color: color(i), width: 2, dash: key.startsWith("val_") ? "dash" : "solid" },
       marker: { color: color(i), size: 5 },
       meta: [key], hovertemplate: `%{meta[0]} %{y:.4~g}`,
@@ -85,22 +73,8 @@ function traces(group, last) {
 
 /** Give a chart's layout: the metric's title, epochs along x, the runs' legend above. */
 function layout(group, last) {
-  const pad = Math.max(0.3, last / 50);
-  return {
-    height: CHART_HEIGHT,
-    margin: { l: 58, r: 14, t: 36, b: 44 },
-    title: { text: plotlyText(group.title), font: { size: 14 }, x: 0.01, xanchor: "left", y: 0.97 },
-    font: { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 12, color: "#1d2329" },
-    paper_bgcolor: "#ffffff",
-    plot_bgcolor: "#ffffff",
-    xaxis: { title: { text: "epoch" }, range: [1 - pad, last + pad], tickmode: "linear", tick0: 1, dtick: tickStep(last),
-      gridcolor: "#eceef1", zeroline: false, showline: true, linecolor: "#c4cad2" },
-    yaxis: { title: { text: plotlyText(group.id), standoff: 8 }, rangemode: group.id === "loss" ? "tozero" : "normal",
-      gridcolor: "#eceef1", zeroline: false, showline: true, linecolor: "#c4cad2", automargin: true },
-    showlegend: true,
-    legend: { orientation: "h", x: 1, xanchor: "right", y: 1.14, yanchor: "bottom", font: { size: 11.5 } },
-    hovermode: "x unified",
-  };
+  return epochLayout({ title: group.title, yTitle: group.id, range: xRange(last),
+    fromZero: group.id === "loss", height: CHART_HEIGHT });
 }
 
 /** Draw one chart per metric with every run's curves on it. */
@@ -119,7 +93,7 @@ function drawCharts() {
   replaceChildren(box, nodes);
   groups.forEach((group, i) => {
     const data = traces(group, last);
-    window.Plotly.newPlot(nodes[i], data, layout(group, last), { responsive: true, displaylogo: false });
+    window.Plotly.newPlot(nodes[i], data, layout(group, last), CONFIG);
     nodes[i].dataset.traces = String(data.length);
   });
   box.dataset.state = "ready";

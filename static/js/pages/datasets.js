@@ -1,7 +1,7 @@
 // The datasets page: the upload form posts with fetch, shows the server's message, and opens the new dataset
 // (a folder archive's page shows its build's progress).
 
-import {csrfToken} from '../lib/api.js';
+import {ApiError, postForm} from '../lib/api.js';
 
 const form = document.getElementById('upload-form');
 const status = document.getElementById('upload-status');
@@ -13,11 +13,6 @@ function show(message, kind) {
   status.dataset.kind = kind;
 }
 
-/** Give the error message of a failed answer: the API's {"error": {"message"}}, else the HTTP status. */
-async function failure(response) {
-  const body = await response.json().catch(() => null);
-  return body?.error?.message ?? `The upload failed (HTTP ${response.status}).`;
-}
 
 form?.addEventListener('submit', async (event) => {
   event.preventDefault();
@@ -30,19 +25,12 @@ form?.addEventListener('submit', async (event) => {
   button.disabled = true;
   show('Uploading and checking…', 'busy');
   try {
-    const response = await fetch(form.action, {
-      method: 'POST', body: new FormData(form), credentials: 'same-origin',
-      headers: {Accept: 'application/json', 'X-CSRFToken': csrfToken()},
-    });
-    if (response.status !== 201 && response.status !== 202) {
-      show(await failure(response), 'error');
-      return;
-    }
-    const {dataset} = await response.json();
-    show(`Uploaded “${dataset.name}”${response.status === 202 ? ': it is being built' : ''}. Opening it…`, 'ok');
+    const {dataset} = await postForm(form.action, new FormData(form));
+    show(`Uploaded “${dataset.name}”${dataset.state === 'building' ? ': it is being built' : ''}. Opening it…`, 'ok');
     window.location.assign(`/datasets/${encodeURIComponent(dataset.id)}`);
   } catch (err) {
-    show(`The upload failed: ${err.message}`, 'error');
+    // The API's own sentence (what is wrong with the file); a network failure says so.
+    show(err instanceof ApiError ? err.message : `The upload failed: ${err.message}`, 'error');
   } finally {
     button.disabled = false;
   }

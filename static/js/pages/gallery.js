@@ -3,7 +3,7 @@
 // the whole split, click an image for its top-5, and try an image of your own. A run in progress
 // shows a fixed sample after each finished epoch, marking the images whose prediction changed.
 
-import { getJSON } from "../lib/api.js";
+import { getJSON, sharing } from "../lib/api.js";
 import { byId, el, replaceChildren } from "../lib/dom.js";
 import { drawConfusion, drawTopBars, markCell, percent } from "../lib/prediction-charts.js";
 import { ACTIVE, setBadge } from "../lib/run-format.js";
@@ -18,11 +18,11 @@ const LIMIT = 100;
 const base = `/api/runs/${encodeURIComponent(run.id)}`;
 // A share link (?share=TOKEN) opens this run's read-only calls: every request carries it on.
 const share = new URLSearchParams(window.location.search).get("share");
-const shared = (url) => (share ? `${url}${url.includes("?") ? "&" : "?"}share=${encodeURIComponent(share)}` : url);
+const shared = sharing(share);
 
 const state = {
   status: run.status, source: ACTIVE.has(run.status) ? "epoch" : "final",
-  filter: "all", trueClass: null, pred: null, sort: "index", order: "asc", offset: 0,
+  filter: "all", trueClass: null, pred: null, sort: "index", order: "asc", offset: 0, indexes: null,
 };
 // Which predictions exist: the page asks only for those (the rest come with run events).
 const available = { final: Boolean(page.has_predictions), epoch: Boolean(page.has_epoch_sample) };
@@ -45,6 +45,8 @@ function readUrl() {
   state.order = ["asc", "desc"].includes(q.get("order")) ? q.get("order") : state.sort === "confidence" ? "desc" : "asc";
   state.offset = /^\d+$/.test(q.get("offset") || "") ? Number(q.get("offset")) : 0;
   if (["final", "epoch"].includes(q.get("source"))) state.source = q.get("source");
+  // An imported script's predict step: only these test images (?indexes=10,11,...).
+  state.indexes = /^\d+(,\d+)*$/.test(q.get("indexes") || "") ? q.get("indexes") : null;
 }
 
 /** Give the API query of the current state. */
@@ -53,6 +55,7 @@ function query() {
   if (state.trueClass !== null) q.set("true", String(state.trueClass));
   if (state.pred !== null) q.set("pred", String(state.pred));
   if (state.sort === "confidence") q.set("order", state.order);
+  if (state.indexes) q.set("indexes", state.indexes);
   return q;
 }
 
@@ -72,6 +75,10 @@ function showControls() {
   byId("filter-true").value = state.trueClass === null ? "" : String(state.trueClass);
   byId("filter-pred").value = state.pred === null ? "" : String(state.pred);
   byId("sort").value = state.sort === "confidence" ? `confidence-${state.order}` : "index";
+  const only = byId("gallery-indexes");
+  only.hidden = !state.indexes;
+  byId("gallery-indexes-text").textContent = state.indexes
+    ? `Only test images ${state.indexes.split(",").join(", ")}: the predict step of the imported script.` : "";
 }
 
 /** Give one gallery tile: the thumbnail, the predicted class and probability, the true class. */
@@ -253,6 +260,7 @@ function wireControls() {
     setQuery({ sort, order: order || "asc" });
   });
   byId("clear-filters").addEventListener("click", () => setQuery({ filter: "all", trueClass: null, pred: null }));
+  byId("gallery-all").addEventListener("click", () => setQuery({ indexes: null }));
   byId("page-prev").addEventListener("click", () => { state.offset = Math.max(0, state.offset - LIMIT); loadImages(); });
   byId("page-next").addEventListener("click", () => { state.offset += LIMIT; loadImages(); });
   const dialog = byId("detail");

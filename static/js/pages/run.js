@@ -3,7 +3,7 @@
 // The run's owner and admins also get Stop, Continue, Rename, Share and Delete; a share link's
 // visitor watches read-only, every request carrying the link's token.
 
-import { getJSON, postJSON } from "../lib/api.js";
+import { getJSON, postJSON, sharing } from "../lib/api.js";
 import { RunCharts } from "../lib/charts.js";
 import { byId, el } from "../lib/dom.js";
 import { ACTIVE, CAN_CONTINUE, CAN_STOP, localTime, setBadge, statusText } from "../lib/run-format.js";
@@ -17,7 +17,7 @@ const run = page.run;
 const runUrl = `/api/runs/${encodeURIComponent(run.id)}`;
 const share = page.share || null;
 // A share link opens this run's read-only calls when they carry its token.
-const shared = (url) => (share ? `${url}${url.includes("?") ? "&" : "?"}share=${encodeURIComponent(share)}` : url);
+const shared = sharing(share);
 const canControl = !share && mayControl(page.me, run);
 const QUEUE_POLL_MS = 5000;
 
@@ -282,7 +282,9 @@ function startLog() {
   if (run.started_at && !ACTIVE.has(run.status)) log.add("info", "Started", clockPart(run.started_at));
 }
 
-if (share) byId("gallery-link").href = shared(byId("gallery-link").getAttribute("href"));
+if (share) {
+  for (const link of document.querySelectorAll(".gallery-link")) link.href = shared(link.getAttribute("href"));
+}
 wireControls();
 drawFixed();
 drawTimes();

@@ -1,10 +1,8 @@
 """Predictions: the gallery's rows, the confusion matrix, the latest epoch's sample, and predict-one."""
 
 import base64
-import collections
 import math
 import threading
-from pathlib import Path
 from urllib.parse import quote
 
 from flask import current_app, jsonify, request
@@ -13,6 +11,7 @@ from ... import predictions as preds
 from ... import user_image
 from ...datasets import DatasetError
 from ...runs import journal, paths
+from ...saved_models import ModelCache
 from ...store import Run
 from .. import services
 from . import bp
@@ -20,37 +19,6 @@ from .errors import error
 
 THUMB_PX = 72          # a gallery thumbnail's side, about; the server upscales with nearest neighbours
 MAX_SCALE = 32
-
-
-class ModelCache:
-    """The last few loaded models of runs, for predict-one; a model saved again is loaded again.
-
-    One lock guards loading and predicting: Keras models are not meant to be called from several
-    threads at once, and loading the same model twice in parallel would only waste memory.
-    """
-
-    def __init__(self, size=3):
-        self.size = size
-        self._models = collections.OrderedDict()
-        self._lock = threading.Lock()
-
-    def predict(self, path, x):
-        """Give the outputs of the model saved at `path` for the batch x (loaded once per saved version)."""
-        stat = Path(path).stat()
-        key = (str(path), stat.st_mtime_ns, stat.st_size)
-        with self._lock:
-            model = self._models.get(key)
-            if model is None:
-                from ...spec.build import init_keras   # the web process imports TensorFlow only when needed
-
-                model = init_keras().saving.load_model(path, compile=False)
-                for old in [k for k in self._models if k[0] == key[0]]:
-                    del self._models[old]
-                self._models[key] = model
-            self._models.move_to_end(key)
-            while len(self._models) > self.size:
-                self._models.popitem(last=False)
-            return model.predict_on_batch(x)
 
 
 class State:

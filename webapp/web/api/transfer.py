@@ -20,9 +20,9 @@ def _object(data, shape):
 
 @bp.post("/models/import")
 def import_model():
-    """Give the canonical model, compile and fit read from `source`, with warnings for what was skipped."""
-    data = _object(json_body(), '{"format": "keras_json" or "python", "source": TEXT}')
-    return jsonify(imports.import_source(data.get("format"), data.get("source")))
+    """Give the canonical model, compile and fit read from `source`, with notes of what changed from it."""
+    data = _object(json_body(), '{"format": "keras_json" or "python", "source": TEXT, "keras_version": null}')
+    return jsonify(imports.import_source(data.get("format"), data.get("source"), data.get("keras_version")))
 
 
 @bp.post("/models/export")

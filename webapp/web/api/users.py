@@ -7,6 +7,7 @@ from sqlalchemy import select
 from ... import accounts
 from ...store import Action, Run, User
 from .. import services
+from ..events import drop_user
 from . import bp
 from .errors import error, json_body
 
@@ -48,6 +49,10 @@ def update_user(user_id):
         return error(400, "You cannot disable yourself or take away your own admin role.")
     user = accounts.update_user(services().store, user_id, role=body.get("role"), active=body.get("active"),
                                 password=body.get("password"))
+    if body.get("active") is False or "role" in body:
+        drop_user(user_id)                                 # their streams end with their rights
+    elif "password" in body:
+        drop_user(user_id, sessions_only=True)
     changed = {k: ("(new password)" if k == "password" else body[k]) for k in ("role", "active", "password") if k in body}
     accounts.record(services().store, current_user.id, "user.update", detail={"user": user.name, **changed})
     return jsonify({"user": user_json(user)})

@@ -1,0 +1,209 @@
+"""The Keras callbacks a run trains with: progress and stop, the per-epoch save, the gallery sample.
+
+Runs inside a trainer process only: it imports Keras at the top, so import it where Keras is
+already loaded (`trainer._fit`, after `build.init_keras(gpu=True)`). Each callback is one small
+class, as Keras's own are; `fit_callbacks` gives the list a run's `model.fit` gets, in order. A new
+callback is a class here plus a line in `fit_callbacks`.
+"""
+
+import logging
+import math
+import os
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from .. import predictions
+from .paths import BEST, MODEL, atomic_write
+
+log = logging.getLogger(__name__)
+
+
+def fit_callbacks(spec, folder, progress, sample=None):
+    """Give the fit callbacks: the spec's, TerminateOnNaN, the per-epoch save and sample, then progress.
+
+    folder: the run's folder (paths.run_dir); progress: the run's Progress; sample: its EpochSample.
+    """
+    cbs = [keras.callbacks.TerminateOnNaN()]
+    chosen = spec.fit["callbacks"]
+    if chosen.get("checkpoint"):
+        cbs.append(AtomicCheckpoint(Path(folder) / BEST, **chosen["checkpoint"]))
+    if chosen.get("early_stopping"):
+        cbs.append(keras.callbacks.EarlyStopping(**chosen["early_stopping"]))
+    if chosen.get("reduce_lr_on_plateau"):
+        cbs.append(keras.callbacks.ReduceLROnPlateau(**chosen["reduce_lr_on_plateau"]))
+    # The epoch is saved before it is reported: a run interrupted later resumes from it.
+    cbs += [SaveEveryEpoch(Path(folder) / MODEL), *([sample] if sample else []), progress]
+    return cbs
+
+
+class Progress(keras.callbacks.Callback):
+    """Reports every epoch and at most `per_second` batch updates a second; stops when asked.
+
+    Args:
+        publish: called as publish("batch", data) and publish("epoch", data); it must not block
+            (the trainer's publisher queues and stores events on its own thread).
+        should_stop: returns True once the user asked the run to stop; the callback then sets
+            `model.stop_training = True`, so fit ends after the current batch.
+        batch_size: samples per batch, for samples/s.
+        per_second: the most batch updates sent in a second (the last batch of an epoch always is).
+
+    After `fit`, `nan_at` is (epoch, batch) where the loss first became NaN, or None, and
+    `stopped_by_user` says whether `should_stop` ended the training.
+
+    Example:
+
+    ```python
+    events = []
+    progress = Progress(lambda kind, data: events.append((kind, data)), lambda: False, batch_size=32)
+    model.fit(x, y, epochs=2, batch_size=32, callbacks=[progress], verbose=0)
+    assert [d["epoch"] for k, d in events if k == "epoch"] == [1, 2]
+    ```
+    """
+
+    def __init__(self, publish, should_stop, batch_size, per_second=4.0):
+        super().__init__()
+        self.publish = publish
+        self.should_stop = should_stop
+        self.batch_size = batch_size
+        self.interval = 1.0 / per_second
+        self.nan_at = None
+        self.stopped_by_user = False
+        self._epoch = 0
+        self._epoch_start = self._last_sent = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        """Start timing the epoch (Keras counts from 0; events count from 1)."""
+        self._epoch = epoch + 1
+        self._epoch_start = time.perf_counter()
+        self._last_sent = 0.0
+
+    def on_train_batch_end(self, batch, logs=None):
+        """Stop when asked, note a NaN loss, and send a throttled progress update."""
+        if not self.stopped_by_user and self.should_stop():
+            self.stopped_by_user = True
+            self.model.stop_training = True
+        loss = (logs or {}).get("loss")
+        if self.nan_at is None and loss is not None and not math.isfinite(float(loss)):
+            self.nan_at = (self._epoch, batch + 1)
+        now = time.perf_counter()
+        steps = self.params.get("steps") or 0
+        last = steps and batch + 1 >= steps
+        if not last and now - self._last_sent < self.interval:
+            return
+        self._last_sent = now
+        elapsed = max(now - self._epoch_start, 1e-9)
+        done = batch + 1
+        self.publish("batch", {
+            "epoch": self._epoch, "batch": done, "steps": steps, "logs": dict(logs or {}),
+            "samples_per_s": round(done * self.batch_size / elapsed, 1),
+            "eta_s": round(elapsed / done * max(steps - done, 0), 1) if steps else None,
+            "sent_at": time.time(),
+        })
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Send the epoch's logs: every Keras log key, plus the learning rate as Keras names it."""
+        logs = dict(logs or {})
+        if "learning_rate" not in logs and self.model.optimizer is not None:
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        self.publish("epoch", {"epoch": epoch + 1, "logs": logs, "sent_at": time.time()})
+
+
+class SaveEveryEpoch(keras.callbacks.Callback):
+    """Saves the whole model (optimizer state included) after every epoch, atomically.
+
+    A reader (a download, predict-one, a continued run) never sees half a file: the model is
+    written beside `path` and moved into place.
+
+    Args:
+        path: where the `.keras` file goes (the run's model.keras).
+
+    Example:
+
+    ```python
+    model.fit(x, y, epochs=2, callbacks=[SaveEveryEpoch(folder / "model.keras")], verbose=0)
+    keras.saving.load_model(folder / "model.keras").optimizer.iterations  # the steps of 2 epochs
+    ```
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = Path(path)
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Write the model to a temporary file and move it onto `path`."""
+        atomic_write(self.path, self.model.save)
+
+
+class AtomicCheckpoint(keras.callbacks.ModelCheckpoint):
+    """Keras's ModelCheckpoint, writing to a temporary file that is moved onto `path` when saved.
+
+    Args:
+        path: where the best (or every) epoch's `.keras` file goes (the run's best.keras).
+        **kwargs: ModelCheckpoint's own: monitor, mode, save_best_only.
+
+    Example:
+
+    ```python
+    best = AtomicCheckpoint(folder / "best.keras", monitor="val_loss", save_best_only=True)
+    model.fit(x, y, validation_split=0.2, epochs=3, callbacks=[best], verbose=0)
+    ```
+    """
+
+    def __init__(self, path, **kwargs):
+        self.path = Path(path)
+        super().__init__(str(self.path.with_name(f".{self.path.stem}.partial.keras")), **kwargs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Let ModelCheckpoint decide and save, then move what it saved into place."""
+        super().on_epoch_end(epoch, logs)
+        if os.path.exists(self.filepath):
+            os.replace(self.filepath, self.path)
+
+
+class EpochSample(keras.callbacks.Callback):
+    """Predicts a fixed sample of test images after each epoch and saves it for the gallery.
+
+    The gallery of a run in progress shows it, marking images whose prediction changed since the
+    epoch before; a continued run compares its first epoch with the file the last one left.
+
+    Args:
+        path: the `.npz` to write (the run's predictions.EPOCH_FILE).
+        x_test: the test inputs, as the model takes them.
+        y_test: the test labels as integers (not one-hot).
+
+    Example:
+
+    ```python
+    sample = EpochSample(folder / "epoch_sample.npz", x_test, y_test)
+    model.fit(x, y, epochs=2, callbacks=[sample], verbose=0)
+    predictions.Predictions.load(folder / "epoch_sample.npz").epoch  # 2
+    ```
+    """
+
+    def __init__(self, path, x_test, y_test):
+        super().__init__()
+        self.path = Path(path)
+        self.index = predictions.sample_indexes(len(x_test))
+        self.x, self.y = x_test[self.index], np.asarray(y_test)[self.index]
+        self.previous = np.full(len(self.index), -1, dtype=np.int64)
+
+    def on_train_begin(self, logs=None):
+        """Start from the predictions the last epoch left (a continued run), else from none."""
+        self.previous = np.full(len(self.index), -1, dtype=np.int64)
+        if self.path.exists():
+            old = predictions.Predictions.load(self.path)
+            if np.array_equal(old.index, self.index):
+                self.previous = old.predicted
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Predict the sample and save it with the previous epoch's predictions beside it."""
+        try:
+            arrays = predictions.arrays(self.model.predict_on_batch(self.x), self.y, epoch + 1, self.index)
+            arrays["previous"] = self.previous
+            atomic_write(self.path, lambda p: np.savez(p, **arrays))
+            self.previous = arrays["predicted"]
+        except Exception:  # a missing gallery sample must not end the training
+            log.exception("could not save the epoch sample predictions to %s", self.path)

@@ -1,0 +1,157 @@
+"""The control flow scripts build their models in, followed without running anything.
+
+A top-level function the script calls (`model = build_model()`), a `for` over constants
+(`for units in (64, 32):`, `for i in range(3):`), an `if` on constants set earlier
+(`if use_dropout:`), a `return`. Each is followed statement by statement with the Reader's own
+values; a loop whose bounds only running the script would give is skipped with a warning. Work is
+bounded: at most MAX_STEPS statements and MAX_DEPTH nested calls per script.
+"""
+
+import ast
+import operator
+
+from .python_values import Function, Unknown
+from .validate import FieldError, SpecError
+
+MAX_STEPS = 20_000
+MAX_DEPTH = 8
+MAX_LOOP = 1000
+_COMPARE = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+            ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Is: operator.is_, ast.IsNot: operator.is_not,
+            ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b}
+CONSTANT = (bool, int, float, str, type(None))
+
+
+class _Return(Exception):
+    """A `return` inside a function being followed; carries its value."""
+
+    def __init__(self, value):
+        super().__init__()
+        self.value = value
+
+
+class Flow:
+    """Follows functions, loops and ifs for a Reader (`python_source.Reader`)."""
+
+    def __init__(self, reader):
+        self.reader = reader
+        self.steps = 0
+        self.depth = 0
+        self.called = set()
+
+    def step(self, stmt):
+        """Count one statement followed; refuse a script whose loops and calls would follow too many."""
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise SpecError([FieldError(None, "source", f"Line {stmt.lineno}: the script's loops and calls run more "
+                                        f"than {MAX_STEPS:,} statements; only simpler scripts are read.")])
+
+    def statement(self, stmt):
+        """Follow a def, for, if or return; give False when the statement is not one this reads."""
+        if isinstance(stmt, ast.FunctionDef):
+            self.reader.env[stmt.name] = Function(stmt)
+        elif isinstance(stmt, ast.Return) and self.depth:
+            raise _Return(self.reader.value(stmt.value) if stmt.value is not None else None)
+        elif isinstance(stmt, ast.If):
+            return self.branch(stmt)
+        elif isinstance(stmt, ast.For):
+            return self.loop(stmt)
+        else:
+            return isinstance(stmt, (ast.Pass, ast.Global, ast.Nonlocal))
+        return True
+
+    def branch(self, stmt):
+        """Follow the branch an if on constants takes; give False when the test needs running code."""
+        test = self.constant_test(stmt.test)
+        if test is None:
+            return False
+        self.reader.statements(stmt.body if test else stmt.orelse)
+        return True
+
+    def loop(self, stmt):
+        """Follow a for loop over a constant list, tuple or range; give False otherwise."""
+        items = self.reader.value(stmt.iter)
+        jumps = any(isinstance(n, (ast.Break, ast.Continue)) for n in ast.walk(stmt))
+        if not isinstance(items, (list, tuple)) or len(items) > MAX_LOOP or stmt.orelse or jumps:
+            return False
+        for item in items:
+            self.reader.bind(stmt.target, item)
+            self.reader.statements(stmt.body)
+        return True
+
+    def constant_range(self, call):
+        """Give range(...) as a list when its bounds are constants, else the Call."""
+        args = call.args
+        if call.kwargs or not 1 <= len(args) <= 3 or not all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+            return call
+        if len(args) == 3 and args[2] == 0:
+            return call
+        values = range(*args)
+        return list(values) if len(values) <= MAX_LOOP else call
+
+    def constant_test(self, node):
+        """Give an if test's truth when it is made of constants (`use_bn`, `n > 2 and not deep`), else None."""
+        if isinstance(node, ast.BoolOp):
+            parts = [self.constant_test(v) for v in node.values]
+            if None in parts:
+                return None
+            return all(parts) if isinstance(node.op, ast.And) else any(parts)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            inner = self.constant_test(node.operand)
+            return None if inner is None else not inner
+        if isinstance(node, ast.Compare):
+            left = self.reader.value(node.left)
+            for op, right_node in zip(node.ops, node.comparators):
+                right = self.reader.value(right_node)
+                if not _comparable(left) or not _comparable(right):
+                    return None
+                try:
+                    if not _COMPARE[type(op)](left, right):
+                        return False
+                except TypeError:
+                    return None
+                left = right
+            return True
+        value = self.reader.value(node)
+        return bool(value) if isinstance(value, CONSTANT) else None
+
+    def call_function(self, function, call):
+        """Give what a top-level function returns, following its body with the call's arguments bound."""
+        node = function.node
+        self.called.add(node.name)
+        if self.depth >= MAX_DEPTH or call.starred:
+            self.reader.warn(call.line, f"the call {self.reader.text(call)} cannot be read without running the script")
+            return Unknown(call.node)
+        saved, self.reader.env = self.reader.env, dict(self.reader.env)
+        self.bind_arguments(node.args, call)
+        self.depth += 1
+        try:
+            self.reader.statements(node.body)
+            return None
+        except _Return as done:
+            return done.value
+        finally:
+            self.depth -= 1
+            self.reader.env = saved
+
+    def bind_arguments(self, args, call):
+        """Bind a function's parameters: defaults first, then the call's positional and keyword arguments."""
+        names = [a.arg for a in args.posonlyargs + args.args]
+        for name, default in zip(names[len(names) - len(args.defaults):], args.defaults):
+            self.reader.env[name] = self.reader.value(default)
+        for arg, default in zip(args.kwonlyargs, args.kw_defaults):
+            self.reader.env[arg.arg] = self.reader.value(default) if default is not None else Unknown(arg)
+        for name, value in zip(names, call.args):
+            self.reader.env[name] = value
+        for name, value in call.kwargs.items():
+            self.reader.env[name] = value
+
+    def unused_functions(self):
+        """Warn about a function that builds a model but that the script never calls at the top level."""
+        for value in list(self.reader.env.values()):
+            if isinstance(value, Function) and value.node.name not in self.called:
+                self.reader.skipped(value.node, "it is never called at the top level")
+
+
+def _comparable(value):
+    return isinstance(value, CONSTANT) or isinstance(value, (list, tuple)) and all(isinstance(v, CONSTANT) for v in value)

@@ -1,0 +1,133 @@
+"""What a value read from a Keras script can be: a Ref to a name, a Call, a Model being built, an Unknown.
+
+The Reader (`python_source.py`) makes these; the importer (`python_import.py`) maps them to spec dicts.
+"""
+
+import ast
+from dataclasses import dataclass, field
+
+
+class NotStatic(Exception):
+    """A value that only running the script would give; str() is its source text."""
+
+
+@dataclass
+class Ref:
+    """A dotted name such as keras.layers.Dense, layers.Dense or Dense."""
+
+    path: str
+
+    def in_keras(self, group):
+        """Say whether this names something in keras.<group>: keras.layers.X, layers.X, tf.keras.layers.X, X."""
+        parts = self.path.split(".")
+        return len(parts) == 1 or (parts[-2] == group and parts[0] in ("keras", "tf", "tensorflow", group))
+
+    @property
+    def last(self):
+        """Give the last part of the path: Dense."""
+        return self.path.rsplit(".", 1)[-1]
+
+    @property
+    def parent(self):
+        """Give the part before the last: keras.layers (empty for a bare name)."""
+        return self.path.rsplit(".", 1)[0] if "." in self.path else ""
+
+
+@dataclass
+class Call:
+    """A call written in the source, with its arguments read as far as they can be."""
+
+    func: object
+    args: list
+    kwargs: dict
+    node: ast.AST
+    starred: bool = False   # **kwargs: arguments that only running the script would give
+
+    @property
+    def line(self):
+        """Give the line the call starts on."""
+        return self.node.lineno
+
+    @property
+    def name(self):
+        """Give the called name's last part (Dense for keras.layers.Dense), or ''."""
+        return self.func.last if isinstance(self.func, Ref) else ""
+
+
+@dataclass
+class Unknown:
+    """A value that only running the script would give."""
+
+    node: ast.AST
+
+    @property
+    def line(self):
+        """Give the line the value is written on."""
+        return getattr(self.node, "lineno", 0)
+
+
+@dataclass
+class Model:
+    """A keras.Sequential being put together: its layers and its compile and fit calls."""
+
+    line: int
+    var: str = ""
+    items: list = field(default_factory=list)   # Calls (or Unknowns) in order
+    compile: Call | None = None
+    fit: Call | None = None
+    fit_method: str = "fit"                       # or fit_generator
+    predict: Call | None = None                   # predict_classes(x[...]) or predict(x[...])
+
+
+@dataclass
+class Parser:
+    """An argparse.ArgumentParser: its options' defaults, by dest."""
+
+    defaults: dict = field(default_factory=dict)
+
+
+@dataclass
+class Namespace:
+    """The result of parse_args(): each option at its default."""
+
+    defaults: dict
+
+
+@dataclass
+class Method:
+    """A method looked up on a Model or Parser, ready to be called."""
+
+    owner: object
+    name: str
+
+
+@dataclass
+class Function:
+    """A function defined at the top level; a call to it is read by following its body."""
+
+    node: ast.FunctionDef
+
+
+@dataclass
+class Generator:
+    """A keras.preprocessing.image.ImageDataGenerator(...): its call, read for augmentation."""
+
+    call: Call
+
+
+@dataclass
+class Flow:
+    """generator.flow(x, y, batch_size=...) or flow_from_directory(...): what fit_generator trains on."""
+
+    generator: Generator
+    call: Call
+
+
+@dataclass
+class Rows:
+    """x[10:20] or x[[3, 5]]: some rows of an array, by index."""
+
+    name: str
+    indexes: list
+    line: int
+    node: ast.AST
