@@ -89,10 +89,11 @@ class Builds:
 
     def _enqueue(self, ds_id):
         """Put the build on the RQ queue the run workers take."""
-        from redis import Redis
         from rq import Callback, Queue
 
-        queue = Queue(self.rq["KD_RQ_QUEUE"], connection=Redis.from_url(self.rq["KD_REDIS_URL"]))
+        from ..runs import rq_shared
+
+        queue = Queue(self.rq["KD_RQ_QUEUE"], connection=rq_shared.connect(self.rq["KD_REDIS_URL"]))
         queue.enqueue("webapp.datasets.builder.build_job", ds_id, job_id=f"kd-dataset-{ds_id}",
                       job_timeout=JOB_TIMEOUT_S, result_ttl=600, description=f"dataset {ds_id}",
                       on_failure=Callback("webapp.datasets.builder.on_failure"))
