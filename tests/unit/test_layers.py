@@ -10,7 +10,8 @@ FLASK_OUTSIDE_WEB = {"webapp", "webapp.extensions", "webapp.commands"}
 # Where a model is built, trained or run (ARCHITECTURE.md), and the CLI's keras.datasets fetch:
 # nowhere else imports Keras or TensorFlow, or asks spec.build.init_keras for them.
 KERAS = {"webapp.spec.build", "webapp.spec.exports", "webapp.runs.trainer", "webapp.runs.callbacks",
-         "webapp.runs.local", "webapp.saved_models", "webapp.commands"}
+         "webapp.runs.local", "webapp.saved_models", "webapp.commands",
+         "webapp.datasets.augment"}   # the augmentation preview runs the layers
 
 
 def module_name(path):
