@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from tests.browser.test_runs_page import RUN_WAIT_MS, wait_for_run
+from tests.browser.test_runs_page import RUN_WAIT_MS
 
 pytestmark = pytest.mark.browser
 N = 8000   # tiny images, but enough that decoding them takes a moment to watch
@@ -47,7 +47,8 @@ def test_upload_a_folder_archive_watch_it_build_preview_augmentation_and_train(b
     expect(page.locator("#ds-archive")).to_contain_text("shapes.zip")
     expect(page.locator("#ds-uploader")).to_contain_text("bob")
     expect(page.locator(".ds-counts tbody tr").first).to_contain_text("dark")
-    expect(page.locator(".ds-counts tbody tr").first.locator("td").nth(2)).to_have_text(str(N // 2 * 4 // 5))
+    expect(page.locator(".ds-counts tbody tr").first.locator("td").nth(1)).to_have_text(str(N // 2 * 4 // 5))
+    expect(page.locator(".ds-counts img.ds-mean")).to_have_count(2)
     expect(page.locator("#ds-histogram svg rect")).to_have_count(32 * 3)
 
     # Fresh augmented samples of one image on each click (Keras runs them on the server).
@@ -70,7 +71,7 @@ def test_upload_a_folder_archive_watch_it_build_preview_augmentation_and_train(b
     screens("builder")
     page.locator("#train-button").click()
     page.wait_for_url(re.compile(r"/runs/\d+$"), timeout=30_000)
-    run = wait_for_run(live_server, int(page.url.rsplit("/", 1)[1]), ("completed", "failed"))
+    run = live_server.wait_run(int(page.url.rsplit("/", 1)[1]), lambda r: r["status"] not in ("queued", "running"))
     assert run["status"] == "completed", run["error"]
     assert [layer["type"] for layer in run["spec"]["model"]["layers"]][:3] == ["RandomFlip", "RandomRotation",
                                                                                "RandomZoom"]
