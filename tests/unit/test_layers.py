@@ -9,9 +9,10 @@ PACKAGE = ROOT / "webapp"
 FLASK_OUTSIDE_WEB = {"webapp", "webapp.extensions", "webapp.commands"}
 # Where a model is built, trained or run (ARCHITECTURE.md), and the CLI's keras.datasets fetch:
 # nowhere else imports Keras or TensorFlow, or asks spec.build.init_keras for them.
+# The inside view and the augmentation preview run a saved or a built model.
 KERAS = {"webapp.spec.build", "webapp.spec.exports", "webapp.runs.trainer", "webapp.runs.callbacks",
-         "webapp.runs.local", "webapp.saved_models", "webapp.commands",
-         "webapp.datasets.augment"}   # the augmentation preview runs the layers
+         "webapp.runs.local", "webapp.saved_models", "webapp.commands", "webapp.inside", "webapp.saliency",
+         "webapp.datasets.augment", "webapp.runs.inside_callbacks"}
 
 
 def module_name(path):

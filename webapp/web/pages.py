@@ -80,6 +80,18 @@ def gallery(run_id):
     return render_page("gallery.html", page="gallery", data=data, title=f"{data['run']['name']} · gallery")
 
 
+@bp.get("/runs/<int:run_id>/inside/<image>")
+def inside(run_id, image):
+    """Give the inside view of one image: each layer's output, why this class, the first kernels."""
+    from .api.predictions import gallery_data
+
+    data = gallery_data(run_id)
+    if data is None:
+        abort(404)
+    data.update(_share(), image=image)
+    return render_page("inside.html", page="inside", data=data, title=f"{data['run']['name']} · inside image {image}")
+
+
 @bp.get("/compare")
 def compare():
     """Give the compare page: the chosen runs' curves overlaid and how their specs differ."""

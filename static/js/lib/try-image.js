@@ -5,11 +5,11 @@ import { postForm } from "./api.js";
 import { byId } from "./dom.js";
 import { drawTopBars, percent } from "./prediction-charts.js";
 
-/** Give the parsed answer of posting `blob` as the multipart field `image`; throw ApiError otherwise. */
-export function predictImage(runId, blob, filename) {
+/** Give the parsed answer of posting `blob` as the multipart field `image` (to predict, or to `inside`); throw ApiError otherwise. */
+export function predictImage(runId, blob, filename, path = "predict") {
   const form = new FormData();
   form.append("image", blob, filename);
-  return postForm(`/api/runs/${encodeURIComponent(runId)}/predict`, form);
+  return postForm(`/api/runs/${encodeURIComponent(runId)}/${path}`, form);
 }
 
 /**
@@ -121,13 +121,25 @@ export function wireTryYourOwn(page, className) {
   const [height, width] = page.dataset.input_shape || [1, 1];
   const size = `${height}×${width}`;
   let sent = 0;   // only the answer to the latest image is shown (strokes can follow each other quickly)
+  let last = null;   // the latest image sent, for "Inside the model"
   const tryImage = (blob, filename) => {
+    last = { blob, filename };
     const mine = ++sent;
     sendImage(page.run.id, blob, filename, className, () => mine === sent);
   };
   byId("try-help").textContent = look && look.digit_like
     ? `Upload a picture of one ${names.length === 10 ? "digit" : "item"} or draw it. It is made light on dark, cropped to the ink, centred and shrunk to ${size} like the dataset's images.`
     : `Upload a picture. It is resized to ${size}${look && look.channels === 1 ? " in grayscale" : ""}, its aspect kept by padding.`;
+  byId("try-inside").addEventListener("click", async () => {
+    if (!last) return;
+    try {
+      const answer = await predictImage(page.run.id, last.blob, last.filename, "inside");
+      window.location.assign(`/runs/${encodeURIComponent(page.run.id)}/inside/${encodeURIComponent(answer.image)}`);
+    } catch (err) {
+      byId("try-error").textContent = err.message;
+      byId("try-error").hidden = false;
+    }
+  });
   const file = byId("try-file");
   file.addEventListener("change", () => {
     const chosen = file.files && file.files[0];

@@ -22,7 +22,7 @@ const shared = sharing(share);
 
 const state = {
   status: run.status, source: ACTIVE.has(run.status) ? "epoch" : "final",
-  filter: "all", trueClass: null, pred: null, sort: "index", order: "asc", offset: 0, indexes: null,
+  filter: "all", trueClass: null, pred: null, sort: "index", order: "asc", offset: 0, indexes: null, saliency: false,
 };
 // Which predictions exist: the page asks only for those (the rest come with run events).
 const available = { final: Boolean(page.has_predictions), epoch: Boolean(page.has_epoch_sample) };
@@ -90,10 +90,16 @@ function tile(item) {
     class: "tile", dataset: { index: item.index, true: item.true, predicted: item.predicted, correct: String(!wrong), changed: String(Boolean(item.changed)) },
   }, el("button", { type: "button", class: "tile-button", "aria-label": label, title: label, on: { click: () => openDetail(item) } },
     el("span", { class: "tile-index mono", text: `#${item.index}` }),
-    el("img", { src: shared(`${item.image_url}?scale=${page.thumb_scale}`), width: width * page.thumb_scale, height: height * page.thumb_scale, alt: "", loading: "lazy" }),
+    el("img", { src: thumbnail(item), width: width * page.thumb_scale, height: height * page.thumb_scale, alt: "", loading: "lazy",
+      class: state.saliency ? "saliency-thumb" : null }),
     el("span", { class: "tile-pred" }, el("strong", { text: className(item.predicted) }), " ", el("span", { class: "tile-conf", text: percent(item.confidence) })),
     el("span", { class: "tile-true", text: `${wrong ? "✗" : "✓"} true ${className(item.true)}` }),
     item.changed ? el("span", { class: "tile-changed", text: `was ${className(item.previous)}` }) : null));
+}
+
+/** Give a tile's picture: the test image, or with "show where the model looked" its Grad-CAM overlay. */
+function thumbnail(item) {
+  return state.saliency ? shared(`${base}/inside/${item.index}/saliency.png`) : shared(`${item.image_url}?scale=${page.thumb_scale}`);
 }
 
 /** Fetch and draw the page of images the state asks for. */
@@ -193,6 +199,7 @@ function openDetail(item) {
   const inTop = item.top.some((t) => t.class === item.true);
   byId("detail-note").textContent = (inTop ? "" : `The true class ${className(item.true)} is not among the top ${item.top.length}. `) +
     (item.changed ? `After the epoch before, it was predicted ${className(item.previous)}.` : "");
+  byId("detail-inside").href = shared(`/runs/${encodeURIComponent(run.id)}/inside/${item.index}`);
   const dialog = byId("detail");
   dialog.dataset.index = String(item.index);
   dialog.showModal();
@@ -259,6 +266,7 @@ function wireControls() {
     const [sort, order] = e.target.value.split("-");
     setQuery({ sort, order: order || "asc" });
   });
+  byId("show-saliency").addEventListener("change", (e) => { state.saliency = e.target.checked; loadImages(); });
   byId("clear-filters").addEventListener("click", () => setQuery({ filter: "all", trueClass: null, pred: null }));
   byId("gallery-all").addEventListener("click", () => setQuery({ indexes: null }));
   byId("page-prev").addEventListener("click", () => { state.offset = Math.max(0, state.offset - LIMIT); loadImages(); });
@@ -297,6 +305,7 @@ function follow() {
 
 fillSelects();
 readUrl();
+if (!page.has_model) byId("show-saliency").closest("label").hidden = true;
 byId("run-link").href = shared(byId("run-link").getAttribute("href"));
 wireControls();
 // "Try your own" runs the model on a new image: more than a share link's read-only view grants.

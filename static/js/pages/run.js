@@ -6,6 +6,7 @@
 import { getJSON, postJSON, sharing } from "../lib/api.js";
 import { RunCharts } from "../lib/charts.js";
 import { byId, el } from "../lib/dom.js";
+import { WeightHistograms } from "../lib/histogram-chart.js";
 import { ACTIVE, CAN_CONTINUE, CAN_STOP, localTime, setBadge, statusText } from "../lib/run-format.js";
 import { mayControl, showActions, wireDelete, wireRename, wireShare } from "../lib/run-manage.js";
 import { EventLog, showArtifacts, showOptions, showProgress } from "../lib/run-view.js";
@@ -45,6 +46,7 @@ const stopButton = byId("stop-button");
 const continueButton = byId("continue-button");
 const continueEpochs = byId("continue-epochs");
 const actionError = byId("action-error");
+const histograms = new WeightHistograms(byId("histograms"), byId("histograms-note"), shared(`${runUrl}/histograms`));
 
 /** Draw the parts that never change: name, id, dataset, model summary and settings. */
 function drawFixed() {
@@ -181,6 +183,7 @@ function onEpoch(payload) {
   view.history = charts.history;
   view.epochsDone = payload.epoch;
   log.addEpoch(payload.epoch, view.planned, payload.logs || {});
+  histograms.load();   // the trainer records them before it reports the epoch: one request per epoch
   // Keras's bar ends an epoch full, with the validation numbers: show the same until the next batch.
   const steps = view.progress && view.progress.epoch === payload.epoch ? view.progress.steps : 1;
   view.progress = { ...(view.progress || {}), epoch: payload.epoch, batch: steps, steps, eta_s: 0, logs: payload.logs };
@@ -290,6 +293,7 @@ drawFixed();
 drawTimes();
 startLog();
 onHistory(run);
+histograms.load();
 const watch = watchRun(run.id, { onHistory, onStatus, onBatch, onEpoch, onConnection },
   page.share ? { auth: { share: page.share } } : {});
 window.addEventListener("pagehide", () => watch.close());

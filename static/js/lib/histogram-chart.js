@@ -1,0 +1,98 @@
+// Weight histograms as TensorBoard draws them ("offset" mode): one small chart per weight tensor,
+// one ridge per epoch stacked along y, the latest epoch in front and darkest. Data from
+// GET /api/runs/ID/histograms; the page refetches it once per finished epoch.
+
+import { getJSON } from "./api.js";
+import { el, replaceChildren, shapeText } from "./dom.js";
+
+const FONT = { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 11, color: "#1d2329" };
+const CONFIG = { displaylogo: false, displayModeBar: false, responsive: true };
+const RIDGE = 1.6;   // a ridge's tallest bin rises this many epochs above its baseline
+
+function plotly() {
+  if (!window.Plotly) throw new Error("Plotly is not loaded: /vendor/plotly.min.js must come before this module");
+  return window.Plotly;
+}
+
+/** Give one epoch's ridge: a closed outline over the bins, its baseline at y = epoch. */
+function ridge(entry, peak, last, count) {
+  const xs = [entry.edges[0]];
+  const ys = [entry.epoch];
+  entry.counts.forEach((c, i) => {
+    const y = entry.epoch + (RIDGE * c) / peak;
+    xs.push(entry.edges[i], entry.edges[i + 1]);
+    ys.push(y, y);
+  });
+  xs.push(entry.edges[entry.edges.length - 1]);
+  ys.push(entry.epoch);
+  const shade = Math.round(200 - (150 * (entry.epoch - 1)) / Math.max(1, last - 1));
+  return {
+    type: "scatter", mode: "lines", x: xs, y: ys, fill: "toself", name: `epoch ${entry.epoch}`,
+    line: { width: 1, color: `rgb(${shade}, ${Math.round(shade * 0.6)}, 40)` },
+    fillcolor: `rgba(${shade}, ${Math.round(shade * 0.6)}, 40, ${count > 1 ? 0.35 : 0.5})`,
+    hovertemplate: `epoch ${entry.epoch}<br>value %{x:.4g}<extra></extra>`,
+  };
+}
+
+/** Draw one tensor's epochs into node. */
+function drawTensor(node, tensor) {
+  const epochs = tensor.epochs;
+  const peak = Math.max(1, ...epochs.map((e) => Math.max(...e.counts)));
+  const last = epochs.length ? epochs[epochs.length - 1].epoch : 1;
+  // Oldest first, so the latest is drawn last: in front, as TensorBoard shows it.
+  const traces = [...epochs].sort((a, b) => a.epoch - b.epoch).map((e) => ridge(e, peak, last, epochs.length));
+  const layout = {
+    height: 200, margin: { l: 40, r: 8, t: 6, b: 28 }, font: FONT, showlegend: false,
+    xaxis: { zeroline: true, zerolinecolor: "#d0d4da", fixedrange: true, gridcolor: "#f0f1f3" },
+    yaxis: { title: { text: "epoch" }, dtick: Math.max(1, Math.ceil(last / 8)), fixedrange: true, gridcolor: "#f0f1f3" },
+    paper_bgcolor: "#ffffff", plot_bgcolor: "#ffffff",
+  };
+  plotly().react(node, traces, layout, CONFIG);
+  node.dataset.epochs = String(epochs.length);
+}
+
+/** The run page's histograms: load() fetches and draws; call it again after each epoch. */
+export class WeightHistograms {
+  constructor(node, note, url) {
+    this.node = node;
+    this.note = note;
+    this.url = url;
+    this.charts = new Map();   // "layer/weight" -> chart node, kept across reloads so Plotly redraws in place
+  }
+
+  async load() {
+    let doc;
+    try {
+      doc = await getJSON(this.url);
+    } catch (err) {
+      this.note.textContent = err.message;
+      this.note.hidden = false;
+      return;
+    }
+    if (!doc.layers.length) {
+      this.note.textContent = "The weights' histograms are recorded at the end of each epoch.";
+      this.note.hidden = false;
+      return;
+    }
+    this.note.hidden = true;
+    const figures = [];
+    let epochs = 0;
+    for (const layer of doc.layers) {
+      for (const tensor of layer.weights) {
+        const key = `${layer.name}/${tensor.name}`;
+        if (!this.charts.has(key)) {
+          this.charts.set(key, el("figure", { class: "histogram", dataset: { tensor: key } },
+            el("figcaption", { class: "mono", text: `${key} ${shapeText(tensor.shape)}` }), el("div", { class: "histogram-chart" })));
+        }
+        const figure = this.charts.get(key);
+        figures.push(figure);
+        epochs = Math.max(epochs, tensor.epochs.length);
+      }
+    }
+    replaceChildren(this.node, figures);
+    for (const layer of doc.layers) {
+      for (const tensor of layer.weights) drawTensor(this.charts.get(`${layer.name}/${tensor.name}`).lastChild, tensor);
+    }
+    this.node.dataset.epochs = String(epochs);
+  }
+}

@@ -1,0 +1,85 @@
+"""The inside view in real Chromium: from a wrong prediction in the confusion matrix to its layers and
+Grad-CAM, another class explained; and the run page's weight histograms growing epoch by epoch."""
+
+import re
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from tests.browser.test_gallery import cell_centre, start_run, wait_run
+from tests.integration.test_inside_api import SMALL_CNN
+from tests.specs import MLP, spec
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_wrong_prediction_inside_layers_grad_cam_and_another_class(browser_page, screens, live_server):
+    page = browser_page
+    run_id = start_run(live_server, SMALL_CNN)
+    assert wait_run(live_server, run_id, lambda r: r["status"] not in ("queued", "running"))["status"] == "completed"
+    api = f"{live_server}/api/runs/{run_id}"
+    matrix = requests.get(f"{api}/confusion", headers=live_server.auth(), timeout=30).json()["matrix"]
+    t, p = max(((t, p) for t in range(10) for p in range(10) if t != p), key=lambda c: matrix[c[0]][c[1]])
+    assert matrix[t][p] > 0, "the small CNN made no mistake to open"
+    page.goto(f"/runs/{run_id}/gallery")
+    expect(page.locator("#confusion-chart")).to_have_attribute("data-state", "ready")
+    page.mouse.click(*cell_centre(page, t, p))
+    expect(page.locator("#gallery-count")).to_have_text(f"Showing 1–{matrix[t][p]} of {matrix[t][p]}")
+    page.locator("#gallery .tile-button").first.click()
+    index = page.locator("#detail").get_attribute("data-index")
+    page.locator("#detail-inside").click()
+
+    expect(page).to_have_url(re.compile(rf"/runs/{run_id}/inside/{index}$"))
+    expect(page.locator("#inside-page")).to_have_attribute("data-state", "ready")
+    expect(page.locator("#verdict")).to_have_text(re.compile(rf"^Predicted {p} .*, true {t} ✗$"))
+    layers = page.locator("#layers .inside-layer")
+    expect(layers).to_have_count(len(SMALL_CNN["model"]["layers"]))
+    assert layers.evaluate_all("(ls) => ls.map((l) => l.dataset.kind)") == [
+        "maps", "maps", "maps", "identity", "vector", "vector", "probabilities"]
+    expect(layers.nth(3)).to_contain_text("identity when Keras predicts")
+    conv = layers.nth(1)
+    expect(conv.locator("img.channel-page")).to_have_count(1)
+    conv.get_by_role("button", name="Show all 40 channels").click()
+    expect(conv.locator("img.channel-page")).to_have_count(2)
+    for img in (conv.locator("img.channel-page").last, page.locator("#saliency-image"), page.locator("#kernels-image")):
+        expect(img).to_have_js_property("complete", True)
+        assert img.evaluate("(i) => i.naturalWidth") > 0
+    cam = page.locator("#saliency-image")
+    expect(cam).to_have_attribute("data-method", "grad-cam")
+    expect(cam).to_have_attribute("data-class", str(p))
+    expect(page.locator("#saliency-layer")).to_have_value("conv2d_1")
+    expect(page.locator("#saliency-note")).to_contain_text(f"Grad-CAM for class {p}")
+    screens("inside-predicted")
+
+    # Explain the true class instead: click its row of the class bars.
+    chart = page.locator("#class-chart")
+    chart.scroll_into_view_if_needed()
+    box = chart.bounding_box()
+    row = page.locator("#class-chart .bars .point").nth(t).bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.6, row["y"] + row["height"] / 2)
+    expect(cam).to_have_attribute("data-class", str(t))
+    expect(chart).to_have_attribute("data-chosen", str(t))
+    expect(page.locator("#saliency-note")).to_contain_text(f"Grad-CAM for class {t}")
+    page.locator("#saliency-layer").select_option("conv2d")
+    expect(cam).to_have_attribute("data-layer", "conv2d")
+    expect(cam).to_have_attribute("data-class", str(t))
+    screens("inside-true-class")
+
+
+def test_weight_histograms_grow_during_a_run(browser_page, screens, live_server):
+    page = browser_page
+    fetches = []
+    page.on("request", lambda r: fetches.append(r.url) if "/histograms" in r.url else None)
+    run_id = start_run(live_server, spec(MLP, fit={"epochs": 3, "batch_size": 4, "validation": "test"}))
+    page.goto(f"/runs/{run_id}")
+    figures = page.locator("#histograms")
+    for epoch in ("1", "2", "3"):      # each finished epoch adds a ridge to every chart, live
+        expect(figures).to_have_attribute("data-epochs", epoch, timeout=120_000 if epoch == "1" else 30_000)
+    # Flatten has no weights; two Dense layers have a kernel and a bias each.
+    expect(page.locator("#histograms figure")).to_have_count(4)
+    assert page.locator("#histograms .histogram-chart").evaluate_all("(cs) => cs.map((c) => c.dataset.epochs)") == ["3"] * 4
+    expect(page.locator("#histograms figcaption").first).to_have_text("dense/kernel (64, 64)")
+    assert wait_run(live_server, run_id, lambda r: r["status"] not in ("queued", "running"))["status"] == "completed"
+    assert len(fetches) <= 1 + 3, fetches     # the first load, then one request per epoch
+    screens("histograms")

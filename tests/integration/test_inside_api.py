@@ -1,0 +1,213 @@
+"""The inside view against Keras computed directly here: a small CNN and an RNN trained for real on the digits.
+
+The test downloads each run's model.keras and calls its layers one by one (`layer(h,
+training=False)`), so the numbers do not come from the dashboard's probe; then it checks the API's
+activations, probabilities, Grad-CAM, pictures, weight histograms, and every refusal.
+"""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import signed_in
+from tests.integration.runs_helpers import get, start, wait_for
+from tests.integration.test_predictions_api import digits_test_split, downloaded_model
+from tests.specs import CNN, spec
+from webapp import create_app
+from webapp.store import Run
+
+pytestmark = pytest.mark.keras
+SMALL_CNN = spec(CNN, model={"layers": [
+    {"type": "Conv2D", "filters": 8, "kernel_size": [3, 3], "activation": "relu"},
+    {"type": "Conv2D", "filters": 40, "kernel_size": [3, 3], "activation": "relu"},
+    {"type": "MaxPooling2D", "pool_size": [2, 2]},
+    {"type": "Dropout", "rate": 0.25},
+    {"type": "Flatten"},
+    {"type": "Dense", "units": 32, "activation": "relu"},
+    {"type": "Dense", "units": 10, "activation": "softmax"},
+]}, fit={"epochs": 2, "batch_size": 32, "validation": "test"})
+RNN = spec(CNN, name="rnn", model={"layers": [
+    {"type": "Reshape", "target_shape": [8, 8]},
+    {"type": "SimpleRNN", "units": 12, "return_sequences": True},
+    {"type": "Flatten"},
+    {"type": "Dense", "units": 10, "activation": "softmax"},
+]}, compile={"optimizer": {"type": "Adam", "learning_rate": 0.01}, "loss": "categorical_crossentropy",
+             "metrics": ["accuracy"]}, fit={"epochs": 1, "batch_size": 64, "validation": "test"})
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """Give (client, app, cnn run id, rnn run id, folder): both runs trained at once."""
+    tmp = tmp_path_factory.mktemp("inside")
+    app = create_app({"KD_DATA_DIR": str(tmp / "data"), "KD_WARM_SPARE": "0", "KD_MAX_CONCURRENT_RUNS": "2",
+                      "TESTING": True})
+    client = signed_in(app)
+    cnn, rnn = start(client, SMALL_CNN), start(client, RNN)
+    for run_id in (cnn, rnn):
+        run = wait_for(lambda: get(client, run_id))
+        assert run["status"] == "completed", run["error"]
+    return client, app, cnn, rnn, tmp
+
+
+def inside(client, run_id, index, **params):
+    r = client.get(f"/api/runs/{run_id}/inside/{index}", query_string=params)
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()
+
+
+def png_size(client, url):
+    """Give (width, height) of the PNG at url (it must answer 200 image/png)."""
+    r = client.get(url)
+    assert r.status_code == 200 and r.mimetype == "image/png", r.data[:200]
+    return Image.open(io.BytesIO(r.data)).size
+
+
+def test_activations_are_keras_layer_by_layer(world):
+    client, _, cnn, _, tmp = world
+    model = downloaded_model(client, cnn, tmp)
+    x_test, y_test = digits_test_split()
+    for index in (0, 17):
+        body = inside(client, cnn, index)
+        h = x_test[index][None, ..., None].astype("float32") / 16.0
+        assert body["true"] == int(y_test[index])
+        assert [p["name"] for p in body["layers"]] == [layer.name for layer in model.layers]
+        for layer, panel in zip(model.layers, body["layers"]):
+            h = layer(h, training=False)
+            out = np.asarray(h)[0]
+            assert panel["output_shape"][1:] == list(out.shape)
+            if out.ndim == 3:
+                order = panel["order"]
+                np.testing.assert_allclose(panel["means"], out.mean(axis=(0, 1))[order], rtol=1e-4, atol=1e-5)
+                np.testing.assert_allclose(panel["maxima"], out.max(axis=(0, 1))[order], rtol=1e-4, atol=1e-5)
+                assert panel["means"] == sorted(panel["means"], reverse=True)   # the strongest first
+            elif panel["kind"] == "probabilities":
+                np.testing.assert_allclose([p["p"] for p in panel["probabilities"]], out, rtol=1e-4, atol=1e-6)
+            else:
+                np.testing.assert_allclose(panel["values"], out.reshape(-1), rtol=1e-4, atol=1e-5)
+        expected = model.predict(x_test[index][None, ..., None] / 16.0, verbose=0)[0]
+        np.testing.assert_allclose(body["probabilities"], expected, rtol=1e-4, atol=1e-6)
+        assert body["predicted"] == int(np.argmax(expected))
+    kinds = [p["kind"] for p in body["layers"]]
+    assert kinds == ["maps", "maps", "maps", "identity", "vector", "vector", "probabilities"]
+    assert "identity when Keras predicts" in body["layers"][3]["note"]
+
+
+def test_channel_pages_and_pictures(world):
+    client, _, cnn, _, _ = world
+    body = inside(client, cnn, 3)
+    conv = body["layers"][1]                      # 40 channels: two pages of 32
+    assert conv["channels"] == 40 and len(conv["pages"]) == 2
+    sizes = [png_size(client, url) for url in conv["pages"]]
+    assert sizes[0][1] > sizes[1][1]              # 32 tiles in 4 rows of 8, then one row of 8
+    assert png_size(client, body["saliency"]["image_url"])[0] >= 8
+    kw, kh = png_size(client, body["kernels"]["image_url"])
+    assert kw > kh > 0                            # 8 filters of 3×3, one row
+    r = client.get(f"/api/runs/{cnn}/inside/3/layers/4.png")
+    assert r.status_code == 400 and "bars" in r.get_json()["error"]["message"]
+
+
+def test_grad_cam(world):
+    client, _, cnn, _, _ = world
+    body = inside(client, cnn, 5)
+    cam = body["saliency"]
+    assert cam["method"] == "grad-cam" and cam["layer"] == "conv2d_1" and cam["class"] == body["predicted"]
+    assert np.shape(cam["map"]) == (4, 4)         # conv2d_1's 4×4 feature maps
+    assert np.ptp(cam["map"]) > 0 and not cam["uniform"]
+    other = (body["predicted"] + 1) % 10
+    first = inside(client, cnn, 5, **{"class": other, "layer": "conv2d"})["saliency"]
+    assert first["class"] == other and first["layer"] == "conv2d" and np.shape(first["map"]) == (6, 6)
+    assert cam["layers"] == ["conv2d", "conv2d_1", "max_pooling2d", "dropout"]
+
+
+def test_histograms_count_every_weight(world):
+    client, _, cnn, _, tmp = world
+    model = downloaded_model(client, cnn, tmp)
+    r = client.get(f"/api/runs/{cnn}/histograms")
+    assert r.status_code == 200
+    layers = {layer["name"]: layer for layer in r.get_json()["layers"]}
+    assert sorted(layers) == sorted(layer.name for layer in model.layers if layer.weights)
+    for layer in model.layers:
+        for weight in layer.weights:
+            entry = next(w for w in layers[layer.name]["weights"] if w["name"] == weight.name)
+            assert [e["epoch"] for e in entry["epochs"]] == [1, 2]
+            values = np.asarray(weight)
+            for epoch in entry["epochs"]:
+                assert sum(epoch["counts"]) + epoch["nonfinite"] == values.size
+                assert len(epoch["edges"]) == len(epoch["counts"]) + 1 == 31
+            last = entry["epochs"][-1]            # the saved model is the last epoch's weights
+            assert last["edges"][0] == pytest.approx(values.min(), abs=1e-6)
+            assert last["edges"][-1] == pytest.approx(values.max(), abs=1e-6)
+
+
+def test_learning_strip_of_a_sample_image(world):
+    client, _, cnn, _, _ = world
+    body = inside(client, cnn, 0)                 # the epoch sample starts at x_test[0]
+    assert body["learning"]["epochs"] == [1, 2]
+    np.testing.assert_allclose(body["learning"]["probabilities"][-1], body["probabilities"], atol=1e-4)
+    assert inside(client, cnn, 1)["learning"] is None    # not in the sample
+
+
+def test_rnn_sequence_and_gradient_times_input(world):
+    client, _, _, rnn, _ = world
+    body = inside(client, rnn, 2)
+    seq = body["layers"][1]
+    assert seq["kind"] == "sequence" and seq["output_shape"] == [None, 8, 12]
+    assert png_size(client, seq["image_url"])[0] > 0
+    sal = body["saliency"]
+    assert sal["method"] == "gradient-x-input" and "no convolution layer" in sal["note"]
+    assert np.shape(sal["map"]) == (8, 8) and np.ptp(sal["map"]) > 0
+    r = client.get(f"/api/runs/{rnn}/kernels.png")
+    assert r.status_code == 404 and "no 2-D convolution" in r.get_json()["error"]["message"]
+    r = client.get(f"/api/runs/{rnn}/inside/2", query_string={"layer": "simple_rnn"})
+    assert r.status_code == 400 and "accepted: none" in r.get_json()["error"]["message"]
+
+
+def test_own_image(world):
+    client, _, cnn, _, _ = world
+    png = io.BytesIO()
+    img = Image.new("L", (2000, 1500))
+    img.paste(255, (800, 300, 1100, 1200))        # a thick "1"
+    img.save(png, "JPEG")
+    r = client.post(f"/api/runs/{cnn}/inside", data={"image": (io.BytesIO(png.getvalue()), "one.jpg")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["image"].startswith("own-") and body["index"] is None and body["learning"] is None
+    assert png_size(client, body["layers"][0]["pages"][0])[0] > 0
+    assert client.get(f"/api/runs/{cnn}/inside/{body['image']}").get_json()["predicted"] == body["predicted"]
+
+
+def test_refusals(world):
+    client, app, cnn, rnn, _ = world
+    cases = [
+        (f"/api/runs/{cnn}/inside/360", 404, "outside the test split"),
+        (f"/api/runs/{cnn}/inside/abc", 404, "test split index"),
+        (f"/api/runs/{cnn}/inside/own-0000000000000000", 404, "upload it again"),
+        (f"/api/runs/{cnn}/inside/1?class=10", 400, "class must be a whole number from 0 to 9"),
+        (f"/api/runs/{cnn}/inside/1?class=-1", 400, "class must be a whole number"),
+        (f"/api/runs/{cnn}/inside/1?layer=dense", 400, "'dense' has no feature maps"),
+        (f"/api/runs/{cnn}/inside/1/layers/9.png", 400, "layer must be a whole number from 0 to 6"),
+        (f"/api/runs/{cnn}/inside/1/layers/1.png?page=2", 400, "page must be a whole number from 0 to 1"),
+        (f"/api/runs/{cnn}/inside/1/saliency.png?class=99", 400, "class must"),
+        ("/api/runs/9999/inside/1", 404, "no run 9999"),
+        ("/api/runs/9999/histograms", 404, "no run 9999"),
+    ]
+    kd = app.extensions["kd"]
+    with kd.store.session() as s:                 # a run that never trained: no saved model
+        untrained = Run(name="u", owner_id=1, status="queued", dataset="digits", history={},
+                        spec=get(client, cnn)["spec"], epochs_planned=1)
+        s.add(untrained)
+    cases += [(f"/api/runs/{untrained.id}/inside/1", 409, "no saved model yet"),
+              (f"/api/runs/{untrained.id}/kernels.png", 409, "no saved model yet")]
+    assert client.get(f"/api/runs/{untrained.id}/histograms").get_json() == {"layers": []}
+    (kd.data_dir / "runs" / str(rnn) / "model.keras").write_bytes(b"not a zip")   # a damaged save
+    cases.append((f"/api/runs/{rnn}/inside/1", 409, "could not be loaded"))
+    for url, status, message in cases:
+        r = client.get(url)
+        assert r.status_code == status, (url, r.status_code, r.get_data(as_text=True)[:300])
+        assert message in r.get_json()["error"]["message"], (url, r.get_json())
+    assert client.delete(f"/api/runs/{cnn}").status_code == 204     # a deleted run
+    r = client.get(f"/api/runs/{cnn}/inside/1")
+    assert r.status_code == 404 and f"no run {cnn}" in r.get_json()["error"]["message"]

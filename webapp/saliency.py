@@ -1,0 +1,107 @@
+"""Why the model chose a class: Grad-CAM on a feature-map layer, or gradient × input without one.
+
+Grad-CAM (Selvaraju et al., as keras.io's "Grad-CAM class activation visualization" does it):
+the class score's gradient with respect to a layer's feature maps, averaged per channel, weighs
+those maps; the ReLU of the sum is where the model looked. The score is the class's logit when the
+last layer is a softmax Dense (a saturated probability has almost no gradient), else its output.
+Models with no convolution get gradient × input instead, and the answer says why.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .inside import InsideError, Loaded
+
+MAX_MAP = 64            # a map sent as numbers is at most this wide and tall
+
+
+@dataclass
+class Saliency:
+    """A saliency map in [0, 1] for one class, how it was made, and why that way."""
+
+    method: str                 # "grad-cam" or "gradient-x-input"
+    layer: str | None
+    klass: int
+    map: np.ndarray             # (h, w), the max is 1 unless the map is all zero
+    note: str
+    uniform: bool
+
+
+def choose(loaded: Loaded, layer=None):
+    """Give (method, layer name, note) for a request; InsideError names the layers it accepts."""
+    features, convs = loaded.feature_layers, loaded.conv_layers
+    if layer:
+        if layer not in features:
+            accepted = ", ".join(features) or "none: this model has no layer with (height, width, channels) outputs"
+            raise InsideError(f"layer: {layer!r} has no feature maps for Grad-CAM; accepted: {accepted}.")
+        return "grad-cam", layer, f"Grad-CAM on {layer}."
+    if convs:
+        return "grad-cam", convs[-1], f"Grad-CAM on the last convolution layer, {convs[-1]}."
+    return "gradient-x-input", None, ("This model has no convolution layer, so there are no feature maps for "
+                                      "Grad-CAM to weigh; this is gradient × input: how much each pixel, "
+                                      "nudged, would move the class's score, times the pixel.")
+
+
+def _score_model(loaded, layer):
+    """Give (a keras.Model x -> [feature maps or x, last layer's input, output], softmax Dense or None), cached."""
+    if layer in loaded.saliency_models:
+        return loaded.saliency_models[layer]
+    from .spec.build import init_keras
+
+    keras = init_keras()
+    model = loaded.model
+    last = loaded.layers[-1]
+    dense_softmax = (type(last).__name__ == "Dense" and getattr(last.activation, "__name__", "") == "softmax")
+    output = model.outputs[0]
+    operation, node_index, _ = output._keras_history
+    before_last = operation._inbound_nodes[node_index].input_tensors[0]
+    outputs = [loaded.tensors[layer] if layer else model.inputs[0], before_last, output]
+    built = (keras.Model(model.inputs, outputs), last if dense_softmax else None)
+    loaded.saliency_models[layer] = built
+    return built
+
+
+def compute(loaded, x, klass, layer=None):
+    """Give the Saliency of class `klass` for the image x (1, H, W, C); InsideError for a bad class or layer."""
+    import tensorflow as tf
+
+    classes = int(np.prod(loaded.model.outputs[0].shape[1:]))
+    classes = 2 if classes == 1 else classes
+    if not 0 <= klass < classes:
+        raise InsideError(f"class must be a whole number from 0 to {classes - 1}; got {klass}.")
+    method, layer, note = choose(loaded, layer)
+    model, dense = _score_model(loaded, layer if method == "grad-cam" else None)
+    x = tf.convert_to_tensor(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        maps, last_input, output = model([x], training=False)
+        score = _score(dense, last_input, output, klass)
+    grads = tape.gradient(score, maps)
+    maps, grads = np.asarray(maps)[0], np.asarray(grads)[0]
+    if method == "grad-cam":
+        heat = np.maximum((maps * grads.mean(axis=(0, 1))).sum(axis=2), 0)
+    else:
+        heat = np.abs(maps * grads).sum(axis=2)
+    top = float(heat.max())
+    return Saliency(method, layer, klass, heat / top if top > 0 else heat, note, bool(np.ptp(heat) == 0))
+
+
+def _score(dense, last_input, output, klass):
+    """Give the class's score: its logit for a softmax Dense, else the output (one sigmoid: ±p)."""
+    import tensorflow as tf
+
+    if dense is not None:
+        logits = tf.matmul(last_input, dense.kernel) + (dense.bias if dense.use_bias else 0.0)
+        return logits[:, klass]
+    flat = tf.reshape(output, (tf.shape(output)[0], -1))
+    if flat.shape[1] == 1:      # one sigmoid unit: class 1 is p, class 0 is 1 - p
+        return flat[:, 0] if klass == 1 else 1.0 - flat[:, 0]
+    return flat[:, klass]
+
+
+def as_numbers(saliency):
+    """Give the map as nested lists, averaged down to at most MAX_MAP a side."""
+    from .heatmaps import shrink
+
+    return np.round(shrink(saliency.map, MAX_MAP), 4).tolist()
