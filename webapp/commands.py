@@ -17,7 +17,7 @@ datasets_cli = AppGroup("datasets", help="List datasets; fetch keras.datasets in
 def list_datasets():
     """Print every dataset with its sizes and whether it is available here."""
     for d in current_app.extensions["kd"].datasets.list():
-        state = "available" if d["available"] else "unavailable"
+        state = "available" if d["available"] else {"ready": "unavailable"}.get(d["state"], d["state"])
         click.echo(f"{d['id']:<24} {d['source']:<8} {state:<11} {d['train_size']}/{d['test_size']}  {d['name']}")
         if d.get("message"):
             click.echo(f"    {d['message']}")

@@ -11,7 +11,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from webapp import predictions as preds
 from webapp import user_image
-from webapp.datasets.registry import _digits
+from webapp.datasets.data import _digits
 
 # -- probabilities and top classes ------------------------------------------------------------------
 

@@ -12,8 +12,8 @@ from flask_login import current_user
 from flask_socketio import emit, join_room, leave_room
 
 from .. import accounts
-from ..extensions import socketio
 from ..datasets.builder import room as dataset_room
+from ..extensions import socketio
 from ..runs import views
 from . import services
 
@@ -160,7 +160,7 @@ def broadcast_dataset(event):
 def subscribe_dataset(data):
     """Join a dataset's room; the ack says {ok, state, progress, error} or why not."""
     ds_id = data.get("dataset_id") if isinstance(data, dict) else None
-    if "user" not in _viewers.get(request.sid, {}):
+    if "user" not in _viewers.get(request.sid, {}) or not _may_watch(None):
         return {"ok": False, "error": "Sign in to watch a dataset being built."}
     info = services().datasets.info(ds_id) if isinstance(ds_id, str) else None
     if info is None:
