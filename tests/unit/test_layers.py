@@ -112,5 +112,4 @@ def test_no_module_imports_one_that_imports_it_back():
     merged = {}
     for m, targets in edges.items():
         merged.setdefault(rooms[m], set()).update(rooms[t] for t in targets if rooms[t] != rooms[m])
-    # webapp.spec's importers are the import engineer's (issue 14, spec/imports.py <-> python_import.py).
-    assert [c for c in cycles(merged) if not all(m.startswith("webapp.spec") for m in c)] == []
+    assert cycles(merged) == []
