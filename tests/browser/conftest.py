@@ -154,3 +154,23 @@ def open_page(chromium, live_server):
 def browser_page(open_page):
     """Give a fresh page (own storage) at 1400x1000 signed in as the member bob."""
     return open_page(OWNER)
+
+
+def watch_dialogs(page):
+    """Give the list of dialogs (alert, confirm, prompt) the page opens; each is dismissed so the page goes on."""
+    opened = []
+
+    def on_dialog(dialog):
+        opened.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    return opened
+
+
+@pytest.fixture
+def no_dialogs(browser_page):
+    """Fail the test if any alert, confirm or prompt opens on browser_page (an injected script would open one)."""
+    opened = watch_dialogs(browser_page)
+    yield
+    assert opened == [], f"dialogs opened: {opened}"

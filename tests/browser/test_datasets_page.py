@@ -23,21 +23,6 @@ def api_datasets(base_url):
         return json.load(response)["datasets"]
 
 
-@pytest.fixture
-def no_dialogs(browser_page):
-    """Fail the test if any alert, confirm or prompt opens (an injected script would open one)."""
-    opened = []
-
-    def on_dialog(dialog):
-        """Note the dialog and close it, so the page goes on."""
-        opened.append(dialog.message)
-        dialog.dismiss()
-
-    browser_page.on("dialog", on_dialog)
-    yield
-    assert opened == [], f"dialogs opened: {opened}"
-
-
 def small_npz(path, y_train, y_test):
     """Write an .npz as numpy.savez does: 6x6 uint8 images, one bright column per class, and class names."""
     def images(labels):

@@ -12,25 +12,13 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Screens
+from tests.browser.conftest import Screens, watch_dialogs
 
 pytestmark = pytest.mark.browser
 
 IMG = "<img src=x onerror=alert(1)>"
 SCRIPT = '"><script>alert(1)</script>'
 CLASS_NAMES = [IMG, "b&amp;c", "plain"]
-
-
-def watch_dialogs(page):
-    """Give the list of dialogs (alert, confirm, prompt) the page opens; each is dismissed."""
-    opened = []
-
-    def on_dialog(dialog):
-        opened.append(dialog.message)
-        dialog.dismiss()
-
-    page.on("dialog", on_dialog)
-    return opened
 
 
 def expect_nothing_injected(page):
