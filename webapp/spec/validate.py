@@ -8,7 +8,7 @@ import difflib
 import math
 from dataclasses import dataclass
 
-from . import catalog
+from . import catalog, graph
 
 TOP_LEVEL = ("name", "dataset", "model", "compile", "fit", "predict")
 MAX_PREDICT = 1000
@@ -47,6 +47,11 @@ class Spec:
     compile: dict | None
     fit: dict | None
     predict: dict | None = None   # {"indexes": [...]}: test images the gallery opens on after training
+
+    @property
+    def is_graph(self):
+        """Say whether the layers name their inputs (a functional keras.Model) rather than stack."""
+        return graph.is_graph(self.layers)
 
     @property
     def label_mode(self):
@@ -192,7 +197,11 @@ def check_layer(index, data, errors):
         errors.append(FieldError(index, "type", f"Layer {index}: '{_show(kind).strip(chr(39))}' is not an allowed layer."
                                  f"{_suggest(kind, catalog.LAYERS)} Allowed: {', '.join(catalog.LAYERS)}."))
         return None
-    return {"type": entry.type, **check_params(entry, data, errors, index, what=f"Layer {index} ({entry.type})")}
+    params = {k: v for k, v in data.items() if k not in ("name", "inputs")}
+    out = {"type": entry.type, **check_params(entry, params, errors, index, what=f"Layer {index} ({entry.type})")}
+    if "name" in data and graph.check_name(index, data["name"], errors, FieldError):
+        out["name"] = data["name"]
+    return out
 
 
 def check_optimizer(value, errors):
@@ -362,4 +371,10 @@ def _check_model(model, errors):
     if len(layers) > MAX_LAYERS:
         errors.append(FieldError(None, "model.layers", f"A model may have at most {MAX_LAYERS} layers; this one has {len(layers)}."))
         return []
-    return [check_layer(i, layer, errors) for i, layer in enumerate(layers)]
+    checked = [check_layer(i, layer, errors) for i, layer in enumerate(layers)]
+    if graph.is_graph(layers):
+        given = [layer if isinstance(layer, dict) else {} for layer in layers]
+        return graph.check_graph(checked, given, errors, FieldError)
+    graph.check_stack(checked, errors, FieldError)
+    return checked
+
