@@ -353,7 +353,8 @@ def test_keras_json_refusals_name_the_layer(layer, text):
 @pytest.mark.parametrize("source, text", [
     ("{not json", "not valid JSON (line 1, column 2)"),
     ("[1, 2]", "not a Keras model"),
-    (keras_model(kind="Functional"), "this is a functional model (keras.Model)"),
+    (keras_model(kind="Functional"), "The functional model has no input_layers list"),
+    (keras_model(kind="TextVectorization"), "Only Sequential and functional models can be imported"),
     ("[" * 100_000 + "]" * 100_000, "not valid JSON"),
 ])
 def test_keras_json_that_is_not_a_sequential_model(source, text):
