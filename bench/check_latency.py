@@ -3,12 +3,15 @@
 Prints medians and p95 over many calls:
 - the HTTP endpoint (Flask test client, validation + shape trace + loss checks), on the built-in digits;
 - the same check on MNIST's shape (28, 28, 1), called in-process;
-- plain Keras: keras.Sequential([...]) on (28, 28, 1) plus count_params(), what a user would run.
+- plain Keras: keras.Sequential([...]) on (28, 28, 1) plus count_params(), what a user would run;
+- the HTTP endpoint on a 50-layer residual graph (16 blocks of Conv2D, Conv2D, Add), against its goal
+  of 100 ms, with the load average beside it (the machine may be shared).
 
 Usage: .venv/bin/python bench/check_latency.py [--repeat 200]
 """
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -59,6 +62,21 @@ def plain_keras():
     return model.count_params()
 
 
+GRAPH_GOAL_MS = 100
+
+
+def residual_graph(blocks=16):
+    """Give a spec of 2 + 3 * blocks layers: a stem, residual blocks (Conv2D, Conv2D, Add), pooling and Dense."""
+    layers = [{"type": "Conv2D", "filters": 16, "kernel_size": 3, "padding": "same", "name": "block0"}]
+    for b in range(1, blocks + 1):
+        conv = {"type": "Conv2D", "filters": 16, "kernel_size": 3, "padding": "same"}
+        layers += [{**conv, "activation": "relu", "name": f"c{b}a", "inputs": [f"block{b - 1}"]},
+                   {**conv, "name": f"c{b}b"},
+                   {"type": "Add", "name": f"block{b}", "inputs": [f"block{b - 1}", f"c{b}b"]}]
+    layers += [{"type": "GlobalAveragePooling2D"}, {"type": "Dense", "units": 10, "activation": "softmax"}]
+    return {**CNN, "name": "residual-50", "model": {"layers": layers}}
+
+
 def main():
     """Run the three measurements and print them side by side."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -80,8 +98,18 @@ def main():
                  timed(lambda: build.summarize(spec, mnist), args.repeat)),
             line("plain Keras: Sequential(...) + count_params(), (28, 28, 1)", timed(plain_keras, args.repeat)),
         ]
+        graph = residual_graph()
+
+        def graph_check():
+            r = client.post("/api/models/check", json=graph)
+            assert r.status_code == 200, r.get_json()
+
+        graph_ms = timed(graph_check, max(args.repeat // 4, 10))
+        results.append(line(f"POST /api/models/check, {len(graph['model']['layers'])}-layer residual graph",
+                            graph_ms) + f"   goal <= {GRAPH_GOAL_MS} ms (median)")
     print(f"model check latency, {args.repeat} calls each (after 5 warm-up calls)")
     print("\n".join(results))
+    print("load average (1, 5, 15 min): " + ", ".join(f"{v:.2f}" for v in os.getloadavg()))
 
 
 if __name__ == "__main__":
