@@ -23,6 +23,7 @@ bench: $(STAMP)
 	$(PY) bench/check_latency.py
 	$(PY) bench/runs.py
 	$(PY) bench/gallery.py
+	$(PY) bench/inside.py
 	$(PY) bench/viewers.py
 
 clean:

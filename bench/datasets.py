@@ -124,12 +124,12 @@ def end_to_end(zpath, tmp):
             ds = server.post("/api/datasets", files={"file": ("set.zip", f)}, data={"name": "bench"},
                              expect=202).json()["dataset"]
         while (state := server.get(f"/api/datasets/{ds['id']}").json()["dataset"])["state"] == "building":
-            time.sleep(0.02)
+            time.sleep(0.1)   # polling faster takes CPU from the builder on a small machine
         seconds = time.perf_counter() - t
         stop.set()
         sampler.join()
         assert state["state"] == "ready", state
-        return seconds, idle, peaks
+        return seconds, idle, peaks, state["provenance"]["facts"]["seconds"]
     finally:
         server.close()
 
@@ -147,18 +147,19 @@ def main():
               f"decoded {decoded / MB:.1f} MB; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
         keras = fresh(KERAS, folder)
         ours = fresh(OURS, zpath, tmp / "out.npz")
-        seconds, idle, peaks = end_to_end(zpath, tmp)
+        seconds, idle, peaks, inside = end_to_end(zpath, tmp)
         goal_s, goal_mb = 2 * keras["seconds"], 2 * decoded / MB
         print(f"keras image_dataset_from_directory: {keras['seconds']:.2f} s, RSS {keras['base'] / MB:.0f} MB after "
               f"import → peak {keras['peak'] / MB:.0f} MB (+{(keras['peak'] - keras['base']) / MB:.1f} MB)")
         print(f"builder ingest alone (fresh process): {ours['seconds']:.2f} s (goal ≤ {goal_s:.2f} s, 2× Keras), "
               f"RSS {ours['base'] / MB:.0f} MB after import → peak {ours['peak'] / MB:.0f} MB "
               f"(+{(ours['peak'] - ours['base']) / MB:.1f} MB; goal < {goal_mb:.1f} MB, 2× decoded)")
-        print(f"dashboard end to end (POST → ready, builder spawn included): {seconds:.2f} s (goal ≤ {goal_s:.2f} s)")
+        print(f"dashboard end to end (POST → ready, builder spawn included): {seconds:.2f} s (goal ≤ {goal_s:.2f} s); "
+              f"of which the builder's ingest {inside:.2f} s")
         for pid, (name, peak) in sorted(peaks.items()):
             grow = f" (+{(peak - idle) / MB:.1f} MB over idle {idle / MB:.0f} MB; goal < {goal_mb:.1f} MB)" \
                 if name == "web" else ""
-            print(f"  {name} pid {pid}: peak RSS {peak / MB:.0f} MB{grow}")
+            print(f"  {name} pid {pid}: peak RSS {peak / MB:.0f} MB{grow}")   # a 13 MB "builder": spawn's tracker
         print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 

@@ -16,7 +16,7 @@ One invocation prints:
 
 The machine may be shared: the load average is printed at the start and the end.
 
-Usage: .venv/bin/python bench/inside.py [--calls 30] [--samples 10000] [--epochs 4] [--repeat 3]
+Usage: .venv/bin/python bench/inside.py [--calls 30] [--samples 10000] [--epochs 4] [--repeat 3] [--only view,throughput]
 """
 
 import argparse
@@ -109,44 +109,60 @@ def plain_predict(model_path, npz, calls):
 
 
 def throughput(args, tmp, npz):
-    """Print samples/s of model.fit with the inside recorders against without, alternating."""
+    """Print samples/s and CPU per epoch of model.fit with the inside recorders against without, alternating."""
     import keras
 
-    from webapp.runs.trainer import inside_recorders
+    from webapp.runs.callbacks import inside_recorders
 
     with np.load(npz) as f:
         x, y = f["x_train"].astype("float32") / 255.0, keras.utils.to_categorical(f["y_train"], 10).astype("float32")
         x_test = f["x_test"].astype("float32") / 255.0
-    rates = {"off": [], "on": []}
+    runs = {"off": [], "on": []}
     for i in range(args.repeat):
         for mode in ("off", "on") if i % 2 == 0 else ("on", "off"):
             folder = tmp / f"fit-{i}-{mode}"
             folder.mkdir()
-            rates[mode].append(fit_rate(x, y, args.epochs, inside_recorders(folder, x_test) if mode == "on" else []))
-    off, on = statistics.median(rates["off"]), statistics.median(rates["on"])
+            runs[mode].append(fit_rate(x, y, args.epochs, inside_recorders(folder, x_test) if mode == "on" else []))
+    med = {mode: {key: statistics.median(r[key] for r in runs[mode]) for key in runs[mode][0]} for mode in runs}
     print(f"\ntrainer throughput: the MNIST convnet, {len(x)} samples, batch 128, epochs 2..{args.epochs}, "
           f"{args.repeat} fits each, alternating (goal: ratio ≥ 0.98)")
-    print(f"  {'model.fit, no inside recorders':<62} {off:10.0f} samples/s   ({', '.join(f'{r:.0f}' for r in rates['off'])})")
-    print(f"  {'model.fit + WeightHistograms + SampleProbabilities':<62} {on:10.0f} samples/s   ({', '.join(f'{r:.0f}' for r in rates['on'])})")
-    print(f"  {'ratio on / off':<62} {on / off:10.3f}")
+    for mode, label in (("off", "model.fit, no inside recorders"), ("on", "model.fit + WeightHistograms + SampleProbabilities")):
+        rates = ", ".join(f"{r['rate']:.0f}" for r in runs[mode])
+        print(f"  {label:<62} {med[mode]['rate']:8.0f} samples/s ({rates})   CPU {med[mode]['cpu']:6.2f} s/epoch")
+    print(f"  {'ratio on / off: samples/s (wall clock, shifts with the load)':<62} {med['on']['rate'] / med['off']['rate']:8.3f}")
+    print(f"  {'ratio on / off: CPU seconds per epoch, off / on':<62} {med['off']['cpu'] / med['on']['cpu']:8.3f}")
+    share = med["on"]["recorders"] / med["on"]["epoch"]
+    print(f"  {'the recorders own epoch-end time / the epoch (1 - share)':<62} {1 - share:8.4f}   "
+          f"({1000 * med['on']['recorders']:.1f} ms of {med['on']['epoch']:.2f} s)")
 
 
 def fit_rate(x, y, epochs, callbacks):
-    """Give samples/s of a fresh convnet's fit over epochs 2..E."""
+    """Give {rate: samples/s, cpu: s/epoch, epoch: s/epoch, recorders: s/epoch in the callbacks} over epochs 2..E."""
     import keras
 
     model = keras.Sequential([keras.Input(x.shape[1:])] + [getattr(keras.layers, d["type"])(
         **{k: v for k, v in d.items() if k != "type"}) for d in MNIST_CONVNET])
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
-    ends = []
+    ends, cpu, spent = [], [], []
 
     class Clock(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             ends.append(time.perf_counter())
+            cpu.append(time.process_time())
 
+    for cb in callbacks:   # time what each recorder does at an epoch's end
+        hook = cb.on_epoch_end
+
+        def timed(epoch, logs=None, hook=hook):
+            t = time.perf_counter()
+            hook(epoch, logs)
+            spent.append((epoch, time.perf_counter() - t))
+        cb.on_epoch_end = timed
     # The clock last: an epoch ends when every callback, the recorders included, is done with it.
     model.fit(x, y, epochs=epochs, batch_size=128, verbose=0, callbacks=[*callbacks, Clock()])
-    return len(x) * (len(ends) - 1) / (ends[-1] - ends[0])
+    n = len(ends) - 1
+    return {"rate": len(x) * n / (ends[-1] - ends[0]), "cpu": (cpu[-1] - cpu[0]) / n, "epoch": (ends[-1] - ends[0]) / n,
+            "recorders": sum(s for e, s in spent if e > 0) / n}
 
 
 def main():
@@ -156,13 +172,16 @@ def main():
     parser.add_argument("--samples", type=int, default=10000, help="training images of the synthetic data")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3, help="fits with and without the recorders")
+    parser.add_argument("--only", default="view,throughput", help="which parts: view, throughput")
     args = parser.parse_args()
     print(f"bench/inside.py on {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} at the start")
     with tempfile.TemporaryDirectory(prefix="kd-bench-inside-") as tmp:
         tmp = Path(tmp)
         npz = synthetic(tmp / "synthetic.npz", args.samples, 1000)
-        inside_view(args, tmp, npz)
-        throughput(args, tmp, npz)
+        if "view" in args.only:
+            inside_view(args, tmp, npz)
+        if "throughput" in args.only:
+            throughput(args, tmp, npz)
     print(f"\nload average {os.getloadavg()[0]:.2f} at the end (other work on the machine shifts every figure)")
 
 

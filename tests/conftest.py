@@ -1,7 +1,8 @@
-"""Shared fixtures: an app on a fresh data dir, its test client, and `require` for system parts."""
+"""Shared fixtures: an app on a fresh data dir, its test client, headless Chromium, and `require` for system parts."""
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -52,3 +53,21 @@ def client(app):
 def services(app):
     """Give the app's services (store, datasets)."""
     return app.extensions["kd"]
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Give Debian's Chromium launched headless through Playwright's sync API (one per test session:
+    Playwright's sync API allows one at a time, so browser/ and security/ tests share it)."""
+    require(CHROMIUM.exists(), f"Chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

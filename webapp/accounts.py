@@ -1,13 +1,11 @@
-"""Accounts: roles, who may do what, passwords, API tokens, share tokens, and a login rate limit.
+"""Accounts: roles, who may do what, passwords, sessions, API tokens and share tokens.
 
 No Flask here: the CLI and the web layer both call these. Secrets are stored only as hashes.
 """
 
 import hashlib
 import secrets
-import threading
-import time
-from collections import deque
+from datetime import timedelta, timezone
 
 from sqlalchemy import Boolean, DateTime, Integer, String, func, insert, literal, select, text
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -127,7 +125,8 @@ def update_user(store, user_id, role=None, active=None, password=None):
         if active is not None:
             if not isinstance(active, bool):
                 raise AccountError("active is true or false.")
-            user.session_gen += not active and user.active
+            if user.active and not active:
+                user.session_gen += 1
             user.active = active
         if password is not None:
             user.password_hash = generate_password_hash(check_password(password))
@@ -149,25 +148,64 @@ def session_user(store, user_id, session_gen):
     return user if user and user.active and user.session_gen == session_gen else None
 
 
-def new_api_token(store, user_id, label="cli"):
-    """Create an API token for a user and give it; only its hash is kept."""
+TOKEN_DAYS = 90   # an API token's life unless asked otherwise (0: never expires)
+
+
+def new_api_token(store, user_id, label="cli", days=TOKEN_DAYS):
+    """Create an API token for a user, valid `days` days (0 or None: no expiry), and give it.
+
+    Only its hash is kept: the token itself is shown once.
+    """
     token = "kd_" + secrets.token_urlsafe(32)
+    expires = utcnow() + timedelta(days=days) if days else None
     with store.session() as s:
-        s.add(ApiToken(user_id=user_id, token_hash=token_hash(token), label=label))
+        s.add(ApiToken(user_id=user_id, token_hash=token_hash(token), label=label, expires_at=expires))
     return token
 
 
+def _expired(row):
+    if row.expires_at is None:
+        return False
+    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=timezone.utc)
+    return expires <= utcnow()
+
+
 def user_for_token(store, token):
-    """Give the active user an API token belongs to, or None."""
+    """Give the active user a live (not expired, not revoked) API token belongs to, or None."""
     if not isinstance(token, str) or not token:
         return None
     with store.session() as s:
         row = s.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token)))
-        if row is None:
+        if row is None or _expired(row):
             return None
         row.last_used_at = utcnow()
         user = s.get(User, row.user_id)
         return user if user and user.active else None
+
+
+def _iso(when):
+    return when.replace(tzinfo=when.tzinfo or timezone.utc).isoformat() if when else None
+
+
+def list_tokens(store, user_id=None):
+    """Give the API tokens (of one user, or everyone's) as dicts, newest first; never the token."""
+    query = select(ApiToken, User.name).join(User, ApiToken.user_id == User.id).order_by(ApiToken.id.desc())
+    if user_id is not None:
+        query = query.where(ApiToken.user_id == user_id)
+    with store.session() as s:
+        return [{"id": t.id, "user": name, "label": t.label, "created_at": _iso(t.created_at),
+                 "last_used_at": _iso(t.last_used_at), "expires_at": _iso(t.expires_at)}
+                for t, name in s.execute(query)]
+
+
+def revoke_token(store, token_id):
+    """Revoke (delete) an API token by its id; give True when it existed."""
+    with store.session() as s:
+        row = s.get(ApiToken, token_id)
+        if row is None:
+            return False
+        s.delete(row)
+        return True
 
 
 def new_share(store, run_id, user_id):
@@ -202,89 +240,3 @@ def record(store, user_id, action, run_id=None, detail=None):
     """Note who did what (runs started, stopped, continued, deleted; users changed)."""
     with store.session() as s:
         s.add(Action(user_id=user_id, action=action, run_id=run_id, detail=detail or {}))
-
-
-class RateLimit:
-    """Counts of recent events per key: each is forgotten `window_s` seconds after it happened."""
-
-    def __init__(self, window_s=300.0):
-        self.window_s = window_s
-        self._hits = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key, now):
-        hits = self._hits.setdefault(key, deque())
-        while hits and now - hits[0] > self.window_s:
-            hits.popleft()
-        return hits
-
-    def count(self, key):
-        """Give how many events `key` had within the window."""
-        with self._lock:
-            return len(self._recent(key, time.monotonic()))
-
-    def add(self, key):
-        """Count one event of `key`."""
-        now = time.monotonic()
-        with self._lock:
-            self._recent(key, now).append(now)
-
-    def retry_after(self, key, limit):
-        """Give the seconds until `key` has fewer than `limit` events, or 0 when it has already."""
-        now = time.monotonic()
-        with self._lock:
-            hits = self._recent(key, now)
-            return int(self.window_s - (now - hits[-limit])) + 1 if len(hits) >= limit else 0
-
-    def reset(self, key):
-        """Forget a key's events."""
-        with self._lock:
-            self._hits.pop(key, None)
-
-    def clear(self):
-        """Forget every key's events."""
-        with self._lock:
-            self._hits.clear()
-
-
-class LoginGuard:
-    """Slows password guessing without locking an account's owner out.
-
-    Failed sign-ins are refused per client address (`address_limit` in 5 minutes), so one client
-    cannot try much. An account is never refused, since anyone could then lock its owner out;
-    instead, after FREE_FAILURES recent failures on it, each attempt at it waits before the password
-    is checked, twice as long per failure up to MAX_DELAY_S: a guesser spread over many addresses
-    gets a few tries a second at most, the owner only a short wait.
-    """
-
-    FREE_FAILURES = 3
-    MAX_DELAY_S = 5.0
-
-    def __init__(self, window_s=300.0, address_limit=20, sleep=time.sleep):
-        self.addresses, self.accounts = RateLimit(window_s), RateLimit(window_s)
-        self.address_limit, self.sleep = address_limit, sleep
-
-    def refusal(self, address):
-        """Give the seconds this address must wait before trying again, or 0 when it may try."""
-        return self.addresses.retry_after(address, self.address_limit)
-
-    def delay(self, name):
-        """Give the seconds an attempt at account `name` waits before its password is checked."""
-        extra = self.accounts.count(str(name).lower()) - self.FREE_FAILURES
-        return 0 if extra < 0 else min(0.25 * 2**extra, self.MAX_DELAY_S)
-
-    def attempt(self, address, name, check):
-        """Wait the account's delay, call `check()`; count a failure (falsy answer); give its answer."""
-        self.sleep(self.delay(name))
-        answer = check()
-        if answer:
-            self.addresses.reset(address)
-        else:
-            self.addresses.add(address)
-            self.accounts.add(str(name).lower())
-        return answer
-
-    def clear(self):
-        """Forget every attempt."""
-        self.addresses.clear()
-        self.accounts.clear()

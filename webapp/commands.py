@@ -1,4 +1,5 @@
-"""Command-line tools: `flask --app wsgi datasets list|fetch NAME`, `db upgrade|current|revision`, `worker`."""
+"""Command-line tools: `flask --app wsgi users create|token|tokens|revoke`, `datasets list|fetch NAME`,
+`db upgrade|current|revision`, `worker`."""
 
 import os
 
@@ -16,7 +17,7 @@ datasets_cli = AppGroup("datasets", help="List datasets; fetch keras.datasets in
 def list_datasets():
     """Print every dataset with its sizes and whether it is available here."""
     for d in current_app.extensions["kd"].datasets.list():
-        state = "available" if d["available"] else "unavailable"
+        state = "available" if d["available"] else {"ready": "unavailable"}.get(d["state"], d["state"])
         click.echo(f"{d['id']:<24} {d['source']:<8} {state:<11} {d['train_size']}/{d['test_size']}  {d['name']}")
         if d.get("message"):
             click.echo(f"    {d['message']}")
@@ -94,7 +95,7 @@ def worker(name, burst):
     rq_worker.work(cfg, name=name, burst=burst)
 
 
-users_cli = AppGroup("users", help="Accounts: create users, print API tokens for scripts.")
+users_cli = AppGroup("users", help="Accounts: create users; make, list and revoke API tokens for scripts.")
 
 
 @users_cli.command("create")
@@ -113,15 +114,48 @@ def create_user(name, role, password, no_password):
     click.echo(f"Created {user.role} {user.name}.")
 
 
-@users_cli.command("token")
-@click.argument("name")
-def user_token(name):
-    """Print a new API token for NAME (send it as `Authorization: Bearer TOKEN`)."""
-    store = current_app.extensions["kd"].store
+def _user_named(store, name):
     user = accounts.find_user(store, name)
     if user is None:
         raise click.ClickException(f"There is no user called {name}.")
-    click.echo(accounts.new_api_token(store, user.id))
+    return user
+
+
+@users_cli.command("token")
+@click.argument("name")
+@click.option("--days", type=click.IntRange(min=0), default=accounts.TOKEN_DAYS, show_default=True,
+              help="How long the token works; 0: until revoked.")
+@click.option("--label", default="cli", show_default=True, help="What the token is for (shown by `users tokens`).")
+def user_token(name, days, label):
+    """Print a new API token for NAME (send it as `Authorization: Bearer TOKEN`); it is shown only once."""
+    store = current_app.extensions["kd"].store
+    click.echo(accounts.new_api_token(store, _user_named(store, name).id, label=label[:64], days=days))
+
+
+@users_cli.command("tokens")
+@click.argument("name", required=False)
+def user_tokens(name):
+    """List the API tokens of NAME (or everyone's): id, user, label, created, last used, expires."""
+    store = current_app.extensions["kd"].store
+    rows = accounts.list_tokens(store, _user_named(store, name).id if name else None)
+    for t in rows:
+        click.echo(f"{t['id']:<6} {t['user']:<16} {t['label']:<16} created {_day(t['created_at'])}  "
+                   f"last used {_day(t['last_used_at'], 'never')}  expires {_day(t['expires_at'], 'never')}")
+    if not rows:
+        click.echo("No API tokens.")
+
+
+def _day(iso, none="-"):
+    return iso[:16].replace("T", " ") if iso else none
+
+
+@users_cli.command("revoke")
+@click.argument("token_id", type=int)
+def revoke_token(token_id):
+    """Revoke the API token TOKEN_ID (from `users tokens`): it stops working at once."""
+    if not accounts.revoke_token(current_app.extensions["kd"].store, token_id):
+        raise click.ClickException(f"There is no API token {token_id}.")
+    click.echo(f"Revoked API token {token_id}.")
 
 
 def register_commands(app):

@@ -8,6 +8,7 @@ Keras is imported only when a model is loaded (the web process pays for TensorFl
 
 import collections
 import threading
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,11 +70,7 @@ class Forward:
     stats: list                # per layer: dict of full-size facts (channel means and maxima, ...)
     probabilities: np.ndarray
     raw: np.ndarray            # the model's own output for the image
-
-    @property
-    def predicted(self):
-        """Give the predicted class, as np.argmax(model.predict(x), -1) (or p > 0.5 for one sigmoid)."""
-        return int(top_classes(self.raw[None])[0][0])
+    predicted: int             # as np.argmax(model.predict(x), -1) gives it (or p > 0.5 for one sigmoid)
 
 
 def graph_tensors(model):
@@ -121,32 +118,35 @@ def keep(output):
 
 
 class Inspector:
-    """Loads saved models (a few) and keeps forward passes (many); one lock around Keras calls.
+    """Runs saved models (loaded through a ModelCache) with their probes, and keeps forward passes.
 
-    Keras models are not meant to be called from several threads at once; the lock also keeps a
-    model from being loaded twice in parallel.
+    Keras models are not meant to be called from several threads at once: every Keras call goes
+    through `run`, under the model cache's lock. Share the ModelCache with predict-one, so a run's
+    model is loaded once per web process.
     """
 
-    def __init__(self, models=3, passes=64):
-        self._models = collections.OrderedDict()
+    def __init__(self, models=None, passes=64):
+        from .saved_models import ModelCache
+
+        self.models = models or ModelCache()
+        self._probes = weakref.WeakKeyDictionary()   # a loaded model -> its Loaded; gone with the model
         self._passes = collections.OrderedDict()
-        self._sizes = (models, passes)
+        self._size = passes
         self.lock = threading.RLock()
 
-    def loaded(self, path):
-        """Give the Loaded model saved at `path` (loaded once per saved version)."""
-        key = saved_version(path)
-        with self.lock:
-            if key not in self._models:
-                from .spec.build import init_keras
+    def run(self, path, use):
+        """Give use(Loaded) for the model saved at `path` (loaded once per saved version), under the lock."""
+        return self.models.call(path, lambda model: use(self._loaded(model)))
 
-                model = init_keras().saving.load_model(path, compile=False)
-                for old in [k for k in self._models if k[0] == key[0]]:
-                    del self._models[old]
-                self._models[key] = Loaded(model, *build_probe(model))
-            self._models.move_to_end(key)
-            _trim(self._models, self._sizes[0])
-            return self._models[key]
+    def loaded(self, path):
+        """Give the Loaded model saved at `path`: for reading its layers (run Keras through `run`)."""
+        return self.run(path, lambda loaded: loaded)
+
+    def _loaded(self, model):
+        found = self._probes.get(model)
+        if found is None:
+            found = self._probes[model] = Loaded(model, *build_probe(model))
+        return found
 
     def cached(self, key, make):
         """Give make() for a key (which should hold the saved version), computed once while it stays cached."""
@@ -156,23 +156,26 @@ class Inspector:
                 return self._passes[key]
             value = make()
             self._passes[key] = value
-            _trim(self._passes, self._sizes[1])
-            while len(self._passes) > 1 and sum(_nbytes(v) for v in self._passes.values()) > CACHE_BYTES:
+            while len(self._passes) > self._size or (
+                    len(self._passes) > 1 and sum(_nbytes(v) for v in self._passes.values()) > CACHE_BYTES):
                 self._passes.popitem(last=False)
             return value
 
     def forward(self, path, image_key, x):
         """Give the Forward of the image x (1, H, W, C) through the model at `path`, cached per version and image."""
-        return self.cached((saved_version(path), image_key, "forward"), lambda: run_probe(self.loaded(path), x))
+        return self.cached((saved_version(path), image_key, "forward"),
+                           lambda: self.run(path, lambda loaded: run_probe(loaded, x)))
 
 
 def run_probe(loaded, x):
     """Give the Forward of x through the probe: one call, every layer's output."""
-    outputs = loaded.probe([x], training=False)
+    # predict_on_batch runs Keras's compiled predict function: one graph call, not a layer-by-layer eager walk.
+    outputs = loaded.probe.predict_on_batch(x)
     outputs = [np.asarray(o)[0] for o in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
     kept = [keep(o) for o in outputs]
     raw = np.asarray(outputs[-1], dtype=np.float64).reshape(-1)
-    return Forward([k for k, _ in kept], [s for _, s in kept], class_probabilities(raw[None])[0], raw)
+    return Forward([k for k, _ in kept], [s for _, s in kept], class_probabilities(raw[None])[0], raw,
+                   int(top_classes(raw[None])[0][0]))
 
 
 def _nbytes(value):
@@ -180,11 +183,6 @@ def _nbytes(value):
     if isinstance(value, Forward):
         return sum(o.nbytes for o in value.outputs)
     return len(value) if isinstance(value, bytes) else 0
-
-
-def _trim(items, size):
-    while len(items) > size:
-        items.popitem(last=False)
 
 
 def layer_kind(loaded, index):

@@ -106,15 +106,9 @@ class Predictions:
 
     def select(self, query):
         """Give (positions matching the query's filters, in its order) for rows()."""
-        keep = np.ones(len(self.index), dtype=bool)
+        keep = self._chosen(query)
         if query.filter != "all":
             keep &= self.correct if query.filter == "right" else ~self.correct
-        if query.true is not None:
-            keep &= self.true == query.true
-        if query.pred is not None:
-            keep &= self.predicted == query.pred
-        if query.indexes is not None:
-            keep &= np.isin(self.index, query.indexes)
         positions = np.flatnonzero(keep)
         if query.sort == "confidence":
             conf = self.confidence[positions]
@@ -126,8 +120,8 @@ class Predictions:
                 positions = positions[::-1]
         return positions
 
-    def counts(self, query):
-        """Give how many images of the query's true/pred classes are all, right and wrong."""
+    def _chosen(self, query):
+        """Give the mask of the images of the query's true and predicted classes and indexes (right or wrong)."""
         keep = np.ones(len(self.index), dtype=bool)
         if query.true is not None:
             keep &= self.true == query.true
@@ -135,6 +129,11 @@ class Predictions:
             keep &= self.predicted == query.pred
         if query.indexes is not None:
             keep &= np.isin(self.index, query.indexes)
+        return keep
+
+    def counts(self, query):
+        """Give how many images of the query's true/pred classes are all, right and wrong."""
+        keep = self._chosen(query)
         right = int(np.count_nonzero(keep & self.correct))
         return {"all": int(keep.sum()), "right": right, "wrong": int(keep.sum()) - right}
 

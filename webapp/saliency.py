@@ -43,23 +43,33 @@ def choose(loaded: Loaded, layer=None):
                                       "nudged, would move the class's score, times the pixel.")
 
 
-def _score_model(loaded, layer):
-    """Give (a keras.Model x -> [feature maps or x, last layer's input, output], softmax Dense or None), cached."""
+def _gradients(loaded, layer):
+    """Give a compiled function (x, class) -> (feature maps or x, the class score's gradient there), cached per layer."""
     if layer in loaded.saliency_models:
         return loaded.saliency_models[layer]
+    import tensorflow as tf
+
     from .spec.build import init_keras
 
-    keras = init_keras()
     model = loaded.model
     last = loaded.layers[-1]
-    dense_softmax = (type(last).__name__ == "Dense" and getattr(last.activation, "__name__", "") == "softmax")
+    dense = last if type(last).__name__ == "Dense" and getattr(last.activation, "__name__", "") == "softmax" else None
     output = model.outputs[0]
     operation, node_index, _ = output._keras_history
     before_last = operation._inbound_nodes[node_index].input_tensors[0]
-    outputs = [loaded.tensors[layer] if layer else model.inputs[0], before_last, output]
-    built = (keras.Model(model.inputs, outputs), last if dense_softmax else None)
-    loaded.saliency_models[layer] = built
-    return built
+    first = loaded.tensors[layer] if layer else model.inputs[0]
+    probe = init_keras().Model(model.inputs, [first, before_last, output])
+
+    @tf.function(reduce_retracing=True)
+    def gradients(x, klass):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            maps, last_input, out = probe([x], training=False)
+            score = _score(dense, last_input, out, klass)
+        return maps, tape.gradient(score, maps)
+
+    loaded.saliency_models[layer] = gradients
+    return gradients
 
 
 def compute(loaded, x, klass, layer=None):
@@ -71,13 +81,8 @@ def compute(loaded, x, klass, layer=None):
     if not 0 <= klass < classes:
         raise InsideError(f"class must be a whole number from 0 to {classes - 1}; got {klass}.")
     method, layer, note = choose(loaded, layer)
-    model, dense = _score_model(loaded, layer if method == "grad-cam" else None)
-    x = tf.convert_to_tensor(x)
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        maps, last_input, output = model([x], training=False)
-        score = _score(dense, last_input, output, klass)
-    grads = tape.gradient(score, maps)
+    gradients = _gradients(loaded, layer if method == "grad-cam" else None)
+    maps, grads = gradients(tf.convert_to_tensor(x), tf.constant(klass, tf.int32))
     maps, grads = np.asarray(maps)[0], np.asarray(grads)[0]
     if method == "grad-cam":
         heat = np.maximum((maps * grads.mean(axis=(0, 1))).sum(axis=2), 0)
@@ -88,16 +93,16 @@ def compute(loaded, x, klass, layer=None):
 
 
 def _score(dense, last_input, output, klass):
-    """Give the class's score: its logit for a softmax Dense, else the output (one sigmoid: ±p)."""
+    """Give the class's score: its logit for a softmax Dense, else the output (one sigmoid: p or 1 - p)."""
     import tensorflow as tf
 
     if dense is not None:
         logits = tf.matmul(last_input, dense.kernel) + (dense.bias if dense.use_bias else 0.0)
-        return logits[:, klass]
+        return tf.gather(logits, klass, axis=1)
     flat = tf.reshape(output, (tf.shape(output)[0], -1))
     if flat.shape[1] == 1:      # one sigmoid unit: class 1 is p, class 0 is 1 - p
-        return flat[:, 0] if klass == 1 else 1.0 - flat[:, 0]
-    return flat[:, klass]
+        return tf.where(klass == 1, flat[:, 0], 1.0 - flat[:, 0])
+    return tf.gather(flat, klass, axis=1)
 
 
 def as_numbers(saliency):

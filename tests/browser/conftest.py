@@ -15,13 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require
 from tests.live import LiveServer
 
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
 # The team every live server starts with: name -> (role, password).
 USERS = {"ada": ("admin", "ada-password-1"), "bob": ("member", "bob-password-1"), "vic": ("viewer", "vic-password-1")}
 OWNER = "bob"   # who a test's page and its API calls are, unless it says otherwise
@@ -79,18 +75,6 @@ def live_server(tmp_path_factory):
         yield server
     finally:
         server.close()
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    """Give Debian's Chromium launched headless through Playwright's sync API."""
-    require(CHROMIUM.exists(), f"Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 class Screens:

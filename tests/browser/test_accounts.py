@@ -177,3 +177,17 @@ def test_an_admin_adds_a_user_disables_them_and_resets_their_password(open_page,
         assert text in texts, texts
     expect(admin.locator('#actions-body tr[data-action="user.create"] td').nth(1)).to_contain_text("ada")
     screens("actions")
+
+    # A script's token for carol, made with the CLI, is listed with its expiry and revoked from the page.
+    token = live_server.cli("users", "token", "carol", "--days", "7", "--label", "carol-script").strip().splitlines()[-1]
+    live_server.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+    admin.reload()
+    row = admin.locator('#tokens-body tr[data-user="carol"]')
+    expect(row).to_have_count(1)
+    expect(row.locator("td").nth(2)).to_have_text("carol-script")
+    expect(row.locator(".expires")).not_to_have_text("never")
+    row.get_by_role("button", name="Revoke").click()
+    expect(admin.locator("#tokens-done")).to_contain_text("of carol is revoked.")
+    expect(row).to_have_count(0)
+    live_server.get("/api/me", expect=401, headers={"Authorization": f"Bearer {token}"})
+    screens("token-revoked")

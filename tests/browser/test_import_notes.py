@@ -8,7 +8,6 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.test_builder import card, expect_builds, open_builder
-from tests.browser.test_runs_page import wait_for_run
 
 pytestmark = pytest.mark.browser
 
@@ -52,7 +51,7 @@ def test_a_keras1_script_imports_with_notes_that_lead_to_their_fields_and_trains
     expect_builds(page)
     page.locator("#train-button").click()
     page.wait_for_url(re.compile(r"/runs/\d+$"), timeout=30_000)
-    run = wait_for_run(live_server, int(page.url.rsplit("/", 1)[1]), {"completed", "failed"})
+    run = live_server.wait_run(int(page.url.rsplit("/", 1)[1]), {"completed", "failed"})
     assert run["status"] == "completed", run["error"]
     assert run["spec"]["compile"]["optimizer"] == {**run["spec"]["compile"]["optimizer"], "type": "Adagrad",
                                                    "learning_rate": 0.01}

@@ -4,10 +4,9 @@ Grad-CAM, another class explained; and the run page's weight histograms growing 
 import re
 
 import pytest
-import requests
 from playwright.sync_api import expect
 
-from tests.browser.test_gallery import cell_centre, start_run, wait_run
+from tests.browser.test_gallery import cell_centre
 from tests.integration.test_inside_api import SMALL_CNN
 from tests.specs import MLP, spec
 
@@ -16,16 +15,20 @@ pytestmark = pytest.mark.browser
 
 def test_a_wrong_prediction_inside_layers_grad_cam_and_another_class(browser_page, screens, live_server):
     page = browser_page
-    run_id = start_run(live_server, SMALL_CNN)
-    assert wait_run(live_server, run_id, lambda r: r["status"] not in ("queued", "running"))["status"] == "completed"
-    api = f"{live_server}/api/runs/{run_id}"
-    matrix = requests.get(f"{api}/confusion", headers=live_server.auth(), timeout=30).json()["matrix"]
+    run_id = live_server.start_run(SMALL_CNN)
+    assert live_server.wait_run(run_id, lambda r: r["status"] not in ("queued", "running"))["status"] == "completed"
+    matrix = live_server.get(f"/api/runs/{run_id}/confusion").json()["matrix"]
     t, p = max(((t, p) for t in range(10) for p in range(10) if t != p), key=lambda c: matrix[c[0]][c[1]])
     assert matrix[t][p] > 0, "the small CNN made no mistake to open"
     page.goto(f"/runs/{run_id}/gallery")
     expect(page.locator("#confusion-chart")).to_have_attribute("data-state", "ready")
     page.mouse.click(*cell_centre(page, t, p))
     expect(page.locator("#gallery-count")).to_have_text(f"Showing 1–{matrix[t][p]} of {matrix[t][p]}")
+    page.locator("#show-saliency").check()         # "show where the model looked" across the gallery
+    thumb = page.locator("#gallery .tile img").first
+    expect(thumb).to_have_attribute("src", re.compile(r"/inside/\d+/saliency\.png$"))
+    expect(thumb).to_have_js_property("complete", True)
+    assert thumb.evaluate("(i) => i.naturalWidth") > 0
     page.locator("#gallery .tile-button").first.click()
     index = page.locator("#detail").get_attribute("data-index")
     page.locator("#detail-inside").click()
@@ -71,7 +74,7 @@ def test_weight_histograms_grow_during_a_run(browser_page, screens, live_server)
     page = browser_page
     fetches = []
     page.on("request", lambda r: fetches.append(r.url) if "/histograms" in r.url else None)
-    run_id = start_run(live_server, spec(MLP, fit={"epochs": 3, "batch_size": 4, "validation": "test"}))
+    run_id = live_server.start_run(spec(MLP, fit={"epochs": 3, "batch_size": 4, "validation": "test"}))
     page.goto(f"/runs/{run_id}")
     figures = page.locator("#histograms")
     for epoch in ("1", "2", "3"):      # each finished epoch adds a ridge to every chart, live
@@ -80,6 +83,6 @@ def test_weight_histograms_grow_during_a_run(browser_page, screens, live_server)
     expect(page.locator("#histograms figure")).to_have_count(4)
     assert page.locator("#histograms .histogram-chart").evaluate_all("(cs) => cs.map((c) => c.dataset.epochs)") == ["3"] * 4
     expect(page.locator("#histograms figcaption").first).to_have_text("dense/kernel (64, 64)")
-    assert wait_run(live_server, run_id, lambda r: r["status"] not in ("queued", "running"))["status"] == "completed"
+    assert live_server.wait_run(run_id, lambda r: r["status"] not in ("queued", "running"))["status"] == "completed"
     assert len(fetches) <= 1 + 3, fetches     # the first load, then one request per epoch
     screens("histograms")

@@ -106,6 +106,8 @@ def start_from_builder(page, fit):
 
 def test_watch_a_run_live_reload_it_stop_it_and_continue_it(browser_page, live_server, screens):
     page = browser_page
+    websockets = []    # CSP connect-src 'self' must let Socket.IO upgrade to a websocket (CSP3: same host)
+    page.on("websocket", lambda ws: websockets.append(ws))
     run_id = start_from_builder(page, WATCHED_FIT)
     expect(page.locator("#run-page")).to_have_attribute("data-run-id", str(run_id))
     wait_attached(page, '#run-status[data-status="running"]', RUN_WAIT_MS)
@@ -130,6 +132,7 @@ def test_watch_a_run_live_reload_it_stop_it_and_continue_it(browser_page, live_s
     for n in range(max(start, 1), max(start, 1) + 3):
         wait_points(page, n)
     assert navigations == [] and charts_box.evaluate("node => node.isConnected")
+    assert any("/socket.io/" in ws.url and "transport=websocket" in ws.url and not ws.is_closed() for ws in websockets)
     expect(page.locator('.chart[data-metric="accuracy"]')).to_have_attribute("data-keys", "accuracy val_accuracy")
     screens("charts-growing")
 

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from webapp.datasets import builder, folders
+from webapp.spec import exports
 
 RED, GREEN = (200, 10, 10), (10, 200, 10)
 
@@ -197,3 +198,12 @@ def test_the_dataset_page_and_its_calls_show_what_the_model_will_see(client, app
         assert f["x_train"].shape == (32, 24, 32, 3)
     r = client.post(f"/api/datasets/{ds_id}/augment", json={"layers": [{"type": "Dense", "units": 3}]})
     assert r.status_code == 422 and "Only augmentation layers" in r.get_json()["errors"][0]["message"]
+
+
+def test_train_py_names_the_archive_as_a_python_literal_and_loads_the_servers_npz(app, services):
+    ds_id = build_here(app, services, make_zip({f"{c}/{i}.png": image((4, 4)) for c in "ab" for i in range(3)}))
+    services.datasets.update(ds_id, {"archive": 'evil.zip\nimport os; os.system("x")'})
+    lines = exports.data_source(services.datasets.info(ds_id))
+    assert all(line.startswith("#") for line in lines[:3]) and "'evil.zip\\nimport os" in lines[0]
+    assert f"/api/datasets/{ds_id}/download" in lines[2]
+    assert "data = np.load(args.data, allow_pickle=False)" in lines

@@ -22,7 +22,8 @@ def test_import_python_gives_the_canonical_parts(client):
     r = post(client, "/api/models/import", {"format": "python", "source": MNIST_CONVNET})
     assert r.status_code == 200, r.get_json()
     body = r.get_json()
-    assert set(body) == {"model", "compile", "fit", "warnings"}
+    assert set(body) == {"model", "compile", "fit", "warnings", "notes", "keras_version"}
+    assert body["keras_version"]["used"] == "keras3" and body["notes"][0]["field"] == "keras_version"
     assert [l["type"] for l in body["model"]["layers"]][:2] == ["Conv2D", "MaxPooling2D"]
     assert body["model"]["layers"][0]["strides"] == [1, 1]          # defaults filled
     assert body["fit"]["validation"] == 0.1 and body["fit"]["epochs"] == 15

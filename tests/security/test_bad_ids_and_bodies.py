@@ -5,8 +5,16 @@ import pytest
 
 from tests.conftest import signed_in
 from tests.security.conftest import socket
+from webapp import create_app
 
 HUGE = "99999999999999999999999"   # past SQLite's and PostgreSQL's 64-bit integers
+
+
+@pytest.fixture(scope="module")
+def admin(tmp_path_factory):
+    """Give one admin's client on one app for every case here (nothing here changes anything)."""
+    app = create_app({"KD_DATA_DIR": str(tmp_path_factory.mktemp("ids")), "KD_WARM_SPARE": "0", "TESTING": True})
+    return signed_in(app)
 
 
 @pytest.mark.parametrize("method, url", [
@@ -17,19 +25,19 @@ HUGE = "99999999999999999999999"   # past SQLite's and PostgreSQL's 64-bit integ
     ("PATCH", f"/api/users/{HUGE}"), ("GET", f"/api/datasets/digits/images/test/{HUGE}.png"),
     ("GET", f"/api/runs/-1"),
 ])
-def test_an_id_past_the_databases_range_is_404(client, method, url):
-    answer = client.open(url, method=method, json={})
+def test_an_id_past_the_databases_range_is_404(admin, method, url):
+    answer = admin.open(url, method=method, json={})
     assert answer.status_code == 404
 
 
-def test_subscribing_to_an_id_past_the_range_says_there_is_no_such_run(app):
-    viewer = socket(app, token=signed_in(app).token)
+def test_subscribing_to_an_id_past_the_range_says_there_is_no_such_run(admin):
+    viewer = socket(admin.application, token=admin.token)
     answer = viewer.emit("subscribe", {"run_id": int(HUGE)}, namespace="/runs", callback=True)
     assert answer["ok"] is False and "no run" in answer["error"]
 
 
 @pytest.mark.parametrize("url", ["/api/runs", "/api/models/check", "/api/users", "/api/models/import"])
-def test_json_nested_too_deep_is_400_saying_so(client, url):
-    answer = client.post(url, data="[" * 100_000, content_type="application/json")
+def test_json_nested_too_deep_is_400_saying_so(admin, url):
+    answer = admin.post(url, data="[" * 100_000, content_type="application/json")
     assert answer.status_code == 400
     assert "nested" in answer.get_json()["error"]["message"]

@@ -4,7 +4,7 @@ outlives its account's rights cannot subscribe to anything."""
 import pytest
 
 from tests.conftest import signed_in
-from tests.security.conftest import a_run, socket, user
+from tests.security.conftest import a_run, login, socket, user
 from webapp import accounts
 
 
@@ -27,3 +27,14 @@ def test_a_socket_of_a_disabled_user_cannot_subscribe(app):
     accounts.update_user(app.extensions["kd"].store, user(app, "bob").id, active=False)
     answer = by_token.emit("subscribe", {"run_id": run_id}, namespace="/runs", callback=True)
     assert answer["ok"] is False and not by_token.get_received("/runs")
+
+
+def test_a_new_password_closes_the_sockets_of_sessions_not_of_tokens(app):
+    admin = signed_in(app, "ada", "admin")
+    script = signed_in(app, "bob", "member")
+    browser = app.test_client()
+    assert login(browser, "bob", "password-of-bob").status_code == 302
+    by_cookie, by_token = socket(app, flask_client=browser), socket(app, token=script.token)
+    assert by_cookie.is_connected("/runs") and by_token.is_connected("/runs")
+    assert admin.patch(f"/api/users/{user(app, 'bob').id}", json={"password": "a-new-password"}).status_code == 200
+    assert not by_cookie.is_connected("/runs") and by_token.is_connected("/runs")

@@ -5,7 +5,8 @@ proxy (KD_TRUSTED_PROXIES) each client is told apart by X-Forwarded-For; an untr
 import pytest
 
 from tests.security.conftest import login, user
-from webapp import accounts, create_app
+from webapp import create_app
+from webapp.login_guard import LoginGuard
 from webapp.web.auth import login_guard
 
 
@@ -44,7 +45,7 @@ def test_each_failure_on_an_account_slows_its_next_attempt_up_to_a_bound(app, wa
     user(app, "bob")
     for i in range(10):
         login(app.test_client(), "bob", "wrong-password", **from_address(f"203.0.113.{i}"))
-    assert waits == sorted(waits) and waits[-1] == accounts.LoginGuard.MAX_DELAY_S
+    assert waits == sorted(waits) and waits[-1] == LoginGuard.MAX_DELAY_S
     assert waits[0] == 0 and len(set(waits)) > 3
     assert sum(waits) < 60
 

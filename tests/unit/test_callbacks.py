@@ -184,7 +184,7 @@ def test_fit_callbacks_gives_the_specs_callbacks_between_terminate_on_nan_and_ou
     run_spec = validate(spec(MLP, fit={**MLP["fit"], "callbacks": chosen}), require_run=True)
     progress = callbacks.Progress(lambda kind, data: None, lambda: False, 64)
     sample = callbacks.EpochSample(tmp_path / "s.npz", np.zeros((3, 4)), np.zeros(3))
-    cbs = callbacks.fit_callbacks(run_spec, tmp_path, progress, sample)
+    cbs = callbacks.fit_callbacks(run_spec, tmp_path, progress, sample=sample)
     assert [type(c).__name__ for c in cbs] == ["TerminateOnNaN", "AtomicCheckpoint", "EarlyStopping",
                                               "ReduceLROnPlateau", "SaveEveryEpoch", "EpochSample", "Progress"]
     assert cbs[1].path == tmp_path / "best.keras" and cbs[4].path == tmp_path / "model.keras"

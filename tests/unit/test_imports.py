@@ -413,3 +413,27 @@ def test_with_blocks_are_followed_and_nested_models_are_skipped():
     ]
     assert {"line": 7, "was": "lr=0.01", "now": "learning_rate=0.01", "field": "compile.optimizer.learning_rate",
             "why": "Keras 2's lr is Keras 3's learning_rate; its value is kept"} in out["notes"]
+
+
+def test_keras1_json_is_read_with_a_note_for_each_old_name():
+    source = json.dumps({"class_name": "Sequential", "config": [
+        {"class_name": "Convolution2D", "config": {
+            "name": "convolution2d_1", "nb_filter": 32, "nb_row": 3, "nb_col": 3, "init": "glorot_uniform",
+            "activation": "relu", "border_mode": "same", "subsample": [1, 1], "dim_ordering": "tf", "bias": True,
+            "W_regularizer": None, "batch_input_shape": [None, 28, 28, 1], "input_dtype": "float32"}},
+        {"class_name": "Dropout", "config": {"name": "dropout_1", "p": 0.25}},
+        {"class_name": "Flatten", "config": {"name": "flatten_1"}},
+        {"class_name": "Dense", "config": {"name": "dense_1", "output_dim": 10, "init": "glorot_uniform",
+                                           "activation": "softmax", "bias": True, "input_dim": None}},
+    ]})
+    out = import_source("keras_json", source)
+    assert out["model"]["layers"] == canonical([
+        {"type": "Conv2D", "filters": 32, "kernel_size": [3, 3], "activation": "relu", "padding": "same"},
+        {"type": "Dropout", "rate": 0.25}, {"type": "Flatten"},
+        {"type": "Dense", "units": 10, "activation": "softmax"},
+    ])
+    changes = {(n.get("layer"), n["was"], n["now"]) for n in out["notes"]}
+    assert {(0, "Convolution2D", "Conv2D"), (0, "nb_filter=32", "filters=32"), (0, 'border_mode="same"', 'padding="same"'),
+            (0, "nb_row=3, nb_col=3", "kernel_size=(3, 3)"), (1, "p=0.25", "rate=0.25"),
+            (3, "output_dim=10", "units=10"), (None, "config: [layers]", 'config: {"layers": [...]}')} <= changes
+    assert out["warnings"] == ["input shape (28, 28, 1) ignored: the dataset gives the input shape"]

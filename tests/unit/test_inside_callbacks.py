@@ -41,7 +41,7 @@ def test_heatmap_pictures_are_bounded():
 
 @pytest.mark.keras
 def test_callbacks_hooks_on_tiny_data(tmp_path):
-    from webapp.runs.inside_callbacks import SampleProbabilities, WeightHistograms
+    from webapp.runs.callbacks import SampleProbabilities, WeightHistograms
     from webapp.spec.build import init_keras
 
     keras = init_keras()
@@ -72,3 +72,17 @@ def test_callbacks_hooks_on_tiny_data(tmp_path):
     again.on_train_begin()
     again.on_epoch_end(1, {})
     assert inside.learning(tmp_path, 0)["epochs"] == [1, 2]
+
+
+@pytest.mark.keras
+def test_the_recorders_write_before_progress_reports(tmp_path):
+    from tests.specs import MLP
+    from webapp.runs import callbacks
+    from webapp.spec.validate import validate
+
+    progress = callbacks.Progress(lambda kind, data: None, lambda: False, 64)
+    recorders = callbacks.inside_recorders(tmp_path, np.zeros((500, 8, 8, 1), np.float32))
+    cbs = callbacks.fit_callbacks(validate(MLP, require_run=True), tmp_path, progress, None, recorders)
+    assert [type(c).__name__ for c in cbs] == ["TerminateOnNaN", "SaveEveryEpoch", "WeightHistograms",
+                                              "SampleProbabilities", "Progress"]
+    assert len(recorders[1].index) == 100 and recorders[0].path == tmp_path / weight_histograms.FILE

@@ -12,7 +12,7 @@ FLASK_OUTSIDE_WEB = {"webapp", "webapp.extensions", "webapp.commands"}
 # The inside view and the augmentation preview run a saved or a built model.
 KERAS = {"webapp.spec.build", "webapp.spec.exports", "webapp.runs.trainer", "webapp.runs.callbacks",
          "webapp.runs.local", "webapp.saved_models", "webapp.commands", "webapp.inside", "webapp.saliency",
-         "webapp.datasets.augment", "webapp.runs.inside_callbacks"}
+         "webapp.datasets.augment"}
 
 
 def module_name(path):

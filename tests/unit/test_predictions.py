@@ -11,7 +11,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from webapp import predictions as preds
 from webapp import user_image
-from webapp.datasets.registry import _digits
+from webapp.datasets.data import _digits
 
 # -- probabilities and top classes ------------------------------------------------------------------
 
@@ -279,7 +279,7 @@ def test_a_decompression_bomb_is_refused(side):
     # Blank one-bit pixels compress to a small file but decode to 49 (our limit) or 400 (Pillow's) million.
     bomb = png(Image.new("1", (side, side)))
     assert len(bomb.getvalue()) < 200_000
-    with pytest.raises(user_image.ImageError, match="^image: .*too many pixels to decode \("):
+    with pytest.raises(user_image.ImageError, match=r"^image: .*too many pixels to decode \("):
         user_image.read_image(bomb)
 
 

@@ -5,6 +5,7 @@ The web layer only receives a file and reports progress; arrays are decoded in a
 """
 
 from .npz import UploadError
-from .registry import BUILTIN, SPLITS, Data, DatasetError, Registry, describe, stats
+from .data import BUILTIN, SPLITS, Data, DatasetError, describe, stats
+from .registry import Registry
 
 __all__ = ["BUILTIN", "SPLITS", "Data", "DatasetError", "Registry", "UploadError", "describe", "stats"]

@@ -16,7 +16,6 @@ from .registry import Registry
 log = logging.getLogger(__name__)
 EVERY_S = 0.25        # progress events at most this often
 STORE_EVERY_S = 1.0   # the row's progress (what a late subscriber sees) at most this often
-NAMESPACE = "/runs"   # web/events.py's namespace, where a dataset has a room of its own
 
 
 def room(ds_id):
@@ -94,23 +93,23 @@ def build_job(ds_id):
     """The RQ job (in a work-horse): build, emitting through Socket.IO's Redis message queue."""
     import socketio
 
-    from .. import config
+    from ..runs import rq_shared
 
-    settings = config.load()
+    settings = rq_shared.settings()
     queue = socketio.RedisManager(settings["KD_REDIS_URL"], channel=settings["KD_SOCKETIO_CHANNEL"], write_only=True)
 
     def emit(event):
         name, data = event
-        queue.emit(name, data, namespace=NAMESPACE, room=room(data["dataset_id"]))
+        queue.emit(name, data, namespace=rq_shared.NAMESPACE, room=room(data["dataset_id"]))
 
     return build(settings, ds_id, emit)
 
 
 def on_failure(job, connection, exc_type, exc, traceback):
     """RQ's failure callback: the work-horse died or timed out; the dataset fails, leaving nothing."""
-    from .. import config
+    from ..runs import rq_shared
 
-    settings = config.load()
+    settings = rq_shared.settings()
     registry = Registry(settings["KD_DATA_DIR"], Store(settings["KD_DATABASE_URL"]))
     info = registry.info(job.args[0])
     if info and info.get("state") == "building":

@@ -17,6 +17,7 @@ from . import builder, npz
 log = logging.getLogger(__name__)
 _spawn = multiprocessing.get_context("spawn")
 JOB_TIMEOUT_S = 3600
+MAX_AT_ONCE = 1   # builds beside the web process at a time; the next ones wait (their state says building)
 
 
 class Builds:
@@ -28,6 +29,7 @@ class Builds:
         self.rq = settings if settings["KD_EXECUTOR"] == "rq" else None
         self.registry = registry
         self.notify = notify or (lambda event: None)
+        self._at_once = threading.BoundedSemaphore(MAX_AT_ONCE)
 
     def receive(self, name, kind, filename, save, owner_id, options=None):
         """Give (description, finished) of a new upload: `save(path)` streams the file to disk, then it is built.
@@ -61,15 +63,20 @@ class Builds:
         if self.rq is not None and not wait:
             self._enqueue(ds_id)
             return
-        conn, child = _spawn.Pipe(duplex=False)
-        process = _spawn.Process(target=builder.child_main, args=(child, self.settings, ds_id), daemon=True,
-                                 name="kd-dataset-builder")
-        process.start()
-        child.close()
-        relay = threading.Thread(target=self._relay, args=(conn, process, ds_id), daemon=True, name="kd-build-relay")
+        relay = threading.Thread(target=self._build_here, args=(ds_id,), daemon=True, name="kd-build-relay")
         relay.start()
         if wait:
             relay.join()
+
+    def _build_here(self, ds_id):
+        """Build in a spawned process (at most MAX_AT_ONCE at a time: each may take KD_MAX_DATASET_MB)."""
+        with self._at_once:
+            conn, child = _spawn.Pipe(duplex=False)
+            process = _spawn.Process(target=builder.child_main, args=(child, self.settings, ds_id), daemon=True,
+                                     name="kd-dataset-builder")
+            process.start()
+            child.close()
+            self._relay(conn, process, ds_id)
 
     def _relay(self, conn, process, ds_id):
         """Forward a builder's events until its pipe closes; a builder that died fails its dataset."""
@@ -89,10 +96,11 @@ class Builds:
 
     def _enqueue(self, ds_id):
         """Put the build on the RQ queue the run workers take."""
-        from redis import Redis
         from rq import Callback, Queue
 
-        queue = Queue(self.rq["KD_RQ_QUEUE"], connection=Redis.from_url(self.rq["KD_REDIS_URL"]))
+        from ..runs import rq_shared
+
+        queue = Queue(self.rq["KD_RQ_QUEUE"], connection=rq_shared.connect(self.rq["KD_REDIS_URL"]))
         queue.enqueue("webapp.datasets.builder.build_job", ds_id, job_id=f"kd-dataset-{ds_id}",
                       job_timeout=JOB_TIMEOUT_S, result_ttl=600, description=f"dataset {ds_id}",
                       on_failure=Callback("webapp.datasets.builder.on_failure"))

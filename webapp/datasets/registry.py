@@ -11,95 +11,15 @@ import re
 import secrets
 import threading
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import keras_cache, npz, pixels
+from .data import BUILTIN, Data, DatasetError, channels_last, describe, stats
 from ..store import Dataset
 
-SAMPLES_PER_CLASS = 8
 PROVENANCE = ("format", "archive", "options", "notes", "facts", "decoded_bytes")
-SPLITS = ("train", "test")
-FIELDS = ("name", "input_shape", "num_classes", "class_names", "train_size", "test_size", "train_counts",
-          "test_counts", "pixel_max")
-
-
-class DatasetError(Exception):
-    """A dataset that is unknown or cannot be loaded here; str() says why and what to do."""
-
-
-@dataclass
-class Data:
-    """A dataset's arrays as stored: images (N, H, W, C), integer labels (N,)."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    class_names: list
-    pixel_max: float   # the value that scales to 1.0 ([0, 1] pixels, as the contract says)
-
-    @property
-    def nbytes(self):
-        """Give the memory the arrays take."""
-        return sum(a.nbytes for a in (self.x_train, self.y_train, self.x_test, self.y_test))
-
-    def image(self, split, index):
-        """Give one image of a split as uint8 (H, W, C), pixel_max mapped to 255; IndexError past the end."""
-        x = self.x_train if split == "train" else self.x_test
-        if not 0 <= index < len(x):
-            raise IndexError(f"index {index} is outside the {split} split ({len(x)} images: 0..{len(x) - 1}).")
-        img = x[index]
-        if img.dtype == np.uint8 and self.pixel_max == 255:
-            return img
-        return (np.clip(img.astype(np.float32) / self.pixel_max, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
-
-
-def _digits():
-    """Give scikit-learn's 8x8 digits, split 80/20 reproducibly (stratified, random_state=0)."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    bunch = load_digits()
-    x = bunch.images.astype(np.uint8)[..., None]   # values 0..16
-    y = bunch.target.astype(np.int64)
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=0, stratify=y)
-    return Data(x_train, y_train, x_test, y_test, [str(i) for i in range(10)], 16.0)
-
-
-BUILTIN = {
-    "digits": {"name": "Digits (scikit-learn, 8×8)", "input_shape": [8, 8, 1], "num_classes": 10,
-               "class_names": [str(i) for i in range(10)], "train_size": 1437, "test_size": 360,
-               "pixel_max": 16.0, "source": "builtin", "loader": _digits},
-}
-
-
-def describe(ds_id, entry, available=True, message=None):
-    """Give the contract's description of a dataset (class counts are None until known)."""
-    out = {"id": ds_id, **{k: entry.get(k) for k in FIELDS}, "available": available, "source": entry["source"],
-           "state": "ready"}
-    if message:
-        out["message"] = message
-    return out
-
-
-def stats(data, num_classes):
-    """Give the shape, sizes, class counts and the first few sample indexes per class of loaded arrays."""
-    return {"input_shape": list(data.x_train.shape[1:]), "train_size": len(data.x_train),
-            "test_size": len(data.x_test),
-            "train_counts": np.bincount(data.y_train, minlength=num_classes).tolist(),
-            "test_counts": np.bincount(data.y_test, minlength=num_classes).tolist(),
-            "samples": {"train": _samples(data.y_train, num_classes), "test": _samples(data.y_test, num_classes)}}
-
-
-def _samples(y, num_classes):
-    """Give, per class, the indexes of its first SAMPLES_PER_CLASS images."""
-    order = np.argsort(y, kind="stable")
-    starts = np.searchsorted(y[order], np.arange(num_classes))
-    counts = np.bincount(y, minlength=num_classes)
-    return [order[s:s + min(c, SAMPLES_PER_CLASS)].tolist() for s, c in zip(starts, counts)]
 
 
 class Registry:
@@ -275,7 +195,7 @@ class Registry:
             self._broken[ds_id] = (keras_cache.signature(ds_id), str(exc))
             raise DatasetError(str(exc)) from None
         entry = keras_cache.KERAS[ds_id]
-        data = Data(_channels_last(x_train), y_train.reshape(-1).astype(np.int64), _channels_last(x_test),
+        data = Data(channels_last(x_train), y_train.reshape(-1).astype(np.int64), channels_last(x_test),
                     y_test.reshape(-1).astype(np.int64), list(entry["class_names"]), 255.0)
         self._stats[ds_id] = stats(data, entry["num_classes"])
         return data
@@ -343,8 +263,3 @@ class Registry:
             ds_id = f"{slug}-{secrets.token_hex(3)}"
             if self._row(ds_id) is None:
                 return ds_id
-
-
-def _channels_last(x):
-    """Give images as (N, H, W, C): a grayscale (N, H, W) array gets C = 1."""
-    return x[..., None] if x.ndim == 3 else x

@@ -96,16 +96,6 @@ def _model_name(name):
     return safe or "sequential"
 
 
-def inside_recorders(folder, x_test):
-    """Give the inside view's callbacks: weight histograms and the epoch sample's probabilities."""
-    from .. import inside, weight_histograms
-    from .inside_callbacks import SampleProbabilities, WeightHistograms
-
-    index = predictions.sample_indexes(len(x_test))
-    return [WeightHistograms(folder / weight_histograms.FILE),
-            SampleProbabilities(folder / inside.LEARNING_FILE, x_test[index], index)]
-
-
 def save_predictions(model, x_test, y_test, folder, epoch):
     """Predict the whole test split with the saved model and store predictions.npz atomically."""
     import numpy as np
@@ -139,7 +129,7 @@ def failure_message(exc):
 
 def _fit(store, run_id, settings, publisher, should_stop):
     keras = build.init_keras(gpu=True)
-    from .callbacks import EpochSample, Progress, fit_callbacks
+    from .callbacks import EpochSample, Progress, fit_callbacks, inside_recorders
 
     with store.session() as s:
         run = s.get(Run, run_id)
@@ -162,8 +152,8 @@ def _fit(store, run_id, settings, publisher, should_stop):
         return "stopped", None
     model.fit(x, y, epochs=epochs_planned, initial_epoch=epochs_done if resume else 0,
               batch_size=fit["batch_size"], shuffle=fit["shuffle"], verbose=0,
-              callbacks=fit_callbacks(spec, folder, progress, [EpochSample(folder / predictions.EPOCH_FILE, x_test,
-                                                                           data.y_test), *inside_recorders(folder, x_test)]),
+              callbacks=fit_callbacks(spec, folder, progress, EpochSample(folder / predictions.EPOCH_FILE, x_test, data.y_test),
+                                      inside_recorders(folder, x_test)),
               **validation)
     publisher.close()
     epochs = save_artifacts(store, run_id, model, folder)

@@ -11,7 +11,7 @@ import re
 import threading
 
 from . import catalog, graph
-from .validate import FieldError, SpecError
+from .fields import FieldError, SpecError
 
 _keras = None
 _lock = threading.Lock()   # Keras's graph building is not meant to be shared between threads

@@ -9,7 +9,7 @@ import json
 from . import catalog, json_graph, keras_names as kn, old_keras
 from .import_answer import finish, note, refuse, shape_note
 from .python_import import from_python
-from .validate import FieldError, SpecError
+from .fields import FieldError, SpecError
 
 MAX_SOURCE = 1_000_000   # characters; a Keras JSON of 200 layers is well under 300 kB
 FORMATS = ("keras_json", "python")
@@ -127,19 +127,24 @@ def json_layer(item, index, warnings, inner=None):
         refuse(index, "type", f"Layer {index}: {kind:.60} is not an allowed layer. Allowed: {', '.join(catalog.LAYERS)}.")
     if isinstance(config.get("batch_input_shape"), list) and not inner:   # Keras 2: on the first layer
         warnings.append(shape_note(config["batch_input_shape"][1:]))
-    layer = {"type": kind}
+    return _keras_quirks({"type": kind, **_json_params(entry, config, index, warnings)})
+
+
+def _json_params(entry, config, index, warnings):
+    """Give a layer config's catalog parameters; the other keys are noted unless they change nothing."""
+    out = {}
     for key, value in config.items():
         param = entry.param(key)
         if param is None:
             if key not in ("batch_input_shape", "input_dim") and not kn.is_neutral(key, value):
-                warnings.append(f"layer {index} ({kind}): {key} = {_brief(value)} is not part of the spec; ignored")
+                warnings.append(f"layer {index} ({entry.type}): {key} = {_brief(value)} is not part of the spec; ignored")
         elif param.kind == "layer":
-            layer[key] = json_layer(value, index, warnings, inner=param)
+            out[key] = json_layer(value, index, warnings, inner=param)
         elif key in ("activation", "recurrent_activation"):
-            layer[key] = _json_activation(value, index, kind, key)
+            out[key] = _json_activation(value, index, entry.type, key)
         else:
-            layer[key] = kn.tidy_float(value)
-    return _keras_quirks(layer)
+            out[key] = kn.tidy_float(value)
+    return out
 
 
 def _keras_quirks(layer):
@@ -192,7 +197,7 @@ def json_compile(config, warnings):
     if isinstance(loss, dict):
         _warn_config(loss.get("config"), "compile.loss", warnings)
     out["loss"] = kn.loss_name(_serialized_name(loss)) if loss is not None else None
-    out["metrics"] = [json_metric(m, warnings) for m in _flat(config.get("metrics"))]
+    out["metrics"] = [m for m in (json_metric(m, warnings) for m in _flat(config.get("metrics"))) if m]
     for key in ("loss_weights", "weighted_metrics"):
         if config.get(key):
             warnings.append(f"compile: {key} is not part of the spec; ignored")
@@ -213,6 +218,9 @@ def json_metric(value, warnings):
     """Give a metric's catalog name from its Keras form, noting a renamed log key."""
     name = _serialized_name(value)
     out = kn.metric_name(name)
+    if out not in catalog.METRICS:
+        warnings.append(f"compile: metric {str(name)[:60]} is not one the dashboard logs; left out")
+        return None
     if out == "accuracy" and name not in ("accuracy", "acc"):
         warnings.append(f"compile: metric {name} is read as accuracy, which Keras picks to suit the loss "
                         "(its log key is accuracy)")

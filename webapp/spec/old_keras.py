@@ -37,7 +37,20 @@ MODULES = {
     "tensorflow.python.keras": "keras",
     "tensorflow.keras": "keras",
     "tf.keras": "keras",
+    "keras_core": "keras",
 }
+# The Keras generation an old module path dates a script to (others: standalone Keras 2), and why it moved.
+MODULE_ERAS = {
+    "tensorflow.python.keras": ("tf_keras", "tf.keras was TensorFlow 2's copy of Keras; Keras 3 is imported as keras"),
+    "tensorflow.keras": ("tf_keras", "tf.keras was TensorFlow 2's copy of Keras; Keras 3 is imported as keras"),
+    "tf.keras": ("tf_keras", "tf.keras was TensorFlow 2's copy of Keras; Keras 3 is imported as keras"),
+    "keras_core": ("keras3", "keras_core was the preview of Keras 3; it is imported as keras now"),
+}
+
+
+def module_era(old):
+    """Give (generation, why) for an old module path the script imports."""
+    return MODULE_ERAS.get(old, ("keras2", f"Keras 3 has no module {old}; its names are in {MODULES.get(old, 'keras')}"))
 
 # Keras 1 (and 2) class names -> Keras 3's.
 CLASSES = {

@@ -11,7 +11,7 @@ import ast
 import operator
 
 from .python_values import Function, Unknown
-from .validate import FieldError, SpecError
+from .fields import FieldError, SpecError
 
 MAX_STEPS = 20_000
 MAX_DEPTH = 8
@@ -146,11 +146,31 @@ class Flow:
         for name, value in call.kwargs.items():
             self.reader.env[name] = value
 
+    def skipped(self, stmt, why="only top-level statements, the functions the script calls, and loops and "
+                                 "ifs on constants are followed; nothing is run"):
+        """Warn when a statement that is not followed (a loop, a def...) touches the model."""
+        kind = {ast.For: "a for loop", ast.While: "a while loop", ast.If: "an if block",
+                ast.Try: "a try block", ast.FunctionDef: "a function", ast.ClassDef: "a class"}.get(type(stmt))
+        if kind is None:
+            return
+        models = {m.var for m in self.reader.models if m.var}
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Call):
+                func = node.func
+                builds = isinstance(func, (ast.Name, ast.Attribute)) and (
+                    getattr(func, "id", None) or getattr(func, "attr", None)) in ("Sequential", "Model")
+                changes = (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+                           and func.value.id in models and func.attr in ("add", "compile", "fit", "pop"))
+                if builds or changes:
+                    what = "builds a model" if builds else f"calls {func.value.id}.{func.attr}"
+                    self.reader.warn(stmt.lineno, f"{kind} that {what} is not read ({why}); skipped")
+                    return
+
     def unused_functions(self):
         """Warn about a function that builds a model but that the script never calls at the top level."""
         for value in list(self.reader.env.values()):
             if isinstance(value, Function) and value.node.name not in self.called:
-                self.reader.skipped(value.node, "it is never called at the top level")
+                self.skipped(value.node, "it is never called at the top level")
 
 
 def _comparable(value):

@@ -9,7 +9,7 @@ from . import catalog, keras_names as kn, old_keras, python_legacy, python_train
 from .import_answer import finish, refuse, shape_note
 from .python_source import Reader
 from .python_values import Call, Model, NotStatic, Ref, Rows, Unknown
-from .validate import FieldError, SpecError
+from .fields import FieldError, SpecError
 
 
 def from_python(source, keras_version=None):

@@ -4,8 +4,17 @@ Which Keras the script was written for, Keras 1 layer arguments, ImageDataGenera
 and the predict step. Functions of the PythonImport that reads the script (`imp`).
 """
 
-from . import keras_names as kn, old_keras
-from .python_values import Call, Flow, NotStatic, Rows
+from . import catalog, keras_names as kn, old_keras
+from .python_values import Call, Flow, NotStatic, Ref, Rows
+
+# Data handling the dashboard does itself: (now, why, field) for the note.
+DATA_CALLS = {
+    "load_data": ("the dataset chosen in the builder", "the dashboard trains on a dataset you pick or upload "
+                  "(an .npz with x_train, y_train, x_test, y_test)", "dataset"),
+    "to_categorical": ("done by the dashboard", "labels are encoded for the loss (one-hot for "
+                       "categorical_crossentropy) by the dashboard", "compile.loss"),
+}
+DATA_MODULES = ("keras", "tf", "np", "numpy", "utils", "mnist", "cifar10", "fashion_mnist")
 
 # Strongest first: a Keras 1 name settles it; tf.keras beats the Keras 2 idioms it also accepted.
 _ORDER = ("keras1", "tf_keras", "keras2", "keras3")
@@ -135,3 +144,37 @@ def _span(indexes):
     if indexes == list(range(indexes[0], indexes[0] + len(indexes))) and len(indexes) > 1:
         return f"{indexes[0]}..{indexes[-1]}"
     return ", ".join(map(str, indexes[:10])) + (" ..." if len(indexes) > 10 else "")
+
+
+def current_path(reader, path, line):
+    """Give Keras 3's path for an old one (keras.layers.core.Dense -> keras.layers.Dense), noting it once."""
+    new, old = old_keras.module_path(path)
+    if old and old not in reader.renamed:
+        reader.renamed.add(old)
+        era, why = old_keras.module_era(old)
+        reader.marker(era, line, old)
+        reader.note(line, old, old_keras.MODULES[old], why)
+    return new
+
+
+def date(reader, call):
+    """Note what in a call dates the script: Keras 1 names, Keras 2's lr, Keras 3's learning_rate."""
+    name = call.name
+    kind = old_keras.CLASSES.get(name, name)
+    if name in old_keras.KERAS1_CLASSES:
+        reader.marker("keras1", call.line, name)
+    for key in call.kwargs:
+        why = old_keras.argument(kind, key)[1] if kind in catalog.LAYERS else None
+        if key == "nb_epoch" or why:
+            reader.marker("keras2" if why and why.startswith("Keras 2") else "keras1", call.line, f"{name}({key}=...)")
+        elif key in ("lr", "decay"):
+            reader.marker("keras2", call.line, f"{name}({key}=...)")
+        elif key == "learning_rate":
+            reader.marker("keras3", call.line, f"{name}(learning_rate=...)")
+
+
+def data_note(reader, call):
+    """Note data handling the dashboard does itself: load_data() (the dataset), to_categorical (labels)."""
+    if call.name in DATA_CALLS and isinstance(call.func, Ref) and call.func.path.split(".")[0] in DATA_MODULES + (call.name,):
+        now, why, field = DATA_CALLS[call.name]
+        reader.note(call.line, reader.text(call), now, why, field=field)

@@ -14,23 +14,16 @@ import ast
 import operator
 import re
 
-from . import catalog, old_keras, python_flow
+from . import old_keras, python_flow, python_legacy
 from .import_answer import note
 from .python_values import (Call, Flow, Function, Generator, Method, Model, Namespace, Parser, Ref, Rows,
                             Unknown)
-from .validate import FieldError, SpecError
+from .fields import FieldError, SpecError
 
 MAX_NUMBER = 10 ** 15
 MAX_ROWS = 1000
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
         ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow}
-# Data handling the dashboard does itself: (now, why, field) for the note.
-DATA_CALLS = {
-    "load_data": ("the dataset chosen in the builder", "the dashboard trains on a dataset you pick or upload "
-                  "(an .npz with x_train, y_train, x_test, y_test)", "dataset"),
-    "to_categorical": ("done by the dashboard", "labels are encoded for the loss (one-hot for "
-                       "categorical_crossentropy) by the dashboard", "compile.loss"),
-}
 MODEL_METHODS = ("add", "pop", "compile", "fit", "fit_generator", "predict", "predict_classes", "predict_proba")
 
 
@@ -47,7 +40,7 @@ class Reader:
         self.notes = []
         self.markers = []         # (generation, line, text): what dates the script (old_keras.GENERATIONS)
         self.flow = python_flow.Flow(self)
-        self._renamed = set()     # old module prefixes already noted
+        self.renamed = set()      # old module prefixes already noted
 
     def text(self, node):
         """Give the source text of a node, shortened for messages (offsets are UTF-8 bytes)."""
@@ -121,13 +114,13 @@ class Reader:
         elif isinstance(stmt, ast.If) and _is_main_guard(stmt.test) or isinstance(stmt, ast.With):
             self.statements(stmt.body)   # straight-line code: `with strategy.scope():` is common in guides
         elif not self.flow.statement(stmt):
-            self.skipped(stmt)
+            self.flow.skipped(stmt)
 
     def imports(self, stmt):
         """Bind imported names to what they name: `from keras import layers` -> keras.layers."""
         if isinstance(stmt, ast.Import):
             for alias in stmt.names:
-                path = self.current(alias.name, stmt.lineno)
+                path = python_legacy.current_path(self, alias.name, stmt.lineno)
                 name = alias.asname or alias.name.split(".")[0]
                 self.env[name] = Ref(path if alias.asname else name)
         elif isinstance(stmt, ast.ImportFrom):
@@ -138,40 +131,8 @@ class Reader:
                 if alias.name == "backend" and module == "keras":
                     self.marker("keras2", stmt.lineno, self.line_text(stmt.lineno))
                 if alias.name != "*":
-                    path = self.current(f"{module}.{alias.name}".lstrip("."), stmt.lineno)
+                    path = python_legacy.current_path(self, f"{module}.{alias.name}".lstrip("."), stmt.lineno)
                     self.env[alias.asname or alias.name] = Ref(path)
-
-    def current(self, path, line):
-        """Give Keras 3's path for an old one (keras.layers.core.Dense -> keras.layers.Dense), noting it once."""
-        new, old = old_keras.module_path(path)
-        if old and old not in self._renamed:
-            self._renamed.add(old)
-            tf = old.endswith("keras") and old != "keras"
-            self.marker("tf_keras" if tf else "keras2", line, old)
-            why = ("tf.keras was TensorFlow 2's copy of Keras; Keras 3 is imported as keras" if tf else
-                   f"Keras 3 has no module {old}; its names are in {old_keras.MODULES[old]}")
-            self.note(line, old, old_keras.MODULES[old], why)
-        return new
-
-    def skipped(self, stmt, why="only top-level statements, the functions the script calls, and loops and "
-                                 "ifs on constants are followed; nothing is run"):
-        """Warn when a statement that is not followed (a loop, a def...) touches the model."""
-        kind = {ast.For: "a for loop", ast.While: "a while loop", ast.If: "an if block",
-                ast.Try: "a try block", ast.FunctionDef: "a function", ast.ClassDef: "a class"}.get(type(stmt))
-        if kind is None:
-            return
-        models = {m.var for m in self.models if m.var}
-        for node in ast.walk(stmt):
-            if isinstance(node, ast.Call):
-                func = node.func
-                builds = isinstance(func, (ast.Name, ast.Attribute)) and (
-                    getattr(func, "id", None) or getattr(func, "attr", None)) in ("Sequential", "Model")
-                changes = (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
-                           and func.value.id in models and func.attr in ("add", "compile", "fit", "pop"))
-                if builds or changes:
-                    what = "builds a model" if builds else f"calls {func.value.id}.{func.attr}"
-                    self.warn(stmt.lineno, f"{kind} that {what} is not read ({why}); skipped")
-                    return
 
     def bind(self, target, value):
         """Bind a name (or a tuple of names) to a value."""
@@ -242,7 +203,7 @@ class Reader:
     def attribute(self, base, attr, node):
         """Give base.attr: a longer Ref, a Model's or Parser's method, or an argparse default."""
         if isinstance(base, Ref):
-            return Ref(self.current(f"{base.path}.{attr}", node.lineno))
+            return Ref(python_legacy.current_path(self, f"{base.path}.{attr}", node.lineno))
         if isinstance(base, (Model, Parser, Generator)):
             return Method(base, attr)
         if isinstance(base, Namespace) and attr in base.defaults:
@@ -274,7 +235,7 @@ class Reader:
         args = [self.value(a) if not isinstance(a, ast.Starred) else Unknown(a) for a in node.args]
         kwargs = {k.arg: self.value(k.value) for k in node.keywords if k.arg is not None}
         call = Call(func, args, kwargs, node, starred=any(k.arg is None for k in node.keywords))
-        self.date(call)
+        python_legacy.date(self, call)
         if isinstance(func, Method):
             return self.method(func, call)
         if isinstance(func, Function):
@@ -285,29 +246,12 @@ class Reader:
             return Generator(call)
         if isinstance(func, Ref) and func.path == "range":
             return self.flow.constant_range(call)
-        if call.name in DATA_CALLS and isinstance(func, Ref) and func.path.split(".")[0] in ("keras", "tf", "np", "numpy", "utils", call.name, "mnist", "cifar10", "fashion_mnist"):
-            now, why, field = DATA_CALLS[call.name]
-            self.note(call.line, self.text(call), now, why, field=field)
+        python_legacy.data_note(self, call)
         if call.name in ("Model", "Functional"):
             self.functional.append(node.lineno)
         if call.name == "ArgumentParser":
             return Parser()
         return call
-
-    def date(self, call):
-        """Note what in a call dates the script: Keras 1 names, Keras 2's lr, Keras 3's learning_rate."""
-        name = call.name
-        kind = old_keras.CLASSES.get(name, name)
-        if name in old_keras.KERAS1_CLASSES:
-            self.marker("keras1", call.line, name)
-        for key in call.kwargs:
-            why = old_keras.argument(kind, key)[1] if kind in catalog.LAYERS else None
-            if key == "nb_epoch" or why:
-                self.marker("keras2" if why and why.startswith("Keras 2") else "keras1", call.line, f"{name}({key}=...)")
-            elif key in ("lr", "decay"):
-                self.marker("keras2", call.line, f"{name}({key}=...)")
-            elif key == "learning_rate":
-                self.marker("keras3", call.line, f"{name}(learning_rate=...)")
 
     def sequential(self, call):
         """Give a new Model for keras.Sequential(layers=[...])."""

@@ -126,6 +126,10 @@ def metric(imp, value, call):
         imp.warn(call.line, f"metric {imp.text(value)} cannot be read without running the script; skipped")
         return None
     out = kn.metric_name(name)
+    if out not in catalog.METRICS:
+        imp.warn(call.line, f"metric {name} is not one the dashboard logs (it logs {', '.join(catalog.METRICS)}); "
+                            "left out")
+        return None
     if name in old_keras.LOG_KEYS:
         imp.note(call.line, repr(name), repr(out), f"Keras 2's metric '{name}' is logged as {out} in Keras 3 "
                  f"(val_{name} as val_{out})", None, "compile.metrics")

@@ -4,37 +4,15 @@ Pure data in and out, no Keras. The canonical form fills in every default under 
 two specs that mean the same model compare equal.
 """
 
-import difflib
-import math
 from dataclasses import dataclass
 
 from . import catalog, graph
+# FieldError and SpecError live in fields.py; callers outside spec/ import them from here too.
+from .fields import MAX_NAME, FieldError, SpecError, check_params, is_int, is_number, show, suggest  # noqa: F401
 
 TOP_LEVEL = ("name", "dataset", "model", "compile", "fit", "predict")
 MAX_PREDICT = 1000
 MAX_LAYERS = 200
-MAX_NAME = 100
-
-
-@dataclass
-class FieldError:
-    """One problem, located: `layer` is the layer's index (or None), `field` the parameter."""
-
-    layer: int | None
-    field: str | None
-    message: str
-
-    def to_dict(self):
-        """Give the JSON form of the contract's 422 answer."""
-        return {"layer": self.layer, "field": self.field, "message": self.message}
-
-
-class SpecError(ValueError):
-    """Raised with every FieldError found, so a user sees them all at once."""
-
-    def __init__(self, errors):
-        self.errors = list(errors)
-        super().__init__("; ".join(e.message for e in self.errors))
 
 
 @dataclass
@@ -67,125 +45,6 @@ class Spec:
         return out
 
 
-def _describe(p):
-    """Say in words which values a parameter accepts."""
-    lo, hi = p.min, p.max
-    bounds = ""
-    if lo is not None and hi is not None:
-        left = ">" if p.min_exclusive else "≥"
-        right = "<" if p.max_exclusive else "≤"
-        bounds = f" {left} {lo:g} and {right} {hi:g}"
-    elif lo is not None:
-        bounds = f" {'>' if p.min_exclusive else '≥'} {lo:g}"
-    if p.kind in ("int", "float"):
-        what = ("a whole number" if p.kind == "int" else "a number") + bounds
-    elif p.kind == "ints":
-        what = f"a whole number ≥ {p.min:g}" + ("" if p.length == 1 else f" or a list of {p.length} of them")
-    else:
-        what = {"bool": "true or false", "str": "a text",
-                "choice": "one of " + ", ".join(map(str, p.choices)),
-                "shape": "a list of whole numbers ≥ 1 (one of them may be -1)",
-                "layer": _describe_layer(p)}[p.kind]
-    return what + (", or null" if p.nullable else "")
-
-
-def _describe_layer(p):
-    if len(p.choices) > 10:
-        return "a layer of the catalog (any but a wrapper)"
-    return "a recurrent layer: " + ", ".join(p.choices)
-
-
-def _in_range(p, v):
-    if p.min is not None and (v < p.min or (p.min_exclusive and v == p.min)):
-        return False
-    if p.max is not None and (v > p.max or (p.max_exclusive and v == p.max)):
-        return False
-    return True
-
-
-def _is_int(v):
-    return isinstance(v, int) and not isinstance(v, bool) or (
-        isinstance(v, float) and math.isfinite(v) and v.is_integer())
-
-
-def _is_number(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def coerce(p, v):
-    """Give the canonical value of `v` for Param `p`; raise ValueError when it is not accepted."""
-    if v is None:
-        if p.nullable:
-            return "linear" if p.name == "activation" else None
-        raise ValueError
-    if p.kind == "int" and _is_int(v) and _in_range(p, v):
-        return int(v)
-    if p.kind == "float" and _is_number(v) and _in_range(p, v):
-        return float(v)
-    if p.kind == "bool" and isinstance(v, bool):
-        return v
-    if p.kind == "choice" and isinstance(v, str) and v in p.choices:
-        return v
-    if p.kind == "str" and isinstance(v, str) and 0 < len(v) <= MAX_NAME:
-        return v
-    if p.kind == "ints":
-        items = [v] if _is_int(v) else v
-        if isinstance(items, (list, tuple)) and len(items) in (1, p.length) and all(
-                _is_int(i) and _in_range(p, i) for i in items):
-            items = [int(i) for i in items] * (p.length if len(items) == 1 else 1)
-            return items[0] if p.length == 1 else items
-    if p.kind == "shape" and isinstance(v, (list, tuple)) and 1 <= len(v) <= 8 and all(
-            _is_int(i) and (1 <= i <= 10_000_000 or i == -1) for i in v) and list(v).count(-1) <= 1:
-        return [int(i) for i in v]
-    raise ValueError
-
-
-def _suggest(word, options):
-    close = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
-    return f" Did you mean '{close[0]}'?" if close else ""
-
-
-def check_params(entry, given, errors, layer=None, prefix="", what=None):
-    """Give `given`'s parameters for catalog `entry` with defaults filled; append FieldErrors."""
-    what = what or entry.type
-    out = {}
-    for key in given:
-        if key != "type" and entry.param(key) is None:
-            names = ", ".join(p.name for p in entry.params) or "none"
-            errors.append(FieldError(layer, prefix + str(key),
-                                     f"{what} has no parameter '{key}'.{_suggest(key, [p.name for p in entry.params])}"
-                                     f" Its parameters: {names}."))
-    for p in entry.params:
-        if p.name not in given:
-            if p.required:
-                errors.append(FieldError(layer, prefix + p.name, f"{what} needs {p.name}: {_describe(p)}."))
-            else:
-                out[p.name] = p.default
-            continue
-        if p.kind == "layer":
-            out[p.name] = _check_inner_layer(entry.type, p, given[p.name], errors, layer, prefix + p.name + ".")
-            continue
-        try:
-            out[p.name] = coerce(p, given[p.name])
-        except ValueError:
-            errors.append(FieldError(layer, prefix + p.name,
-                                     f"{what}: {p.name} must be {_describe(p)}; got {_show(given[p.name])}."))
-    return out
-
-
-def _show(v):
-    text = repr(v) if not isinstance(v, str) else f"'{v}'"
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _check_inner_layer(wrapper, p, value, errors, layer, prefix):
-    if not isinstance(value, dict) or value.get("type") not in p.choices:
-        errors.append(FieldError(layer, prefix + "type", f"{wrapper} wraps {_describe(p)}; got {_show(value)}."))
-        return None
-    entry = catalog.LAYERS[value["type"]]
-    return {"type": entry.type, **check_params(entry, value, errors, layer, prefix, what=entry.type)}
-
-
 def check_layer(index, data, errors):
     """Give the canonical form of one layer dict, or None; append FieldErrors."""
     if not isinstance(data, dict):
@@ -194,8 +53,8 @@ def check_layer(index, data, errors):
     kind = data.get("type")
     entry = catalog.LAYERS.get(kind) if isinstance(kind, str) else None
     if entry is None:
-        errors.append(FieldError(index, "type", f"Layer {index}: '{_show(kind).strip(chr(39))}' is not an allowed layer."
-                                 f"{_suggest(kind, catalog.LAYERS)} Allowed: {', '.join(catalog.LAYERS)}."))
+        errors.append(FieldError(index, "type", f"Layer {index}: '{show(kind).strip(chr(39))}' is not an allowed layer."
+                                 f"{suggest(kind, catalog.LAYERS)} Allowed: {', '.join(catalog.LAYERS)}."))
         return None
     params = {k: v for k, v in data.items() if k not in ("name", "inputs")}
     out = {"type": entry.type, **check_params(entry, params, errors, index, what=f"Layer {index} ({entry.type})")}
@@ -212,7 +71,7 @@ def check_optimizer(value, errors):
     kind = catalog.OPTIMIZER_ALIASES.get(kind.lower(), kind) if isinstance(kind, str) else kind
     entry = catalog.OPTIMIZERS.get(kind) if isinstance(kind, str) else None
     if entry is None:
-        errors.append(FieldError(None, "compile.optimizer", f"Unknown optimizer {_show(kind)}. "
+        errors.append(FieldError(None, "compile.optimizer", f"Unknown optimizer {show(kind)}. "
                                  f"Allowed: {', '.join(catalog.OPTIMIZERS)}."))
         return None
     given = {k: v for k, v in value.items() if k not in ("type", "schedule")}
@@ -228,7 +87,7 @@ def check_schedule(value, errors):
     kind = value.get("type") if isinstance(value, dict) else None
     entry = catalog.SCHEDULES.get(kind) if isinstance(kind, str) else None
     if entry is None:
-        errors.append(FieldError(None, "compile.optimizer.schedule", f"Unknown learning-rate schedule {_show(kind)}. "
+        errors.append(FieldError(None, "compile.optimizer.schedule", f"Unknown learning-rate schedule {show(kind)}. "
                                  f"Allowed: {', '.join(catalog.SCHEDULES)}, or null."))
         return None
     given = {k: v for k, v in value.items() if k != "type"}
@@ -245,7 +104,7 @@ def check_compile(data, errors):
     optimizer = check_optimizer(data.get("optimizer", "adam"), errors)
     loss = data.get("loss")
     if not isinstance(loss, str) or loss not in catalog.LOSSES:
-        errors.append(FieldError(None, "compile.loss", f"Unknown loss {_show(loss)}.{_suggest(loss, catalog.LOSSES)} "
+        errors.append(FieldError(None, "compile.loss", f"Unknown loss {show(loss)}.{suggest(loss, catalog.LOSSES)} "
                                  f"Allowed: {', '.join(catalog.LOSSES)}."))
     metrics = data.get("metrics", [])
     if not isinstance(metrics, list):
@@ -253,7 +112,7 @@ def check_compile(data, errors):
         metrics = []
     for m in metrics:
         if not isinstance(m, str) or m not in catalog.METRICS:
-            errors.append(FieldError(None, "compile.metrics", f"Unknown metric {_show(m)}.{_suggest(m, catalog.METRICS)} "
+            errors.append(FieldError(None, "compile.metrics", f"Unknown metric {show(m)}.{suggest(m, catalog.METRICS)} "
                                      f"Allowed: {', '.join(catalog.METRICS)}."))
         elif isinstance(loss, str) and loss in catalog.LOSSES and catalog.LOSSES[loss]["label"] not in catalog.METRICS[m]["labels"]:
             errors.append(FieldError(None, "compile.metrics", f"{m} does not work with {loss}'s "
@@ -270,10 +129,10 @@ def log_keys(compile_spec, validation):
 def _check_validation(value, errors):
     if value in ("test", "none"):
         return value
-    if _is_number(value) and 0 < value < 1:
+    if is_number(value) and 0 < value < 1:
         return float(value)
     errors.append(FieldError(None, "fit.validation", f"fit.validation must be \"test\", \"none\" or a fraction "
-                             f"between 0 and 1 such as 0.1; got {_show(value)}."))
+                             f"between 0 and 1 such as 0.1; got {show(value)}."))
     return "test"
 
 
@@ -306,7 +165,7 @@ def check_fit(data, compile_spec, errors):
             continue
         cb = check_params(catalog.Entry(name, params, ""), given, errors, None, f"fit.callbacks.{name}.", name)
         if keys is not None and cb.get("monitor") not in keys:
-            errors.append(FieldError(None, f"fit.callbacks.{name}.monitor", f"{name} watches {_show(cb.get('monitor'))}, "
+            errors.append(FieldError(None, f"fit.callbacks.{name}.monitor", f"{name} watches {show(cb.get('monitor'))}, "
                                      f"which this run will not log. It logs: {', '.join(keys)}."))
         out["callbacks"][name] = cb
     return out
@@ -333,7 +192,7 @@ def validate(data, *, datasets=None, require_run=False):
     if not isinstance(dataset, str) or not dataset:
         errors.append(FieldError(None, "dataset", "dataset must name a dataset, such as \"digits\"."))
     elif datasets is not None and dataset not in datasets:
-        errors.append(FieldError(None, "dataset", f"Unknown dataset '{_show(dataset)[1:-1]}'. Known: {', '.join(datasets)}."))
+        errors.append(FieldError(None, "dataset", f"Unknown dataset '{show(dataset)[1:-1]}'. Known: {', '.join(datasets)}."))
     layers = _check_model(data.get("model"), errors)
     compile_spec = fit = None
     if data.get("compile") is not None or require_run:
@@ -354,7 +213,7 @@ def _check_predict(value, errors):
     """Give {"indexes": [...]}: the test images a script predicted on, which the gallery opens on."""
     indexes = value.get("indexes") if isinstance(value, dict) else None
     if set(value if isinstance(value, dict) else ()) - {"indexes"} or not isinstance(indexes, list) \
-            or not 0 < len(indexes) <= MAX_PREDICT or not all(_is_int(i) and 0 <= i < 10_000_000 for i in indexes):
+            or not 0 < len(indexes) <= MAX_PREDICT or not all(is_int(i) and 0 <= i < 10_000_000 for i in indexes):
         errors.append(FieldError(None, "predict", f"predict must be {{\"indexes\": [...]}} with 1 to {MAX_PREDICT} "
                                  "test image indexes (whole numbers ≥ 0), or null."))
         return None

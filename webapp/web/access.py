@@ -48,6 +48,7 @@ RULES = {
     "api.create_run": MEMBER, "api.stop_run": OWNER, "api.continue_run": OWNER,
     "api.delete_run": OWNER, "api.rename_run": OWNER, "api.create_share": OWNER, "api.delete_share": OWNER,
     "api.list_users": ADMIN, "api.create_user": ADMIN, "api.update_user": ADMIN, "api.list_actions": ADMIN,
+    "api.list_tokens": ADMIN, "api.revoke_token": ADMIN,
 }
 
 
@@ -123,7 +124,7 @@ def _forbidden():
     role = current_user.role
     message = {"viewer": "Viewers can read but not change anything.",
                "member": "Only the run's owner or an admin may do that."}.get(role, "Not allowed.")
-    if request.endpoint in ("api.list_users", "api.create_user", "api.update_user", "api.list_actions", "pages.admin"):
+    if RULES.get(request.endpoint) is ADMIN:
         message = "Only admins manage users."
     if request.path.startswith("/api/"):
         return jsonify({"error": {"message": message}}), 403

@@ -12,12 +12,13 @@ from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_te
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
 from .. import accounts
+from ..login_guard import LoginGuard
 from . import services
 from .events import drop_user
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
-login_guard = accounts.LoginGuard(window_s=300)
+login_guard = LoginGuard(window_s=300)
 
 
 class Principal(UserMixin):

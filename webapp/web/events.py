@@ -7,13 +7,13 @@ arrive in seq order and a client drops any seq it has already seen.
 
 import threading
 
-from flask import request
+from flask import g, request
 from flask_login import current_user
 from flask_socketio import emit, join_room, leave_room
 
 from .. import accounts
-from ..extensions import socketio
 from ..datasets.builder import room as dataset_room
+from ..extensions import socketio
 from ..runs import views
 from . import services
 
@@ -54,8 +54,8 @@ _viewers_lock = threading.Lock()
 def _viewer(auth):
     """Give who a new connection is (session cookie, API token, share token), or None."""
     store = services().store
-    if current_user.is_authenticated:
-        return {"user": current_user.id, "session_gen": getattr(current_user, "session_gen", None)}
+    if current_user.is_authenticated:   # a session cookie, or an Authorization: Bearer header
+        return {"user": current_user.id, "session_gen": None if g.get("token_auth") else current_user.session_gen}
     if (user := accounts.user_for_token(store, auth.get("token"))) is not None:
         return {"user": user.id, "session_gen": None}
     if (run_id := accounts.share_run(store, auth.get("share"))) is not None:
@@ -160,7 +160,7 @@ def broadcast_dataset(event):
 def subscribe_dataset(data):
     """Join a dataset's room; the ack says {ok, state, progress, error} or why not."""
     ds_id = data.get("dataset_id") if isinstance(data, dict) else None
-    if "user" not in _viewers.get(request.sid, {}):
+    if "user" not in _viewers.get(request.sid, {}) or not _may_watch(None):
         return {"ok": False, "error": "Sign in to watch a dataset being built."}
     info = services().datasets.info(ds_id) if isinstance(ds_id, str) else None
     if info is None:

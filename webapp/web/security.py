@@ -31,7 +31,7 @@ def init_url_map(app):
     app.url_map.converters["int"] = DatabaseId
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-       "img-src 'self' data: blob:; connect-src 'self' ws: wss:; object-src 'none'; "
+       "img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; "
        "base-uri 'self'; frame-ancestors 'none'; form-action 'self'")
 
 

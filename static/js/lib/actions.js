@@ -33,6 +33,7 @@ export function actionText({ action, detail }) {
     case "run.delete": return `deleted run #${d.run_id ?? "?"} “${d.name ?? ""}”`;
     case "user.create": return `added the user ${d.user ?? "?"} (${d.role ?? "?"})`;
     case "user.update": return `changed the user ${d.user ?? "?"}: ${userChanges(d) || "nothing"}`;
+    case "token.revoke": return `revoked API token ${d.token ?? "?"}`;
     case "setup": return `created the first admin, ${d.user ?? "?"}`;
     default: return String(action);
   }

@@ -1,6 +1,8 @@
 // Plotly charts of the inside view: every class's probability as bars (click one to explain it),
 // a layer's output vector as a bar strip, and one image's probabilities epoch by epoch.
-// Plotly is the global /vendor/plotly.min.js defines; text goes in as data, never as HTML.
+// Plotly is the global /vendor/plotly.min.js defines; class names reach it only through plotlyText.
+
+import { plotlyText } from "./plotly-text.js";
 
 const FONT = { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 12, color: "#1d2329" };
 const CONFIG = { displaylogo: false, displayModeBar: false, responsive: true };
@@ -26,7 +28,7 @@ export function classLabel(names, k) {
  * explained orange, the true class's label marked ✓. onClick(k) is called when a bar is clicked.
  */
 export function drawClassBars(node, { probabilities, names, predicted, chosen, trueClass }, onClick) {
-  const labels = probabilities.map((_, k) => `${k === trueClass ? "✓ " : ""}${classLabel(names, k)}`);
+  const labels = probabilities.map((_, k) => plotlyText(`${k === trueClass ? "✓ " : ""}${classLabel(names, k)}`));
   const colors = probabilities.map((_, k) => (k === chosen ? CHOSEN : k === predicted ? PREDICTED : OTHER));
   const trace = {
     type: "bar", orientation: "h", x: probabilities, y: labels, marker: { color: colors },
@@ -71,7 +73,7 @@ export function drawLearning(node, { epochs, probabilities }, names, trueClass) 
   const traces = [];
   for (let k = 0; k < classes; k += 1) {
     traces.push({
-      type: "scatter", mode: epochs.length > 30 ? "lines" : "lines+markers", name: classLabel(names, k),
+      type: "scatter", mode: epochs.length > 30 ? "lines" : "lines+markers", name: plotlyText(classLabel(names, k)),
       x: epochs, y: probabilities.map((row) => row[k]),
       line: { width: k === trueClass ? 4 : 1.5, color: k === trueClass ? TRUE : undefined },
       hovertemplate: "epoch %{x}: %{fullData.name} %{y:.3f}<extra></extra>",

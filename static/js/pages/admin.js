@@ -1,5 +1,6 @@
-// The admin page: the accounts (add, change role, disable or enable, reset a password) and the
-// recent actions of everyone. Every change goes through the JSON API; its refusals show here.
+// The admin page: the accounts (add, change role, disable or enable, reset a password), the API
+// tokens (list, revoke) and the recent actions of everyone. Every change goes through the JSON
+// API; its refusals show here.
 
 import { actionText } from "../lib/actions.js";
 import { api, getJSON, postJSON } from "../lib/api.js";
@@ -114,6 +115,40 @@ async function loadUsers() {
   }
 }
 
+/** Give an API token's row: id, user, label, dates, and the button that revokes it. */
+function tokenRow(t) {
+  const revoke = el("button", { type: "button", class: "button danger revoke-token", text: "Revoke",
+    "aria-label": `Revoke token ${t.id} of ${t.user}` });
+  revoke.addEventListener("click", async () => {
+    try {
+      await api("DELETE", `/api/tokens/${encodeURIComponent(t.id)}`);
+      say(byId("tokens-error"), "");
+      say(byId("tokens-done"), `Token ${t.id} of ${t.user} is revoked.`);
+      await loadTokens();
+      loadActions();
+    } catch (err) {
+      say(byId("tokens-error"), `Token ${t.id}: ${err.message}`);
+    }
+  });
+  const when = (iso, none) => (iso ? localTime(iso) : none);
+  return el("tr", { dataset: { tokenId: String(t.id), user: t.user } },
+    el("td", { class: "mono", text: String(t.id) }), el("td", { text: t.user }), el("td", { text: t.label }),
+    el("td", { class: "created", text: when(t.created_at, "—") }), el("td", { text: when(t.last_used_at, "never") }),
+    el("td", { class: "expires", text: when(t.expires_at, "never") }), el("td", {}, revoke));
+}
+
+/** Fetch the API tokens and draw them, newest first. */
+async function loadTokens() {
+  try {
+    const { tokens } = await getJSON("/api/tokens");
+    replaceChildren(byId("tokens-body"), (tokens || []).map(tokenRow));
+    byId("tokens-empty").hidden = (tokens || []).length > 0;
+    byId("tokens-table").dataset.state = "ready";
+  } catch (err) {
+    say(byId("tokens-error"), `Could not load the API tokens: ${err.message}`);
+  }
+}
+
 /** Give an action's row: when, who, what, and the run it was about. */
 function actionRow(a) {
   const run = a.run_id ? el("a", { href: `/runs/${encodeURIComponent(a.run_id)}`, text: `#${a.run_id} ${a.run || ""}` }) : "";
@@ -156,4 +191,5 @@ byId("add-user-form").addEventListener("submit", async (event) => {
 byId("actions-refresh").addEventListener("click", loadActions);
 
 loadUsers();
+loadTokens();
 loadActions();

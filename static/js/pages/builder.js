@@ -218,6 +218,7 @@ function wireHead() {
       const dataset = currentDataset();
       if (!dataset) return;
       spec = presetSpec(button.dataset.preset, dataset, cat);
+      byId("import-notes").hidden = true;   // the notes spoke of the imported model, which is gone
       drawAll();
       changed();
     });

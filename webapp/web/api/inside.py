@@ -28,7 +28,7 @@ class State:
     """Per app: the Inspector (models and passes) and the uploaded images by key."""
 
     def __init__(self):
-        self.inspector = inside.Inspector()
+        self.inspector = inside.Inspector(prediction_state().models)   # one loaded copy per model, with predict-one
         self.own = collections.OrderedDict()
         self.lock = threading.Lock()
 
@@ -45,7 +45,10 @@ class State:
 
 def state():
     """Give this app's inside State."""
-    return current_app.extensions.setdefault("kd_inside", State())
+    extensions = current_app.extensions
+    if "kd_inside" not in extensions:   # not setdefault: a State is made once, not on every call
+        extensions["kd_inside"] = State()
+    return extensions["kd_inside"]
 
 
 @bp.errorhandler(inside.InsideError)
@@ -117,10 +120,10 @@ def _with_share(url):
     return f"{url}{'&' if '?' in url else '?'}share={token}" if token else url
 
 
-def _saliency(path, loaded, image, x, klass, layer):
+def _saliency(path, image, x, klass, layer):
     """Give the Saliency of a class (cached with the pass)."""
     key = (inside.saved_version(path), image, "saliency", klass, layer)
-    return state().inspector.cached(key, lambda: saliency.compute(loaded, x, klass, layer))
+    return state().inspector.cached(key, lambda: state().inspector.run(path, lambda l: saliency.compute(l, x, klass, layer)))
 
 
 def _answer(run, image):
@@ -130,7 +133,7 @@ def _answer(run, image):
     base = f"/api/runs/{run.id}/inside/{image}"
     klass = _whole("class", forward.predicted)
     layer = request.args.get("layer") or None
-    found = _saliency(path, loaded, image, x, klass, layer)
+    found = _saliency(path, image, x, klass, layer)
     query = f"class={klass}" + (f"&layer={found.layer}" if layer else "")
     kernels = inside.first_conv(loaded) is not None
 
@@ -193,8 +196,8 @@ def inside_layer(run_id, image, layer):
 def inside_saliency(run_id, image):
     """Give the image with its saliency for `?class=` (default: the predicted one) laid over it."""
     run = _run(run_id)
-    path, loaded, x, _, forward = _pass(run, image)
-    found = _saliency(path, loaded, image, x, _whole("class", forward.predicted), request.args.get("layer") or None)
+    path, _, x, _, forward = _pass(run, image)
+    found = _saliency(path, image, x, _whole("class", forward.predicted), request.args.get("layer") or None)
     return _png(heatmaps.overlay(x[0], found.map))
 
 
@@ -206,7 +209,8 @@ def inside_kernels(run_id):
     loaded = _loaded(path)
     if inside.first_conv(loaded) is None:
         return error(404, f"Run {run.id}'s model has no 2-D convolution layer, so it has no kernels to draw.")
-    return _png(state().inspector.cached((inside.saved_version(path), "kernels"), lambda: inside.kernels_png(loaded)))
+    return _png(state().inspector.cached((inside.saved_version(path), "kernels"),
+                                         lambda: state().inspector.run(path, inside.kernels_png)))
 
 
 @bp.get("/runs/<int:run_id>/histograms")

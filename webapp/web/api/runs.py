@@ -29,12 +29,22 @@ def _note(action, run_id, **detail):
     accounts.record(services().store, current_user.id, action, run_id=run_id, detail=detail)
 
 
+def _field(name):
+    """Give one field of the JSON object body (None when the body is not an object)."""
+    body = json_body()
+    return body.get(name) if isinstance(body, dict) else None
+
+
+def _changed(action, run_id, status=200, **detail):
+    """Record what the caller did to a run and answer with the run as it is now."""
+    _note(action, run_id, **detail)
+    return jsonify({"run": _run_or_404(run_id)}), status
+
+
 @bp.post("/runs")
 def create_run():
     """Store a run spec as a queued run owned by the caller; start it when a slot is free: 201."""
-    run_id = services().runs.create(json_body(), owner_id=current_user.id)
-    _note("run.create", run_id)
-    return jsonify({"run": _run_or_404(run_id)}), 201
+    return _changed("run.create", services().runs.create(json_body(), owner_id=current_user.id), 201)
 
 
 @bp.get("/runs")
@@ -56,18 +66,15 @@ def get_run(run_id):
 def stop_run(run_id):
     """Stop a run after its current batch, keeping what it learned: 202."""
     services().runs.stop(run_id)
-    _note("run.stop", run_id)
-    return jsonify({"run": _run_or_404(run_id)}), 202
+    return _changed("run.stop", run_id, 202)
 
 
 @bp.post("/runs/<int:run_id>/continue")
 def continue_run(run_id):
     """Train N more epochs from the saved model and optimizer state: 202."""
-    body = json_body()
-    epochs = body.get("epochs") if isinstance(body, dict) else None
+    epochs = _field("epochs")
     services().runs.continue_(run_id, epochs)
-    _note("run.continue", run_id, epochs=epochs)
-    return jsonify({"run": _run_or_404(run_id)}), 202
+    return _changed("run.continue", run_id, 202, epochs=epochs)
 
 
 @bp.get("/runs/<int:run_id>/artifacts/<name>")
@@ -85,11 +92,9 @@ def artifact(run_id, name):
 @bp.patch("/runs/<int:run_id>")
 def rename_run(run_id):
     """Rename a run: {"name"} -> {"run"}."""
-    body = json_body()
-    name = body.get("name") if isinstance(body, dict) else None
+    name = _field("name")
     services().runs.rename(run_id, name)
-    _note("run.rename", run_id, name=name)
-    return jsonify({"run": _run_or_404(run_id)})
+    return _changed("run.rename", run_id, name=name)
 
 
 @bp.delete("/runs/<int:run_id>")

@@ -1,4 +1,4 @@
-"""Accounts for admins: list, add, change role, disable, reset passwords; and who did what."""
+"""Accounts for admins: list, add, change role, disable, reset passwords; API tokens; and who did what."""
 
 from flask import jsonify
 from flask_login import current_user
@@ -35,6 +35,8 @@ def create_user():
     """Add an account: {"name", "role", "password"} -> 201 {"user"}."""
     body = json_body()
     body = body if isinstance(body, dict) else {}
+    # Over the API an account always has a password (a token-only one is made with the CLI's --no-password).
+    accounts.check_password(body.get("password"))
     user = accounts.create_user(services().store, body.get("name"), body.get("role", "member"), body.get("password"))
     accounts.record(services().store, current_user.id, "user.create", detail={"user": user.name, "role": user.role})
     return jsonify({"user": user_json(user)}), 201
@@ -56,6 +58,21 @@ def update_user(user_id):
     changed = {k: ("(new password)" if k == "password" else body[k]) for k in ("role", "active", "password") if k in body}
     accounts.record(services().store, current_user.id, "user.update", detail={"user": user.name, **changed})
     return jsonify({"user": user_json(user)})
+
+
+@bp.get("/tokens")
+def list_tokens():
+    """Give every API token: id, user, label, created, last used, expires (never the token itself)."""
+    return jsonify({"tokens": accounts.list_tokens(services().store)})
+
+
+@bp.delete("/tokens/<int:token_id>")
+def revoke_token(token_id):
+    """Revoke an API token at once: 204."""
+    if not accounts.revoke_token(services().store, token_id):
+        return error(404, f"There is no API token {token_id}.")
+    accounts.record(services().store, current_user.id, "token.revoke", detail={"token": token_id})
+    return "", 204
 
 
 @bp.get("/actions")
