@@ -7,7 +7,7 @@ import { layerNames } from "./spec.js";
 import { grouped, shapeText } from "./dom.js";
 
 const SVG = "http://www.w3.org/2000/svg";
-const NODE = { width: 190, height: 52 };
+const NODE = { width: 230, height: 52 };
 export const INPUT = "input";
 
 /** Tell whether the layers name their inputs (a graph) rather than stack. */
