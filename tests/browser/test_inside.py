@@ -27,7 +27,8 @@ def test_a_wrong_prediction_inside_layers_grad_cam_and_another_class(browser_pag
     page.locator("#show-saliency").check()         # "show where the model looked" across the gallery
     thumb = page.locator("#gallery .tile img").first
     expect(thumb).to_have_attribute("src", re.compile(r"/inside/\d+/saliency\.png$"))
-    expect(thumb).to_have_js_property("complete", True)
+    # The first overlay loads the model and traces Grad-CAM in the web process: seconds on a busy machine.
+    expect(thumb).to_have_js_property("complete", True, timeout=60_000)
     assert thumb.evaluate("(i) => i.naturalWidth") > 0
     page.locator("#gallery .tile-button").first.click()
     index = page.locator("#detail").get_attribute("data-index")

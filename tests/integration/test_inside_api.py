@@ -45,8 +45,8 @@ def world(tmp_path_factory):
                       "TESTING": True})
     client = signed_in(app)
     cnn, rnn = start(client, SMALL_CNN), start(client, RNN)
-    for run_id in (cnn, rnn):
-        run = wait_for(lambda: get(client, run_id))
+    for run_id in (cnn, rnn):   # two trainers at once: on a busy machine that takes minutes, not seconds
+        run = wait_for(lambda: get(client, run_id), timeout=600)
         assert run["status"] == "completed", run["error"]
     return client, app, cnn, rnn, tmp
 
