@@ -56,3 +56,38 @@ def test_branch_and_merge_the_convnet_into_a_residual_block_and_train_it(browser
     assert run["status"] == "completed", run["error"]
     add = next(layer for layer in run["spec"]["model"]["layers"] if layer["type"] == "Add")
     assert add["inputs"] == ["conv2d_1", "conv2d_2"]
+
+
+FUNCTIONAL = '''\
+import keras
+from keras import layers
+
+inputs = keras.Input(shape=(8, 8, 1))
+wide = layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+narrow = layers.Conv2D(4, 1, activation="relu")(inputs)
+x = layers.concatenate([wide, narrow])
+x = layers.Flatten()(x)
+outputs = layers.Dense(10, activation="softmax")(x)
+model = keras.Model(inputs, outputs)
+model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+'''
+
+
+def test_import_a_functional_script_and_see_its_drawing(browser_page, screens):
+    page = browser_page
+    open_builder(page)
+    page.locator("#import-format").select_option("python")
+    page.locator("#import-source").fill(FUNCTIONAL)
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.locator("#import-status")).to_contain_text("Imported 5 layers")
+    expect(page.locator("#check-status")).to_have_text("✓ builds")
+    graph = page.locator("#model-graph")
+    expect(graph).to_have_attribute("data-state", "checked")
+    expect(graph).to_have_attribute("data-nodes", "5")
+    expect(graph).to_have_attribute("data-edges", "6")   # input feeds both branches, both feed the merge
+    expect(graph.locator('[data-name="concatenate"]')).to_contain_text("(None, 8, 8, 8)")
+    for name in ("conv2d", "conv2d_1"):
+        expect(graph.locator(f'polyline[data-from="input"][data-to="{name}"]')).to_have_count(1)
+        expect(graph.locator(f'polyline[data-from="{name}"][data-to="concatenate"]')).to_have_count(1)
+    expect(field(page, 2, "inputs").locator("input")).to_have_value("conv2d, conv2d_1")
+    screens("imported-graph")
