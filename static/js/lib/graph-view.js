@@ -92,7 +92,7 @@ function nodeGroup(box, lines, attrs) {
 export function drawGraph(holder, layers, rows, onPick) {
   const { names, inputs } = wiring(layers);
   const g = layout(layers, names, inputs);
-  const byIndex = new Map((rows || []).map((r) => [r.index, r]));
+  const byName = new Map((rows || []).map((r) => [r.name, r]));   // a graph's rows come in topological order
   const parts = [];
   for (const edge of g.edges()) {
     const points = g.edge(edge).points.map((p) => `${p.x},${p.y}`).join(" ");
@@ -101,7 +101,7 @@ export function drawGraph(holder, layers, rows, onPick) {
   }
   parts.push(nodeGroup(g.node(INPUT), ["input"], { "data-name": INPUT, class: "graph-node graph-input" }));
   layers.forEach((layer, i) => {
-    const row = byIndex.get(i);
+    const row = byName.get(names[i]);
     const detail = row ? `${shapeText(row.output_shape)} · ${grouped(row.params)} params` : "…";
     const label = `Layer ${i} ${layer.type} ${names[i]}, takes ${inputs[i].join(" and ")}${row ? `, output ${detail}` : ""}`;
     const group = nodeGroup(g.node(names[i]), [`${i} ${layer.type}`, names[i], detail],

@@ -1,6 +1,6 @@
 // The builder's layer list: one card per layer with its catalog-generated form, and the "add" bar.
 
-import { el, replaceChildren } from "./dom.js";
+import { el, replaceChildren, shapeText } from "./dom.js";
 import { isGraph, wiring } from "./graph-view.js";
 import { parseInputs } from "./graph-edit.js";
 import { paramFields } from "./spec-form.js";
@@ -107,6 +107,13 @@ export function renderMergeWith(select, layers) {
   const { names } = wiring(layers);
   replaceChildren(select, names.map((name, i) => el("option", { value: name, text: `${i} ${name}` })));
   select.value = names.includes(previous) ? previous : (names[Math.max(names.length - 2, 0)] || "");
+}
+
+/** Give each card's output shape (card index -> text); a graph's rows come in topological order, so by name. */
+export function cardShapes(layers, rows) {
+  const { names } = wiring(layers);
+  const at = new Map(names.map((name, i) => [name, i]));
+  return new Map(rows.map((row) => [at.get(row.name) ?? row.index, shapeText(row.output_shape)]));
 }
 
 /** Show each layer's output shape on its card, or clear them (shapes: index -> text, or null). */

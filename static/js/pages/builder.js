@@ -4,7 +4,9 @@
 import { ApiError, postJSON } from "../lib/api.js";
 import { byId, debounce, el, grouped, replaceChildren, shapeText } from "../lib/dom.js";
 import { clearErrors, placeErrors } from "../lib/field-errors.js";
-import { onCardActions, renderAddPositions, renderAddTypes, renderLayers, renderMergeWith, showCardShapes } from "../lib/layer-list.js";
+import {
+  cardShapes, onCardActions, renderAddPositions, renderAddTypes, renderLayers, renderMergeWith, showCardShapes,
+} from "../lib/layer-list.js";
 import { branch, mergeAt, removeLayer } from "../lib/graph-edit.js";
 import { drawGraph } from "../lib/graph-view.js";
 import { renderCompile, renderFit } from "../lib/settings-form.js";
@@ -165,7 +167,7 @@ async function checkModelAlone(seq) {
       { signal: inflight.signal });
     if (seq !== checkSeq) return;
     showSummary(summary, result);
-    showCardShapes(layerList, new Map(result.layers.map((l) => [l.index, shapeText(l.output_shape)])));
+    showCardShapes(layerList, cardShapes(spec.model.layers, result.layers));
   } catch {
     // The layers do not build either: the marks already shown stay.
   }
@@ -176,7 +178,7 @@ function showResult(result) {
   clearErrors(root, general);
   drawModel(result.layers);
   showSummary(summary, result);
-  showCardShapes(layerList, new Map(result.layers.map((l) => [l.index, shapeText(l.output_shape)])));
+  showCardShapes(layerList, cardShapes(spec.model.layers, result.layers));
   showStatus(checkStatus, "ok", "✓ builds");
 }
 
