@@ -85,3 +85,18 @@ def test_residual_and_two_branch_models_train_continue_and_predict(client, servi
     assert client.post(f"/api/runs/{runs[1]}/continue", json={"epochs": 1}).status_code == 202
     run = wait_for(lambda: get(client, runs[1]), until=lambda r: r["epochs_done"] == 2)
     assert run["status"] == "completed", run["error"]
+
+
+def test_a_check_again_after_an_edit_gives_what_a_first_check_gives(client):
+    from webapp.spec import shape_memo
+
+    data = spec(RESIDUAL)
+    first = check(client, data).get_json()
+    data["model"]["layers"][0]["filters"] = 4
+    data["model"]["layers"][1]["filters"] = 4
+    data["model"]["layers"][2]["filters"] = 4
+    edited = check(client, data).get_json()
+    shape_memo.SHAPES.clear()
+    assert check(client, data).get_json() == edited
+    assert edited["total_params"] < first["total_params"]
+    assert edited["layers"][3]["output_shape"] == [None, 8, 8, 4]

@@ -10,7 +10,7 @@ import os
 import re
 import threading
 
-from . import catalog, graph
+from . import catalog, graph, shape_memo
 from .fields import FieldError, SpecError
 
 _keras = None
@@ -157,13 +157,22 @@ def _trace(spec, input_shape, weights):
     names, sources = graph.wiring(spec.layers)
     with _lock, (contextlib.nullcontext() if weights else _no_weights(keras)):
         traced = Traced(keras.Input(shape=tuple(input_shape)))
+        memo = not weights and not any(layer["type"] == "RandomCrop" for layer in spec.layers)
         for index, (layer, name, wanted) in enumerate(zip(spec.layers, names, sources)):
-            keras_layer, out = _call(index, layer, name, [traced.tensors[n] for n in wanted], wanted)
+            tensors = [traced.tensors[n] for n in wanted]
+            key = shape_memo.key(layer, tensors) if memo else None
+            if key in shape_memo.SHAPES:
+                out_shape, params, trainable, dtype = shape_memo.SHAPES[key]
+                out, keras_layer = keras.KerasTensor((None, *out_shape), dtype=dtype), None
+            else:
+                keras_layer, out = _call(index, layer, name, tensors, wanted)
+                out_shape, params = tuple(out.shape[1:]), int(keras_layer.count_params())
+                trainable = sum(math.prod(w.shape) for w in keras_layer.trainable_weights)
+                shape_memo.remember(key, (out_shape, params, trainable, out.dtype))
             traced.tensors[name] = out
             traced.layers.append(keras_layer)
-            row = {"index": index, "type": layer["type"], "name": name, "output_shape": [None, *out.shape[1:]],
-                   "params": int(keras_layer.count_params()),
-                   "trainable_params": sum(math.prod(w.shape) for w in keras_layer.trainable_weights)}
+            row = {"index": index, "type": layer["type"], "name": name, "output_shape": [None, *out_shape],
+                   "params": params, "trainable_params": trainable}
             traced.rows.append({**row, "inputs": wanted} if spec.is_graph else row)
         _check_uncropped(keras, spec, traced, names, sources)
     return traced

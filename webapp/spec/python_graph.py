@@ -115,7 +115,7 @@ def _model(reader, call_):
             continue
         seen[tensor.seq] = tensor
         todo.extend(tensor.sources)
-    model = Model(call_.line)
+    model = Model(call_.line, graph=True)
     model.items.extend(seen[k] for k in sorted(seen))
     reader.models.append(model)
     return model
@@ -133,8 +133,9 @@ def spec_layers(importer, model):
             layer["name"] = tensor.layer.kwargs["name"]
         layers.append(layer)
         importer.layer_lines.append(tensor.line)
-    entry = next(s for t in model.items for s in t.sources if s.input_call is not None)
-    importer.input_note(entry.input_call)   # the dataset gives the input shape
+    entry = next((s for t in model.items for s in t.sources if s.input_call is not None), None)
+    if entry is not None:
+        importer.input_note(entry.input_call)   # the dataset gives the input shape
     names = graph.layer_names(layers)
     for layer, name, tensor in zip(layers, names, model.items):
         layer["name"] = name

@@ -123,7 +123,7 @@ class PythonImport:
                 out.append(layer)
                 self.layer_lines.append(flow.generator.call.line)
         self.shift = len(out)
-        if model.items and isinstance(model.items[0], python_graph.Tensor):
+        if model.graph:
             return python_graph.spec_layers(self, model)
         for item in model.items:
             # a lower-case call is a function that makes layers (Keras's classes are capitalized)
