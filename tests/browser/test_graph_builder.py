@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_builder import card, choose_preset, field, open_builder, summary_rows
+from tests.browser.test_builder import card, choose_preset, field, import_python, open_builder, summary_rows
 
 pytestmark = pytest.mark.browser
 
@@ -76,9 +76,7 @@ model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accur
 def test_import_a_functional_script_and_see_its_drawing(browser_page, screens):
     page = browser_page
     open_builder(page)
-    page.locator("#import-format").select_option("python")
-    page.locator("#import-source").fill(FUNCTIONAL)
-    page.get_by_role("button", name="Import", exact=True).click()
+    import_python(page, FUNCTIONAL)
     expect(page.locator("#import-status")).to_contain_text("Imported 5 layers")
     expect(page.locator("#check-status")).to_have_text("✓ builds")
     graph = page.locator("#model-graph")
