@@ -41,3 +41,38 @@ def spec(base=MLP, **changes):
     out = copy.deepcopy(base)
     out.update(changes)
     return out
+
+
+# A residual CNN in the functional API: a shortcut around two convolutions joins them with Add.
+RESIDUAL = {
+    "name": "residual",
+    "dataset": "digits",
+    "model": {"layers": [
+        {"type": "Conv2D", "filters": 8, "kernel_size": 3, "padding": "same", "activation": "relu", "name": "stem"},
+        {"type": "Conv2D", "filters": 8, "kernel_size": 3, "padding": "same", "activation": "relu"},
+        {"type": "Conv2D", "filters": 8, "kernel_size": 3, "padding": "same"},
+        {"type": "Add", "inputs": ["stem", "conv2d_1"]},
+        {"type": "Activation", "activation": "relu"},
+        {"type": "GlobalAveragePooling2D"},
+        {"type": "Dense", "units": 10, "activation": "softmax"},
+    ]},
+    "compile": {"optimizer": "adam", "loss": "categorical_crossentropy", "metrics": ["accuracy"]},
+    "fit": {"epochs": 1, "batch_size": 64, "validation": "test"},
+}
+
+# Two branches (a 3x3 and a 1x1 convolution) of the input joined by Concatenate, Inception-style.
+BRANCHES = {
+    "name": "branches",
+    "dataset": "digits",
+    "model": {"layers": [
+        {"type": "Conv2D", "filters": 4, "kernel_size": 3, "padding": "same", "activation": "relu",
+         "name": "wide", "inputs": ["input"]},
+        {"type": "Conv2D", "filters": 4, "kernel_size": 1, "activation": "relu", "name": "narrow",
+         "inputs": ["input"]},
+        {"type": "Concatenate", "axis": -1, "inputs": ["wide", "narrow"]},
+        {"type": "Flatten"},
+        {"type": "Dense", "units": 10, "activation": "softmax"},
+    ]},
+    "compile": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
+    "fit": {"epochs": 1, "batch_size": 64, "validation": "test"},
+}

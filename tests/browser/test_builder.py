@@ -71,6 +71,13 @@ def open_builder(page):
     expect_builds(page)
 
 
+def import_python(page, source):
+    """Paste a Python script into the import panel and import it."""
+    page.locator("#import-format").select_option("python")
+    page.locator("#import-source").fill(source)
+    page.get_by_role("button", name="Import", exact=True).click()
+
+
 def choose_preset(page, label):
     """Click a preset button and wait until the model it gives has been checked."""
     page.get_by_role("button", name=label, exact=True).click()
@@ -204,9 +211,7 @@ def test_reload_keeps_the_model(browser_page, screens):
 def test_import_pasted_python_code(browser_page, screens):
     page = browser_page
     open_builder(page)
-    page.locator("#import-format").select_option("python")
-    page.locator("#import-source").fill(PASTED)
-    page.get_by_role("button", name="Import", exact=True).click()
+    import_python(page, PASTED)
     expect(page.locator("#import-status")).to_contain_text("Imported 5 layers")
     # keras.Input's shape is not taken (the dataset gives it), and the note says on which line.
     expect(page.locator("#import-notes-list")).to_contain_text(re.compile(r"line 5\b"))

@@ -9,7 +9,7 @@ import math
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.specs import CNN, MLP
+from tests.specs import BRANCHES, CNN, MLP, RESIDUAL
 from webapp.spec import catalog
 
 FUZZ = settings(max_examples=1500, deadline=None, database=None,
@@ -17,6 +17,10 @@ FUZZ = settings(max_examples=1500, deadline=None, database=None,
 # Valid models among the mutated presets (some 450 of 1,500 here): the fuzz reaches the summary too.
 # Random catalog stacks rarely build (a few in 1,500), so only their count is held.
 BUILT_MUTATED = 100
+BUILT_GRAPHS = 8   # of 500 rewired graphs (some 20 build here: most rewirings break the graph)
+GRAPH_NAMES = ["input", "stem", "wide", "narrow", "conv2d", "conv2d_1", "add", "concatenate", "flatten",
+               "dense", "activation", "output", "nope"]
+MERGES = [e.type for e in catalog.LAYERS.values() if e.category == "Merge"]
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-10, 300), st.integers(), st.floats(allow_nan=True),
                     st.text(max_size=12), st.sampled_from(["relu", "softmax", "same", "valid", "test", "none", "Dense"]))
@@ -95,6 +99,32 @@ def mutated_preset(draw):
     return spec
 
 
+@st.composite
+def mutated_graph(draw):
+    """Give a graph preset (residual, two branches) with inputs rewired, merges added, layers dropped or renamed."""
+    spec = copy.deepcopy(draw(st.sampled_from([RESIDUAL, BRANCHES])))
+    layers = spec["model"]["layers"]
+    wiring = st.lists(st.sampled_from(GRAPH_NAMES), max_size=3)
+    for _ in range(draw(st.integers(1, 4))):
+        op = draw(st.sampled_from(["rewire", "merge", "drop", "insert", "rename", "junk"]))
+        i = draw(st.integers(0, len(layers) - 1)) if layers else 0
+        if op == "merge":
+            layers.insert(i, {"type": draw(st.sampled_from(MERGES)), "inputs": draw(wiring)})
+        elif op == "insert":
+            layers.insert(i, {**draw(catalog_layer()), **({"inputs": draw(wiring)} if draw(st.booleans()) else {})})
+        elif not layers:
+            continue
+        elif op == "rewire":
+            layers[i]["inputs"] = draw(wiring)
+        elif op == "drop":
+            layers.pop(i)
+        elif op == "rename":
+            layers[i]["name"] = draw(st.one_of(st.sampled_from(GRAPH_NAMES), scalars))
+        else:
+            layers[i][draw(st.sampled_from(["inputs", "name"]))] = draw(json_values)
+    return spec
+
+
 def assert_sound_answer(client, body, tried):
     """Post one body and check the answer is a summary or a located 422, never a 500; count it in `tried`."""
     tried["n"] += 1
@@ -143,6 +173,11 @@ def test_catalog_specs_never_500(client):
 def test_mutated_presets_never_500(client):
     tried = fuzz(client, "mutated presets", mutated_preset(), 1500)
     assert tried["n"] >= 1500 and tried["built"] >= BUILT_MUTATED
+
+
+def test_random_graphs_never_500(client):
+    tried = fuzz(client, "rewired graphs", mutated_graph(), 500)
+    assert tried["n"] >= 500 and tried["built"] >= BUILT_GRAPHS
 
 
 RANDOM_JSON = st.one_of(

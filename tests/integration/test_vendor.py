@@ -31,3 +31,19 @@ def test_the_socketio_client_speaks_the_servers_protocol():
     assert version("python-socketio").split(".")[0] == "5"
     license_text = (VENDOR / clients[0].name.replace(".esm.min.js", ".LICENSE")).read_text(encoding="utf-8")
     assert "MIT License" in license_text
+
+
+def test_the_graph_layout_library_is_pinned_dagre_with_its_license(client):
+    """The builder's drawing lays graphs out with one vendored @dagrejs/dagre (MIT), served as a module."""
+    files = sorted(VENDOR.glob("dagre-*.esm.min.js"))
+    assert len(files) == 1, files
+    pinned = re.fullmatch(r"dagre-(\d+\.\d+\.\d+)\.esm\.min\.js", files[0].name)
+    assert pinned, files[0].name
+    text = files[0].read_text(encoding="utf-8")
+    assert f'ue="{pinned.group(1)}"' in text or f"@dagrejs/dagre {pinned.group(1)}" in text
+    assert "export{" in text and "sourceMappingURL" not in text   # an ES module; no map is shipped
+    assert "Permission is hereby granted" in (VENDOR / f"dagre-{pinned.group(1)}.LICENSE").read_text(encoding="utf-8")
+    imports = (VENDOR.parent / "js" / "lib" / "graph-view.js").read_text(encoding="utf-8")
+    assert f"../../vendor/{files[0].name}" in imports
+    response = client.get(f"/static/vendor/{files[0].name}")
+    assert response.status_code == 200 and response.data == files[0].read_bytes()

@@ -1,4 +1,4 @@
-"""Turn a checked Spec into a `keras.Sequential`, layer by layer, mapping every error to its layer.
+"""Turn a checked Spec into a `keras.Sequential` (a stack) or a functional `keras.Model` (a graph), mapping every error to its layer.
 
 This and `runs/trainer.py` are the only modules that import Keras, and only inside functions: the
 web process pays for TensorFlow on the first model check, not at start-up.
@@ -10,7 +10,7 @@ import os
 import re
 import threading
 
-from . import catalog
+from . import catalog, graph, shape_memo
 from .fields import FieldError, SpecError
 
 _keras = None
@@ -42,25 +42,8 @@ def init_keras(gpu=False):
     return _keras
 
 
-def snake_case(name):
-    """Give Keras's default layer name for a class name: Conv2D -> conv2d, SimpleRNN -> simple_rnn."""
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-def layer_names(layers):
-    """Give the names a fresh Keras session would give these layers: dense, dense_1, conv2d..."""
-    seen, names = {}, []
-    for layer in layers:
-        base = snake_case(layer["type"])
-        count = seen.get(base, 0)
-        names.append(base if count == 0 else f"{base}_{count}")
-        seen[base] = count + 1
-    return names
-
-
 def _kwargs(layer):
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in layer.items() if k != "type"}
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in layer.items() if k not in ("type", "name", "inputs")}
 
 
 def make_layer(layer, name=None):
@@ -151,40 +134,85 @@ def _no_weights(keras):
             global_state.set_global_attribute("uninitialized_variables", [])
 
 
+class Traced:
+    """A spec's layers called on a `keras.Input`: the Keras layers, the summary rows, the tensors."""
+
+    def __init__(self, inputs):
+        self.inputs, self.layers, self.rows, self.tensors = inputs, [], [], {graph.INPUT: inputs}
+
+
 def trace(spec, input_shape, weights=True):
     """Give (keras layers, rows) for the spec on this per-sample input shape, or raise SpecError.
 
-    rows are `model.summary()`'s: index, type, name, output_shape, params. weights=False builds
-    shapes only (for checks); those layers cannot be trained.
+    rows are `model.summary()`'s: index, type, name, output_shape, params (and inputs, for a
+    graph). weights=False builds shapes only (for checks); those layers cannot be trained.
     """
+    traced = _trace(spec, input_shape, weights)
+    return traced.layers, traced.rows
+
+
+def _trace(spec, input_shape, weights):
+    """Give the Traced spec: each layer called on its inputs' tensors, in the canonical order."""
     keras = init_keras()
+    names, sources = graph.wiring(spec.layers)
     with _lock, (contextlib.nullcontext() if weights else _no_weights(keras)):
-        x = keras.Input(shape=tuple(input_shape))
-        built, rows = [], []
-        for index, (layer, name) in enumerate(zip(spec.layers, layer_names(spec.layers))):
-            shape = tuple(x.shape[1:])
-            problem = _precheck(index, layer, shape)
-            if problem:
-                raise SpecError([problem])
-            try:
-                keras_layer = make_layer(layer, name)
-                x = keras_layer(x)
-            except Exception as exc:  # Keras raises ValueError, TypeError, even tf errors
-                raise SpecError([FieldError(index, None, f"Layer {index} ({layer['type']}) on input "
-                                            f"{_shape_text(shape)}: {keras_message(exc)}")]) from exc
-            out = tuple(x.shape[1:])
-            if any(d == 0 for d in out if d is not None):
-                raise SpecError([FieldError(index, None, f"Layer {index} ({layer['type']}) turns {_shape_text(shape)} "
-                                            f"into {_shape_text(out)}, which is empty. Use padding=\"same\" or a smaller window.")])
-            built.append(keras_layer)
-            rows.append({"index": index, "type": layer["type"], "name": name,
-                         "output_shape": [None, *out], "params": int(keras_layer.count_params()),
-                         "trainable_params": sum(math.prod(w.shape) for w in keras_layer.trainable_weights)})
-        _check_uncropped(keras, spec, built, input_shape)
-    return built, rows
+        traced = Traced(keras.Input(shape=tuple(input_shape)))
+        memo = not weights and not any(layer["type"] == "RandomCrop" for layer in spec.layers)
+        for index, (layer, name, wanted) in enumerate(zip(spec.layers, names, sources)):
+            tensors = [traced.tensors[n] for n in wanted]
+            key = shape_memo.key(layer, tensors) if memo else None
+            if key in shape_memo.SHAPES:
+                out_shape, params, trainable, dtype = shape_memo.SHAPES[key]
+                out, keras_layer = keras.KerasTensor((None, *out_shape), dtype=dtype), None
+            else:
+                keras_layer, out = _call(index, layer, name, tensors, wanted)
+                out_shape, params = tuple(out.shape[1:]), int(keras_layer.count_params())
+                trainable = sum(math.prod(w.shape) for w in keras_layer.trainable_weights)
+                shape_memo.remember(key, (out_shape, params, trainable, out.dtype))
+            traced.tensors[name] = out
+            traced.layers.append(keras_layer)
+            row = {"index": index, "type": layer["type"], "name": name, "output_shape": [None, *out_shape],
+                   "params": params, "trainable_params": trainable}
+            traced.rows.append({**row, "inputs": wanted} if spec.is_graph else row)
+        _check_uncropped(keras, spec, traced, names, sources)
+    return traced
 
 
-def _check_uncropped(keras, spec, built, input_shape):
+def _call(index, layer, name, tensors, wanted):
+    """Give (the Keras layer, its output tensor on its input tensors), or raise SpecError naming the layer."""
+    shapes = [tuple(t.shape[1:]) for t in tensors]
+    merge = graph.merge_arity(layer["type"]) is not None
+    problem = None if merge else _precheck(index, layer, shapes[0])
+    if problem:
+        raise SpecError([problem])
+    try:
+        keras_layer = make_layer(layer, name)
+        x = keras_layer(tensors if merge else tensors[0])
+    except Exception as exc:  # Keras raises ValueError, TypeError, even tf errors
+        if merge:
+            given = " and ".join(f"{_shape_text(s)} from {n}" for s, n in zip(shapes, wanted))
+            raise SpecError([FieldError(index, "inputs", f"Layer {index} ({layer['type']} '{name}') cannot merge "
+                                        f"its inputs {wanted}: it gets {given}. {_merge_rule(layer)} "
+                                        f"(Keras: {keras_message(exc)})")]) from exc
+        raise SpecError([FieldError(index, None, f"Layer {index} ({layer['type']}) on input "
+                                    f"{_shape_text(shapes[0])}: {keras_message(exc)}")]) from exc
+    out = tuple(x.shape[1:])
+    if any(d == 0 for d in out if d is not None):
+        raise SpecError([FieldError(index, None, f"Layer {index} ({layer['type']}) turns {_shape_text(shapes[0])} "
+                                    f"into {_shape_text(out)}, which is empty. Use padding=\"same\" or a smaller window.")])
+    return keras_layer, x
+
+
+def _merge_rule(layer):
+    """Say which input shapes a merge layer accepts."""
+    if layer["type"] == "Concatenate":
+        return f"Concatenate needs the same shape on every axis but its axis ({layer['axis']})."
+    if layer["type"] == "Dot":
+        return f"Dot needs equal sizes on its axes {layer['axes']}."
+    return f"{layer['type']} needs inputs of the same shape."
+
+
+def _check_uncropped(keras, spec, traced, names, sources):
     """Refuse a RandomCrop whose later layers cannot take the uncropped image.
 
     Keras 3 (up to at least 3.15, keras-team/keras#21868) passes images through RandomCrop
@@ -193,10 +221,12 @@ def _check_uncropped(keras, spec, built, input_shape):
     crops = [i for i, layer in enumerate(spec.layers) if layer["type"] == "RandomCrop"]
     if not crops:
         return
-    x = keras.Input(shape=tuple(input_shape))
-    for index, keras_layer in enumerate(built):
+    tensors = {graph.INPUT: keras.Input(shape=tuple(traced.inputs.shape[1:]))}
+    for index, (keras_layer, name, wanted) in enumerate(zip(traced.layers, names, sources)):
+        inputs = [tensors[n] for n in wanted]
         try:
-            x = x if index in crops else keras_layer(x)
+            merge = graph.merge_arity(spec.layers[index]["type"]) is not None
+            tensors[name] = inputs[0] if index in crops else keras_layer(inputs if merge else inputs[0])
         except Exception as exc:
             raise SpecError([FieldError(crops[0], "type", f"Layer {crops[0]} (RandomCrop): Keras 3 leaves images "
                              "uncropped at evaluate and predict time, and then layer "
@@ -206,21 +236,31 @@ def _check_uncropped(keras, spec, built, input_shape):
 
 
 def build_model(spec, input_shape, name=None):
-    """Give a `keras.Sequential` for the checked spec, with Keras's default layer names."""
+    """Give a `keras.Sequential` for a stack, a functional `keras.Model` for a graph, with the spec's
+    layer names (Keras's defaults where the spec gives none)."""
     keras = init_keras()
-    layers, _ = trace(spec, input_shape)
+    traced = _trace(spec, input_shape, weights=True)
     with _lock:
-        return keras.Sequential([keras.Input(shape=tuple(input_shape)), *layers], name=name or "sequential")
+        if spec.is_graph:
+            output = traced.tensors[traced.rows[-1]["name"]]
+            return keras.Model(traced.inputs, output, name=name or "functional")
+        return keras.Sequential([keras.Input(shape=tuple(input_shape)), *traced.layers], name=name or "sequential")
 
 
 def _last_activation(spec):
-    for layer in reversed(spec.layers):
+    """Give the activation the output ends with, looking back through Dropout-like layers."""
+    names, sources = graph.wiring(spec.layers)
+    index_of = {name: i for i, name in enumerate(names)}
+    index = len(spec.layers) - 1
+    while index is not None:
+        layer = spec.layers[index]
         if layer["type"] in ("Dense", "Activation"):
             return layer["activation"]
         if layer["type"] == "Softmax":
             return "softmax"
         if layer["type"] not in ("Dropout", "ActivityRegularization"):
             return None
+        index = index_of.get(sources[index][0])
     return None
 
 

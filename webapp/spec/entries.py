@@ -68,6 +68,8 @@ class Entry:
         """Give the JSON form used by `GET /api/layers`."""
         d = {"type": self.type, "category": self.category, "doc": self.doc,
              "params": [p.to_dict() for p in self.params]}
+        if "min_inputs" in self.extra:   # a merge layer: how many inputs it joins
+            d.update(min_inputs=self.extra["min_inputs"], max_inputs=self.extra["max_inputs"])
         if self.input_rank:
             d["input_rank"] = self.input_rank
             d["input_hint"] = self.input_hint

@@ -5,7 +5,10 @@ that comes from a spec is written with repr(), so no name or string can break ou
 names written bare (layer and optimizer classes, keras.datasets modules) come from the catalog.
 """
 
-from . import build, catalog, keras_names as kn
+import keyword
+import re
+
+from . import build, catalog, graph, keras_names as kn
 
 # keras.datasets modules a dataset may be loaded from (the registry's source "keras").
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10")
@@ -34,8 +37,9 @@ def literal(value, tuples=True):
     return text
 
 
-def layer_call(layer):
-    """Give `keras.layers.X(...)` for a canonical layer, with only the arguments that differ from Keras's defaults."""
+def layer_call(layer, name=False):
+    """Give `keras.layers.X(...)` for a canonical layer, with only the arguments that differ from Keras's
+    defaults (and its `name=`, when asked, for a functional model)."""
     kind = layer["type"]
     entry = catalog.LAYERS[kind]
     positional = kn.POSITIONAL.get(kind, ())[:kn.EXPORT_POSITIONAL.get(kind, 0)]
@@ -46,6 +50,8 @@ def layer_call(layer):
         value = layer[param.name]
         if param.required or value != param.default:
             args.append(f"{param.name}={layer_call(value) if param.kind == 'layer' else literal(value)}")
+    if name:
+        args.append(f"name={literal(layer['name'])}")
     return f"keras.layers.{kind}({', '.join(args)})"
 
 
@@ -193,9 +199,40 @@ def _labels(mode, dataset):
 
 def _model(spec, dataset):
     shape = literal([int(d) for d in dataset["input_shape"]])
+    if spec.is_graph:
+        return functional_model(spec.layers, shape)
     rows = [f"keras.Input(shape={shape})"] + [layer_call(layer) for layer in spec.layers]
     body = "".join(f"{INDENT * 2}{row},\n" for row in rows)
     return f"model = keras.Sequential(\n{INDENT}[\n{body}{INDENT}]\n)\nmodel.summary()"
+
+
+# Names the script itself uses, which a layer's variable must not take.
+_SCRIPT_NAMES = {"args", "parser", "keras", "np", "model", "inputs", "x_train", "x_test", "y_train", "y_test",
+                 "history", "callbacks", "digits", "data", "num_classes", "labels_test", "scores", "predictions",
+                 "predicted", "pixel_max", "load_digits", "train_test_split", "argparse", "RUN_NAME", "DATASET"}
+
+
+def functional_model(layers, shape):
+    """Give the functional API lines for a graph spec: one variable per layer, named after it."""
+    variables = {graph.INPUT: "inputs"}
+    lines = [f"inputs = keras.Input(shape={shape})"]
+    for layer in layers:
+        var = _variable(layer["name"], set(variables.values()))
+        args = [variables[n] for n in layer["inputs"]]
+        called = f"[{', '.join(args)}]" if graph.merge_arity(layer["type"]) else args[0]
+        lines.append(f"{var} = {layer_call(layer, name=True)}({called})")
+        variables[layer["name"]] = var
+    lines.append(f"model = keras.Model(inputs, {variables[layers[-1]['name']]})")
+    return "\n".join(lines + ["model.summary()"])
+
+
+def _variable(name, taken):
+    """Give a Python variable for a layer name: conv2d_1 stays, block1-conv becomes block1_conv."""
+    var = re.sub(r"\W", "_", name)
+    var = var if var.isidentifier() else "layer_" + var
+    while keyword.iskeyword(var) or var in _SCRIPT_NAMES or var in taken:
+        var += "_out"
+    return var
 
 
 def _compile(compile_spec):

@@ -6,7 +6,7 @@ object can never slip through to Keras's own deserializer. Pure: no Keras, no Fl
 
 import json
 
-from . import catalog, keras_names as kn, old_keras
+from . import catalog, json_graph, keras_names as kn, old_keras
 from .import_answer import finish, note, refuse, shape_note
 from .python_import import from_python
 from .fields import FieldError, SpecError
@@ -47,12 +47,14 @@ def from_keras_json(text):
         raise SpecError([FieldError(None, "source", "This JSON is not a Keras model: expected the output of "
                                     "model.to_json(), an object with class_name \"Sequential\".")])
     kind = data.get("class_name")
-    if kind != "Sequential":
-        what = "a functional model (keras.Model)" if kind in ("Functional", "Model") else f"a {kind!r:.40}"
-        raise SpecError([FieldError(None, "source", f"Only Sequential models can be imported; this is {what}. "
-                                    "Rebuild it as keras.Sequential([...]) to use it here.")])
+    if kind not in ("Sequential", *json_graph.FUNCTIONAL):
+        raise SpecError([FieldError(None, "source", f"Only Sequential and functional models can be imported; "
+                                    f"this is a {kind!r:.40}.")])
     config = data.get("config")
     warnings, layers = Report(), []
+    if kind in json_graph.FUNCTIONAL:
+        layers = json_graph.functional_layers(config, json_layer, warnings)
+        return _finish_json(data, layers, warnings)
     raw = config.get("layers") if isinstance(config, dict) else config
     if isinstance(config, list):
         warnings.notes.append(note(None, "config: [layers]", "config: {\"layers\": [...]}", "Keras 1 and 2.0–2.2 "
@@ -63,6 +65,11 @@ def from_keras_json(text):
         layer = json_layer(item, len(layers), warnings)
         if layer is not None:
             layers.append(layer)
+    return _finish_json(data, layers, warnings)
+
+
+def _finish_json(data, layers, warnings):
+    """Give the import answer for a Keras JSON's layers, with its compile_config read."""
     config = data.get("compile_config")
     compile_spec = json_compile(config, warnings) if isinstance(config, dict) and config else None   # {}: not compiled
     if compile_spec and compile_spec["loss"] is None:

@@ -174,6 +174,29 @@ _RECURRENT = [
     ), "Runs a recurrent layer in both directions.", **_rank(2, SEQ), category="Recurrent"),
 ]
 
+def _merge(kind, doc, params=(), most=None):
+    """Give a merge layer's entry: it takes two or more inputs (exactly two when `most` is 2)."""
+    return Entry(kind, params, doc, category="Merge", extra={"min_inputs": 2, "max_inputs": most})
+
+
+# Merge layers join two or more branches of a graph spec (their inputs are named with "inputs").
+MERGE = [
+    _merge("Add", "Adds its inputs, element by element (shapes must match): a residual connection."),
+    _merge("Subtract", "Subtracts its second input from its first, element by element.", most=2),
+    _merge("Multiply", "Multiplies its inputs, element by element."),
+    _merge("Average", "Averages its inputs, element by element."),
+    _merge("Maximum", "Keeps the largest of its inputs, element by element."),
+    _merge("Minimum", "Keeps the smallest of its inputs, element by element."),
+    _merge("Concatenate", "Joins its inputs along an axis (the others must match): an Inception-style "
+           "or skip connection.", (Param("axis", "int", -1, min=-8, max=8,
+                                        help="Axis to join along; -1 is the channels (last) axis."),)),
+    _merge("Dot", "Dot product of its two inputs along the given axes.", (
+        ints("axes", [-1, -1], 2, required=True, low=-8,
+             help_text="Axis of each input to take the product along (one int for both)."),
+        Param("normalize", "bool", False, help="L2-normalize the inputs first (cosine similarity)."),
+    ), most=2),
+]
+
 _PLAIN = (_CORE + _CONVOLUTION + _POOLING + _RESHAPING + _ACTIVATION_LAYERS + _REGULARIZATION
           + _NORMALIZATION + _RECURRENT + augmentation.LAYERS)
 WRAPPABLE = tuple(e.type for e in _PLAIN)
@@ -182,4 +205,4 @@ TIME_DISTRIBUTED = Entry("TimeDistributed", (
           help="The layer applied to every timestep (the first axis of each sample)."),
 ), "Applies a layer to every timestep of a sequence: (timesteps, ...) -> (timesteps, ...).",
     input_rank=None, input_hint="timesteps, ...", category="Wrappers")
-ALL = _PLAIN + [TIME_DISTRIBUTED]
+ALL = _PLAIN + [TIME_DISTRIBUTED] + MERGE

@@ -5,7 +5,7 @@ leaves to Keras gets Keras's defaults (fit() trains 1 epoch without validation, 
 patience 0), so the imported run does what the script did.
 """
 
-from . import catalog, keras_names as kn, old_keras, python_legacy, python_training
+from . import catalog, keras_names as kn, old_keras, python_graph, python_legacy, python_training
 from .import_answer import finish, refuse, shape_note
 from .python_source import Reader
 from .python_values import Call, Model, NotStatic, Ref, Rows, Unknown
@@ -86,13 +86,14 @@ class PythonImport:
                       extra={"predict": predict, "keras_version": version})
 
     def choose_model(self):
-        """Give the Sequential model to import: the one fitted, else compiled, else the first."""
+        """Give the model to import (Sequential or functional): the one fitted, else compiled, else the first."""
         models = self.reader.models
         if not models:
             if self.reader.functional:
                 line = self.reader.functional[0]
-                raise SpecError([FieldError(None, "source", f"Line {line}: keras.Model(...) builds a functional model; "
-                                            "only keras.Sequential models can be imported.")])
+                raise SpecError([FieldError(None, "source", f"Line {line}: keras.Model(...) cannot be followed: its "
+                                            "inputs must be a keras.Input(...) and its outputs layers called on "
+                                            "it, at the top level or in functions the script calls.")])
             hint = next((w for w in self.warnings if "model" in w), "")
             raise SpecError([FieldError(None, "source", "No keras.Sequential model was found at the top level of the "
                                         "script." + (f" Note {hint}." if hint else ""))])
@@ -122,6 +123,8 @@ class PythonImport:
                 out.append(layer)
                 self.layer_lines.append(flow.generator.call.line)
         self.shift = len(out)
+        if model.graph:
+            return python_graph.spec_layers(self, model)
         for item in model.items:
             # a lower-case call is a function that makes layers (Keras's classes are capitalized)
             if isinstance(item, Model):

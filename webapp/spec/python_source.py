@@ -14,7 +14,7 @@ import ast
 import operator
 import re
 
-from . import old_keras, python_flow, python_legacy
+from . import old_keras, python_flow, python_graph, python_legacy
 from .import_answer import note
 from .python_values import (Call, Flow, Function, Generator, Method, Model, Namespace, Parser, Ref, Rows,
                             Unknown)
@@ -35,7 +35,8 @@ class Reader:
         self.lines = re.split(r"\r\n|\r|\n", source)   # as the tokenizer splits them
         self.env = {}
         self.models = []
-        self.functional = []      # lines that build keras.Model(...): the functional API
+        self.functional = []      # lines of keras.Model(...) calls that could not be read as a functional model
+        self.graph_layers = {}    # id of a layer object called on a tensor -> line (python_graph.py)
         self.warnings = []
         self.notes = []
         self.markers = []         # (generation, line, text): what dates the script (old_keras.GENERATIONS)
@@ -240,6 +241,9 @@ class Reader:
             return self.method(func, call)
         if isinstance(func, Function):
             return self.flow.call_function(func, call)
+        made = python_graph.call(self, call)   # the functional API: Input, layer(x), add([x, y]), Model
+        if made is not None:
+            return made
         if call.name == "Sequential":
             return self.sequential(call)
         if call.name == "ImageDataGenerator":

@@ -77,6 +77,7 @@ class Model:
     fit: Call | None = None
     fit_method: str = "fit"                       # or fit_generator
     predict: Call | None = None                   # predict_classes(x[...]) or predict(x[...])
+    graph: bool = False                           # a functional keras.Model: items are python_graph Tensors
 
 
 @dataclass

@@ -6,7 +6,7 @@ two specs that mean the same model compare equal.
 
 from dataclasses import dataclass
 
-from . import catalog
+from . import catalog, graph
 # FieldError and SpecError live in fields.py; callers outside spec/ import them from here too.
 from .fields import MAX_NAME, FieldError, SpecError, check_params, is_int, is_number, show, suggest  # noqa: F401
 
@@ -25,6 +25,11 @@ class Spec:
     compile: dict | None
     fit: dict | None
     predict: dict | None = None   # {"indexes": [...]}: test images the gallery opens on after training
+
+    @property
+    def is_graph(self):
+        """Say whether the layers name their inputs (a functional keras.Model) rather than stack."""
+        return graph.is_graph(self.layers)
 
     @property
     def label_mode(self):
@@ -51,7 +56,11 @@ def check_layer(index, data, errors):
         errors.append(FieldError(index, "type", f"Layer {index}: '{show(kind).strip(chr(39))}' is not an allowed layer."
                                  f"{suggest(kind, catalog.LAYERS)} Allowed: {', '.join(catalog.LAYERS)}."))
         return None
-    return {"type": entry.type, **check_params(entry, data, errors, index, what=f"Layer {index} ({entry.type})")}
+    params = {k: v for k, v in data.items() if k not in ("name", "inputs")}
+    out = {"type": entry.type, **check_params(entry, params, errors, index, what=f"Layer {index} ({entry.type})")}
+    if "name" in data and graph.check_name(index, data["name"], errors, FieldError):
+        out["name"] = data["name"]
+    return out
 
 
 def check_optimizer(value, errors):
@@ -221,4 +230,10 @@ def _check_model(model, errors):
     if len(layers) > MAX_LAYERS:
         errors.append(FieldError(None, "model.layers", f"A model may have at most {MAX_LAYERS} layers; this one has {len(layers)}."))
         return []
-    return [check_layer(i, layer, errors) for i, layer in enumerate(layers)]
+    checked = [check_layer(i, layer, errors) for i, layer in enumerate(layers)]
+    if graph.is_graph(layers):
+        given = [layer if isinstance(layer, dict) else {} for layer in layers]
+        return graph.check_graph(checked, given, errors, FieldError)
+    graph.check_stack(checked, errors, FieldError)
+    return checked
+

@@ -1,7 +1,8 @@
 // The builder's layer list: one card per layer with its catalog-generated form, and the "add" bar.
 
-import { el, replaceChildren } from "./dom.js";
-import { layerNames } from "./spec.js";
+import { el, replaceChildren, shapeText } from "./dom.js";
+import { isGraph, wiring } from "./graph-view.js";
+import { parseInputs } from "./graph-edit.js";
 import { paramFields } from "./spec-form.js";
 
 /** Give the small icon button of a card (move up/down, remove), labelled for screen readers and tests. */
@@ -12,8 +13,21 @@ function actionButton(action, index, symbol, label, disabled) {
   });
 }
 
+/** Give a graph layer's "inputs" field: the names it takes, edited as text to reconnect it. */
+function inputsField(layer, index, inputs, ctx) {
+  const id = `layer-${index}-inputs`;
+  const input = el("input", { id, type: "text", value: inputs.join(", "), spellcheck: "false", autocomplete: "off" });
+  input.addEventListener("change", () => {
+    layer.inputs = parseInputs(input.value);
+    ctx.onChange();
+  });
+  return el("div", { class: "field wide", dataset: { field: "inputs" } },
+    el("label", { for: id, text: "inputs" }), input,
+    el("span", { class: "help", text: "Names of the layers it takes, \"input\" for the dataset's input." }));
+}
+
 /** Give one layer's card: header (index, type, Keras name, output shape, buttons), doc, fields. */
-function layerCard(layer, index, count, name, ctx) {
+function layerCard(layer, index, count, name, ctx, inputs) {
   const entry = ctx.cat.layers.get(layer.type);
   const header = el("header", { class: "layer-head" },
     el("span", { class: "layer-index", title: `model.layers[${index}]`, text: String(index) }),
@@ -23,8 +37,10 @@ function layerCard(layer, index, count, name, ctx) {
     el("span", { class: "card-actions" },
       actionButton("up", index, "↑", `Move layer ${index} up`, index === 0),
       actionButton("down", index, "↓", `Move layer ${index} down`, index === count - 1),
+      actionButton("branch", index, "⑂", `Branch from layer ${index}`, false),
       actionButton("remove", index, "✕", `Remove layer ${index}`, false)));
   const fields = entry ? paramFields(entry.params, layer, ctx) : [];
+  if (inputs) fields.unshift(inputsField(layer, index, inputs, ctx));
   return el("li", { class: "card layer-card", dataset: { layerIndex: String(index), layerType: String(layer.type) } },
     header,
     el("p", { class: "card-error", role: "alert", hidden: true }),
@@ -37,8 +53,9 @@ function layerCard(layer, index, count, name, ctx) {
  * ctx: cat (indexed catalog), newLayer(type), onChange() for field edits.
  */
 export function renderLayers(list, layers, ctx) {
-  const names = layerNames(layers);
-  const cards = layers.map((layer, i) => layerCard(layer, i, layers.length, names[i], ctx));
+  const { names, inputs } = wiring(layers);
+  const graph = isGraph(layers);
+  const cards = layers.map((layer, i) => layerCard(layer, i, layers.length, names[i], ctx, graph ? inputs[i] : null));
   if (!cards.length) {
     cards.push(el("li", { class: "card empty-list" },
       el("p", { class: "muted", text: "No layers yet: start from a preset above, add a layer below, or import code." })));
@@ -46,7 +63,7 @@ export function renderLayers(list, layers, ctx) {
   replaceChildren(list, cards);
 }
 
-/** Call handlers.move(index, delta) / handlers.remove(index) when a card's buttons are clicked. */
+/** Call handlers.move(index, delta) / remove(index) / branch(index) when a card's buttons are clicked. */
 export function onCardActions(list, handlers) {
   list.addEventListener("click", (event) => {
     const button = event.target.closest("button[data-action]");
@@ -55,6 +72,7 @@ export function onCardActions(list, handlers) {
     if (button.dataset.action === "up") handlers.move(index, -1);
     else if (button.dataset.action === "down") handlers.move(index, 1);
     else if (button.dataset.action === "remove") handlers.remove(index);
+    else if (button.dataset.action === "branch") handlers.branch(index);
   });
 }
 
@@ -73,7 +91,7 @@ export function renderAddTypes(select, cat, chosen = "Dense") {
 /** Fill the "at" select: the end, the start, or after each layer (by index and Keras name). */
 export function renderAddPositions(select, layers) {
   const previous = select.value;
-  const names = layerNames(layers);
+  const { names } = wiring(layers);
   const options = [el("option", { value: "end", text: "the end" })];
   if (layers.length) options.push(el("option", { value: "0", text: "the start" }));
   layers.forEach((layer, i) => {
@@ -81,6 +99,21 @@ export function renderAddPositions(select, layers) {
   });
   replaceChildren(select, options);
   select.value = [...select.options].some((o) => o.value === previous) ? previous : "end";
+}
+
+/** Fill the "merge with" select: every layer by index and Keras name, the last but one chosen. */
+export function renderMergeWith(select, layers) {
+  const previous = select.value;
+  const { names } = wiring(layers);
+  replaceChildren(select, names.map((name, i) => el("option", { value: name, text: `${i} ${name}` })));
+  select.value = names.includes(previous) ? previous : (names[Math.max(names.length - 2, 0)] || "");
+}
+
+/** Give each card's output shape (card index -> text); a graph's rows come in topological order, so by name. */
+export function cardShapes(layers, rows) {
+  const { names } = wiring(layers);
+  const at = new Map(names.map((name, i) => [name, i]));
+  return new Map(rows.map((row) => [at.get(row.name) ?? row.index, shapeText(row.output_shape)]));
 }
 
 /** Show each layer's output shape on its card, or clear them (shapes: index -> text, or null). */

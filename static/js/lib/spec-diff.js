@@ -1,5 +1,7 @@
 // What differs between run specs: each canonical spec flattened to dotted paths such as
-// model.layers[2].units or compile.optimizer.learning_rate, lined up row by row.
+// model.layers[2].units or compile.optimizer.learning_rate, lined up row by row. A graph spec's
+// layers are keyed by name (model.layers[add].inputs), so an added branch adds rows of its own
+// instead of shifting every later index, and a rewired input is one differing row.
 
 /** Give a leaf value as a reader wants it: 0.001, relu, [3, 3], true, null. */
 export function valueText(value) {
@@ -29,19 +31,38 @@ function walk(value, path, out) {
   }
 }
 
+/** Tell whether a spec's layers name their inputs (a functional graph) rather than stack. */
+function isGraph(layers) {
+  return layers.some((l) => l && Array.isArray(l.inputs));
+}
+
+/** Give a graph's layers keyed by name, and the merges as "add ← stem + conv2d_1" (its branches). */
+function walkGraph(layers, out) {
+  const merges = layers.filter((l) => l && Array.isArray(l.inputs) && l.inputs.length > 1);
+  out.set("merges", merges.map((l) => `${l.name} ← ${l.inputs.join(" + ")}`).join("; ") || "none");
+  layers.forEach((layer, i) => {
+    const key = (layer && typeof layer.name === "string") ? layer.name : String(i);
+    const { name, ...rest } = layer || {};
+    walk(rest, `model.layers[${key}]`, out);
+  });
+}
+
 /**
- * Give a spec's rows as a Map path -> value: a layer count and the layer types first, then every
- * leaf (the run's name is left out: it heads the column).
+ * Give a spec's rows as a Map path -> value: a layer count and the layer types first (and a
+ * graph's merges), then every leaf (the run's name is left out: it heads the column).
  */
 export function flattenSpec(spec) {
   const out = new Map();
   const layers = (spec && spec.model && Array.isArray(spec.model.layers)) ? spec.model.layers : [];
   out.set("layers (count)", layers.length);
   out.set("layer types", layers.map((l) => (l && l.type) || "?").join(" → "));
+  const graph = isGraph(layers);
+  if (graph) walkGraph(layers, out);
   // The spec's own order (JSON answers come with sorted keys); the name heads the column instead.
   const keys = Object.keys(spec || {}).filter((k) => k !== "name");
   const order = ["dataset", "model", "compile", "fit"];
   for (const key of [...order.filter((k) => keys.includes(k)), ...keys.filter((k) => !order.includes(k))]) {
+    if (key === "model" && graph) continue;
     walk(spec[key], key, out);
   }
   return out;

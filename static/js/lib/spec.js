@@ -106,14 +106,23 @@ export function snakeCase(name) {
   return name.replace(/(.)([A-Z][a-z]+)/g, "$1_$2").replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
 }
 
-/** Give the names a fresh Keras session gives these layers: dense, dense_1, conv2d... */
+/**
+ * Give each layer its name: the given one, else the one a fresh Keras session gives it (dense,
+ * dense_1, conv2d...), skipping names given to other layers (as webapp/spec/graph.py does).
+ */
 export function layerNames(layers) {
+  const taken = new Set(layers.filter((l) => l && typeof l.name === "string" && l.name).map((l) => l.name));
   const seen = new Map();
   return layers.map((layer) => {
-    const base = snakeCase(String(layer.type ?? "layer"));
-    const count = seen.get(base) ?? 0;
-    seen.set(base, count + 1);
-    return count === 0 ? base : `${base}_${count}`;
+    if (layer && typeof layer.name === "string" && layer.name) return layer.name;
+    const base = snakeCase(String(layer?.type ?? "layer"));
+    let name;
+    do {
+      const count = seen.get(base) ?? 0;
+      seen.set(base, count + 1);
+      name = count === 0 ? base : `${base}_${count}`;
+    } while (taken.has(name));
+    return name;
   });
 }
 

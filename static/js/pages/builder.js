@@ -4,7 +4,11 @@
 import { ApiError, postJSON } from "../lib/api.js";
 import { byId, debounce, el, grouped, replaceChildren, shapeText } from "../lib/dom.js";
 import { clearErrors, placeErrors } from "../lib/field-errors.js";
-import { onCardActions, renderAddPositions, renderAddTypes, renderLayers, showCardShapes } from "../lib/layer-list.js";
+import {
+  cardShapes, onCardActions, renderAddPositions, renderAddTypes, renderLayers, renderMergeWith, showCardShapes,
+} from "../lib/layer-list.js";
+import { branch, mergeAt, removeLayer } from "../lib/graph-edit.js";
+import { drawGraph } from "../lib/graph-view.js";
 import { renderCompile, renderFit } from "../lib/settings-form.js";
 import {
   defaultFit, indexCatalog, loadSaved, newLayer, normalizeCompile, normalizeSpec, presetSpec, save, withAugmentation,
@@ -53,10 +57,25 @@ function layersChanged() {
   changed();
 }
 
-/** Draw the layer cards and the add bar's positions from the spec. */
+/** Draw the layer cards, the add bar's positions and the model's drawing from the spec. */
 function drawLayers() {
   renderLayers(layerList, spec.model.layers, formContext);
   renderAddPositions(byId("add-layer-position"), spec.model.layers);
+  renderMergeWith(byId("add-merge-with"), spec.model.layers);
+  drawModel(null);
+}
+
+/** Draw the model as a graph (rows: the check's layers, or null); a node opens its layer's card. */
+function drawModel(rows) {
+  const holder = byId("model-graph");
+  holder.dataset.state = rows ? "checked" : "drawn";
+  drawGraph(holder, spec.model.layers, rows, (index) => {
+    const card = layerList.querySelector(`.layer-card[data-layer-index="${index}"]`);
+    if (!card) return;
+    card.scrollIntoView({ block: "nearest" });
+    const field = card.querySelector("input, select");
+    (field || card).focus();
+  });
 }
 
 /** Draw the compile and fit forms from the spec. */
@@ -148,7 +167,7 @@ async function checkModelAlone(seq) {
       { signal: inflight.signal });
     if (seq !== checkSeq) return;
     showSummary(summary, result);
-    showCardShapes(layerList, new Map(result.layers.map((l) => [l.index, shapeText(l.output_shape)])));
+    showCardShapes(layerList, cardShapes(spec.model.layers, result.layers));
   } catch {
     // The layers do not build either: the marks already shown stay.
   }
@@ -157,8 +176,9 @@ async function checkModelAlone(seq) {
 /** Show a model that builds: the summary, each card's output shape, no errors. */
 function showResult(result) {
   clearErrors(root, general);
+  drawModel(result.layers);
   showSummary(summary, result);
-  showCardShapes(layerList, new Map(result.layers.map((l) => [l.index, shapeText(l.output_shape)])));
+  showCardShapes(layerList, cardShapes(spec.model.layers, result.layers));
   showStatus(checkStatus, "ok", "✓ builds");
 }
 
@@ -214,13 +234,16 @@ function wireLayers() {
   const showDoc = () => {
     const entry = cat.layers.get(typeSelect.value);
     byId("add-layer-doc").textContent = entry ? entry.doc : "";
+    byId("merge-with-field").hidden = !isMerge(typeSelect.value);
   };
   typeSelect.addEventListener("change", showDoc);
   showDoc();
   byId("add-layer").addEventListener("click", () => {
     const where = byId("add-layer-position").value;
     const at = where === "end" ? spec.model.layers.length : Number(where);
-    spec.model.layers.splice(at, 0, newLayer(typeSelect.value, cat));
+    const layer = newLayer(typeSelect.value, cat);
+    if (isMerge(typeSelect.value)) spec.model.layers = mergeAt(spec.model.layers, at, layer, byId("add-merge-with").value);
+    else spec.model.layers.splice(at, 0, layer);
     layersChanged();
   });
   byId("add-augmentation").addEventListener("click", () => {
@@ -236,10 +259,20 @@ function wireLayers() {
       layersChanged();
     },
     remove(index) {
-      spec.model.layers.splice(index, 1);
+      spec.model.layers = removeLayer(spec.model.layers, index);
+      layersChanged();
+    },
+    branch(index) {
+      spec.model.layers = branch(spec.model.layers, index, newLayer(typeSelect.value, cat));
       layersChanged();
     },
   });
+}
+
+/** Say whether a layer type merges two or more inputs (Add, Concatenate...). */
+function isMerge(type) {
+  const entry = cat.layers.get(type);
+  return Boolean(entry && entry.min_inputs);
 }
 
 /** Start a run of the spec (POST /api/runs) and open its page; a refused spec shows its errors. */

@@ -1,0 +1,143 @@
+"""The functional API in pasted Python: `keras.Input`, layers called on tensors, merges, `keras.Model`.
+
+`python_source.Reader` hands each call here first: `keras.Input(...)` stays a call (a Sequential
+list may hold it) and stands for the input wherever a tensor is taken, `layers.Conv2D(...)(x)` a Tensor made by that layer, `layers.add([x, y])` a merge, and
+`keras.Model(inputs, outputs)` a Model whose items are the Tensors leading to the output, in the
+order they were made (which is topological). Several inputs or outputs, a layer object called twice
+(shared) and a model called as a layer are refused with the line and the reason. Nothing is run.
+"""
+
+import itertools
+from dataclasses import dataclass, field
+
+from . import graph
+from .import_answer import refuse
+from .python_values import Call, Model, Ref
+
+# keras.layers' merge functions and the layer class each one builds.
+MERGE_FUNCTIONS = {"add": "Add", "subtract": "Subtract", "multiply": "Multiply", "average": "Average",
+                   "maximum": "Maximum", "minimum": "Minimum", "concatenate": "Concatenate", "dot": "Dot"}
+_made = itertools.count()
+
+
+@dataclass(eq=False)
+class Tensor:
+    """A symbolic tensor of the script: made by `layer` (a Call; None for keras.Input) from `sources`."""
+
+    layer: Call | None
+    sources: list
+    line: int
+    input_call: Call | None = None   # for the input: its keras.Input(...) call
+    seq: int = field(default_factory=lambda: next(_made))
+
+
+def call(reader, call_):
+    """Give the functional-API value of a call (a Tensor or a Model), or None when it is no such call."""
+    func = call_.func
+    if isinstance(func, Model) and _tensors(call_.args[:1]):
+        refuse(None, "source", f"Line {call_.line}: the model of line {func.line} is called as a layer (a nested "
+                               "model); only one model can be imported. Call its layers directly instead.")
+    if isinstance(func, Call) and func.name[:1].isupper() and _tensors(call_.args[:1]):
+        return _apply(reader, func, call_)
+    if not isinstance(func, Ref):
+        return None
+    if call_.name in MERGE_FUNCTIONS and func.in_keras("layers") and _tensors(call_.args[:1]):
+        layer = Call(Ref(f"keras.layers.{MERGE_FUNCTIONS[call_.name]}"), list(call_.args[1:]),
+                     dict(call_.kwargs), call_.node)
+        return _apply(reader, layer, Call(layer, call_.args[:1], {}, call_.node))
+    if call_.name in ("Model", "Functional") and _tensors(list(call_.args[:2]) + list(call_.kwargs.values())):
+        return _model(reader, call_)
+    return None
+
+
+def _is_input(value):
+    """Say whether a value is a keras.Input(...) call (which a Sequential list may hold too)."""
+    return isinstance(value, Call) and isinstance(value.func, Ref) and value.name in ("Input", "InputLayer") \
+        and value.func.path.split(".")[0] in ("keras", "tf", "tensorflow", "layers", "Input", "InputLayer")
+
+
+def _tensor(reader, value):
+    """Give a value as a Tensor: itself, or the input Tensor of a keras.Input(...) call; else None."""
+    if _is_input(value):
+        key = ("input", id(value))
+        if key not in reader.graph_layers:
+            reader.graph_layers[key] = Tensor(None, [], value.line, value)
+        return reader.graph_layers[key]
+    return value if isinstance(value, Tensor) else None
+
+
+def _tensors(values):
+    """Say whether any value is a Tensor (or keras.Input) or a list holding one."""
+    return any(isinstance(v, Tensor) or _is_input(v) or isinstance(v, (list, tuple))
+               and any(isinstance(i, Tensor) or _is_input(i) for i in v) for v in values)
+
+
+def _apply(reader, layer, call_):
+    """Give the Tensor a layer object makes when called on its input(s); refuse a second call of it."""
+    used = reader.graph_layers
+    if id(layer) in used:
+        refuse(None, "source", f"Line {call_.line}: the layer {reader.text(layer)} made on line {layer.line} is "
+                               f"called again (it was first called on line {used[id(layer)]}): a shared layer "
+                               "cannot be imported; give each call its own layer.")
+    used[id(layer)] = call_.line
+    given = call_.args[0] if call_.args else call_.kwargs.get("inputs")
+    sources = [_tensor(reader, s) for s in (given if isinstance(given, (list, tuple)) else [given])]
+    if not all(sources):
+        refuse(None, "source", f"Line {call_.line}: {reader.text(call_)} takes something that is not a layer's "
+                               "output or the input; it cannot be read without running the script.")
+    return Tensor(layer, sources, call_.line)
+
+
+def _one(reader, value, what, line):
+    """Give the one Tensor of a model's inputs or outputs; refuse several."""
+    items = [_tensor(reader, v) for v in (value if isinstance(value, (list, tuple)) else [value])]
+    if len(items) != 1 or items[0] is None:
+        count = f"{len(items)} {what}" if len(items) != 1 else f"{what} that cannot be read"
+        refuse(None, "source", f"Line {line}: keras.Model(...) has {count}; only models with one input "
+                               "(the dataset's) and one output can be imported.")
+    return items[0]
+
+
+def _model(reader, call_):
+    """Give the Model of keras.Model(inputs, outputs): the layers leading from its input to its output."""
+    inputs = call_.args[0] if call_.args else call_.kwargs.get("inputs")
+    outputs = call_.args[1] if len(call_.args) > 1 else call_.kwargs.get("outputs")
+    entry, exit_ = _one(reader, inputs, "inputs", call_.line), _one(reader, outputs, "outputs", call_.line)
+    if entry.layer is not None:
+        refuse(None, "source", f"Line {call_.line}: the model's inputs must be a keras.Input(...).")
+    seen, todo = {}, [exit_]
+    while todo:
+        tensor = todo.pop()
+        if tensor.seq in seen or tensor.layer is None:
+            if tensor.layer is None and tensor is not entry:
+                refuse(None, "source", f"Line {tensor.line}: the model uses a second keras.Input; only models "
+                                       "with one input (the dataset's) can be imported.")
+            continue
+        seen[tensor.seq] = tensor
+        todo.extend(tensor.sources)
+    model = Model(call_.line, graph=True)
+    model.items.extend(seen[k] for k in sorted(seen))
+    reader.models.append(model)
+    return model
+
+
+def spec_layers(importer, model):
+    """Give a functional Model's layers as spec dicts, each with its name and inputs."""
+    layers, index = [], {t.seq: i for i, t in enumerate(model.items)}
+    for tensor in model.items:
+        layer = importer.layer(tensor.layer, len(layers))
+        if layer is None:
+            refuse(len(layers), "type", f"Line {tensor.line}: an input layer is called on a tensor; the model "
+                                        "has one input, keras.Input(...).")
+        if isinstance(tensor.layer.kwargs.get("name"), str):
+            layer["name"] = tensor.layer.kwargs["name"]
+        layers.append(layer)
+        importer.layer_lines.append(tensor.line)
+    entry = next((s for t in model.items for s in t.sources if s.input_call is not None), None)
+    if entry is not None:
+        importer.input_note(entry.input_call)   # the dataset gives the input shape
+    names = graph.layer_names(layers)
+    for layer, name, tensor in zip(layers, names, model.items):
+        layer["name"] = name
+        layer["inputs"] = [names[index[s.seq]] if s.seq in index else graph.INPUT for s in tensor.sources]
+    return layers
