@@ -20,7 +20,6 @@ import argparse
 import io
 import math
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.measure import ms, stats  # noqa: E402
 from tests.live import LiveServer  # noqa: E402
 from webapp.runs import paths  # noqa: E402
 
@@ -62,17 +62,6 @@ def drawing():
     out = io.BytesIO()
     img.save(out, format="PNG")
     return out.getvalue()
-
-
-def ms(seconds):
-    """Give seconds as milliseconds."""
-    return seconds * 1000.0
-
-
-def stats(values):
-    """Give 'median X ms  p95 Y ms' of millisecond values."""
-    values = sorted(values)
-    return f"median {statistics.median(values):8.1f} ms   p95 {values[max(0, math.ceil(len(values) * 0.95) - 1)]:8.1f} ms"
 
 
 def train(server, dataset, name):

@@ -20,7 +20,6 @@ Usage: .venv/bin/python bench/inside.py [--calls 30] [--samples 10000] [--epochs
 """
 
 import argparse
-import math
 import os
 import statistics
 import sys
@@ -33,7 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.measure import synthetic, upload  # noqa: E402
+from bench.measure import ms, stats, synthetic, upload  # noqa: E402
 from tests.live import LiveServer  # noqa: E402
 
 MNIST_CONVNET = [{"type": "Conv2D", "filters": 32, "kernel_size": [3, 3], "activation": "relu"},
@@ -43,17 +42,6 @@ MNIST_CONVNET = [{"type": "Conv2D", "filters": 32, "kernel_size": [3, 3], "activ
                  {"type": "Flatten"},
                  {"type": "Dropout", "rate": 0.5},
                  {"type": "Dense", "units": 10, "activation": "softmax"}]
-
-
-def ms(seconds):
-    """Give seconds as milliseconds."""
-    return seconds * 1000.0
-
-
-def stats(values):
-    """Give 'median X ms  p95 Y ms' of millisecond values."""
-    values = sorted(values)
-    return f"median {statistics.median(values):8.1f} ms   p95 {values[max(0, math.ceil(len(values) * 0.95) - 1)]:8.1f} ms"
 
 
 def inside_view(args, tmp, npz):

@@ -1,8 +1,10 @@
 """What bench/runs.py measures with: synthetic data, bench run specs, CPU clocks, dashboard and plain-Keras runs."""
 
 import json
+import math
 import os
 import sqlite3
+import statistics
 import subprocess
 import sys
 import time
@@ -142,3 +144,14 @@ def per_epoch(values):
 def pct(values, q):
     """Give the q-th percentile of values (linear interpolation)."""
     return float(np.percentile(values, q))
+
+
+def ms(seconds):
+    """Give seconds as milliseconds."""
+    return seconds * 1000.0
+
+
+def stats(values):
+    """Give 'median X ms  p95 Y ms' of millisecond values."""
+    values = sorted(values)
+    return f"median {statistics.median(values):8.1f} ms   p95 {values[max(0, math.ceil(len(values) * 0.95) - 1)]:8.1f} ms"
