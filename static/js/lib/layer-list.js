@@ -37,7 +37,7 @@ function layerCard(layer, index, count, name, ctx, inputs) {
     el("span", { class: "card-actions" },
       actionButton("up", index, "↑", `Move layer ${index} up`, index === 0),
       actionButton("down", index, "↓", `Move layer ${index} down`, index === count - 1),
-      actionButton("branch", index, "⑂", `Branch from layer ${index}`, false),
+      actionButton("branch", index, "↳", `Branch from layer ${index}`, false),
       actionButton("remove", index, "✕", `Remove layer ${index}`, false)));
   const fields = entry ? paramFields(entry.params, layer, ctx) : [];
   if (inputs) fields.unshift(inputsField(layer, index, inputs, ctx));
