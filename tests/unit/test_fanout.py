@@ -1,5 +1,9 @@
 """web/fanout.py's Outbox as a queue (no socket attached): what a viewer that is behind keeps, and in what order."""
 
+import queue
+import threading
+
+import pytest
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 from wsproto.frame_protocol import FrameProtocol
@@ -39,3 +43,15 @@ def test_the_shared_frame_is_the_frame_wsproto_builds():
     pkt = packet("run_batch", 3, 9)
     assert fanout.shared_frame(pkt) == FrameProtocol(client=False, extensions=[]).send_data(pkt.encode())
     assert fanout.shared_frame(pkt) is fanout.shared_frame(pkt)   # built once per packet, for a whole room
+
+
+def test_the_writer_waits_on_while_packets_went_out_directly_and_gives_up_when_none_did():
+    outbox = fanout.Outbox()
+    outbox.wrote = float("inf")   # as if a packet had just been written directly
+    waiter = threading.Thread(target=lambda: outbox.get(timeout=0.01))
+    waiter.start()
+    outbox.put(packet("run_epoch", 1, 1))   # only a packet in the queue ends the wait
+    waiter.join()
+    outbox.wrote = 0.0
+    with pytest.raises(queue.Empty):
+        outbox.get(timeout=0.01)

@@ -15,6 +15,7 @@ import functools
 import queue
 import socket
 import threading
+import time
 
 from engineio import packet as eio_packet
 from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
@@ -65,6 +66,7 @@ class Outbox(queue.Queue):
         self.ws = None      # simple_websocket.Server once the websocket is up and may be written directly
         self.plain = False  # no permessage-deflate: every such connection gets the same frame
         self.busy = False   # the writer thread holds packets it has not finished sending
+        self.wrote = 0.0    # when a packet last went out directly (time.monotonic)
 
     def attach(self, ws):
         """Write directly to `ws` from now on, if its socket is a plain one that can be written without blocking."""
@@ -92,11 +94,22 @@ class Outbox(queue.Queue):
             self.not_empty.notify()
 
     def get(self, block=True, timeout=None):
-        """The writer thread asks for more: a blocking call means it has sent all it had."""
-        if block:
-            with self.mutex:
-                self.busy = False
-        return super().get(block, timeout)
+        """The writer thread asks for more: a blocking call means it has sent all it had.
+
+        engine.io's writer closes the websocket when `timeout` passes without a packet (pings come
+        every ping_interval); packets this queue wrote directly meanwhile count as packets.
+        """
+        if not block:
+            return super().get(False)
+        with self.mutex:
+            self.busy = False
+        while True:
+            asked = time.monotonic()
+            try:
+                return super().get(True, timeout)
+            except queue.Empty:
+                if timeout is None or self.wrote < asked:
+                    raise
 
     def _write(self, pkt):
         """Send a packet's frame without blocking; give None if all went, else what the writer must send."""
@@ -112,12 +125,13 @@ class Outbox(queue.Queue):
             sent = 0
         except OSError:
             return RawPacket(frame)   # the writer meets the same error and closes the connection
+        self.wrote = time.monotonic()
         return None if sent == len(frame) else RawPacket(frame[sent:])
 
     def _put(self, item):
         key = None if item is None else self.coalesce(item)   # None: engine.io's "stop" to the writer
         if key is not None:
-            stale = [p for p in self.queue if self.coalesce(p) == key]
+            stale = [p for p in self.queue if p is not None and self.coalesce(p) == key]
             for p in stale:
                 self.queue.remove(p)
             self.unfinished_tasks -= len(stale)   # never to be task_done by the writer
