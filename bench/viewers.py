@@ -13,11 +13,13 @@ last event within a second of the source sending it; the last such rate is print
 "None lost" means: every viewer got every run_epoch, and the last run_batch, in seq order. A viewer
 that falls behind may skip a run_batch that a newer one replaced while both waited in its queue
 (web/fanout.py); each line prints how many such batches were coalesced, counted at the viewers.
-`--fanout both` runs the same steps with python-engineio's own per-viewer queue and writer thread
-(the state before web/fanout.py) as well, in the same invocation, for an A/B on one machine load.
+`--fanout direct,outbox` runs the same steps with web/fanout.py writing each packet from the emitting
+thread at once (FLUSH_S = 0) and then with its Flusher (the default), in one invocation, for an A/B
+on one machine load; `upstream` is python-engineio's own per-viewer queue and writer thread (the
+state before web/fanout.py), and `both` is upstream,outbox.
 
 Usage: .venv/bin/python bench/viewers.py [--viewers 500] [--executor local|rq|both] [--seconds 5]
-       [--fanout outbox|upstream|both]
+       [--fanout outbox|direct|upstream[,...]|both]
 Needs redis-server on PATH for RQ. Everything listens on 127.0.0.1 only.
 """
 
@@ -52,7 +54,8 @@ spawn = multiprocessing.get_context("spawn")
 def serve(env, port, relay, fanout):
     """The web instance: create_app as wsgi.py does; embedded, a relay thread feeds it events.
 
-    fanout "upstream": python-engineio's own queue and writer thread per viewer (the A side of an A/B).
+    fanout "upstream": python-engineio's own queue and writer thread per viewer; "direct": web/fanout.py
+    writing each packet from the emitting thread at once (FLUSH_S = 0); "outbox": with its Flusher.
     """
     os.environ.update(env)
     import logging
@@ -60,6 +63,10 @@ def serve(env, port, relay, fanout):
     logging.getLogger("werkzeug").setLevel(logging.CRITICAL)   # no line per request or per closed socket
     from webapp import create_app
     from webapp.extensions import socketio
+    from webapp.web import fanout as web_fanout
+
+    if fanout == "direct":
+        web_fanout.FLUSH_S = 0
 
     app = create_app()
     if fanout == "upstream":
@@ -288,14 +295,24 @@ def _ok(url):
         return False
 
 
+def fanouts(text):
+    """Parse --fanout: give the fan-outs to run in turn."""
+    names = ["upstream", "outbox"] if text == "both" else text.split(",")
+    if not names or any(n not in ("outbox", "direct", "upstream") for n in names):
+        raise argparse.ArgumentTypeError(f"--fanout: {text!r}: give outbox, direct, upstream, comma-separated, or both")
+    return names
+
+
 def main():
     """Parse the arguments and run the benches."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--viewers", type=int, default=500)
     parser.add_argument("--executor", choices=("local", "rq", "both"), default="both")
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--fanout", choices=("outbox", "upstream", "both"), default="outbox",
-                        help="web/fanout.py's (outbox), python-engineio's own writer threads, or both in turn")
+    parser.add_argument("--fanout", type=fanouts, default="outbox",
+                        help="comma-separated, run in turn: outbox (web/fanout.py with its Flusher), direct "
+                             "(web/fanout.py writing at once from the emitting thread), upstream (python-engineio's "
+                             "own writer threads); both = upstream,outbox")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
     executors = ("local", "rq") if args.executor == "both" else (args.executor,)
@@ -303,7 +320,7 @@ def main():
     redis = RedisServer(Path(tempfile.mkdtemp(prefix="kd-bench-redis-")) / "redis.log") if "rq" in executors else None
     try:
         for executor in executors:
-            for fanout in ("upstream", "outbox") if args.fanout == "both" else (args.fanout,):
+            for fanout in args.fanout:
                 bench(executor, args.viewers, args.seconds, redis.url if redis else None, fanout)
     finally:
         if redis:

@@ -1,13 +1,16 @@
 """web/fanout.py's Outbox as a queue (no socket attached): what a viewer that is behind keeps, and in what order."""
 
 import queue
+import socket
 import threading
+from types import SimpleNamespace
 
 import pytest
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 from wsproto.frame_protocol import FrameProtocol
 
+from tests.live import wait_until
 from webapp.web import events, fanout
 
 
@@ -55,3 +58,72 @@ def test_the_writer_waits_on_while_packets_went_out_directly_and_gives_up_when_n
     outbox.wrote = 0.0
     with pytest.raises(queue.Empty):
         outbox.get(timeout=0.01)
+
+
+class Named(list):
+    """Stands in for the Flusher: records which Outboxes asked to be flushed (the test flushes them)."""
+
+    add = list.append
+
+
+def attached(flusher, sndbuf=None):
+    """Give (Outbox with `flusher`, attached to one end of a socket pair, the other end) as a plain websocket."""
+    ours, theirs = socket.socketpair()
+    if sndbuf:
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+    ws = SimpleNamespace(sock=ours, connected=True,
+                         ws=SimpleNamespace(connection=SimpleNamespace(_proto=SimpleNamespace(extensions=[]))))
+    outbox = fanout.Outbox(coalesce=events.batch_key, flusher=flusher)
+    outbox.attach(ws)
+    assert outbox.plain
+    return outbox, theirs
+
+
+def received(sock, size):
+    """Read `size` bytes from `sock` (blocking)."""
+    data = b""
+    while len(data) < size:
+        data += sock.recv(size - len(data))
+    return data
+
+
+def test_the_flusher_writes_waiting_frames_joined_in_order_and_coalesces_none_of_them():
+    named = Named()
+    outbox, theirs = attached(named)
+    sent = [packet("run_batch", 1, 1), packet("run_epoch", 1, 2), packet("run_batch", 1, 3)]
+    for pkt in sent:
+        outbox.put(pkt)
+    assert named == [outbox] * 3 and outbox.qsize() == 3   # nothing written yet, nothing dropped
+    outbox.flush()
+    wire = b"".join(fanout.shared_frame(p) for p in sent)
+    assert received(theirs, len(wire)) == wire
+    assert outbox.qsize() == 0 and outbox.unfinished_tasks == 0
+
+
+def test_what_the_socket_did_not_take_goes_to_the_writer_first_and_later_packets_after_it():
+    outbox, theirs = attached(Named(), sndbuf=4096)
+    big = eio_packet.Packet(eio_packet.MESSAGE, sio_packet.Packet(sio_packet.EVENT, namespace=events.NAMESPACE, data=[
+        "run_history", {"run_id": 1, "events": "x" * 2_000_000}]).encode())
+    first = [big, packet("run_epoch", 1, 2)]
+    for pkt in first:
+        outbox.put(pkt)
+    outbox.flush()
+    rest = outbox.get(block=False)   # the writer thread: the Raw rest of the joined frames comes first
+    assert isinstance(rest.encode(), fanout.Raw) and outbox.busy
+    later = [packet("run_batch", 1, 3), packet("run_batch", 1, 4), packet("run_epoch", 1, 5)]
+    for pkt in later:   # the writer is behind: these wait for it, and the older batch gives way
+        outbox.put(pkt)
+    assert drain(outbox) == [("run_batch", 1, 4), ("run_epoch", 1, 5)]
+    wire = b"".join(fanout.shared_frame(p) for p in first)
+    assert received(theirs, len(wire) - len(rest.encode())) + rest.encode() == wire
+
+
+def test_the_flusher_thread_flushes_what_was_put():
+    flusher = fanout.Flusher(0.001)
+    outbox, theirs = attached(flusher)
+    sent = [packet("run_batch", 1, 1), packet("run_epoch", 1, 2)]
+    for pkt in sent:
+        outbox.put(pkt)
+    wire = b"".join(fanout.shared_frame(p) for p in sent)
+    assert received(theirs, len(wire)) == wire
+    wait_until(lambda: outbox.unfinished_tasks == 0, 10, "the flushed packets counted as done")

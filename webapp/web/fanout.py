@@ -9,6 +9,12 @@ once, `put` writes the websocket frame straight to the socket (the frame is buil
 for every connection without compression). Otherwise the packet waits in the queue as before, and
 there a newer run_batch of a run replaces an older one that is still waiting (`coalesce`), so a
 viewer that falls behind still gets every other event, in order, and the latest batch.
+
+With a Flusher (`install` gives each server one, FLUSH_S apart), `put` does not write at once:
+it queues the packet and names the Outbox to the Flusher's thread, which every FLUSH_S writes each
+named viewer's waiting frames joined, with one non-blocking send. A burst of k events then costs a
+viewer one syscall, not k, and the emitting thread only queues. Packets waiting for the Flusher are
+never coalesced; only those waiting for a writer thread that is behind are.
 """
 
 import functools
@@ -22,6 +28,8 @@ from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
 from wsproto.events import TextMessage
 from wsproto.frame_protocol import FrameProtocol
 
+FLUSH_S = 0.1   # how often the Flusher writes; 0: write from the emitting thread at once (no Flusher)
+YIELD_EVERY = 50   # viewers the Flusher writes between giving up the GIL, so HTTP threads get served
 _count_lock = threading.Lock()
 _coalesced = [0]
 
@@ -60,9 +68,10 @@ class Outbox(queue.Queue):
     coalesce(packet) gives a key, or None: a queued packet whose key a newer packet has is dropped.
     """
 
-    def __init__(self, maxsize=0, coalesce=None):
+    def __init__(self, maxsize=0, coalesce=None, flusher=None):
         super().__init__(maxsize)
         self.coalesce = coalesce or (lambda _pkt: None)
+        self.flusher = flusher
         self.ws = None      # simple_websocket.Server once the websocket is up and may be written directly
         self.plain = False  # no permessage-deflate: every such connection gets the same frame
         self.busy = False   # the writer thread holds packets it has not finished sending
@@ -83,8 +92,16 @@ class Outbox(queue.Queue):
             self.ws = ws
 
     def put(self, item, block=True, timeout=None):
-        """Write `item` now if the writer is idle and the socket takes it whole; else queue it (never blocks)."""
+        """Queue `item` for the Flusher, or (no Flusher) write it now if the socket takes it whole; never blocks.
+
+        While the writer thread is behind, `item` waits for it, and there a newer run_batch replaces it.
+        """
         with self.mutex:
+            if self.flusher is not None and self.ws is not None and not self.busy and isinstance(item, eio_packet.Packet):
+                self.queue.append(item)   # for the Flusher; the writer thread is not woken
+                self.unfinished_tasks += 1
+                self.flusher.add(self)
+                return
             if self.ws is not None and not self.queue and not self.busy and isinstance(item, eio_packet.Packet):
                 item = self._write(item)
                 if item is None:
@@ -119,14 +136,46 @@ class Outbox(queue.Queue):
         # A frame is built (and a compressing connection's state advanced) once; from then on its
         # bytes must reach the wire, so whatever the socket did not take goes to the writer as Raw.
         frame = shared_frame(pkt) if self.plain else self.ws.ws.send(TextMessage(data=text))
-        try:
-            sent = self.ws.sock.send(frame, socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            sent = 0
-        except OSError:
-            return RawPacket(frame)   # the writer meets the same error and closes the connection
+        rest = send_some(self.ws.sock, frame)
         self.wrote = time.monotonic()
-        return None if sent == len(frame) else RawPacket(frame[sent:])
+        return RawPacket(rest) if rest else None
+
+    def flush(self):
+        """Write every waiting packet's frame, joined, with one non-blocking send (the Flusher's thread calls this).
+
+        Whatever the socket does not take goes first to the writer thread, as Raw; packets that
+        cannot go this way (binary, a stop, a closed websocket) and those after them, too.
+        """
+        with self.mutex:
+            if self.busy or self.ws is None or not self.queue:
+                return
+            frames = []
+            for item in self.queue:
+                text = item.encode() if isinstance(item, eio_packet.Packet) and self.ws.connected else None
+                if not isinstance(text, str):
+                    break
+                frames.append(shared_frame(item) if self.plain else self.ws.ws.send(TextMessage(data=text)))
+            if frames:
+                self._send_first(frames)
+            if self.queue:
+                self.not_empty.notify()
+
+    def _send_first(self, frames):
+        """Take the first len(frames) packets off the queue and send their frames joined; the rest to the writer, first."""
+        for _ in frames:
+            self.queue.popleft()
+        self._done(len(frames))
+        rest = send_some(self.ws.sock, b"".join(frames))
+        self.wrote = time.monotonic()
+        if rest:
+            self.queue.appendleft(RawPacket(rest))
+            self.unfinished_tasks += 1
+
+    def _done(self, count):
+        """Count `count` packets as done that the writer thread will never get (queue.join waits for the rest)."""
+        self.unfinished_tasks -= count
+        if count and not self.unfinished_tasks:
+            self.all_tasks_done.notify_all()
 
     def _put(self, item):
         key = None if item is None else self.coalesce(item)   # None: engine.io's "stop" to the writer
@@ -134,7 +183,7 @@ class Outbox(queue.Queue):
             stale = [p for p in self.queue if p is not None and self.coalesce(p) == key]
             for p in stale:
                 self.queue.remove(p)
-            self.unfinished_tasks -= len(stale)   # never to be task_done by the writer
+            self._done(len(stale))
             with _count_lock:
                 _coalesced[0] += len(stale)
         self.queue.append(item)
@@ -142,6 +191,51 @@ class Outbox(queue.Queue):
     def _get(self):
         self.busy = True   # under the mutex, with the removal: no direct write may overtake this packet
         return self.queue.popleft()
+
+
+def send_some(sock, data):
+    """Send what a socket takes of `data` without blocking; give the rest (b"" when all went).
+
+    On an error all is given back: the writer thread meets the same error and closes the connection.
+    """
+    try:
+        sent = sock.send(data, socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        sent = 0
+    except OSError:
+        return data
+    return data[sent:]
+
+
+class Flusher:
+    """A thread that, FLUSH_S after an Outbox names itself, writes every named Outbox's waiting frames."""
+
+    def __init__(self, interval):
+        self.interval, self.named, self.lock, self.wake, self.thread = interval, set(), threading.Lock(), \
+            threading.Event(), None
+
+    def add(self, outbox):
+        """Have `outbox` flushed on the next round (called under the Outbox's lock)."""
+        with self.lock:
+            self.named.add(outbox)
+            if self.thread is None:
+                self.thread = threading.Thread(target=self.run, name="kd-fanout-flusher", daemon=True)
+                self.thread.start()
+        if not self.wake.is_set():
+            self.wake.set()
+
+    def run(self):
+        """Wait to be named, let a round's events gather, then flush each named Outbox, yielding the GIL now and then."""
+        while True:
+            self.wake.wait()
+            time.sleep(self.interval)
+            self.wake.clear()
+            with self.lock:
+                named, self.named = self.named, set()
+            for i, outbox in enumerate(named):
+                outbox.flush()
+                if i % YIELD_EVERY == YIELD_EVERY - 1:
+                    time.sleep(0)
 
 
 class Outlet(SimpleWebSocketWSGI):
@@ -170,4 +264,6 @@ def install(eio, coalesce):
     """Give an engine.io server (threading mode) Outbox queues and Outlet websockets; `coalesce` as in Outbox."""
     if eio.async_mode != "threading":
         return
-    eio._async = dict(eio._async, queue=functools.partial(Outbox, coalesce=coalesce), websocket=Outlet)  # noqa: SLF001
+    flusher = Flusher(FLUSH_S) if FLUSH_S else None
+    eio._async = dict(eio._async, queue=functools.partial(Outbox, coalesce=coalesce, flusher=flusher),  # noqa: SLF001
+                      websocket=Outlet)
