@@ -87,16 +87,21 @@ def received(sock, size):
     return data
 
 
-def test_the_flusher_writes_waiting_frames_joined_in_order_and_coalesces_none_of_them():
+def test_batches_wait_for_the_flusher_uncoalesced_and_anything_else_takes_them_along_at_once():
     named = Named()
     outbox, theirs = attached(named)
-    sent = [packet("run_batch", 1, 1), packet("run_epoch", 1, 2), packet("run_batch", 1, 3)]
-    for pkt in sent:
+    batches = [packet("run_batch", 1, 1), packet("run_batch", 1, 2)]
+    for pkt in batches:
         outbox.put(pkt)
-    assert named == [outbox] * 3 and outbox.qsize() == 3   # nothing written yet, nothing dropped
-    outbox.flush()
-    wire = b"".join(fanout.shared_frame(p) for p in sent)
-    assert received(theirs, len(wire)) == wire
+    assert named == [outbox] * 2 and outbox.qsize() == 2   # nothing written yet, nothing dropped
+    epoch = packet("run_epoch", 1, 3)
+    outbox.put(epoch)   # written now, joined to the batches before it
+    wire = b"".join(fanout.shared_frame(p) for p in [*batches, epoch])
+    assert outbox.qsize() == 0 and received(theirs, len(wire)) == wire
+    last = packet("run_batch", 1, 4)
+    outbox.put(last)
+    outbox.flush()   # what the Flusher's thread does
+    assert received(theirs, len(fanout.shared_frame(last))) == fanout.shared_frame(last)
     assert outbox.qsize() == 0 and outbox.unfinished_tasks == 0
 
 
@@ -104,17 +109,16 @@ def test_what_the_socket_did_not_take_goes_to_the_writer_first_and_later_packets
     outbox, theirs = attached(Named(), sndbuf=4096)
     big = eio_packet.Packet(eio_packet.MESSAGE, sio_packet.Packet(sio_packet.EVENT, namespace=events.NAMESPACE, data=[
         "run_history", {"run_id": 1, "events": "x" * 2_000_000}]).encode())
-    first = [big, packet("run_epoch", 1, 2)]
-    for pkt in first:
-        outbox.put(pkt)
+    outbox.put(big)   # more than the socket takes
+    outbox.put(packet("run_epoch", 1, 2))   # waits behind the rest of the history
     outbox.flush()
-    rest = outbox.get(block=False)   # the writer thread: the Raw rest of the joined frames comes first
+    rest = outbox.get(block=False)   # the writer thread: the Raw rest of the history comes first
     assert isinstance(rest.encode(), fanout.Raw) and outbox.busy
     later = [packet("run_batch", 1, 3), packet("run_batch", 1, 4), packet("run_epoch", 1, 5)]
     for pkt in later:   # the writer is behind: these wait for it, and the older batch gives way
         outbox.put(pkt)
-    assert drain(outbox) == [("run_batch", 1, 4), ("run_epoch", 1, 5)]
-    wire = b"".join(fanout.shared_frame(p) for p in first)
+    assert drain(outbox) == [("run_epoch", 1, 2), ("run_batch", 1, 4), ("run_epoch", 1, 5)]
+    wire = fanout.shared_frame(big)
     assert received(theirs, len(wire) - len(rest.encode())) + rest.encode() == wire
 
 

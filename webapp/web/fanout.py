@@ -11,9 +11,11 @@ there a newer run_batch of a run replaces an older one that is still waiting (`c
 viewer that falls behind still gets every other event, in order, and the latest batch.
 
 With a Flusher (`install` gives each server one, FLUSH_S apart), `put` does not write at once:
-it queues the packet and names the Outbox to the Flusher's thread, which every FLUSH_S writes each
-named viewer's waiting frames joined, with one non-blocking send. A burst of k events then costs a
-viewer one syscall, not k, and the emitting thread only queues. Packets waiting for the Flusher are
+it queues a run_batch and names the Outbox to the Flusher's thread, which every FLUSH_S writes each
+named viewer's waiting frames joined, with one non-blocking send. A burst of k batches then costs a
+viewer one syscall, not k, and the emitting thread only queues them. Any other packet (an epoch, a
+status, run_history, a ping) goes out at once from the emitting thread, joined to the batches
+waiting before it: a status is on the wire before the HTTP answer of the request that caused it. Packets waiting for the Flusher are
 never coalesced; only those waiting for a writer thread that is behind are.
 """
 
@@ -92,15 +94,19 @@ class Outbox(queue.Queue):
             self.ws = ws
 
     def put(self, item, block=True, timeout=None):
-        """Queue `item` for the Flusher, or (no Flusher) write it now if the socket takes it whole; never blocks.
+        """Queue a run_batch for the Flusher; write anything else now, with what waits before it; never blocks.
 
+        Without a Flusher every packet is written now if nothing waits and the socket takes it whole.
         While the writer thread is behind, `item` waits for it, and there a newer run_batch replaces it.
         """
         with self.mutex:
             if self.flusher is not None and self.ws is not None and not self.busy and isinstance(item, eio_packet.Packet):
-                self.queue.append(item)   # for the Flusher; the writer thread is not woken
+                self.queue.append(item)   # the writer thread is not woken
                 self.unfinished_tasks += 1
-                self.flusher.add(self)
+                if self.coalesce(item) is None:   # not a run_batch: out now, with the batches before it
+                    self._flush()
+                else:
+                    self.flusher.add(self)
                 return
             if self.ws is not None and not self.queue and not self.busy and isinstance(item, eio_packet.Packet):
                 item = self._write(item)
@@ -147,18 +153,21 @@ class Outbox(queue.Queue):
         cannot go this way (binary, a stop, a closed websocket) and those after them, too.
         """
         with self.mutex:
-            if self.busy or self.ws is None or not self.queue:
-                return
-            frames = []
-            for item in self.queue:
-                text = item.encode() if isinstance(item, eio_packet.Packet) and self.ws.connected else None
-                if not isinstance(text, str):
-                    break
-                frames.append(shared_frame(item) if self.plain else self.ws.ws.send(TextMessage(data=text)))
-            if frames:
-                self._send_first(frames)
-            if self.queue:
-                self.not_empty.notify()
+            self._flush()
+
+    def _flush(self):
+        if self.busy or self.ws is None or not self.queue:
+            return
+        frames = []
+        for item in self.queue:
+            text = item.encode() if isinstance(item, eio_packet.Packet) and self.ws.connected else None
+            if not isinstance(text, str):
+                break
+            frames.append(shared_frame(item) if self.plain else self.ws.ws.send(TextMessage(data=text)))
+        if frames:
+            self._send_first(frames)
+        if self.queue:
+            self.not_empty.notify()
 
     def _send_first(self, frames):
         """Take the first len(frames) packets off the queue and send their frames joined; the rest to the writer, first."""
