@@ -39,11 +39,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))   # socketio_light, also in spawned viewer processes
 
-import requests  # noqa: E402
+import requests
 
-from tests.deployment import RedisServer  # noqa: E402
-from tests.live import free_port, wait_until  # noqa: E402
-from tests.specs import MLP, spec  # noqa: E402
+from tests.deployment import RedisServer
+from tests.live import free_port, wait_until
+from tests.specs import MLP, spec
 
 RATES = (5, 10, 20, 30, 40, 60, 80, 120, 160, 240, 320)
 GOAL_RATE, GOAL_P99_MS = 40, 100   # issue 13: events/s to 500 viewers, none lost; GET /api/runs p99 meanwhile
@@ -72,7 +72,7 @@ def serve(env, port, relay, fanout):
     if fanout == "upstream":
         import importlib
 
-        socketio.server.eio._async = importlib.import_module("engineio.async_drivers.threading")._async  # noqa: SLF001
+        socketio.server.eio._async = importlib.import_module("engineio.async_drivers.threading")._async
     if relay:
         kd = app.extensions["kd"]
 

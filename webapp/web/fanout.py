@@ -15,8 +15,9 @@ it queues a run_batch and names the Outbox to the Flusher's thread, which every 
 named viewer's waiting frames joined, with one non-blocking send. A burst of k batches then costs a
 viewer one syscall, not k, and the emitting thread only queues them. Any other packet (an epoch, a
 status, run_history, a ping) goes out at once from the emitting thread, joined to the batches
-waiting before it: a status is on the wire before the HTTP answer of the request that caused it. Packets waiting for the Flusher are
-never coalesced; only those waiting for a writer thread that is behind are.
+waiting before it: a status is on the wire before the HTTP answer of the request that caused it.
+Packets waiting for the Flusher are never coalesced; only those waiting for a writer thread that is
+behind are.
 """
 
 import functools
@@ -87,7 +88,7 @@ class Outbox(queue.Queue):
         if type(sock) is not socket.socket or sock.gettimeout() not in (None, 0.0):
             return
         try:
-            self.plain = not ws.ws.connection._proto.extensions   # noqa: SLF001 - wsproto keeps them there
+            self.plain = not ws.ws.connection._proto.extensions
         except AttributeError:
             self.plain = False
         with self.mutex:
@@ -100,7 +101,8 @@ class Outbox(queue.Queue):
         While the writer thread is behind, `item` waits for it, and there a newer run_batch replaces it.
         """
         with self.mutex:
-            if self.flusher is not None and self.ws is not None and not self.busy and isinstance(item, eio_packet.Packet):
+            flushed = self.flusher is not None and self.ws is not None and not self.busy
+            if flushed and isinstance(item, eio_packet.Packet):
                 self.queue.append(item)   # the writer thread is not woken
                 self.unfinished_tasks += 1
                 if self.coalesce(item) is None:   # not a run_batch: out now, with the batches before it
@@ -170,7 +172,7 @@ class Outbox(queue.Queue):
             self.not_empty.notify()
 
     def _send_first(self, frames):
-        """Take the first len(frames) packets off the queue and send their frames joined; the rest to the writer, first."""
+        """Take the first len(frames) packets off the queue, send their frames joined; the rest goes to the writer first."""
         for _ in frames:
             self.queue.popleft()
         self._done(len(frames))
@@ -234,7 +236,7 @@ class Flusher:
             self.wake.set()
 
     def run(self):
-        """Wait to be named, let a round's events gather, then flush each named Outbox, yielding the GIL now and then."""
+        """Wait to be named, let a round's batches gather, then flush each named Outbox, yielding the GIL now and then."""
         while True:
             self.wake.wait()
             time.sleep(self.interval)
@@ -274,5 +276,5 @@ def install(eio, coalesce):
     if eio.async_mode != "threading":
         return
     flusher = Flusher(FLUSH_S) if FLUSH_S else None
-    eio._async = dict(eio._async, queue=functools.partial(Outbox, coalesce=coalesce, flusher=flusher),  # noqa: SLF001
+    eio._async = dict(eio._async, queue=functools.partial(Outbox, coalesce=coalesce, flusher=flusher),
                       websocket=Outlet)
