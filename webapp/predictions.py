@@ -267,18 +267,17 @@ class FileCache:
         """
         path = Path(path)
         try:
-            file = open(path, "rb")
+            with open(path, "rb") as file:
+                # The open file's own size and time: a rewrite (a new file renamed in) cannot slip in between.
+                stat = os.fstat(file.fileno())
+                key = (str(path), stat.st_mtime_ns, stat.st_size)
+                with self._lock:
+                    if key in self._items:
+                        self._items.move_to_end(key)
+                        return self._items[key]
+                value = Predictions.load(file, version=f"{stat.st_mtime_ns:x}-{stat.st_size:x}")
         except FileNotFoundError:
             return None
-        with file:
-            # The open file's own size and time: a rewrite (a new file renamed in) cannot slip in between.
-            stat = os.fstat(file.fileno())
-            key = (str(path), stat.st_mtime_ns, stat.st_size)
-            with self._lock:
-                if key in self._items:
-                    self._items.move_to_end(key)
-                    return self._items[key]
-            value = Predictions.load(file, version=f"{stat.st_mtime_ns:x}-{stat.st_size:x}")
         with self._lock:
             self._items[key] = value
             while len(self._items) > self.size:
