@@ -11,7 +11,8 @@ One invocation starts `python wsgi.py` on a temporary data dir (tests/live.py) a
    100 single thumbnails the page fetched before sprites (6 at a time as a browser); beside them,
    how long the trainer took to predict the whole test split (predictions.npz written after
    model.keras). On the built-in digits (360 test images) and a synthetic 28×28 upload with
-   10000 test images (MNIST's test size).
+   10000 test images (MNIST's test size). The gallery's requests go as a browser's do, with the
+   session cookie of the login form (an API token's check writes its last use on every request).
 2. predict-one: POST /api/runs/ID/predict with a 280×280 PNG drawing, the first call (the web
    process loads model.keras) and warm calls (median, p95); beside them, plain Keras in this
    process: model.predict(x, verbose=0) and model.predict_on_batch(x) on one image.
@@ -23,6 +24,8 @@ import argparse
 import io
 import math
 import os
+import re
+import secrets
 import sys
 import tempfile
 import time
@@ -30,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import requests
 from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,41 +84,57 @@ def train(server, dataset, name):
     return run_id, seen
 
 
-def sprite(server, run_id, query, scale, version, headers=None):
+class Browser:
+    """A signed-in browser's requests: the session cookie from the login form (no API token, whose
+    check writes the token's last use on every request), so the figures are what a page pays."""
+
+    def __init__(self, server, name, password):
+        self.url, self.http = server.url, requests.Session()
+        form = self.http.get(f"{self.url}/login", timeout=60).text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+        r = self.http.post(f"{self.url}/login", data={"csrf_token": csrf, "name": name, "password": password},
+                           timeout=60, allow_redirects=False)
+        assert r.status_code == 302, (r.status_code, r.text[:500])
+
+    def get(self, path, expect=200, headers=None):
+        """GET a path as the page would; give the response (its status must be `expect`)."""
+        r = self.http.get(self.url + path, headers=headers or {}, timeout=60)
+        assert r.status_code == expect, (path, r.status_code, r.text[:500])
+        return r
+
+
+def sprite(browser, run_id, query, scale, version, tag=None):
     """GET a page's sprite as the gallery asks for it (pinned to the predictions' version); give the response."""
-    return server.get(f"/api/runs/{run_id}/predictions/sprite.png?{query}&scale={scale}&v={version}",
-                      expect=None, headers=headers or {})
+    return browser.get(f"/api/runs/{run_id}/predictions/sprite.png?{query}&scale={scale}&v={version}",
+                       expect=304 if tag else 200, headers={"If-None-Match": tag} if tag else None)
 
 
-def page(server, run_id, query, scale):
-    """Load one gallery page as the browser does: the JSON, then its one sprite; give the JSON's version."""
-    body = server.get(f"/api/runs/{run_id}/predictions?{query}").json()
-    if not body["items"]:
-        return body   # nothing matches: the page asks for no sprite
-    r = sprite(server, run_id, query, scale, body["version"])
-    assert r.status_code == 200 and r.content[:4] == b"\x89PNG", (r.status_code, r.content[:200])
+def page(browser, run_id, query, scale):
+    """Load one gallery page as the browser does: the JSON, then its one sprite; give the JSON."""
+    body = browser.get(f"/api/runs/{run_id}/predictions?{query}").json()
+    if body["items"]:   # nothing matches: the page asks for no sprite
+        assert sprite(browser, run_id, query, scale, body["version"]).content[:4] == b"\x89PNG"
     return body
 
 
-def first_page(server, run_id, scale):
+def first_page(browser, run_id, scale):
     """Give the timings (ms) of the gallery's pages right after the run ended, the sprite beside 100 single images."""
     first = "offset=0&limit=100"
     t_html = time.perf_counter()
-    assert 'id="page-data"' in server.get(f"/runs/{run_id}/gallery").text   # the page itself, as a browser opens it
+    assert 'id="page-data"' in browser.get(f"/runs/{run_id}/gallery").text   # the page itself
     t0 = time.perf_counter()
-    body = page(server, run_id, first, scale)
+    body = page(browser, run_id, first, scale)
     t_page = time.perf_counter()
-    r = sprite(server, run_id, first, scale, body["version"])      # another viewer: drawn already
+    r = sprite(browser, run_id, first, scale, body["version"])      # another viewer: drawn already
     t_again = time.perf_counter()
-    r = sprite(server, run_id, first, scale, body["version"], {"If-None-Match": r.headers["ETag"]})
-    assert r.status_code == 304
+    sprite(browser, run_id, first, scale, body["version"], tag=r.headers["ETag"])
     t_304 = time.perf_counter()
-    page(server, run_id, "offset=100&limit=100", scale)
+    page(browser, run_id, "offset=100&limit=100", scale)
     t_next = time.perf_counter()
-    page(server, run_id, "offset=0&limit=100&filter=wrong&sort=confidence", scale)
+    page(browser, run_id, "offset=0&limit=100&filter=wrong&sort=confidence", scale)
     t_filtered = time.perf_counter()
     with ThreadPoolExecutor(max_workers=6) as pool:   # before sprites: 100 requests, 6 at a time as a browser
-        sizes = list(pool.map(lambda i: len(server.get(f"{i['image_url']}?scale={scale}").content), body["items"]))
+        sizes = list(pool.map(lambda i: len(browser.get(f"{i['image_url']}?scale={scale}").content), body["items"]))
     t_singles = time.perf_counter()
     assert len(body["items"]) == 100 and all(sizes)
     return {"html": ms(t0 - t_html), "first": ms(t_page - t0), "again": ms(t_again - t_page), "304": ms(t_304 - t_again),
@@ -136,13 +156,13 @@ def split_prediction_ms(server, run_id):
     return ms((folder / "predictions.npz").stat().st_mtime - (folder / "model.keras").stat().st_mtime)
 
 
-def gallery(args, server, dataset, label, test_size, side):
+def gallery(args, server, browser, dataset, label, test_size, side):
     """Print the first-page figures of `repeat` runs on one dataset; give the last run's id."""
     scale = max(1, math.ceil(72 / side))
     rows, split_ms = [], []
     for i in range(args.repeat):
         run_id, _ = train(server, dataset, f"bench-gallery-{dataset}-{i}")
-        rows.append(first_page(server, run_id, scale))
+        rows.append(first_page(browser, run_id, scale))
         split_ms.append(split_prediction_ms(server, run_id))
     print(f"\nfirst gallery page after a run ends: {label}, {test_size} test images, thumbnails ?scale={scale} "
           f"({side * scale} px), {args.repeat} runs; load average {os.getloadavg()[0]:.2f}")
@@ -190,14 +210,16 @@ def main():
     print(f"bench/gallery.py on {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} at the start")
     with tempfile.TemporaryDirectory(prefix="kd-bench-gallery-") as tmp:
         tmp = Path(tmp)
-        server = LiveServer(tmp / "data").start().sign_in()
+        password = secrets.token_urlsafe(16)
+        server = LiveServer(tmp / "data").start().sign_in(password=password)
+        browser = Browser(server, "admin", password)
         try:
             npz = synthetic(tmp / "synthetic.npz", 2000, args.test)
             with open(npz, "rb") as f:
                 upload = server.post("/api/datasets", files={"file": (npz.name, f)}, data={"name": "synthetic"}, expect=201)
             synthetic_id = upload.json()["dataset"]["id"]
-            digits_run = gallery(args, server, "digits", "built-in digits (8×8)", 360, 8)
-            synthetic_run = gallery(args, server, synthetic_id, "synthetic upload (28×28)", args.test, 28)
+            digits_run = gallery(args, server, browser, "digits", "built-in digits (8×8)", 360, 8)
+            synthetic_run = gallery(args, server, browser, synthetic_id, "synthetic upload (28×28)", args.test, 28)
             predict_one(args, server, digits_run, "digits MLP")
             predict_one(args, server, synthetic_run, "28×28 MLP")
         finally:

@@ -116,18 +116,18 @@ def _items(run, found, positions, names):
 
 
 def _selected(run, name):
-    """Give (stored predictions, the request's Query, the positions it selects in order) of a predictions file."""
+    """Give (stored predictions, the request's Query, the positions it selects in order, class names)."""
     found = _stored(run, name)
-    _, num_classes = _dataset(run)
+    names, num_classes = _dataset(run)
     query = preds.parse_query(request.args, max(num_classes, int(found.top_classes.max(initial=0)) + 1))
-    return found, query, found.select(query)
+    return found, query, found.select(query), names
 
 
 def _page(run, name):
     """Give the paged, filtered answer of a predictions file for the request's query."""
-    found, query, positions = _selected(run, name)
+    found, query, positions, names = _selected(run, name)
     page = positions[query.offset:query.offset + query.limit]
-    return {"total": int(len(positions)), "items": _items(run, found, page, _dataset(run)[0]), "epoch": found.epoch,
+    return {"total": int(len(positions)), "items": _items(run, found, page, names), "epoch": found.epoch,
             "counts": found.counts(query), "offset": query.offset, "limit": query.limit, "version": found.version}
 
 
@@ -157,7 +157,7 @@ def sample_sprite(run_id):
 
 def _sprite(run, name):
     """Answer a sprite request: 304 when the client has these pixels, else the PNG (drawn once per ETag)."""
-    found, query, positions = _selected(run, name)
+    found, query, positions, _ = _selected(run, name)
     info = services().datasets.info(run.dataset)
     if info is None:
         raise Missing(404, f"The dataset {run.dataset!r} of run {run.id} no longer exists.")
@@ -187,6 +187,7 @@ def _sprite_png(run, tag, indexes, scale):
             images = [data.image("test", int(i)) for i in indexes]
         except (DatasetError, IndexError) as exc:
             raise Missing(409, f"The test images of run {run.id}'s dataset {run.dataset!r} cannot be read here: {exc}") from None
+        thumbnails.check(len(images), *images[0].shape[:2], scale)   # the images' own size, whatever info said
         png = thumbnails.sprite_png(images, scale)
         state().sprites.put(tag, png)
     return png
