@@ -3,16 +3,17 @@
 One invocation starts `python wsgi.py` on a temporary data dir (tests/live.py) and prints:
 
 1. first gallery page: a run ends (its status is seen completed by polling GET /api/runs/ID every
-   20 ms); then, as a browser opens the gallery: the page's HTML (timed apart: the first one after the
-   server starts loads the dataset in the web process), GET /api/runs/ID/predictions?limit=100 (the web process
-   loads predictions.npz for the first time), then that page's one sprite of 100 thumbnails
-   (.../predictions/sprite.png?...&scale=N&v=VERSION; goal ≤ 300 ms for both). Then the same sprite
-   for another viewer, its 304, page 2, a filtered confidence-sorted page, and for comparison the
-   100 single thumbnails the page fetched before sprites (6 at a time as a browser); beside them,
-   how long the trainer took to predict the whole test split (predictions.npz written after
-   model.keras). On the built-in digits (360 test images) and a synthetic 28×28 upload with
-   10000 test images (MNIST's test size). The gallery's requests go as a browser's do, with the
-   session cookie of the login form (an API token's check writes its last use on every request).
+   20 ms); then, as a browser opens the gallery: the page's HTML (timed apart: the first one after
+   the server starts loads the dataset in the web process), GET /api/runs/ID/predictions?limit=100
+   (the web process loads predictions.npz for the first time), then that page's one sprite of 100
+   thumbnails (.../predictions/sprite.png?...&scale=1&v=VERSION, which the page enlarges; goal
+   ≤ 300 ms for both). Then the same sprite for another viewer, its 304, page 2, a filtered
+   confidence-sorted page, and for comparison the 100 single thumbnails the page fetched before
+   sprites (6 at a time as a browser); beside them, how long the trainer took to predict the whole
+   test split (predictions.npz written after model.keras). On the built-in digits (360 test
+   images) and a synthetic 28×28 upload with 10000 test images (MNIST's test size). The gallery's
+   requests go as a browser's do, with the session cookie of the login form (an API token's check
+   writes its last use on every request).
 2. predict-one: POST /api/runs/ID/predict with a 280×280 PNG drawing, the first call (the web
    process loads model.keras) and warm calls (median, p95); beside them, plain Keras in this
    process: model.predict(x, verbose=0) and model.predict_on_batch(x) on one image.
@@ -104,8 +105,9 @@ class Browser:
 
 
 def sprite(browser, run_id, query, scale, version, tag=None):
-    """GET a page's sprite as the gallery asks for it (pinned to the predictions' version); give the response."""
-    return browser.get(f"/api/runs/{run_id}/predictions/sprite.png?{query}&scale={scale}&v={version}",
+    """GET a page's sprite as the gallery asks for it: at scale 1 (the page enlarges each tile `scale` times
+    itself), pinned to the predictions' version; give the response."""
+    return browser.get(f"/api/runs/{run_id}/predictions/sprite.png?{query}&scale=1&v={version}",
                        expect=304 if tag else 200, headers={"If-None-Match": tag} if tag else None)
 
 

@@ -19,6 +19,9 @@ COLUMNS = 10                   # tiles per row; the client places tile k from th
 MAX_TILES = 200                # a sprite shows at most this many images (the gallery asks 100)
 MAX_PIXELS = 8_000_000         # a sprite's width × height at most: about 32 MB of RGBA while it is drawn
 LAYOUT = "1"                   # changes when the layout rule does, so old ETags stop matching
+# zlib level 1: a 100-tile sprite of noisy 28×28 images encodes 2× sooner than at 6 (about 20% larger),
+# flat 8×8 digits 10× sooner; the sprite is cached, but the first viewer waits for its encoding.
+COMPRESS_LEVEL = 1
 
 
 class SpriteError(ValueError):
@@ -61,7 +64,7 @@ def sprite_png(images, scale):
         top, left = (k // columns) * height, (k % columns) * width
         grid[top:top + height, left:left + width] = img
     # Enlarging the whole grid with nearest neighbours enlarges every tile alike, by whole pixels.
-    return png_bytes(grid, scale)
+    return png_bytes(grid, scale, COMPRESS_LEVEL)
 
 
 class SpriteCache:

@@ -10,18 +10,20 @@ export function tileCanvas(width, height, className) {
 }
 
 /**
- * Load the sprite at `url` once and copy cell k into canvases[k]; resolves when every tile is drawn,
- * rejects when the sprite cannot be loaded. Rows hold min(canvases, maxColumns) cells.
+ * Load the sprite at `url` once and copy cell k into canvases[k], enlarged `scale` times (the sprite
+ * was asked for at scale 1: the server sends and encodes scale² fewer pixels); resolves when every
+ * tile is drawn, rejects when the sprite cannot be loaded. Rows hold min(canvases, maxColumns) cells.
  */
-export async function drawSprite(url, canvases, maxColumns) {
+export async function drawSprite(url, canvases, maxColumns, scale = 1) {
   const image = new Image();
   image.src = url;
   await image.decode();
   const columns = Math.max(1, Math.min(canvases.length, maxColumns));
   canvases.forEach((canvas, k) => {
-    const { width, height } = canvas;
+    const [width, height] = [canvas.width / scale, canvas.height / scale];
     const context = canvas.getContext("2d");
-    context.imageSmoothingEnabled = false;   // whole pixels, as the server enlarged them
-    context.drawImage(image, (k % columns) * width, Math.floor(k / columns) * height, width, height, 0, 0, width, height);
+    context.imageSmoothingEnabled = false;   // nearest neighbours: whole square pixels, as the server enlarges
+    context.drawImage(image, (k % columns) * width, Math.floor(k / columns) * height, width, height,
+      0, 0, canvas.width, canvas.height);
   });
 }

@@ -99,7 +99,7 @@ function tile(item) {
 
 /** Say whether the page's thumbnails come as one sprite: not Grad-CAM overlays, nor a page past the sprite's pixel limit. */
 function bySprite() {
-  const pixels = LIMIT * width * height * page.thumb_scale ** 2;
+  const pixels = LIMIT * width * height;   // asked for at scale 1, enlarged here
   return !state.saliency && Boolean(page.sprite) && pixels <= page.sprite.max_pixels;
 }
 
@@ -111,17 +111,17 @@ function picture(item) {
   return el("img", { src, width: w, height: h, alt: "", loading: "lazy", class: state.saliency ? "saliency-thumb" : null });
 }
 
-/** Fill the tiles' canvases from the page's sprite: one request, pinned to the predictions' version (cached for good). */
+/** Fill the tiles' canvases from the page's sprite: one request at scale 1, pinned to the predictions' version (cached for good). */
 async function drawThumbnails(grid, path, answer, mine) {
   const canvases = [...grid.querySelectorAll("canvas.tile-thumb")];
   delete grid.dataset.thumbs;
   if (!canvases.length) return;
   grid.dataset.thumbs = "loading";
   const q = query();
-  q.set("scale", String(page.thumb_scale));
+  q.set("scale", "1");
   q.set("v", answer.version);
   try {
-    await drawSprite(shared(`${path}/sprite.png?${q}`), canvases, page.sprite.columns);
+    await drawSprite(shared(`${path}/sprite.png?${q}`), canvases, page.sprite.columns, page.thumb_scale);
     if (mine === request) grid.dataset.thumbs = "ready";
   } catch {
     if (mine !== request) return;
