@@ -3,7 +3,7 @@
 import numpy as np
 
 BINS = 32
-CHUNK_BYTES = 2**20   # float32 pixels at a time: the statistics never hold a float copy of more (a builder's peak)
+CHUNK_BYTES = 2**18   # float32 pixels at a time: the statistics never hold a float copy of more (a builder's peak)
 
 
 def compute(data, num_classes):
