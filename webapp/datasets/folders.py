@@ -233,26 +233,37 @@ def check(listing, heads, bad, max_bytes, shape, splits):
 
 
 class Arrays:
-    """The final arrays, allocated once, filled in archive order; `put` gives each image its slot."""
+    """The final arrays, allocated once; each image has its slot from the start, so they fill in any order.
+
+    Slots are in Keras's order: by class, then by path (what the exported train.py rebuilds from the
+    unpacked folder), whatever order the archive holds its members in.
+    """
 
     def __init__(self, listing, splits, shape):
         counts = np.bincount(splits[splits >= 0], minlength=2)
         self.x = [np.empty((counts[s], *shape), np.uint8) for s in (0, 1)]
         self.y = [np.empty(counts[s], np.int64) for s in (0, 1)]
-        self.filled = [0, 0]
+        self.done = [np.zeros(counts[s], bool) for s in (0, 1)]
         self.labels, self.splits = listing.labels, splits
+        self.slots, taken = np.full(len(splits), -1, np.int64), [0, 0]
+        for i in sorted(np.flatnonzero(splits >= 0).tolist(), key=lambda i: (int(listing.labels[i]), listing.paths[i])):
+            s = int(splits[i])
+            self.slots[i], taken[s] = taken[s], taken[s] + 1
 
     def put(self, i, pixels):
-        """Store image i's pixels and label in the next free slot of its split."""
-        s = int(self.splits[i])
-        at = self.filled[s]
-        self.x[s][at] = pixels
-        self.y[s][at] = self.labels[i]
-        self.filled[s] = at + 1
+        """Store image i's pixels and label in its slot."""
+        s, at = int(self.splits[i]), self.slots[i]
+        self.x[s][at], self.y[s][at], self.done[s][at] = pixels, self.labels[i], True
 
     def result(self):
-        """Give (x_train, y_train, x_test, y_test): the filled part of each (views, no copy)."""
-        return tuple(a[s][:self.filled[s]] for s in (0, 1) for a in (self.x, self.y))
+        """Give (x_train, y_train, x_test, y_test), the slots of images that failed to decode closed up in place."""
+        out = []
+        for s in (0, 1):
+            kept = np.flatnonzero(self.done[s])
+            for to, at in enumerate(kept.tolist() if len(kept) < len(self.done[s]) else ()):
+                self.x[s][to], self.y[s][to] = self.x[s][at], self.y[s][at]   # to <= at: nothing is overwritten unread
+            out += [self.x[s][:len(kept)], self.y[s][:len(kept)]]
+        return tuple(out)
 
 
 def _pixels(data, shape):
