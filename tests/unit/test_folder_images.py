@@ -52,7 +52,7 @@ def ingest(tmp_path, images, kind="zip", ext="png", **options):
                 info = tarfile.TarInfo(name)
                 info.size = len(data)
                 t.addfile(info, io.BytesIO(data))
-    arrays, names, notes, facts = folders.ingest(path, kind, folders.Options(**options),
+    arrays, _, _, facts = folders.ingest(path, kind, folders.Options(**options),
                                                  {"max_images": 100, "max_bytes": 2**20})
     return np.concatenate([arrays["x_train"], arrays["x_test"]]), facts
 
@@ -113,7 +113,7 @@ def zip_bytes(compression=zipfile.ZIP_DEFLATED, zip64=False, comment=b""):
 ], ids=["stored", "zip64", "comment", "stub", "bzip2"])
 def test_the_zip_reader_finds_every_image_of_each_zip_variant(tmp_path, data):
     (tmp_path / "up.zip").write_bytes(data)
-    arrays, names, notes, facts = folders.ingest(tmp_path / "up.zip", "zip", folders.Options(),
+    arrays, names, _, facts = folders.ingest(tmp_path / "up.zip", "zip", folders.Options(),
                                                  {"max_images": 100, "max_bytes": 2**20})
     assert names == ["a", "b"] and facts["unreadable_count"] == 0
     assert (np.concatenate([arrays["x_train"], arrays["x_test"]])[..., 0] == GREY).all()

@@ -13,7 +13,6 @@ from .export_data import data_arguments, data_imports, data_source
 from .source_text import INDENT, literal
 
 
-
 def keras_json(spec, input_shape):
     """Give `model.to_json()` for the spec's model, compiled (so compile_config rides along) when it can be."""
     model = build.build_model(spec, input_shape)
