@@ -102,19 +102,7 @@ def _folder_source(dataset):
         f"# dashboard did ({height}x{width}, {mode}, class names sorted), in the dashboard's order (by class, then",
         "# path); images the dashboard skipped as unreadable must be removed first. Or pass the .npz with --data.",
         f"CLASS_NAMES = {literal(list(dataset['class_names']))}",
-        "",
-        "",
-        "def load_folder(folder):",
-        f'{INDENT}"""Give (images 0..255, integer labels) of class folders, sorted by class, then path."""',
-        f"{INDENT}images = keras.utils.image_dataset_from_directory(",
-        f"{INDENT * 2}folder, class_names=CLASS_NAMES, color_mode={literal(mode)}, image_size={literal((height, width))},",
-        f'{INDENT * 2}interpolation="bilinear", shuffle=False, batch_size=256, verbose=False)',
-        f"{INDENT}x, y = (np.concatenate(parts) for parts in zip(*((np.asarray(x), np.asarray(y)) for x, y in images)))",
-        f'{INDENT}paths = [os.path.relpath(p, folder).replace(os.sep, "/") for p in images.file_paths]',
-        f"{INDENT}order = sorted(range(len(paths)), key=lambda i: (y[i], paths[i]))",
-        f"{INDENT}return x[order], y[order]",
-        "",
-        "",
+        *_load_folder(mode, height, width),
         "if args.data:",
         *[INDENT + line for line in _npz_source(dataset)],
     ]
@@ -135,6 +123,25 @@ def _folder_source(dataset):
         f"{literal(fraction)})))",
         f"{INDENT * 2}test[members[rng.permutation(len(members))[:n_test]]] = True",
         f"{INDENT}x_train, y_train, x_test, y_test = x[~test] / 255.0, y[~test], x[test] / 255.0, y[test]",
+    ]
+
+
+def _load_folder(mode, height, width):
+    """Give the script's load_folder function: Keras reads the folder, then images are sorted as the dashboard does."""
+    return [
+        "",
+        "",
+        "def load_folder(folder):",
+        f'{INDENT}"""Give (images 0..255, integer labels) of class folders, sorted by class, then path."""',
+        f"{INDENT}images = keras.utils.image_dataset_from_directory(",
+        f"{INDENT * 2}folder, class_names=CLASS_NAMES, color_mode={literal(mode)}, image_size={literal((height, width))},",
+        f'{INDENT * 2}interpolation="bilinear", shuffle=False, batch_size=256, verbose=False)',
+        f"{INDENT}x, y = (np.concatenate(parts) for parts in zip(*((np.asarray(x), np.asarray(y)) for x, y in images)))",
+        f'{INDENT}paths = [os.path.relpath(p, folder).replace(os.sep, "/") for p in images.file_paths]',
+        f"{INDENT}order = sorted(range(len(paths)), key=lambda i: (y[i], paths[i]))",
+        f"{INDENT}return x[order], y[order]",
+        "",
+        "",
     ]
 
 
