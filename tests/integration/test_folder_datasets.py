@@ -211,3 +211,16 @@ def test_train_py_names_the_archive_as_a_python_literal_and_offers_the_folder_an
     arguments = exports.data_arguments(services.datasets.info(ds_id))
     call = ast.parse(arguments[0]).body[0].value   # one call, the name a plain string: nothing breaks out
     assert [k.value.value for k in call.keywords if k.arg == "default"] == ['evil.zip\nimport os; os.system("x")']
+
+
+@pytest.mark.parametrize("executable, message", [
+    ("/bin/false", "The process building this dataset ended unexpectedly (exit code 1); nothing was stored."),
+    ("/nonexistent/python", "The process to build this dataset could not start"),
+])
+def test_a_builder_that_dies_or_never_starts_fails_its_dataset(client, services, monkeypatch, executable, message):
+    from webapp.datasets import builds
+
+    monkeypatch.setattr(builds.sys, "executable", executable)
+    ds = built(client, upload(client, make_zip({f"{c}/{i}.png": image((4, 4)) for c in "ab" for i in range(3)})))
+    assert ds["state"] == "failed" and ds["error"].startswith(message)
+    assert not list(services.datasets.upload_dir.glob(f"**/{ds['id']}*"))

@@ -85,6 +85,10 @@ class Builds:
                 process = subprocess.Popen(
                     [sys.executable, "-P", "-m", builder.__name__, str(write), json.dumps(self.settings), ds_id],
                     pass_fds=(write,), stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": PYTHONPATH})
+            except OSError as exc:
+                os.close(read)
+                self._fail(ds_id, f"The process to build this dataset could not start ({exc}); nothing was stored.")
+                return
             finally:
                 os.close(write)
             with open(read, encoding="utf-8") as events:
@@ -99,10 +103,13 @@ class Builds:
         info = self.registry.info(ds_id)
         if info is not None and info.get("state") == "building":
             code = process.returncode
-            message = (f"The process building this dataset ended unexpectedly (exit code {code}"
-                       f"{', out of memory?' if code == -9 else ''}); nothing was stored.")
-            self.registry.fail(ds_id, message)
-            self.notify(("dataset_state", {"dataset_id": ds_id, "state": "failed", "error": message}))
+            self._fail(ds_id, f"The process building this dataset ended unexpectedly (exit code {code}"
+                              f"{', out of memory?' if code == -9 else ''}); nothing was stored.")
+
+    def _fail(self, ds_id, message):
+        """Fail a dataset whose builder is gone, and tell its room."""
+        self.registry.fail(ds_id, message)
+        self.notify(("dataset_state", {"dataset_id": ds_id, "state": "failed", "error": message}))
 
     def _enqueue(self, ds_id):
         """Put the build on the RQ queue the run workers take."""
