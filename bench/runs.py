@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.measure import (MODELS, baseline, cpu_seconds, dashboard_run, pct, per_epoch, rate,  # noqa: E402
                            run_spec, synthetic, trainer_pid, upload, wait_idle, warm_web)
 from tests.live import LiveServer, Viewer, ended  # noqa: E402
+from webapp.runs import hook_times, paths  # noqa: E402
 
 
 def plain_side(args, npz):
@@ -52,6 +53,7 @@ def dashboard_side(args, server, spec):
                                   sum(cpu_seconds(p) for p in server.group()))
 
     run, (viewer,) = dashboard_run(server, spec, on_event=on_event)
+    times = hook_times.load(paths.run_dir(server.data_dir, run["id"]))
     epochs = sorted(viewer.named("run_epoch"), key=lambda d: d["epoch"])
     received = {d["seq"]: t for name, d, t in viewer.events if name == "run_epoch"}
     last = {d["epoch"]: d for d in viewer.named("run_batch")}   # later batches of an epoch replace earlier
@@ -64,7 +66,8 @@ def dashboard_side(args, server, spec):
             "all_cpu": per_epoch([c[2] for c in series]), "params": run["summary"]["total_params"],
             # Whatever else the server's processes used: the next warm spare starting up while this run trains.
             "spare_cpu": series[-1][2] - series[-1][0] - series[-1][1],
-            "latency": [received[d["seq"]] - d["sent_at"] for d in epochs]}
+            "latency": [received[d["seq"]] - d["sent_at"] for d in epochs],
+            "parts": times["epochs"][1:] if times else []}
 
 
 def print_method():
@@ -101,6 +104,26 @@ def print_pairs(pairs):
           f"{statistics.median(cpu):.3f}   (pairs from {cpu[0]:.3f} to {cpu[-1]:.3f})")
 
 
+def print_parts(pairs):
+    """Print the time each dashboard callback hook and the publisher took per epoch (KD_TIME_CALLBACKS=1)."""
+    epochs = [e for _, d, _ in pairs for e in d["parts"]]
+    if not epochs:
+        print("   (no hook_times.json: the server ran without KD_TIME_CALLBACKS=1)")
+        return
+    walls = statistics.median(e["wall_s"] for e in epochs)
+    names = sorted({k for e in epochs for k in e["parts"]},
+                   key=lambda k: -statistics.mean(e["parts"].get(k, {}).get("wall_s", 0) for e in epochs))
+    print(f"\n   time inside each dashboard callback's hooks, per epoch (epochs 2..E of {len(pairs)} runs, mean; "
+          f"epoch median {walls * 1000:.0f} ms;\n   goal: nothing the dashboard adds costs a measurable share "
+          f"(the whole overhead is the 1 - ratio above))")
+    print(f"   {'hook':<46}{'wall ms':>9}{'CPU ms':>9}{'share':>8}")
+    for name in names:
+        wall = statistics.mean(e["parts"].get(name, {}).get("wall_s", 0) for e in epochs)
+        cpu = statistics.mean(e["parts"].get(name, {}).get("cpu_s", 0) for e in epochs)
+        thread = "  (own thread)" if name == "publisher" else ""
+        print(f"   {name + thread:<46}{wall * 1000:9.1f}{cpu * 1000:9.1f}{wall / walls:8.1%}")
+
+
 def throughput(args, server, npz, dataset):
     """Print dashboard vs plain model.fit, pair by pair, and the median ratios; give the epoch latencies seen."""
     print(f"\n== throughput: {args.model} ({len(MODELS[args.model])} layers), {args.samples} train / {args.test} test "
@@ -120,6 +143,7 @@ def throughput(args, server, npz, dataset):
         pairs.append((f"{n + 1} ({order[0]} first)", d, p))
     print_pairs(pairs)
     print(f"   {pairs[0][1]['params']} parameters on both sides")
+    print_parts(pairs)
     return latencies
 
 
@@ -220,7 +244,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="kd-bench-") as tmp:
         tmp = Path(tmp)
         npz = synthetic(tmp / "synthetic.npz", args.samples, args.test)
-        spare = LiveServer(tmp / "spare", env={"KD_WARM_SPARE": "1"}).start().sign_in()
+        spare = LiveServer(tmp / "spare", env={"KD_WARM_SPARE": "1", "KD_TIME_CALLBACKS": "1"}).start().sign_in()
         cold = None
         if "first-batch" in parts:
             cold = LiveServer(tmp / "cold", env={"KD_WARM_SPARE": "0"}).start().sign_in()
