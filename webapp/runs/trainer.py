@@ -153,8 +153,8 @@ def _fit(store, run_id, settings, publisher, should_stop):
         fit["validation"], {"validation_split": fit["validation"]})
     if should_stop():
         return "stopped", None
-    callbacks = fit_callbacks(spec, folder, progress, EpochSample(folder / predictions.EPOCH_FILE, x_test, data.y_test),
-                              inside_recorders(folder, x_test))
+    sample = EpochSample(folder / predictions.EPOCH_FILE, x_test, data.y_test)
+    callbacks = fit_callbacks(spec, folder, progress, sample, inside_recorders(folder, x_test, sample.predict))
     if settings.get("KD_TIME_CALLBACKS"):
         callbacks = timed(keras, callbacks, folder, publisher)
     model.fit(x, y, epochs=epochs_planned, initial_epoch=epochs_done if resume else 0,
