@@ -230,6 +230,23 @@ def test_save_every_epoch_fills_the_cache_keras_saving_misses(model, tmp_path):
     assert weights_equal(keras.saving.load_model(tmp_path / "model.keras"), model)
 
 
+def test_hook_times_sum_each_overridden_hook_per_epoch_and_leave_keras_defaults_alone(model, data, tmp_path):
+    from keras.src import utils
+
+    from webapp.runs import hook_times
+    from webapp.runs.trainer import timed
+
+    x, y = data
+    progress, _ = progress_on(model, steps=3)
+    publisher = types.SimpleNamespace(handle=lambda kind, data: None)
+    cbs = timed(keras, [keras.callbacks.TerminateOnNaN(), progress], tmp_path, publisher)
+    assert utils.is_default(progress.on_test_batch_end) and not utils.is_default(progress.on_train_batch_end)
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=cbs)
+    epochs = hook_times.load(tmp_path)["epochs"]
+    assert [e["epoch"] for e in epochs] == [1, 2] and all(e["wall_s"] > 0 for e in epochs)
+    assert {"TerminateOnNaN.on_batch_end", "Progress.on_train_batch_end", "Progress.on_epoch_end"} <= set(epochs[1]["parts"])
+
+
 # -- fit_callbacks ---------------------------------------------------------------------------------------
 
 

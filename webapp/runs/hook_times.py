@@ -33,8 +33,11 @@ class HookTimes:
 
     ```python
     times = HookTimes(folder)
-    callbacks = times.wrap(callbacks)          # and, last, times.epoch_clock()
-    model.fit(x, y, callbacks=callbacks + [times.epoch_clock()])
+    publisher.handle = times.timed("publisher", publisher.handle)
+    model.fit(x, y, callbacks=[keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: times.epoch_began()),
+                               *times.wrap(callbacks),
+                               keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: times.epoch_ended(e))])
+    load(folder)["epochs"][0]["parts"]["SaveEveryEpoch.on_epoch_end"]   # {"wall_s": ..., "cpu_s": ...}
     ```
     """
 
