@@ -43,6 +43,7 @@ RULES = {
     "api.samples": READ, "api.pixel_stats": READ, "api.mean_image": READ, "api.download": READ, "api.augment": READ,
     "api.list_runs": READ, "api.get_run": READ_RUN, "api.artifact": READ_RUN,
     "api.predictions": READ_RUN, "api.confusion": READ_RUN, "api.sample": READ_RUN, "api.predict": READ,
+    "api.predictions_sprite": READ_RUN, "api.sample_sprite": READ_RUN,
     "api.inside_view": READ_RUN, "api.inside_layer": READ_RUN, "api.inside_saliency": READ_RUN,
     "api.inside_kernels": READ_RUN, "api.histograms": READ_RUN, "api.inside_own": READ, "pages.inside": READ_RUN,
     "api.create_run": MEMBER, "api.stop_run": OWNER, "api.continue_run": OWNER,
