@@ -1,6 +1,5 @@
 """The app factory: `create_app(config=None)` builds the Flask app and its services (`webapp.create_app`)."""
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,8 +73,9 @@ def make_executor(cfg, runs):
 def register_extensions(app):
     """Bind Flask-SocketIO (only this instance's own origin may open a socket) and start runs.
 
-    The first request a server answers marks runs a previous server left unfinished as interrupted
-    and warms a spare trainer process; CLI commands import the app too but never get that far.
+    Serving begins with RunService.begin: runs a previous server left unfinished are marked
+    interrupted, a spare trainer process warms. `python wsgi.py` calls it before it serves; any
+    other server's first request does. CLI commands import the app too but never get that far.
     """
     # With RQ every instance listens on Socket.IO's Redis message queue, where workers emit. The
     # unbound socketio keeps options across init_app calls, so the local case says "none" outright.
@@ -93,17 +93,8 @@ def register_extensions(app):
     kd = app.extensions["kd"]
     kd.runs.notify = events.broadcast
     kd.builds.notify = events.broadcast_dataset
-    started, lock = [], threading.Lock()
-
-    @app.before_request
-    def start_runs():
-        if started:
-            return
-        with lock:
-            if not started:
-                started.append(True)
-                kd.runs.start_up()
-                kd.runs.executor.warm()
+    # `python wsgi.py` begins at once; under another server the first request does (once).
+    app.before_request(lambda: kd.runs.begin(app.config["KD_WARM_SPARE"]))
 
 
 def register_blueprints(app):
