@@ -149,7 +149,7 @@ class RunService:
             self.start_up()
             self.executor.warm()
             if warm_keras:
-                threading.Thread(target=build.init_keras, name="kd-import-keras", daemon=True).start()
+                build.warm_in_background()
             self._begun = True
 
     def start_up(self):

@@ -45,6 +45,11 @@ def init_keras(gpu=False):
     return _keras
 
 
+def warm_in_background():
+    """Import TensorFlow on a thread of this (web) process, so the first model check does not wait for it."""
+    threading.Thread(target=init_keras, name="kd-import-keras", daemon=True).start()
+
+
 def _kwargs(layer):
     return {k: tuple(v) if isinstance(v, list) else v for k, v in layer.items() if k not in ("type", "name", "inputs")}
 
