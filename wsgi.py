@@ -19,4 +19,5 @@ if __name__ == "__main__":
     link = setup_link(app)
     if link:
         print(f"No account yet: create the first admin at http://{args.host}:{args.port}{link}", flush=True)
+    app.extensions["kd"].runs.begin(app.config["KD_WARM_SPARE"])   # warm now, not on the first request
     socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True)

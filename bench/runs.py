@@ -12,8 +12,13 @@ synthetic 28x28x1 dataset through POST /api/datasets and prints, each figure wit
 3. first batch: POST /api/runs -> the first run_batch at a Socket.IO client, warm spare on and off;
    beside them, a plain Keras script from launch to its first batch.
 
-Usage: .venv/bin/python bench/runs.py [--model cnn|mlp] [--samples 20000] [--epochs 5] [--repeat 3]
-       [--latency-epochs 60] [--first-batch-repeat 3] [--only throughput,latency,first-batch]
+4. first run after start: a new server, started 10 s before POST /api/runs, to the first run_batch.
+The dashboard's server times each callback hook and its event publisher (KD_TIME_CALLBACKS=1,
+runs/hook_times.py); the throughput part prints that per epoch. Every figure has its goal beside it.
+
+Usage: .venv/bin/python bench/runs.py [--quick] [--model cnn|mlp] [--samples 20000] [--epochs 5] [--repeat 3]
+       [--latency-epochs 60] [--first-batch-repeat 3] [--fresh-repeat 1] [--fresh-after 10]
+       [--only throughput,latency,first-batch,fresh]
 """
 
 import argparse
@@ -30,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.measure import (MODELS, baseline, cpu_seconds, dashboard_run, pct, per_epoch, rate,  # noqa: E402
                            run_spec, synthetic, trainer_pid, upload, wait_idle, warm_web)
 from tests.live import LiveServer, Viewer, ended  # noqa: E402
+from webapp.runs import hook_times, paths  # noqa: E402
 
 
 def plain_side(args, npz):
@@ -52,6 +58,7 @@ def dashboard_side(args, server, spec):
                                   sum(cpu_seconds(p) for p in server.group()))
 
     run, (viewer,) = dashboard_run(server, spec, on_event=on_event)
+    times = hook_times.load(paths.run_dir(server.data_dir, run["id"]))
     epochs = sorted(viewer.named("run_epoch"), key=lambda d: d["epoch"])
     received = {d["seq"]: t for name, d, t in viewer.events if name == "run_epoch"}
     last = {d["epoch"]: d for d in viewer.named("run_batch")}   # later batches of an epoch replace earlier
@@ -64,7 +71,8 @@ def dashboard_side(args, server, spec):
             "all_cpu": per_epoch([c[2] for c in series]), "params": run["summary"]["total_params"],
             # Whatever else the server's processes used: the next warm spare starting up while this run trains.
             "spare_cpu": series[-1][2] - series[-1][0] - series[-1][1],
-            "latency": [received[d["seq"]] - d["sent_at"] for d in epochs]}
+            "latency": [received[d["seq"]] - d["sent_at"] for d in epochs],
+            "parts": times["epochs"][1:] if times else []}
 
 
 def print_method():
@@ -96,9 +104,47 @@ def print_pairs(pairs):
     wall = sorted(d["rate"] / p["rate"] for _, d, p in pairs)
     cpu = sorted(p["cpu"] / d["all_cpu"] for _, d, p in pairs)
     print(f"   median ratio dashboard / plain, samples/s over whole epochs: {statistics.median(wall):.3f}   "
-          f"(goal >= 0.97; pairs from {wall[0]:.3f} to {wall[-1]:.3f})")
+          f"(goal >= 0.97 median, >= 0.95 every pair: {met(statistics.median(wall) >= 0.97 and wall[0] >= 0.95)}; "
+          f"pairs from {wall[0]:.3f} to {wall[-1]:.3f})")
     print(f"   median ratio, samples per CPU second (plain process vs all dashboard processes): "
-          f"{statistics.median(cpu):.3f}   (pairs from {cpu[0]:.3f} to {cpu[-1]:.3f})")
+          f"{statistics.median(cpu):.3f}   (goal >= 0.97: {met(statistics.median(cpu) >= 0.97)}; "
+          f"pairs from {cpu[0]:.3f} to {cpu[-1]:.3f})")
+
+
+def met(ok):
+    """Give "met" or "NOT met"."""
+    return "met" if ok else "NOT met"
+
+
+def load():
+    """Give the 1-minute load average as text (other work on the machine shifts every figure)."""
+    return f"load {os.getloadavg()[0]:.2f}"
+
+
+def print_parts(pairs):
+    """Print the time each dashboard callback hook and the publisher took per epoch (KD_TIME_CALLBACKS=1)."""
+    epochs = [e for _, d, _ in pairs for e in d["parts"]]
+    if not epochs:
+        print("   (no hook_times.json: the server ran without KD_TIME_CALLBACKS=1)")
+        return
+    wall_epoch = statistics.median(e["wall_s"] for e in epochs)
+    cpu_epoch = statistics.median(d["cpu"] for _, d, _ in pairs)
+
+    def mean(name, key):
+        """Give the mean seconds per epoch of one part."""
+        return statistics.mean(e["parts"].get(name, {}).get(key, 0) for e in epochs)
+
+    names = sorted({k for e in epochs for k in e["parts"]}, key=lambda k: -mean(k, "cpu_s"))
+    print(f"\n   time inside each dashboard callback's hooks per epoch, epochs 2..E of {len(pairs)} runs (mean); an epoch: "
+          f"{wall_epoch * 1000:.0f} ms, {cpu_epoch:.2f} CPU s\n   (goal: none a measurable share; all together within "
+          f"the 3 % the ratio goals leave; the publisher has a thread of its own, so only its CPU counts)")
+    print(f"   {'hook':<40}{'wall ms':>9}{'of epoch':>10}{'CPU ms':>9}{'of CPU':>8}")
+    for name in names:
+        wall, cpu = mean(name, "wall_s"), mean(name, "cpu_s")
+        share = "" if name == "publisher" else f"{wall / wall_epoch:.1%}"
+        print(f"   {name:<40}{wall * 1000:9.1f}{share:>10}{cpu * 1000:9.1f}{cpu / cpu_epoch:8.1%}")
+    total = sum(mean(name, "cpu_s") for name in names)
+    print(f"   {'all of them':<40}{'':>9}{'':>10}{total * 1000:9.1f}{total / cpu_epoch:8.1%}")
 
 
 def throughput(args, server, npz, dataset):
@@ -118,8 +164,10 @@ def throughput(args, server, npz, dataset):
         assert d["params"] == p["params"], f"the models differ: {d['params']} vs {p['params']} parameters"
         latencies += d["latency"]
         pairs.append((f"{n + 1} ({order[0]} first)", d, p))
+        print(f"   pair {n + 1} done, {load()}", flush=True)
     print_pairs(pairs)
     print(f"   {pairs[0][1]['params']} parameters on both sides")
+    print_parts(pairs)
     return latencies
 
 
@@ -175,20 +223,45 @@ def first_batch(args, spare, cold, npz, datasets):
         for key, server in (("spare", spare), ("cold", cold)):
             wait_idle(spare)
             wait_idle(cold)
-            times[key].append(time_to_first_batch(server, {**spec, "dataset": datasets[key]}))
+            times[key].append(time_to_first_batch(server, {**spec, "dataset": datasets[key]})[0])
         out, t_launch = baseline(npz, args.model, 1, args.batch_size, first_batch=True)
         times["plain"].append(out["first_batch_at"] - t_launch)
     for label, key in (("dashboard, KD_WARM_SPARE=1 (spare ready)", "spare"), ("dashboard, KD_WARM_SPARE=0", "cold"),
                        ("baseline: plain Keras script, launch -> first batch", "plain")):
         values = ", ".join(f"{v:.2f}" for v in times[key])
-        print(f"   {label:<52} median {statistics.median(times[key]):6.2f} s   ({values})")
+        goal = f"   goal <= 1.5 s: {met(statistics.median(times[key]) <= 1.5)}" if key == "spare" else ""
+        print(f"   {label:<52} median {statistics.median(times[key]):6.2f} s   ({values}){goal}")
+
+
+def fresh_first_batch(args, tmp, npz):
+    """Print POST /api/runs -> first run_batch on a server started 10 s before the POST (nothing warmed by hand)."""
+    print(f"\n== first run after start: a new server (KD_WARM_SPARE=1, the default), the data uploaded, POST /api/runs "
+          f"{args.fresh_after:g} s\n   after the server was started -> first run_batch at a websocket client "
+          f"({args.model}); median of {args.fresh_repeat}, each on a new server")
+    times = []
+    for n in range(args.fresh_repeat):
+        t_start = time.monotonic()
+        server = LiveServer(tmp / f"fresh-{n}").start().sign_in()
+        try:
+            dataset = upload(server, npz, "synthetic")
+            late = time.monotonic() - t_start - args.fresh_after
+            time.sleep(max(-late, 0))
+            total, post = time_to_first_batch(server, run_spec(args.model, dataset, 1, args.batch_size, "bench-fresh"))
+            times.append(total)
+            print(f"   server {n + 1}: {total:.2f} s, of which POST /api/runs {post:.2f} s"
+                  f"{f' (the upload ended {late:.1f} s late)' if late > 0 else ''}, {load()}", flush=True)
+        finally:
+            server.close()
+    print(f"   POST /api/runs -> first batch, server started {args.fresh_after:g} s before: median "
+          f"{statistics.median(times):.2f} s   (goal <= 1.5 s: {met(statistics.median(times) <= 1.5)})")
 
 
 def time_to_first_batch(server, spec):
-    """Give the seconds from POST /api/runs to the first run_batch at a Socket.IO client; stop the run then."""
+    """Give (seconds from POST /api/runs to the first run_batch at a Socket.IO client, seconds the POST took); stop the run then."""
     with Viewer(server.url, auth=server.auth) as viewer:
         t_post = time.time()
         run_id = server.post("/api/runs", json=spec, expect=201).json()["run"]["id"]
+        post_s = time.time() - t_post
         assert viewer.subscribe(run_id)["ok"]
         events = viewer.wait(lambda v: v.named("run_batch") or ended()(v), timeout=600,
                              what=f"the first batch of run {run_id}")
@@ -197,8 +270,8 @@ def time_to_first_batch(server, spec):
         server.post(f"/api/runs/{run_id}/stop", expect=202)
         viewer.wait(ended(), timeout=600, what=f"the end of run {run_id}")
     if viewer.named("run_history")[0]["progress"]:   # the first batch came before the subscribe
-        return next(t for name, _, t in events if name == "run_history") - t_post
-    return next(t for name, _, t in events if name == "run_batch") - t_post
+        return next(t for name, _, t in events if name == "run_history") - t_post, post_s
+    return next(t for name, _, t in events if name == "run_batch") - t_post, post_s
 
 
 def main():
@@ -213,14 +286,21 @@ def main():
     parser.add_argument("--latency-epochs", type=int, default=60)
     parser.add_argument("--latency-samples", type=int, default=1000)
     parser.add_argument("--first-batch-repeat", type=int, default=3)
-    parser.add_argument("--only", default="throughput,latency,first-batch")
+    parser.add_argument("--fresh-repeat", type=int, default=1, help="new servers for the first run after start")
+    parser.add_argument("--fresh-after", type=float, default=10.0, help="seconds from server start to the POST")
+    parser.add_argument("--only", default="throughput,latency,first-batch,fresh")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer, shorter runs (2 pairs of 4 epochs on 10000 images, 20 latency epochs, one of each first batch)")
     args = parser.parse_args()
+    if args.quick:
+        args.samples, args.epochs, args.repeat = min(args.samples, 10000), min(args.epochs, 4), min(args.repeat, 2)
+        args.latency_epochs, args.first_batch_repeat = min(args.latency_epochs, 20), 1
     parts = set(args.only.split(","))
-    print(f"bench/runs.py on {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} at the start")
+    print(f"bench/runs.py on {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} at the start", flush=True)
     with tempfile.TemporaryDirectory(prefix="kd-bench-") as tmp:
         tmp = Path(tmp)
         npz = synthetic(tmp / "synthetic.npz", args.samples, args.test)
-        spare = LiveServer(tmp / "spare", env={"KD_WARM_SPARE": "1"}).start().sign_in()
+        spare = LiveServer(tmp / "spare", env={"KD_WARM_SPARE": "1", "KD_TIME_CALLBACKS": "1"}).start().sign_in()
         cold = None
         if "first-batch" in parts:
             cold = LiveServer(tmp / "cold", env={"KD_WARM_SPARE": "0"}).start().sign_in()
@@ -235,6 +315,11 @@ def main():
                 latency(args, spare, upload(spare, small, "synthetic-slice"), latencies)
             if cold:
                 first_batch(args, spare, cold, npz, {"spare": dataset, "cold": upload(cold, npz, "synthetic")})
+            if "fresh" in parts:
+                for server in (spare, cold):
+                    if server:
+                        server.close()
+                fresh_first_batch(args, tmp, npz)
         finally:
             for server in (spare, cold):
                 if server:

@@ -64,6 +64,8 @@ def load(env=None):
         "KD_MAX_DATASET_MB": _int(env, "KD_MAX_DATASET_MB", 2000),
         "KD_MAX_IMAGES": _int(env, "KD_MAX_IMAGES", 1_000_000),
         "KD_WARM_SPARE": env.get("KD_WARM_SPARE", "1") != "0",          # keep a trainer process ready
+        # bench/runs.py: the trainer writes each callback's time per epoch to hook_times.json (runs/hook_times.py).
+        "KD_TIME_CALLBACKS": env.get("KD_TIME_CALLBACKS", "0") == "1",
         "KD_STOP_GRACE_S": float(env.get("KD_STOP_GRACE_S", "30")),     # stop -> kill after this
         "SECRET_KEY": env.get("KD_SECRET_KEY") or secret_key(data_dir),
         # Flask answers 413 past this, before the body is read.

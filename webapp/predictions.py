@@ -6,6 +6,7 @@ Flask, no Keras. A user's own image is turned into a model input in `user_image.
 """
 
 import collections
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,14 +91,15 @@ class Predictions:
     top_p: np.ndarray
     epoch: int
     previous: np.ndarray | None = None   # epoch samples: the prediction of the epoch before (-1: none)
+    version: str = ""                     # which write of the file this is (FileCache sets it)
 
     @classmethod
-    def load(cls, path):
-        """Give the predictions stored at `path` (no pickles are ever loaded)."""
+    def load(cls, path, version=""):
+        """Give the predictions stored at `path` (a path or an open file; no pickles are ever loaded)."""
         with np.load(path, allow_pickle=False) as f:
             values = {k: f[k] for k in KEYS}
             previous = f["previous"] if "previous" in f.files else None
-        return cls(**{**values, "epoch": int(values["epoch"])}, previous=previous)
+        return cls(**{**values, "epoch": int(values["epoch"])}, previous=previous, version=version)
 
     @property
     def correct(self):
@@ -171,7 +173,7 @@ class Query:
     indexes: tuple | None = None   # only these test images (an imported script's predict step)
 
 
-def _whole(args, name, default, lo, hi):
+def whole(args, name, default, lo, hi):
     """Give the whole-number parameter `name` (default when absent); QueryError outside lo..hi."""
     value = args.get(name)
     if value is None or value == "":
@@ -205,9 +207,9 @@ def parse_query(args, num_classes):
     """Give the Query a mapping of query parameters asks for; QueryError names a bad one."""
     sort = _choice(args, "sort", SORTS, "index")
     last = max(num_classes - 1, 0)
-    return Query(offset=_whole(args, "offset", 0, 0, 10**9), limit=_whole(args, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
-                 filter=_choice(args, "filter", FILTERS, "all"), true=_whole(args, "true", None, 0, last),
-                 pred=_whole(args, "pred", None, 0, last), sort=sort,
+    return Query(offset=whole(args, "offset", 0, 0, 10**9), limit=whole(args, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
+                 filter=_choice(args, "filter", FILTERS, "all"), true=whole(args, "true", None, 0, last),
+                 pred=whole(args, "pred", None, 0, last), sort=sort,
                  # Most confident first is what a reader of wrong predictions wants to see.
                  order=_choice(args, "order", ORDERS, "desc" if sort == "confidence" else "asc"),
                  indexes=_indexes(args))
@@ -259,18 +261,23 @@ class FileCache:
         self._lock = threading.Lock()
 
     def get(self, path):
-        """Give Predictions.load(path), from memory when the file did not change; None when it is absent."""
+        """Give Predictions.load(path), from memory when the file did not change; None when it is absent.
+
+        Its `version` names this write of the file: a sprite URL carrying it never changes its pixels.
+        """
         path = Path(path)
         try:
-            stat = path.stat()
+            with open(path, "rb") as file:
+                # The open file's own size and time: a rewrite (a new file renamed in) cannot slip in between.
+                stat = os.fstat(file.fileno())
+                key = (str(path), stat.st_mtime_ns, stat.st_size)
+                with self._lock:
+                    if key in self._items:
+                        self._items.move_to_end(key)
+                        return self._items[key]
+                value = Predictions.load(file, version=f"{stat.st_mtime_ns:x}-{stat.st_size:x}")
         except FileNotFoundError:
             return None
-        key = (str(path), stat.st_mtime_ns, stat.st_size)
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        value = Predictions.load(path)
         with self._lock:
             self._items[key] = value
             while len(self._items) > self.size:

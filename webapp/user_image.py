@@ -187,13 +187,16 @@ def to_input(img, look):
     return x, (levels / look.pixel_max * 255 + 0.5).astype(np.uint8)
 
 
-def png_bytes(pixels, scale=1):
-    """Give PNG bytes of a uint8 (H, W, C) image, enlarged `scale` times with nearest neighbours."""
+def png_bytes(pixels, scale=1, compress_level=6):
+    """Give PNG bytes of a uint8 (H, W, C) image, enlarged `scale` times with nearest neighbours.
+
+    compress_level is zlib's (0-9): the same pixels either way, a lower level sooner and larger.
+    """
     from PIL import Image
 
     img = Image.fromarray(np.ascontiguousarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels))
     if scale > 1:
         img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
     out = io.BytesIO()
-    img.save(out, format="PNG")
+    img.save(out, format="PNG", compress_level=compress_level)
     return out.getvalue()

@@ -100,7 +100,7 @@ def test_a_bad_file_shows_the_servers_message_next_to_the_form(browser_page, liv
     screens("bad-file")
 
 
-def test_an_uploaded_npz_opens_with_its_images_and_counts_and_its_name_stays_text(
+def test_an_uploaded_npz_opens_with_its_images_and_counts_its_name_stays_text_and_its_owner_deletes_it(
         browser_page, live_server, tmp_path, screens, no_dialogs):
     page = browser_page
     y_train = [0] * 10 + [1] * 8 + [2] * 6
@@ -150,3 +150,12 @@ def test_an_uploaded_npz_opens_with_its_images_and_counts_and_its_name_stays_tex
     expect(page.locator(f'#dataset-select option[value="{ds_id}"]')).to_contain_text(HOSTILE_NAME)
     expect(page.locator('img[src="x"]')).to_have_count(0)
     screens("listed")
+
+    page.goto(f"/datasets/{ds_id}")
+    page.get_by_role("button", name="Delete dataset").click()
+    expect(page.locator("#ds-delete-confirm")).to_contain_text(HOSTILE_NAME)
+    screens("delete-confirm")
+    page.get_by_role("button", name="Delete for good").click()
+    page.wait_for_url(re.compile(r"/datasets$"))
+    expect(page.locator(f'#datasets-table tr[data-id="{ds_id}"]')).to_have_count(0)
+    assert ds_id not in [d["id"] for d in api_datasets(live_server)]

@@ -1,5 +1,7 @@
 """The gallery in real Chromium: filter the wrong ones, click a confusion cell, open an image, try your own."""
 
+import base64
+import io
 import re
 
 import numpy as np
@@ -36,13 +38,42 @@ def tile_values(page, name):
     return page.locator("#gallery .tile").evaluate_all(f"(tiles) => tiles.map((t) => t.dataset.{name})")
 
 
+def image_requests(page):
+    """Give the list (filled as the page goes) of the image URLs the page requests, and the API's JSON calls."""
+    seen = []
+    page.on("request", lambda r: seen.append(r.url) if r.resource_type == "image" or "/api/" in r.url else None)
+    return seen
+
+
+def thumbnails_of(seen):
+    """Give the requests among `seen` that fetch gallery thumbnails: sprites and single test images."""
+    return [u for u in seen if "/sprite.png" in u or "/images/test/" in u]
+
+
+def tile_pixels(page, k):
+    """Give the grey levels tile k's canvas shows, read back from the canvas itself."""
+    url = page.locator("#gallery .tile canvas").nth(k).evaluate("(c) => c.toDataURL('image/png')")
+    rgba = np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGBA"))
+    assert (rgba[..., 3] == 255).all() and (rgba[..., 0] == rgba[..., 1]).all()
+    return rgba[..., 0]
+
+
 def test_filter_wrong_click_a_confusion_cell_and_open_an_image(browser_page, screens, live_server, finished_run):
     page, run_id = browser_page, finished_run
     api = f"{live_server}/api/runs/{run_id}"
+    seen = image_requests(page)
     page.goto(f"/runs/{run_id}/gallery")
     expect(page.locator("#gallery")).to_have_attribute("data-state", "ready")
     expect(page.locator("#gallery-count")).to_have_text("Showing 1–100 of 360")
     expect(page.locator("#gallery .tile")).to_have_count(100)
+    # The page's 100 thumbnails come in one request: the sprite; each tile shows its own cell of it.
+    expect(page.locator("#gallery")).to_have_attribute("data-thumbs", "ready")
+    assert len(thumbnails_of(seen)) == 1 and "/predictions/sprite.png?" in thumbnails_of(seen)[0], seen
+    for k in (0, 13, 99):
+        index = int(tile_values(page, "index")[k])
+        single = requests.get(f"{live_server}/api/datasets/digits/images/test/{index}.png?scale=9",
+                              headers=live_server.headers(), timeout=30)
+        assert np.array_equal(tile_pixels(page, k), np.asarray(Image.open(io.BytesIO(single.content)))), k
     expect(page.locator("#confusion-chart")).to_have_attribute("data-state", "ready")
     screens("all")
 
@@ -52,6 +83,8 @@ def test_filter_wrong_click_a_confusion_cell_and_open_an_image(browser_page, scr
     assert set(tile_values(page, "correct")) == {"false"}
     assert [int(i) for i in tile_values(page, "index")] == [i["index"] for i in wrong["items"][:100]]
     assert "filter=wrong" in page.url
+    expect(page.locator("#gallery")).to_have_attribute("data-thumbs", "ready")
+    assert len(thumbnails_of(seen)) == 2 and "filter=wrong" in thumbnails_of(seen)[1]   # a filter: one more
     screens("wrong")
 
     matrix = requests.get(f"{api}/confusion", headers=live_server.headers(), timeout=30).json()["matrix"]

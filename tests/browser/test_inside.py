@@ -75,15 +75,23 @@ def test_weight_histograms_grow_during_a_run(browser_page, screens, live_server)
     page = browser_page
     fetches = []
     page.on("request", lambda r: fetches.append(r.url) if "/histograms" in r.url else None)
-    run_id = live_server.start_run(spec(MLP, fit={"epochs": 3, "batch_size": 4, "validation": "test"}))
+    run_id = live_server.start_run(spec(MLP, fit={"epochs": 4, "batch_size": 4, "validation": "test"}))
     page.goto(f"/runs/{run_id}")
     figures = page.locator("#histograms")
-    for epoch in ("1", "2", "3"):      # each finished epoch adds a ridge to every chart, live
-        expect(figures).to_have_attribute("data-epochs", epoch, timeout=120_000 if epoch == "1" else 30_000)
+    # Epochs end without a request each: the page offers the latest, and loads the last when the run ends.
+    latest = page.locator("#histograms-latest")
+    expect(latest).to_have_text(re.compile(r"^Show the weights after epoch [12]$"), timeout=120_000)
+    first = len(fetches)
+    assert first <= 1, fetches                   # the first look only (the section on screen)
+    latest.click()
+    expect(figures).to_have_attribute("data-epochs", re.compile("^[1-4]$"))
+    expect(figures).to_have_attribute("data-epochs", "4", timeout=60_000)
+    expect(latest).to_be_hidden()
     # Flatten has no weights; two Dense layers have a kernel and a bias each.
     expect(page.locator("#histograms figure")).to_have_count(4)
-    assert page.locator("#histograms .histogram-chart").evaluate_all("(cs) => cs.map((c) => c.dataset.epochs)") == ["3"] * 4
+    assert page.locator("#histograms .histogram-chart").evaluate_all("(cs) => cs.map((c) => c.dataset.epochs)") == ["4"] * 4
     expect(page.locator("#histograms figcaption").first).to_have_text("dense/kernel (64, 64)")
     assert live_server.wait_run(run_id, lambda r: r["status"] not in ("queued", "running"))["status"] == "completed"
-    assert len(fetches) <= 1 + 3, fetches     # the first load, then one request per epoch
+    expect(figures).to_have_attribute("data-loads", str(first + 2))   # besides the first look: asked, run ended
+    assert len(fetches) == first + 2, fetches
     screens("histograms")

@@ -62,7 +62,8 @@ def tiny_npz():
 
 PAGE = expect(302, 302, 200, 200, 200, 200)
 # (name, method, url, body, run status, expected). In urls: {run} a fresh run of the owner's,
-# {other} another of theirs that the share link does not open, {token} a live share of {run}.
+# {other} another of theirs that the share link does not open, {token} a live share of {run},
+# {dataset} a fresh .npz upload of the owner's.
 CASES = [
     ("health", "GET", "/healthz", None, None, everyone(200)),
     ("static file", "GET", "/static/css/app.css", None, None, everyone(200)),
@@ -77,6 +78,7 @@ CASES = [
     ("list datasets", "GET", "/api/datasets", None, None, signed(200)),
     ("one dataset", "GET", "/api/datasets/digits", None, None, signed(200)),
     ("upload a dataset", "POST", "/api/datasets", "npz", None, members(201)),
+    ("delete an uploaded dataset", "DELETE", "/api/datasets/{dataset}", None, None, owners(204)),
     ("test image of the run's dataset", "GET", "/api/datasets/digits/images/test/0.png", None, None, shared(200)),
     ("training image", "GET", "/api/datasets/digits/images/train/0.png", None, None, signed(200)),
     ("a page of a class's samples", "GET", "/api/datasets/digits/samples?class=1", None, None, signed(200)),
@@ -93,6 +95,9 @@ CASES = [
     ("predictions", "GET", "/api/runs/{run}/predictions", None, "completed", shared(404)),
     ("confusion matrix", "GET", "/api/runs/{run}/confusion", None, "completed", shared(404)),
     ("epoch sample", "GET", "/api/runs/{run}/predictions/epoch", None, "completed", shared(404)),
+    ("a predictions page's sprite", "GET", "/api/runs/{run}/predictions/sprite.png", None, "completed", shared(404)),
+    ("an epoch sample page's sprite", "GET", "/api/runs/{run}/predictions/epoch/sprite.png", None, "completed",
+     shared(404)),
     ("predict an image", "POST", "/api/runs/{run}/predict", "image", "completed", signed(409)),
     ("inside view", "GET", "/api/runs/{run}/inside/0", None, "completed", shared(409)),
     ("inside layer picture", "GET", "/api/runs/{run}/inside/0/layers/0.png", None, "completed", shared(409)),
@@ -174,7 +179,11 @@ def test_access(world, case, who):
     other = new_run(app, owner, status or "completed")
     share = accounts.new_share(store, run, owner)
     token = accounts.new_share(store, run, owner)
-    url = url.format(run=run, other=other, token=token, viewer_id=ids["viewer_id"])
+    dataset = None
+    if "{dataset}" in url:
+        dataset = app.extensions["kd"].datasets.add("mine", io.BytesIO(tiny_npz()["file"][0].getvalue()), 2**20,
+                                                    owner_id=owner)["id"]
+    url = url.format(run=run, other=other, token=token, viewer_id=ids["viewer_id"], dataset=dataset)
     if who == S:
         url += ("&" if "?" in url else "?") + f"share={share}"
     r = clients[who].open(url, method=method, **body_of(body, f"{run}{who}"))
@@ -208,7 +217,7 @@ def test_matrix(world, capsys):
     covered, wrong = set(), []
     for name, method, url, _, _, exp in CASES:
         lines.append(f"| {name} | " + " | ".join(str(exp[w]) for w in WHO) + " |")
-        path = url.split("?")[0].format(run=1, other=2, token="t", viewer_id=3)
+        path = url.split("?")[0].format(run=1, other=2, token="t", viewer_id=3, dataset="d")
         endpoint, args = adapter.match(path, method)
         covered.add(endpoint)
         through = {w: exp[w] not in (302, 401, 403) for w in WHO}

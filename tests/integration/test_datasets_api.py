@@ -14,6 +14,7 @@ from tests.conftest import signed_in
 
 from tests.keras_cache import write_fashion_mnist, write_mnist
 from webapp import create_app
+from webapp.store import Run
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = {"id", "name", "input_shape", "num_classes", "class_names", "train_size", "test_size", "available",
@@ -230,3 +231,29 @@ def test_fetch_offline_prints_what_to_do_without_a_traceback(tmp_path, cache):
     assert r.returncode == 1
     assert "Could not fetch mnist" in r.stderr and "on a machine with internet" in r.stderr
     assert "Traceback" not in r.stderr + r.stdout and not (cache / "mnist.npz").exists()
+
+
+def test_a_dataset_is_deleted_only_when_no_run_uses_it_and_it_is_not_being_built(client, services):
+    ds_id = post(client, **tiny()).get_json()["dataset"]["id"]
+    registry = services.datasets
+    files = [registry.upload_dir / f"{ds_id}.npz", registry.pixels_path(ds_id)]
+    assert all(f.is_file() for f in files) and 'id="ds-delete"' in client.get(f"/datasets/{ds_id}").get_data(as_text=True)
+    with services.store.session() as s:
+        run = Run(name="uses it", status="completed", dataset=ds_id, spec={}, history={})
+        s.add(run)
+    r = client.delete(f"/api/datasets/{ds_id}")
+    assert r.status_code == 409 and r.get_json()["error"]["message"] == (
+        f"1 run(s) use the dataset 'tiny': 'uses it' (#{run.id}). Delete those runs first, then the dataset.")
+    with services.store.session() as s:
+        s.delete(s.get(Run, run.id))
+    registry.update(ds_id, {"state": "building"})
+    r = client.delete(f"/api/datasets/{ds_id}")
+    assert r.status_code == 409 and "is being built" in r.get_json()["error"]["message"]
+    assert all(f.is_file() for f in files)
+    registry.update(ds_id, {"state": "ready"})
+    assert client.delete(f"/api/datasets/{ds_id}").status_code == 204
+    assert client.get(f"/api/datasets/{ds_id}").status_code == 404 and not any(f.exists() for f in files)
+    assert ds_id not in [d["id"] for d in client.get("/api/datasets").get_json()["datasets"]]
+    r = client.delete("/api/datasets/digits")
+    assert r.status_code == 404 and "built-in and Keras datasets are not deleted" in r.get_json()["error"]["message"]
+    assert "dataset.delete" in [a["action"] for a in client.get("/api/actions").get_json()["actions"]]

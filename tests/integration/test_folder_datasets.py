@@ -1,5 +1,6 @@
 """Folder archives over HTTP: a .zip or .tar.gz of class folders built into a dataset, and every bad archive's message."""
 
+import ast
 import io
 import tarfile
 import zipfile
@@ -200,10 +201,26 @@ def test_the_dataset_page_and_its_calls_show_what_the_model_will_see(client, app
     assert r.status_code == 422 and "Only augmentation layers" in r.get_json()["errors"][0]["message"]
 
 
-def test_train_py_names_the_archive_as_a_python_literal_and_loads_the_servers_npz(app, services):
+def test_train_py_names_the_archive_as_a_python_literal_and_offers_the_folder_and_the_servers_npz(app, services):
     ds_id = build_here(app, services, make_zip({f"{c}/{i}.png": image((4, 4)) for c in "ab" for i in range(3)}))
     services.datasets.update(ds_id, {"archive": 'evil.zip\nimport os; os.system("x")'})
     lines = exports.data_source(services.datasets.info(ds_id))
     assert all(line.startswith("#") for line in lines[:3]) and "'evil.zip\\nimport os" in lines[0]
     assert f"/api/datasets/{ds_id}/download" in lines[2]
-    assert "data = np.load(args.data, allow_pickle=False)" in lines
+    assert "    data = np.load(args.data, allow_pickle=False)" in lines and "def load_folder(folder):" in lines
+    arguments = exports.data_arguments(services.datasets.info(ds_id))
+    call = ast.parse(arguments[0]).body[0].value   # one call, the name a plain string: nothing breaks out
+    assert [k.value.value for k in call.keywords if k.arg == "default"] == ['evil.zip\nimport os; os.system("x")']
+
+
+@pytest.mark.parametrize("executable, message", [
+    ("/bin/false", "The process building this dataset ended unexpectedly (exit code 1); nothing was stored."),
+    ("/nonexistent/python", "The process to build this dataset could not start"),
+])
+def test_a_builder_that_dies_or_never_starts_fails_its_dataset(client, services, monkeypatch, executable, message):
+    from webapp.datasets import builds
+
+    monkeypatch.setattr(builds.sys, "executable", executable)
+    ds = built(client, upload(client, make_zip({f"{c}/{i}.png": image((4, 4)) for c in "ab" for i in range(3)})))
+    assert ds["state"] == "failed" and ds["error"].startswith(message)
+    assert not list(services.datasets.upload_dir.glob(f"**/{ds['id']}*"))

@@ -168,6 +168,58 @@ def test_thumbnails_are_pngs_of_the_right_size_and_pixels(trained):
         assert np.array_equal(np.asarray(img), np.kron(original, np.ones((9, 9), dtype=np.uint8)))
 
 
+def decoded(client, url):
+    """Give a PNG the API answers at `url`, decoded by Pillow to an array."""
+    r = client.get(url)
+    assert r.status_code == 200 and r.mimetype == "image/png", (url, r.status_code, r.data[:200])
+    return np.asarray(Image.open(io.BytesIO(r.data)))
+
+
+@pytest.mark.parametrize("path, query", [("predictions", "limit=100"), ("predictions/epoch", "limit=100"),
+                                         ("predictions", "filter=wrong&sort=confidence&limit=100"),
+                                         ("predictions", "true=3&offset=10&limit=7")])
+def test_a_sprite_tile_is_the_single_thumbnail_pixel_for_pixel(trained, path, query):
+    client, run_id, _, _, _ = trained
+    body = client.get(f"/api/runs/{run_id}/{path}?{query}").get_json()
+    assert body["items"], body
+    sprite = decoded(client, f"/api/runs/{run_id}/{path}/sprite.png?{query}&scale=9")
+    columns = min(10, len(body["items"]))
+    assert sprite.shape == (72 * -(-len(body["items"]) // columns), 72 * columns)
+    for k, item in enumerate(body["items"]):
+        top, left = 72 * (k // columns), 72 * (k % columns)
+        single = decoded(client, f"{item['image_url']}?scale=9")
+        assert np.array_equal(sprite[top:top + 72, left:left + 72], single), (query, k, item["index"])
+    unused = sprite[72 * (len(body["items"]) // columns):, 72 * (len(body["items"]) % columns):]
+    assert not unused.any()      # the last row's empty cells are black
+
+
+def test_a_sprite_has_a_strong_etag_and_a_304(trained):
+    client, run_id, _, _, _ = trained
+    url = f"/api/runs/{run_id}/predictions/sprite.png?limit=5"
+    first = client.get(url)
+    tag = first.headers["ETag"]
+    assert first.status_code == 200 and tag.startswith('"') and not tag.startswith("W/")
+    assert first.headers["Cache-Control"] == "private, no-cache"    # no version: ask again each time
+    again = client.get(url, headers={"If-None-Match": tag})
+    assert again.status_code == 304 and again.data == b"" and again.headers["ETag"] == tag
+    # The same pixels are the same ETag however they were asked for; other pixels another one.
+    same = client.get(f"/api/runs/{run_id}/predictions/sprite.png?indexes=0,1,2,3,4&limit=5")
+    assert same.headers["ETag"] == tag and same.data == first.data
+    assert client.get(url + "&scale=4").headers["ETag"] != tag
+    assert client.get(url + "&offset=5").headers["ETag"] != tag
+    version = client.get(f"/api/runs/{run_id}/predictions?limit=5").get_json()["version"]
+    pinned = client.get(f"{url}&v={version}")
+    assert pinned.headers["Cache-Control"] == "private, max-age=31536000, immutable" and pinned.data == first.data
+
+
+@pytest.mark.parametrize("query, field", [("limit=201", "limit"), ("limit=200&scale=32", "scale"),
+                                          ("scale=33", "scale"), ("scale=0", "scale"), ("filter=odd", "filter")])
+def test_a_too_large_or_bad_sprite_request_is_400_naming_the_field(trained, query, field):
+    client, run_id, _, _, _ = trained
+    r = client.get(f"/api/runs/{run_id}/predictions/sprite.png?{query}")
+    assert r.status_code == 400 and r.get_json()["error"]["message"].startswith(f"{field}"), r.get_json()
+
+
 def test_the_gallery_page_gets_its_data_and_plotly(trained):
     client, run_id, _, _, _ = trained
     r = client.get(f"/runs/{run_id}/gallery")
@@ -265,9 +317,11 @@ def test_stopped_runs_get_predictions_and_a_continue_rewrites_them(client, servi
     assert run["status"] == "stopped"
     x_test, y = digits_test_split()
     x = x_test[..., None] / 16.0
+    versions = []
     for round_ in (1, 2):
         body = client.get(f"/api/runs/{run_id}/predictions?limit=1000").get_json()
         assert body["epoch"] == run["epochs_done"]
+        versions.append(body["version"])   # a sprite URL pinned to the first write never shows the second
         model = downloaded_model(client, run_id, tmp_path)
         assert [i["predicted"] for i in body["items"]] == np.argmax(model.predict(x, verbose=0), -1).tolist()
         if round_ == 1:
@@ -275,6 +329,7 @@ def test_stopped_runs_get_predictions_and_a_continue_rewrites_them(client, servi
             assert client.post(f"/api/runs/{run_id}/continue", json={"epochs": 1}).status_code == 202
             run = wait_for(lambda: get(client, run_id), until=lambda r: r["epochs_done"] == done + 1)
             assert run["status"] == "completed"
+    assert versions[0] != versions[1]
 
 
 def test_a_binary_model_predicts_one_minus_p_and_p(client, tmp_path):

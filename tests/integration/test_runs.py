@@ -180,3 +180,36 @@ def test_unfinished_runs_become_interrupted_when_a_server_starts(tmp_path):
     assert {name: r["status"] for name, r in runs.items()} == {
         "queued": "interrupted", "running": "interrupted", "stopping": "interrupted", "completed": "completed"}
     assert "restarted" in runs["running"]["error"]
+
+
+def test_a_run_posted_while_the_spare_warms_up_trains_once_in_that_spare(tmp_path):
+    from webapp import create_app
+    from webapp.extensions import socketio
+    from webapp.spec.build import init_keras
+    from webapp.store import Run
+
+    init_keras()   # this process stands for a web process that has imported TensorFlow already
+    app = create_app({"KD_DATA_DIR": str(tmp_path), "KD_WARM_SPARE": "1"})
+    runs = app.extensions["kd"].runs
+    client = signed_in(app)
+    runs.begin()                       # as `python wsgi.py` does before it serves
+    spare = runs.executor._spare
+    try:
+        warming = not spare.ready.is_set()
+        run_id = start(client, spec(MLP, fit={"epochs": 2, "batch_size": 64}))
+        assert warming, "the spare was ready before the run was posted: this test did not test the warm-up"
+        # The run waits for the spare: no second trainer process was started for it.
+        assert runs.executor._slots == {run_id: spare} and runs.executor._spare is None
+        viewer = socketio.test_client(app, namespace="/runs", auth={"token": client.token}, flask_test_client=client)
+        assert viewer.emit("subscribe", {"run_id": run_id}, namespace="/runs", callback=True)["ok"]
+        run = wait_for(lambda: get(client, run_id))
+        assert run["status"] == "completed", run["error"]
+        with app.extensions["kd"].store.session() as s:
+            assert s.get(Run, run_id).worker.endswith(f":{spare.process.pid}")   # the spare trained it
+        received = [(e["name"], e["args"][0]) for e in viewer.get_received("/runs") if e["name"] != "run_history"]
+        seqs = [data["seq"] for _, data in received]
+        assert seqs == sorted(set(seqs)) and seqs[-1] == run["last_seq"]
+        assert [d["epoch"] for name, d in received if name == "run_epoch"] == [1, 2]
+        assert received[-1][1]["status"] == "completed"
+    finally:
+        runs.executor.shutdown()

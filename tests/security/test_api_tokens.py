@@ -59,3 +59,25 @@ def test_an_admin_lists_and_revokes_tokens_over_the_api(app):
     assert admin.delete(f"/api/tokens/{mine[0]['id']}").status_code == 204
     assert script.get("/api/me").status_code == 401
     assert admin.delete(f"/api/tokens/{mine[0]['id']}").status_code == 404
+
+
+def test_a_tokens_last_use_is_written_at_most_once_a_minute(app):
+    carol = user(app, "carol", "viewer")
+    store = app.extensions["kd"].store
+    token = accounts.new_api_token(store, carol.id)
+
+    def last_used():
+        (row,) = accounts.list_tokens(store, carol.id)
+        return row["last_used_at"]
+
+    assert last_used() is None
+    assert app.test_client().get("/api/me", headers=bearer(token)).status_code == 200
+    first = last_used()
+    assert first is not None
+    assert app.test_client().get("/api/me", headers=bearer(token)).status_code == 200
+    assert last_used() == first                    # a second call within the minute writes nothing
+    with store.session() as s:
+        for row in s.query(ApiToken):
+            row.last_used_at = utcnow() - accounts.LAST_USED_EVERY
+    assert app.test_client().get("/api/me", headers=bearer(token)).status_code == 200
+    assert last_used() > first

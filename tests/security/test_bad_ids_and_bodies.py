@@ -20,7 +20,8 @@ def admin(tmp_path_factory):
 @pytest.mark.parametrize("method, url", [
     ("GET", f"/api/runs/{HUGE}"), ("GET", f"/runs/{HUGE}"), ("GET", f"/runs/{HUGE}/gallery"),
     ("GET", f"/api/runs/{HUGE}/artifacts/model.keras"), ("GET", f"/api/runs/{HUGE}/predictions"),
-    ("GET", f"/api/runs/{HUGE}/confusion"), ("POST", f"/api/runs/{HUGE}/shares"),
+    ("GET", f"/api/runs/{HUGE}/confusion"), ("GET", f"/api/runs/{HUGE}/predictions/sprite.png"),
+    ("POST", f"/api/runs/{HUGE}/shares"),
     ("DELETE", f"/api/runs/{HUGE}/shares/some-token"), ("POST", f"/api/runs/{HUGE}/stop"),
     ("PATCH", f"/api/users/{HUGE}"), ("GET", f"/api/datasets/digits/images/test/{HUGE}.png"),
     ("GET", f"/api/runs/-1"),

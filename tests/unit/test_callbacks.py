@@ -1,5 +1,6 @@
 """The trainer's Keras callbacks, each hook called directly on a tiny model, as Keras tests its own."""
 
+import concurrent.futures
 import math
 import types
 
@@ -123,6 +124,33 @@ def test_progress_in_fit_reports_each_epoch_and_stops_after_the_batch_it_was_ask
     assert int(model.optimizer.iterations.numpy()) == 4 + 1   # two epochs of 2 batches, then one
 
 
+def test_progress_run_from_many_threads_sends_batches_in_order_and_always_the_last(model):
+    # Keras runs batch hooks on a thread pool, in any order, when every batch callback is async_safe.
+    assert callbacks.Progress.async_safe
+    cb, events = progress_on(model, steps=200, per_second=float("inf"))   # no throttle: every batch may go
+    for epoch in (0, 1):
+        cb.on_epoch_begin(epoch)
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda b: cb.on_train_batch_end(b, {"loss": 1.0}), range(200)))
+        cb.on_epoch_end(epoch, {"loss": 1.0})
+    for epoch in (1, 2):
+        sent = [d["batch"] for kind, d in events if kind == "batch" and d["epoch"] == epoch]
+        assert sent == sorted(set(sent)) and sent[-1] == 200
+    assert [(k, d["epoch"]) for k, d in events if k == "epoch"] == [("epoch", 1), ("epoch", 2)]
+    assert [k for k, _ in events].index("epoch") > max(i for i, (k, d) in enumerate(events) if d["epoch"] == 1 and k == "batch")
+
+
+def test_progress_drops_a_batch_older_than_one_already_sent(model, clock):
+    cb, events = progress_on(model, steps=5)
+    cb.on_epoch_begin(0)
+    clock.t = 1.0
+    cb.on_train_batch_end(3, {"loss": float("nan")})   # batch 4's hook ran first
+    clock.t = 2.0
+    cb.on_train_batch_end(1, {"loss": float("nan")})   # batch 2's, late: not sent, but its NaN counts
+    cb.on_train_batch_end(4, {"loss": 0.5})
+    assert [d["batch"] for _, d in events] == [4, 5] and cb.nan_at == (1, 2)
+
+
 # -- SaveEveryEpoch and AtomicCheckpoint ------------------------------------------------------------------
 
 
@@ -173,6 +201,50 @@ def test_epoch_sample_saves_each_epochs_predictions_with_the_previous_ones(model
     again = callbacks.EpochSample(path, x, y)   # a continued run starts from the file its last epoch left
     again.on_train_begin()
     assert again.previous.tolist() == [2] * 20
+
+
+def test_epoch_sample_and_sample_probabilities_share_one_predict_per_epoch(model, data, tmp_path):
+    from webapp import inside
+
+    x, y = data
+    calls = []
+    predict_on_batch = model.predict_on_batch
+    model.predict_on_batch = lambda batch: calls.append(len(batch)) or predict_on_batch(batch)
+    sample = callbacks.EpochSample(tmp_path / predictions.EPOCH_FILE, x, y)
+    _, probabilities = callbacks.inside_recorders(tmp_path, x, sample.predict)
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[sample, probabilities])
+    assert calls == [len(sample.index)] * 2                     # one predict of the sample per epoch
+    strip = inside.learning(tmp_path, int(sample.index[3]))
+    assert strip["epochs"] == [1, 2]
+    assert np.argmax(strip["probabilities"][-1]) == predictions.Predictions.load(sample.path).predicted[3]
+
+
+def test_save_every_epoch_fills_the_cache_keras_saving_misses(model, tmp_path):
+    from keras.src.saving import saving_lib
+
+    cb = callbacks.SaveEveryEpoch(tmp_path / "model.keras")
+    cb.set_model(model)
+    cb.on_train_begin()
+    assert saving_lib.get_attr_skipset("Layer") is saving_lib.get_attr_skipset("Layer")   # built once
+    cb.on_epoch_end(0, {"loss": 1.0})
+    assert weights_equal(keras.saving.load_model(tmp_path / "model.keras"), model)
+
+
+def test_hook_times_sum_each_overridden_hook_per_epoch_and_leave_keras_defaults_alone(model, data, tmp_path):
+    from keras.src import utils
+
+    from webapp.runs import hook_times
+    from webapp.runs.trainer import timed
+
+    x, y = data
+    progress, _ = progress_on(model, steps=3)
+    publisher = types.SimpleNamespace(handle=lambda kind, data: None)
+    cbs = timed(keras, [keras.callbacks.TerminateOnNaN(), progress], tmp_path, publisher)
+    assert utils.is_default(progress.on_test_batch_end) and not utils.is_default(progress.on_train_batch_end)
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=cbs)
+    epochs = hook_times.load(tmp_path)["epochs"]
+    assert [e["epoch"] for e in epochs] == [1, 2] and all(e["wall_s"] > 0 for e in epochs)
+    assert {"TerminateOnNaN.on_batch_end", "Progress.on_train_batch_end", "Progress.on_epoch_end"} <= set(epochs[1]["parts"])
 
 
 # -- fit_callbacks ---------------------------------------------------------------------------------------

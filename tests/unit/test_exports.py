@@ -5,12 +5,14 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from tests.specs import CNN, MLP, spec
-from webapp.datasets import BUILTIN, Registry, describe
+from webapp.datasets import BUILTIN, Registry, describe, folders, npz
 from webapp.datasets.keras_cache import KERAS
 from webapp.spec import exports
 from webapp.spec.imports import import_source
@@ -158,18 +160,56 @@ def test_exported_script_trains_on_digits(tmp_path):
     assert (tmp_path / "best.keras").exists()
 
 
+def folder_dataset(tmp_path):
+    """Give the description of a dataset built from tmp_path/pets (3 classes, one with a subfolder) as the server builds it."""
+    rng, archive = np.random.default_rng(0), tmp_path / "pets.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for name in "cab":
+            # The zip holds them in reverse; in b/, extra/z.png sorts before y.png though os.walk gives y.png first.
+            for file in reversed([f"{i}.png" for i in range(6)] + (["extra/z.png", "y.png"] if name == "b" else [])):
+                path = tmp_path / "pets" / name / file
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(rng.integers(0, 256, (6, 5), dtype=np.uint8)).save(path)
+                z.write(path, f"pets/{name}/{file}")
+    arrays, names, _, facts = folders.ingest(archive, "zip", folders.Options(), {"max_images": 100, "max_bytes": 2**20})
+    npz.save(tmp_path, "pets-1", arrays)
+    return {"id": "pets-1", "name": "pets", "input_shape": [6, 5, 1], "num_classes": 3, "class_names": names,
+            "pixel_max": 255.0, "source": "upload", "provenance": {"format": "zip", "archive": "pets.zip",
+                                                                  "options": folders.Options().to_dict(), "facts": facts}}
+
+
 @pytest.mark.keras
-def test_exported_script_trains_on_an_uploaded_npz(tmp_path):
+def test_exported_scripts_train_on_an_uploaded_npz_and_on_an_unpacked_folder_as_the_server_split_it(tmp_path):
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 3, 60)
     np.savez(tmp_path / "up1.npz", x_train=rng.integers(0, 256, (48, 6, 6), dtype=np.uint8),
              y_train=np.eye(3)[labels[:48]], x_test=rng.integers(0, 256, (12, 6, 6), dtype=np.uint8),
              y_test=np.eye(3)[labels[48:]])
-    dataset = {"id": "up1", "name": "tiny", "input_shape": [6, 6, 1], "num_classes": 3, "pixel_max": 255,
-               "source": "upload"}
-    data = spec(MLP, dataset="up1", model={"layers": [{"type": "Flatten"}, {"type": "Dense", "units": 3, "activation": "softmax"}]},
-                compile={"optimizer": "adam", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
-                fit={"epochs": 2, "batch_size": 16, "validation": 0.25})
-    out = run_script(exports.python_script(validate(data, require_run=True), dataset), tmp_path)
-    assert "Test accuracy from the predictions:" in out
+    uploaded = {"id": "up1", "name": "tiny", "input_shape": [6, 6, 1], "num_classes": 3, "pixel_max": 255,
+                "source": "upload"}
+    pets = folder_dataset(tmp_path)
+    runs = {"npz": (uploaded, []), "folder": (pets, []), "folder_npz": (pets, ["--data", "pets-1.npz"])}
+    runner = ["import os, runpy, sys", "import numpy as np", f"os.chdir({str(tmp_path)!r})"]
+    model = {"layers": [{"type": "Flatten"}, {"type": "Dense", "units": 3, "activation": "softmax"}]}
+    for name, (dataset, args) in runs.items():
+        data = spec(MLP, dataset=dataset["id"], model=model, fit={"epochs": 2, "batch_size": 16, "validation": 0.25},
+                    compile={"optimizer": "adam", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]})
+        (tmp_path / f"{name}.py").write_text(exports.python_script(validate(data, require_run=True), dataset))
+        runner += [f"sys.argv = ['train.py', '--epochs', '1', *{args!r}]",
+                   f"g = runpy.run_path({name + '.py'!r}, run_name='__main__')",
+                   f"np.savez({name + '.loaded.npz'!r}, **{{k: g[k] for k in ('x_train', 'y_train', 'x_test', 'y_test')}})"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run([sys.executable, "-c", "\n".join(runner)], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("Test accuracy from the predictions:") == 3
     assert load(tmp_path / "model.keras").output_shape == (None, 3)
+    with np.load(tmp_path / "pets-1.npz") as server, np.load(tmp_path / "folder.loaded.npz") as keras_read, \
+            np.load(tmp_path / "folder_npz.loaded.npz") as npz_read:
+        assert server["y_test"].tolist().count(1) == 2 and len(server["y_train"]) == 16   # b: 8 images, 2 to test
+        for key in ("x_train", "x_test"):
+            assert np.allclose(keras_read[key], server[key][..., None] / 255.0 if server[key].ndim == 3
+                               else server[key] / 255.0)
+            assert np.allclose(npz_read[key], keras_read[key])
+        for key in ("y_train", "y_test"):
+            assert keras_read[key].tolist() == npz_read[key].tolist() == server[key].tolist()

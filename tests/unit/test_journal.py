@@ -5,6 +5,7 @@ import io
 import itertools
 import threading
 
+import numpy as np
 import pytest
 
 from webapp.runs import journal
@@ -65,6 +66,20 @@ def test_continuing_carries_the_new_plan_in_the_event(store):
     run_id = new_run(store, "completed")
     event = journal.set_status(store, run_id, "queued", epochs_planned=5)
     assert event[1] == {"run_id": run_id, "seq": 1, "status": "queued", "error": None, "epochs_planned": 5}
+
+
+def test_a_batch_event_is_stored_with_its_seq_and_is_the_runs_progress(store):
+    run_id = new_run(store)
+    journal.set_status(store, run_id, "stopping")
+    data = {"epoch": 1, "batch": 3, "steps": 4, "logs": {"loss": np.float32(0.5), "accuracy": float("inf")},
+            "samples_per_s": 12.5, "eta_s": 0.1}
+    event = journal.add_batch(store, run_id, data)
+    expected = {"run_id": run_id, "seq": 2, **data, "logs": {"loss": 0.5, "accuracy": None}}
+    assert event == ("run_batch", expected)
+    with store.session() as s:
+        run = s.get(Run, run_id)
+        assert run.progress == expected and run.last_seq == 2 and run.status == "stopping"
+    assert stored(store, run_id)[-1] == (2, "run_batch", expected)
 
 
 def test_an_epoch_appends_to_the_history_and_drops_that_epochs_batch_events(store):

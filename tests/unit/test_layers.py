@@ -6,7 +6,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "webapp"
 # The app factory, its extensions and its CLI bind Flask; everything else that knows Flask is in web/.
-FLASK_OUTSIDE_WEB = {"webapp", "webapp.extensions", "webapp.commands"}
+FLASK_OUTSIDE_WEB = {"webapp.factory", "webapp.extensions", "webapp.commands"}
 # Where a model is built, trained or run (ARCHITECTURE.md), and the CLI's keras.datasets fetch:
 # nowhere else imports Keras or TensorFlow, or asks spec.build.init_keras for them.
 # The inside view and the augmentation preview run a saved or a built model.
@@ -113,3 +113,15 @@ def test_no_module_imports_one_that_imports_it_back():
     for m, targets in edges.items():
         merged.setdefault(rooms[m], set()).update(rooms[t] for t in targets if rooms[t] != rooms[m])
     assert cycles(merged) == []
+
+
+def test_a_dataset_builder_imports_no_flask_alembic_or_socketio():
+    # The builder is a process of its own per upload: `webapp/__init__` must not pull the web app in.
+    import subprocess
+    import sys
+
+    code = ("import sys, webapp.datasets.builder, webapp.runs.rq_worker\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'flask', 'alembic', 'flask_socketio', 'keras'}))")
+    done = subprocess.run([sys.executable, "-P", "-c", code], cwd=ROOT, env={"PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

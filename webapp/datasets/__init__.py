@@ -6,6 +6,6 @@ The web layer only receives a file and reports progress; arrays are decoded in a
 
 from .npz import UploadError
 from .data import BUILTIN, SPLITS, Data, DatasetError, describe, stats
-from .registry import Registry
+from .registry import InUse, Registry
 
-__all__ = ["BUILTIN", "SPLITS", "Data", "DatasetError", "Registry", "UploadError", "describe", "stats"]
+__all__ = ["BUILTIN", "SPLITS", "Data", "DatasetError", "InUse", "Registry", "UploadError", "describe", "stats"]

@@ -6,13 +6,19 @@ What `keras.utils.image_dataset_from_directory` reads, as an archive: `root/<cla
 archive, point elsewhere or unpack without end is refused here, before a byte of an image is read:
 absolute or `..` paths, symlinks and hard links, nested archives, more than `max_images` images,
 and members that declare more bytes than the decoded dataset may take.
+
+The listing is kept in columns (a path string, a label and a split per image, and where it is in
+numpy arrays), not an object per image: at 784-byte images the bookkeeping would weigh more than the pixels.
 """
 
+import array
 import posixpath
 import stat
+import struct
 import tarfile
-import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+import numpy as np
 
 from .npz import UploadError
 
@@ -22,29 +28,29 @@ IGNORED = ("__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini")
 MAX_RATIO = 200    # a PNG or JPEG barely compresses again; a member that shrank 200 times is a bomb
 LAYOUT = ("class folders: root/<class>/<image> (or root/train/<class>/… and root/test/<class>/…), "
           "images in PNG, JPEG, BMP, GIF or WebP")
-
-
-@dataclass(slots=True)   # one per image: tens of thousands of them
-class Member:
-    """One image file of the archive: where it is, its class and split (None: to be drawn)."""
-
-    name: str          # the member's name inside the archive, as stored
-    path: str          # its normalised path below the archive's root
-    label: int = -1
-    split: str | None = None
-    where: tuple | None = None   # zip: (offset of the local header, packed size, size, method, encrypted)
+SPLIT_CODES = {None: -1, "train": 0, "test": 1}
+END = struct.Struct("<4s4H2LH")            # end of central directory record
+END64 = struct.Struct("<4sQ2H2L4Q")        # its Zip64 version, found through the 20-byte locator before END
+CENTRAL = struct.Struct("<4s4B4HL2L5H2L")  # one central directory entry (then name, extra field, comment)
 
 
 @dataclass
 class Listing:
-    """What an archive holds: its images by class, the class names (sorted) and whether splits are given."""
+    """What an archive holds: its images (columns, in archive order) by class, the class names (sorted), the split.
+
+    where: zip — (n, 5) int64 rows (offset of the local header, packed size, size, method, encrypted),
+    where a member's bytes are; .tar.gz — (n,) the member's position among the archive's entries.
+    """
 
     kind: str
-    members: list
+    paths: list            # each image's path below the archive's root
+    labels: np.ndarray     # int32 class index
+    splits: np.ndarray     # int8: 0 train, 1 test (a given split), -1 to be drawn
+    where: np.ndarray
     class_names: list
     given_split: bool
     ignored: int = 0
-    notes: list = field(default_factory=list)
+    odd_names: dict | None = None   # zip members neither stored nor deflated: {index: name}, read through zipfile
 
 
 def kind_of(filename):
@@ -75,27 +81,90 @@ def _entries(path, kind, max_bytes):
 
 
 def _zip_entries(path):
-    """Yield (name, is_file, size, packed size, is_link, where) of a zip's members from its central directory."""
+    """Yield (name, is_file, size, packed size, is_link, where) of a zip's members, one central directory entry at a time.
+
+    zipfile.ZipFile would hold a ZipInfo (~0.5 KB) per member at once; this reads them as a stream.
+    """
     try:
-        with zipfile.ZipFile(path) as archive:
-            infos = archive.infolist()
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        with open(path, "rb") as f:
+            count, start, shift = _central_directory(f)
+            f.seek(start)
+            for _ in range(count):
+                entry = f.read(CENTRAL.size)
+                if len(entry) < CENTRAL.size or entry[:4] != b"PK\x01\x02":
+                    raise ValueError("its central directory is cut short")
+                (_, _, _, _, _, flags, method, _, _, _, packed, size, n_name, n_extra, n_comment, _, _, attr,
+                 offset) = CENTRAL.unpack(entry)
+                name = f.read(n_name).decode("utf-8" if flags & 0x800 else "cp437").split("\0")[0]
+                size, packed, offset = _zip64(f.read(n_extra), size, packed, offset)
+                f.seek(n_comment, 1)
+                yield (name, not name.endswith("/"), size, packed, stat.S_ISLNK(attr >> 16),
+                       (offset + shift, packed, size, method, flags & 1))
+    except (OSError, EOFError, ValueError, struct.error) as exc:
         raise UploadError(f"The file is not a readable .zip ({exc}); expected {LAYOUT}.") from None
-    for info in infos:
-        mode = info.external_attr >> 16
-        where = (info.header_offset, info.compress_size, info.file_size, info.compress_type, info.flag_bits & 1)
-        yield info.filename, not info.is_dir(), info.file_size, info.compress_size, stat.S_ISLNK(mode), where
+
+
+def _central_directory(f):
+    """Give (entries, where the central directory starts, shift of every offset) from the end record(s).
+
+    shift: bytes before the zip's own first byte (a self-extracting stub), as zipfile allows.
+    """
+    f.seek(0, 2)
+    end = f.tell()
+    tail_at = max(0, end - END.size - 65535)   # the record, then a comment of at most 64 KB
+    f.seek(tail_at)
+    tail = f.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < END.size:
+        raise ValueError("no end of central directory")
+    _, _, _, _, count, size, offset, _ = END.unpack_from(tail, at)
+    record_at = tail_at + at
+    if count == 0xFFFF or 0xFFFFFFFF in (size, offset):   # Zip64: the real figures are in its own record
+        f.seek(record_at - 20 - END64.size)
+        record = f.read(END64.size + 20)
+        if len(record) < END64.size + 20 or record[:4] != b"PK\x06\x06" or record[END64.size:][:4] != b"PK\x06\x07":
+            raise ValueError("its Zip64 end record is missing")
+        count, size, offset = END64.unpack_from(record)[7:]
+        record_at -= 20 + END64.size
+    shift = record_at - size - offset
+    if shift < 0:
+        raise ValueError("its central directory lies outside the file")
+    return count, offset + shift, shift
+
+
+def _zip64(extra, size, packed, offset):
+    """Give (size, packed, offset) with the 0xFFFFFFFF ones read from the entry's Zip64 extra field."""
+    at = 0
+    while at + 4 <= len(extra):
+        tag, length = struct.unpack_from("<HH", extra, at)
+        if tag == 1:
+            values = list(struct.unpack_from(f"<{length // 8}Q", extra, at + 4))
+            out = [values.pop(0) if v == 0xFFFFFFFF and values else v for v in (size, packed, offset)]
+            if 0xFFFFFFFF in out:
+                raise ValueError("a Zip64 extra field lacks a size")
+            return tuple(out)
+        at += 4 + length
+    if 0xFFFFFFFF in (size, packed, offset):
+        raise ValueError("a member's size needs a Zip64 extra field it lacks")
+    return size, packed, offset
 
 
 def _tar_entries(path):
-    """Yield (name, is_file, size, packed size, is_link, None) of a .tar.gz's members, reading headers in order."""
+    """Yield (name, is_file, size, packed size, is_link, position) of a .tar.gz's members, reading headers in order."""
     try:
         with tarfile.open(path, "r:gz") as archive:
-            for info in archive:
+            for i, info in enumerate(tar_members(archive)):
                 yield (info.name, info.isfile(), info.size, info.size, info.issym() or info.islnk()
-                       or not (info.isfile() or info.isdir()), None)
+                       or not (info.isfile() or info.isdir()), i)
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise UploadError(f"The file is not a readable .tar.gz ({exc}); expected {LAYOUT}.") from None
+
+
+def tar_members(archive):
+    """Yield a TarFile's members in order without the TarInfo list TarFile keeps of every member read."""
+    while (info := archive.next()) is not None:
+        archive.members.clear()
+        yield info
 
 
 def _clean(name):
@@ -117,8 +186,8 @@ def _ignored(parts):
 
 def list_archive(path, kind, max_images, max_bytes):
     """Give the archive's Listing; UploadError says what is wrong with it (nothing is unpacked)."""
-    files, folders, ignored = [], set(), 0
-    for name, is_file, where in _entries(path, kind, max_bytes):
+    paths, where, odd, folders, ignored = [], array.array("q"), {}, set(), 0
+    for name, is_file, at in _entries(path, kind, max_bytes):
         parts = _clean(name)
         if not parts or _ignored(parts):
             continue
@@ -133,38 +202,49 @@ def list_archive(path, kind, max_images, max_bytes):
         if not low.endswith(IMAGE_EXTENSIONS):
             ignored += 1   # as Keras does: only image files count
             continue
-        files.append(Member(name, "/".join(parts), where=where))
-        if len(files) > max_images:
+        if kind == "zip" and (at[3] not in (0, 8) or at[4]):   # neither stored nor deflated, or encrypted
+            odd[len(paths)] = name
+        paths.append("/".join(parts))
+        where.extend(at if kind == "zip" else (at,))
+        if len(paths) > max_images:
             raise UploadError(f"The archive holds more than {max_images} images (KD_MAX_IMAGES); send fewer.")
-    return _layout(kind, files, folders, ignored)
+    where = np.frombuffer(where, np.int64).reshape((-1, 5) if kind == "zip" else (-1,))
+    return _layout(kind, paths, where, odd, folders, ignored)
 
 
-def _layout(kind, files, folders, ignored):
+def _layout(kind, paths, where, odd, folders, ignored):
     """Give the Listing of checked files: look through one wrapping folder, then find classes and splits."""
     prefix = ()
     while True:   # a lone top folder holding folders wraps the rest (a lone folder of images is one class)
         tops = {f[len(prefix)] for f in folders if len(f) > len(prefix) and f[:len(prefix)] == prefix}
-        loose = any(len(m.path.split("/")) == len(prefix) + 1 for m in files)
+        loose = any(p.count("/") == len(prefix) for p in paths)
         inner = prefix + tuple(tops)
         nested = len(tops) == 1 and any(len(f) > len(inner) and f[:len(inner)] == inner for f in folders)
         if nested and not loose and not _is_split(tops):
             prefix = inner
             continue
         break
-    depth = len(prefix)
-    given = _is_split(tops)
-    members, classes = [], {}
-    for split in (("train", "test") if given else (None,)):
-        base = depth + (1 if given else 0)
-        names = sorted(f[base] for f in folders if len(f) == base + 1 and f[:depth] == prefix
-                       and (not given or f[depth] == split))
-        classes[split] = names
-        for m in files:
-            parts = m.path.split("/")
-            if len(parts) > base + 1 and (not given or parts[depth] == split):
-                m.split = split
-                members.append((m, parts[base]))
-    return _classes(kind, members, classes, given, ignored, len(files))
+    depth, given = len(prefix), _is_split(tops)
+    base = depth + (1 if given else 0)
+    classes = {s: sorted(f[base] for f in folders if len(f) == base + 1 and f[:depth] == prefix
+                         and (not given or f[depth] == s)) for s in (("train", "test") if given else (None,))}
+    names = _class_names(classes, given, len(paths))
+    index = {n: i for i, n in enumerate(names)}
+    keep, labels, splits = [], array.array("i"), array.array("b")
+    for i, p in enumerate(paths):   # archive order, a given split's train and test mixed as they come
+        parts = p.split("/")
+        if len(parts) > base + 1 and parts[base] in index and (not given or parts[depth] in ("train", "test")):
+            keep.append(i)
+            labels.append(index[parts[base]])
+            splits.append(SPLIT_CODES[parts[depth] if given else None])
+    labels = np.frombuffer(labels, np.int32)
+    empty = [n for k, n in enumerate(names) if not (labels == k).any()]
+    if empty:
+        raise UploadError(f"The class folder {empty[0]!r} holds no image (PNG, JPEG, BMP, GIF or WebP); every "
+                          f"class needs at least one.")
+    keep_at = {i: j for j, i in enumerate(keep)} if odd else {}
+    return Listing(kind, [paths[i] for i in keep], labels, np.frombuffer(splits, np.int8), where[keep], names,
+                   given, ignored, {keep_at[i]: n for i, n in odd.items() if i in keep_at})
 
 
 def _is_split(tops):
@@ -172,8 +252,8 @@ def _is_split(tops):
     return set(tops) == {"train", "test"}
 
 
-def _classes(kind, members, classes, given, ignored, n_files):
-    """Give the Listing with labels from sorted class names; UploadError when there are not two classes."""
+def _class_names(classes, given, n_files):
+    """Give the sorted class names; UploadError when there are not two classes, or test/ has others than train/."""
     names = classes["train"] if given else classes[None]
     if given and sorted(set(classes["test"]) - set(names)):
         extra = ", ".join(sorted(set(classes["test"]) - set(names)))
@@ -184,13 +264,4 @@ def _classes(kind, members, classes, given, ignored, n_files):
     if len(names) < 2:
         raise UploadError(f"The archive has one class folder only ({names[0]!r}); a classifier needs at least 2 "
                           f"classes, one folder each.")
-    index = {n: i for i, n in enumerate(names)}
-    out = []
-    for m, cls in members:
-        m.label = index[cls]
-        out.append(m)
-    empty = [n for n in names if not any(m.label == index[n] for m in out)]
-    if empty:
-        raise UploadError(f"The class folder {empty[0]!r} holds no image (PNG, JPEG, BMP, GIF or WebP); every "
-                          f"class needs at least one.")
-    return Listing(kind, out, names, given, ignored)
+    return names

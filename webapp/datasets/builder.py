@@ -6,7 +6,9 @@ limits the upload was accepted under from the dataset's row, reports progress as
 ends the row `ready` or `failed`; on failure none of the dataset's files remain.
 """
 
+import json
 import logging
+import sys
 import time
 
 from ..store import Dataset, Store
@@ -80,13 +82,23 @@ def build(settings, ds_id, emit):
     return state
 
 
-def child_main(conn, settings, ds_id):
-    """A spawned builder process: build, sending each event up the pipe, then exit."""
+def child_main(fd, settings, ds_id):
+    """A builder process: build, writing each event as a JSON line to `fd`, then exit.
+
+    A web process that went away does not stop the build: its dataset still ends ready or failed.
+    """
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C on the server is the server's
-    build(settings, ds_id, conn.send)
-    conn.close()
+    with open(fd, "w", encoding="utf-8") as out:
+        def emit(event):
+            try:
+                out.write(json.dumps(event) + "\n")
+                out.flush()
+            except (BrokenPipeError, OSError):
+                pass
+
+        build(settings, ds_id, emit)
 
 
 def build_job(ds_id):
@@ -115,3 +127,7 @@ def on_failure(job, connection, exc_type, exc, traceback):
     if info and info.get("state") == "building":
         registry.fail(job.args[0], f"The worker building this dataset stopped ({exc_type.__name__ if exc_type else 'lost'}"
                                    f": {exc}); nothing was stored.")
+
+
+if __name__ == "__main__":   # builds.py starts `python -m webapp.datasets.builder FD SETTINGS_JSON ID`
+    child_main(int(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3])

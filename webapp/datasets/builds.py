@@ -1,21 +1,26 @@
 """Where dataset builds run: a freshly spawned process beside the web process, or an RQ job on the workers' queue.
 
 The web process only receives the file (streamed to disk) and relays progress; the arrays are
-decoded in `builder.py`. With the embedded executor each build gets a process of its own from the
-"spawn" start method (as runs/local.py does: never a fork of a process that may have TensorFlow
-loaded), and its events come up a pipe. With KD_EXECUTOR=rq an archive is an RQ job on the queue
+decoded in `builder.py`. With the embedded executor each build gets a new Python process of its
+own (`python -m webapp.datasets.builder`: never a fork of a process that may have TensorFlow loaded,
+and importing Pillow, numpy and SQLAlchemy only), and its events come up a pipe as JSON lines. With KD_EXECUTOR=rq an archive is an RQ job on the queue
 the run workers take (KD_RQ_QUEUE), emitting through Socket.IO's Redis message queue. An .npz,
-whose uploader waits for a 201, is always built in a spawned process here.
+whose uploader waits for a 201, is always built in such a process here.
 """
 
+import json
 import logging
-import multiprocessing
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 from . import builder, npz
 
 log = logging.getLogger(__name__)
-_spawn = multiprocessing.get_context("spawn")
+# The builder imports this webapp, wherever the server was started from.
+PYTHONPATH = os.pathsep.join([str(Path(__file__).resolve().parents[2]), *filter(None, [os.environ.get("PYTHONPATH")])])
 JOB_TIMEOUT_S = 3600
 MAX_AT_ONCE = 1   # builds beside the web process at a time; the next ones wait (their state says building)
 
@@ -69,30 +74,42 @@ class Builds:
             relay.join()
 
     def _build_here(self, ds_id):
-        """Build in a spawned process (at most MAX_AT_ONCE at a time: each may take KD_MAX_DATASET_MB)."""
-        with self._at_once:
-            conn, child = _spawn.Pipe(duplex=False)
-            process = _spawn.Process(target=builder.child_main, args=(child, self.settings, ds_id), daemon=True,
-                                     name="kd-dataset-builder")
-            process.start()
-            child.close()
-            self._relay(conn, process, ds_id)
+        """Build in a new process (at most MAX_AT_ONCE at a time: each may take KD_MAX_DATASET_MB).
 
-    def _relay(self, conn, process, ds_id):
-        """Forward a builder's events until its pipe closes; a builder that died fails its dataset."""
-        try:
-            while True:
-                self.notify(conn.recv())
-        except (EOFError, OSError):
-            pass
-        process.join(timeout=30)
+        It is `python -m webapp.datasets.builder`, not a multiprocessing child: spawn would import
+        the server's main module (wsgi.py, so Flask and the whole app) again before building.
+        """
+        with self._at_once:
+            read, write = os.pipe()
+            try:
+                process = subprocess.Popen(
+                    [sys.executable, "-P", "-m", builder.__name__, str(write), json.dumps(self.settings), ds_id],
+                    pass_fds=(write,), stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": PYTHONPATH})
+            except OSError as exc:
+                os.close(read)
+                self._fail(ds_id, f"The process to build this dataset could not start ({exc}); nothing was stored.")
+                return
+            finally:
+                os.close(write)
+            with open(read, encoding="utf-8") as events:
+                self._relay(events, process, ds_id)
+
+    def _relay(self, events, process, ds_id):
+        """Forward a builder's events (JSON lines) until its pipe closes; a builder that died fails its dataset."""
+        for line in events:
+            name, data = json.loads(line)
+            self.notify((name, data))
+        process.wait()
         info = self.registry.info(ds_id)
         if info is not None and info.get("state") == "building":
-            code = process.exitcode
-            message = (f"The process building this dataset ended unexpectedly (exit code {code}"
-                       f"{', out of memory?' if code == -9 else ''}); nothing was stored.")
-            self.registry.fail(ds_id, message)
-            self.notify(("dataset_state", {"dataset_id": ds_id, "state": "failed", "error": message}))
+            code = process.returncode
+            self._fail(ds_id, f"The process building this dataset ended unexpectedly (exit code {code}"
+                              f"{', out of memory?' if code == -9 else ''}); nothing was stored.")
+
+    def _fail(self, ds_id, message):
+        """Fail a dataset whose builder is gone, and tell its room."""
+        self.registry.fail(ds_id, message)
+        self.notify(("dataset_state", {"dataset_id": ds_id, "state": "failed", "error": message}))
 
     def _enqueue(self, ds_id):
         """Put the build on the RQ queue the run workers take."""

@@ -8,25 +8,21 @@ memory taken is the decoded size plus one image.
 """
 
 import collections
-import io
 import tarfile
 import time
-import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass
 
 import numpy as np
 
-from .archive import list_archive
+from .archive import list_archive, tar_members
+from .images import GRAY_MODES, head_size, is_gray, open_image, pixels
 from .npz import UploadError
 
-FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
-MAX_PIXELS = 40_000_000             # one image larger than this is not decoded (a decompression bomb)
 DEFAULT_SIDE_CAP = 256              # Keras's own default image_size is (256, 256)
 MAX_SIDE = 1024
 MAX_BAD_SHARE = 0.1                 # more unreadable images than this share and the archive is refused
-GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 
 
 @dataclass
@@ -65,8 +61,30 @@ def options(form):
     return out
 
 
+class Unreadable:
+    """The images that could not be read: how many, and the first few (path, reason) to name."""
+
+    KEEP = 20
+
+    def __init__(self):
+        self.count, self.examples = 0, []
+
+    def add(self, path, reason):
+        """Count one more unreadable image, keeping its path and reason while there are few."""
+        self.count += 1
+        if len(self.examples) < self.KEEP:
+            self.examples.append((path, reason))
+
+    def refuse_if_too_many(self, total):
+        """Raise UploadError when more than MAX_BAD_SHARE of the `total` images could not be read."""
+        if self.count > MAX_BAD_SHARE * total:
+            path, reason = self.examples[0]
+            raise UploadError(f"{self.count} of {total} images could not be read (more than {MAX_BAD_SHARE:.0%}), "
+                              f"e.g. {path}: {reason}. Nothing was stored.")
+
+
 def _each_file(path, listing, head=None):
-    """Yield (member, bytes) of every listed image, in the archive's own order (one pass for a .tar.gz).
+    """Yield (index in the listing, bytes) of every listed image, in the archive's order (one pass for a .tar.gz).
 
     head: from a .tar.gz, read only this many bytes of each file, and the rest only when
     `head_size` cannot tell the size from them (a header pass over PNGs reads 33 bytes a file).
@@ -76,30 +94,28 @@ def _each_file(path, listing, head=None):
         return data if head is None or head_size(data) else data + f.read()
 
     if listing.kind == "zip":
-        yield from _zip_files(path, listing.members)
+        yield from _zip_files(path, listing)
         return
-    wanted = {m.name: m for m in listing.members}
+    positions, i = listing.where, 0   # the listing's members are in the archive's order
     with tarfile.open(path, "r:gz") as archive:
-        for info in archive:
-            m = wanted.get(info.name)
-            if m is not None and info.isfile():
-                yield m, read(archive.extractfile(info))
+        for position, info in enumerate(tar_members(archive)):
+            if i < len(positions) and position == positions[i]:
+                yield i, read(archive.extractfile(info))
+                i += 1
 
 
-def _zip_files(path, members):
-    """Yield (member, bytes) of a zip's images, read from the local headers' offsets with zlib.
+def _zip_files(path, listing):
+    """Yield (index, bytes) of a zip's images, read from the local headers' offsets with zlib.
 
-    zipfile.ZipFile.open costs about 100 µs a member, most of the time a small image takes, and a
-    ZipFile's directory ~0.5 KB a member: the listing kept where each member is (`Member.where`)
-    after checking names, sizes and ratios. A stored or deflated member is read here; any other
-    (encrypted, bzip2, lzma) through zipfile.
+    zipfile.ZipFile.open costs about 100 µs a member, most of the time a small image takes. A
+    stored or deflated member is read here; any other (encrypted, bzip2, lzma) through zipfile.
     """
     with open(path, "rb") as f:
-        for m in members:
-            offset, packed, size, method, encrypted = m.where
-            if method not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or encrypted:
-                with zipfile.ZipFile(path) as archive, archive.open(m.name) as member:
-                    yield m, member.read()
+        for i in range(len(listing.paths)):
+            offset, packed, size, method, _ = (int(v) for v in listing.where[i])
+            if i in listing.odd_names:
+                with zipfile.ZipFile(path) as archive, archive.open(listing.odd_names[i]) as member:
+                    yield i, member.read()
                 continue
             f.seek(offset)
             local = f.read(30)
@@ -109,179 +125,136 @@ def _zip_files(path, members):
                 data = raw if method == zipfile.ZIP_STORED else zlib.decompressobj(-15).decompress(raw, size + 1)
             except zlib.error:
                 data = b""   # Pillow then calls it unreadable, and it is counted
-            yield m, data[:size]
-
-
-PNG_MODES = {0: "L", 2: "RGB", 3: "P", 4: "LA", 6: "RGBA"}
-
-
-def head_size(data):
-    """Give (height, width, mode) from a PNG's IHDR (its first 33 bytes), or None for anything else."""
-    if len(data) < 33 or data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
-        return None
-    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    mode = PNG_MODES.get(data[25])
-    if mode is None or not width or not height or width * height > MAX_PIXELS:
-        return None   # Pillow looks at it, and says what is wrong
-    return height, width, "I;16" if mode == "L" and data[24] == 16 else mode
-
-
-def _open(data):
-    """Give the Pillow image of a file's bytes (header read, pixels not yet), or the reason it is unreadable."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data), formats=FORMATS)
-    except UnidentifiedImageError:
-        return "not an image Pillow recognises"
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning, OSError, SyntaxError, ValueError) as exc:
-        return f"unreadable ({exc})"
-    if img.width * img.height > MAX_PIXELS:
-        return f"{img.width}×{img.height} is too many pixels to decode safely"
-    return img
+            yield i, data[:size]
 
 
 def read_headers(path, listing):
-    """Give {member path: (height, width, mode)} of the readable images and [(path, reason)] of the rest."""
-    heads, bad = {}, []
-    for m, data in _each_file(path, listing, head=33):
+    """Give (heads, unreadable): heads (n, 3) int32 rows of height, width, 1 if grayscale; -1 rows unreadable."""
+    heads, bad = np.full((len(listing.paths), 3), -1, np.int32), Unreadable()
+    for i, data in _each_file(path, listing, head=33):
         size = head_size(data)
-        img = size or _open(data)
+        img = None if size else open_image(data)
         if isinstance(img, str):
-            bad.append((m.path, img))
+            bad.add(listing.paths[i], img)
         else:
-            heads[m.path] = size or (img.height, img.width, img.mode)
+            heads[i] = (*size[:2], size[2] in GRAY_MODES) if size else (img.height, img.width, is_gray(img))
     return heads, bad
 
 
 def target(heads, opts):
     """Give (height, width, channels): the most common size capped at 256 a side (aspect kept), and the mode."""
+    readable = heads[heads[:, 0] >= 0]
     if opts.image_size:
         h, w = opts.image_size
     else:
-        (h, w), _ = collections.Counter((hh, ww) for hh, ww, _ in heads.values()).most_common(1)[0]
+        (h, w), _ = collections.Counter(zip(readable[:, 0].tolist(), readable[:, 1].tolist())).most_common(1)[0]
         scale = min(1.0, DEFAULT_SIDE_CAP / max(h, w))
         h, w = max(1, round(h * scale)), max(1, round(w * scale))
-    mode = opts.color_mode or ("grayscale" if all(m in GRAY_MODES for *_, m in heads.values()) else "rgb")
+    mode = opts.color_mode or ("grayscale" if readable[:, 2].all() else "rgb")
     return h, w, 1 if mode == "grayscale" else 3
 
 
 def split(listing, heads, opts):
-    """Give {member path: "train" | "test"}: the given split, else a seeded split stratified by class."""
-    readable = [m for m in listing.members if m.path in heads]
+    """Give each image's split (int8: 0 train, 1 test, -1 unreadable): the given split, else seeded and stratified."""
+    readable = heads[:, 0] >= 0
     if listing.given_split:
-        return {m.path: m.split for m in readable}
-    rng, out = np.random.default_rng(opts.seed), {}
+        return np.where(readable, listing.splits, -1).astype(np.int8)
+    rng, out = np.random.default_rng(opts.seed), np.full(len(listing.paths), -1, np.int8)
     for k in range(len(listing.class_names)):
-        paths = sorted(m.path for m in readable if m.label == k)
-        n_test = 0 if len(paths) < 2 else min(len(paths) - 1, max(1, round(len(paths) * opts.test_fraction)))
-        chosen = set(rng.permutation(len(paths))[:n_test].tolist())
-        out.update((p, "test" if i in chosen else "train") for i, p in enumerate(paths))
+        members = np.array(sorted(np.flatnonzero(readable & (listing.labels == k)).tolist(),
+                                  key=listing.paths.__getitem__), np.int64)   # by path, whatever the archive's order
+        n_test = 0 if len(members) < 2 else min(len(members) - 1, max(1, round(len(members) * opts.test_fraction)))
+        out[members] = 0
+        out[members[rng.permutation(len(members))[:n_test]]] = 1
     return out
 
 
 def check(listing, heads, bad, max_bytes, shape, splits):
     """Raise UploadError for too many unreadable images, an empty class or split, or a decoded size past the limit."""
-    total = len(listing.members)
-    if bad and len(bad) > MAX_BAD_SHARE * total:
-        path, reason = bad[0]
-        raise UploadError(f"{len(bad)} of {total} images could not be read (more than {MAX_BAD_SHARE:.0%}), "
-                          f"e.g. {path}: {reason}. Nothing was stored.")
+    bad.refuse_if_too_many(len(listing.paths))
+    readable = heads[:, 0] >= 0
     for k, name in enumerate(listing.class_names):
-        if not any(m.path in heads for m in listing.members if m.label == k):
+        if not (readable & (listing.labels == k)).any():
             raise UploadError(f"The class folder {name!r} holds no readable image; every class needs at least one.")
-    if "test" not in splits.values():
+    if not (splits == 1).any():
         raise UploadError("No image went to the test split: each class needs at least 2 images (or give test/).")
-    decoded = len(heads) * int(np.prod(shape))
+    n = int(readable.sum())
+    decoded = n * int(np.prod(shape))
     if decoded > max_bytes:
-        raise UploadError(f"The {len(heads)} images would decode to {decoded / 2**20:.0f} MB at "
+        raise UploadError(f"The {n} images would decode to {decoded / 2**20:.0f} MB at "
                           f"{shape[0]}×{shape[1]}×{shape[2]}, more than the {max_bytes / 2**20:.0f} MB this server "
                           f"accepts (KD_MAX_DATASET_MB); choose a smaller image_size or send fewer images.")
 
 
 class Arrays:
-    """The final arrays, allocated once, filled in archive order; `take` gives each image its slot."""
+    """The final arrays, allocated once; each image has its slot from the start, so they fill in any order.
+
+    Slots are in Keras's order: by class, then by path (what the exported train.py rebuilds from the
+    unpacked folder), whatever order the archive holds its members in.
+    """
 
     def __init__(self, listing, splits, shape):
-        counts = collections.Counter(splits.values())
-        self.x = {s: np.empty((counts[s], *shape), np.uint8) for s in ("train", "test")}
-        self.y = {s: np.empty(counts[s], np.int64) for s in ("train", "test")}
-        self.filled = {"train": 0, "test": 0}
-        self.splits = splits
+        counts = np.bincount(splits[splits >= 0], minlength=2)
+        self.x = [np.empty((counts[s], *shape), np.uint8) for s in (0, 1)]
+        self.y = [np.empty(counts[s], np.int64) for s in (0, 1)]
+        self.done = [np.zeros(counts[s], bool) for s in (0, 1)]
+        self.labels, self.splits = listing.labels, splits
+        self.slots, taken = np.full(len(splits), -1, np.int64), [0, 0]
+        for i in sorted(np.flatnonzero(splits >= 0).tolist(), key=lambda i: (int(listing.labels[i]), listing.paths[i])):
+            s = int(splits[i])
+            self.slots[i], taken[s] = taken[s], taken[s] + 1
 
-    def put(self, member, pixels):
-        """Store one decoded image and its label in the next free slot of its split."""
-        s = self.splits[member.path]
-        i = self.filled[s]
-        self.x[s][i] = pixels
-        self.y[s][i] = member.label
-        self.filled[s] = i + 1
+    def put(self, i, pixels):
+        """Store image i's pixels and label in its slot."""
+        s, at = int(self.splits[i]), self.slots[i]
+        self.x[s][at], self.y[s][at], self.done[s][at] = pixels, self.labels[i], True
 
     def result(self):
-        """Give (x_train, y_train, x_test, y_test): the filled part of each (views, no copy)."""
-        return tuple(a[s][:self.filled[s]] for s in ("train", "test") for a in (self.x, self.y))
+        """Give (x_train, y_train, x_test, y_test), the slots of images that failed to decode closed up in place."""
+        out = []
+        for s in (0, 1):
+            kept = np.flatnonzero(self.done[s])
+            for to, at in enumerate(kept.tolist() if len(kept) < len(self.done[s]) else ()):
+                self.x[s][to], self.y[s][to] = self.x[s][at], self.y[s][at]   # to <= at: nothing is overwritten unread
+            out += [self.x[s][:len(kept)], self.y[s][:len(kept)]]
+        return tuple(out)
 
 
-def _pixels(data, shape):
-    """Give an image file's pixels as uint8 (H, W, C) of the target shape: drafted (JPEG), converted, resized.
-
-    The header pass has already bounded its size, so it is opened without the bomb check.
-    """
-    from PIL import Image
-
-    h, w, c = shape
-    mode = "L" if c == 1 else "RGB"
-    img = Image.open(io.BytesIO(data), formats=FORMATS)
-    if img.format == "JPEG":
-        img.draft(mode, (w, h))   # decodes at a reduced scale when that is still >= the target
-    if img.mode != mode:
-        if img.mode in ("LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-            img = img.convert("RGBA")   # transparency: dropped, as Keras's load_img does
-        img = img.convert(mode)
-    if img.size != (w, h):
-        img = img.resize((w, h), Image.Resampling.BILINEAR)   # Keras's default interpolation
-    return np.asarray(img).reshape(h, w, c)
-
-
-def decode(path, listing, splits, shape, progress=None):
-    """Give (x_train, y_train, x_test, y_test, resized, failed): every image decoded into the final arrays."""
-    arrays, failed = Arrays(listing, splits, shape), []
-    done, total = 0, len(splits)
-    for m, data in _each_file(path, listing):
-        if m.path not in splits:
+def decode(path, listing, splits, shape, bad, progress=None):
+    """Give (x_train, y_train, x_test, y_test): every image decoded into the final arrays; failures counted in bad."""
+    arrays = Arrays(listing, splits, shape)
+    done, total = 0, int((splits >= 0).sum())
+    for i, data in _each_file(path, listing):
+        if splits[i] < 0:
             continue
         try:
-            arrays.put(m, _pixels(data, shape))
+            arrays.put(i, pixels(data, shape))
         except (OSError, SyntaxError, ValueError) as exc:   # a truncated file fails only while decoding
-            failed.append((m.path, f"unreadable ({exc})"))
+            bad.add(listing.paths[i], f"unreadable ({exc})")
         done += 1
         if progress:
             progress(done, total)
-    return (*arrays.result(), failed)
+    return arrays.result()
 
 
 def ingest(path, kind, opts, limits, progress=None):
-    """Give (arrays dict, notes, provenance) of an archive; UploadError says why it cannot be a dataset.
+    """Give (arrays dict, class names, notes, provenance facts) of an archive; UploadError says why it cannot be one.
 
     limits: {"max_images", "max_bytes"}; progress(done, total) is called while decoding.
     """
     started = time.monotonic()
     listing = list_archive(path, kind, limits["max_images"], limits["max_bytes"])
     heads, bad = read_headers(path, listing)
-    shape = target(heads, opts) if heads else (1, 1, 1)
+    shape = target(heads, opts) if (heads[:, 0] >= 0).any() else (1, 1, 1)
     splits = split(listing, heads, opts)
     check(listing, heads, bad, limits["max_bytes"], shape, splits)
-    resized = sum(heads[p][:2] != shape[:2] for p in splits)
+    resized = int((((heads[:, 0] != shape[0]) | (heads[:, 1] != shape[1])) & (splits >= 0)).sum())
     heads = None   # not needed any more: its memory goes back before the arrays are allocated
-    x_train, y_train, x_test, y_test, failed = decode(path, listing, splits, shape, progress)
-    bad += failed
-    if len(bad) > MAX_BAD_SHARE * len(listing.members):
-        check(listing, {}, bad, limits["max_bytes"], shape, splits)
+    x_train, y_train, x_test, y_test = decode(path, listing, splits, shape, bad, progress)
+    bad.refuse_if_too_many(len(listing.paths))
     notes = _notes(listing, bad, resized, shape)
-    facts = {"images": len(listing.members), "unreadable": [f"{p}: {r}" for p, r in bad[:20]],
-             "unreadable_count": len(bad), "resized": resized, "ignored_files": listing.ignored,
+    facts = {"images": len(listing.paths), "unreadable": [f"{p}: {r}" for p, r in bad.examples],
+             "unreadable_count": bad.count, "resized": resized, "ignored_files": listing.ignored,
              "given_split": listing.given_split, "image_size": list(shape[:2]),
              "color_mode": "grayscale" if shape[2] == 1 else "rgb", "seconds": round(time.monotonic() - started, 2)}
     arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
@@ -291,8 +264,9 @@ def ingest(path, kind, opts, limits, progress=None):
 def _notes(listing, bad, resized, shape):
     """Give the sentences a user reads about what was skipped, resized or ignored."""
     notes = []
-    if bad:
-        notes.append(f"{len(bad)} image(s) could not be read and were skipped (e.g. {bad[0][0]}: {bad[0][1]}).")
+    if bad.count:
+        path, reason = bad.examples[0]
+        notes.append(f"{bad.count} image(s) could not be read and were skipped (e.g. {path}: {reason}).")
     if resized:
         notes.append(f"{resized} image(s) of another size were resized to {shape[0]}×{shape[1]} (bilinear, "
                      f"aspect ratio not kept, as keras.utils.image_dataset_from_directory does).")

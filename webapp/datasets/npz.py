@@ -259,7 +259,7 @@ def save(folder, ds_id, arrays):
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{ds_id}-", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            _savez(f, arrays)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, final)
@@ -268,3 +268,19 @@ def save(folder, ds_id, arrays):
             os.unlink(tmp)
         raise
     return final
+
+
+def _savez(f, arrays, chunk=2**20):
+    """Write arrays as numpy.savez does (a stored zip of .npy files), a slice at a time.
+
+    numpy.savez copies each array whole into a buffer as it writes it into a zip member (up to
+    16 MB), which would add most of the dataset's size to a builder's peak memory.
+    """
+    with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for key, value in arrays.items():
+            value = np.ascontiguousarray(value)
+            with archive.open(f"{key}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array_header_1_0(member, np.lib.format.header_data_from_array_1_0(value))
+                data = memoryview(value.reshape(-1)).cast("B")
+                for start in range(0, len(data), chunk):
+                    member.write(data[start:start + chunk])

@@ -3,7 +3,7 @@
 import numpy as np
 
 BINS = 32
-CHUNK = 2048      # images at a time, so the statistics never hold a float copy of the whole set
+CHUNK_BYTES = 2**18   # float32 pixels at a time: the statistics never hold a float copy of more (a builder's peak)
 
 
 def compute(data, num_classes):
@@ -15,9 +15,10 @@ def compute(data, num_classes):
     sums = np.zeros((num_classes, *x.shape[1:]), np.float64)
     counts = np.zeros((x.shape[-1], BINS), np.int64)
     edges = np.linspace(0, 255, BINS + 1)
-    for start in range(0, len(x), CHUNK):
-        chunk = x[start:start + CHUNK].astype(np.float32) * (255.0 / data.pixel_max)
-        labels = y[start:start + CHUNK]
+    step = max(1, CHUNK_BYTES // (4 * max(1, int(np.prod(x.shape[1:])))))
+    for start in range(0, len(x), step):
+        chunk = x[start:start + step].astype(np.float32) * (255.0 / data.pixel_max)
+        labels = y[start:start + step]
         for k in np.unique(labels):
             sums[k] += chunk[labels == k].sum(axis=0, dtype=np.float64)
         for c in range(x.shape[-1]):

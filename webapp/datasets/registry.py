@@ -14,12 +14,17 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy import select
 
 from . import keras_cache, npz, pixels
 from .data import BUILTIN, Data, DatasetError, channels_last, describe, stats
-from ..store import Dataset
+from ..store import Dataset, Run
 
 PROVENANCE = ("format", "archive", "options", "notes", "facts", "decoded_bytes")
+
+
+class InUse(DatasetError):
+    """An upload that cannot be deleted now: it is being built, or runs use it; str() says which."""
 
 
 class Registry:
@@ -137,6 +142,31 @@ class Registry:
             row = s.get(Dataset, ds_id)
             if row is not None:
                 s.delete(row)
+
+    def delete(self, ds_id):
+        """Delete an upload (its row, arrays and statistics) and give its name; InUse while it is built or used.
+
+        DatasetError when there is no such upload: built-in and Keras datasets are never deleted.
+        """
+        with self.store.session() as s:
+            row = s.get(Dataset, ds_id)
+            if row is None:
+                raise DatasetError(f"There is no uploaded dataset {ds_id!r}; built-in and Keras datasets are not "
+                                   f"deleted.")
+            if row.meta.get("state") == "building":
+                raise InUse(f"The dataset {row.name!r} is being built; delete it once it is ready or failed.")
+            runs = s.execute(select(Run.id, Run.name).where(Run.dataset == ds_id).order_by(Run.id)).all()
+            if runs:
+                named = ", ".join(f"{name!r} (#{run_id})" for run_id, name in runs[:3])
+                raise InUse(f"{len(runs)} run(s) use the dataset {row.name!r}: {named}{' …' if len(runs) > 3 else ''}. "
+                            f"Delete those runs first, then the dataset.")
+            name = row.name
+            s.delete(row)
+        self._unlink(ds_id)
+        with self._lock:
+            for cache in (self._cache, self._pixels, self._stats, self._broken):
+                cache.pop(ds_id, None)
+        return name
 
     def _unlink(self, ds_id):
         """Delete every file of an upload: the received file, the arrays and the pixel statistics."""

@@ -10,6 +10,7 @@ callback is a class here plus a line in `fit_callbacks`.
 import logging
 import math
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -65,6 +66,12 @@ class Progress(keras.callbacks.Callback):
     ```
     """
 
+    # Keras may run batch hooks on its own threads, out of order, when every callback with one says
+    # async_safe (never on TensorFlow, whose backend is not thread-safe). Progress is: one lock
+    # around its state and the publish, and a batch older than one already reported is not sent.
+    # Keras runs every pending batch hook before on_epoch_end, so the last batch is always sent first.
+    async_safe = True
+
     def __init__(self, publish, should_stop, batch_size, per_second=4.0):
         super().__init__()
         self.publish = publish
@@ -73,37 +80,39 @@ class Progress(keras.callbacks.Callback):
         self.interval = 1.0 / per_second
         self.nan_at = None
         self.stopped_by_user = False
-        self._epoch = 0
+        self._lock = threading.Lock()
+        self._epoch = self._sent_batch = 0
         self._epoch_start = self._last_sent = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
         """Start timing the epoch (Keras counts from 0; events count from 1)."""
-        self._epoch = epoch + 1
-        self._epoch_start = time.perf_counter()
-        self._last_sent = 0.0
+        with self._lock:
+            self._epoch, self._sent_batch = epoch + 1, 0
+            self._epoch_start = time.perf_counter()
+            self._last_sent = 0.0
 
     def on_train_batch_end(self, batch, logs=None):
         """Stop when asked, note a NaN loss, and send a throttled progress update."""
-        if not self.stopped_by_user and self.should_stop():
-            self.stopped_by_user = True
-            self.model.stop_training = True
-        loss = (logs or {}).get("loss")
-        if self.nan_at is None and loss is not None and not math.isfinite(float(loss)):
-            self.nan_at = (self._epoch, batch + 1)
-        now = time.perf_counter()
-        steps = self.params.get("steps") or 0
-        last = steps and batch + 1 >= steps
-        if not last and now - self._last_sent < self.interval:
-            return
-        self._last_sent = now
-        elapsed = max(now - self._epoch_start, 1e-9)
-        done = batch + 1
-        self.publish("batch", {
-            "epoch": self._epoch, "batch": done, "steps": steps, "logs": dict(logs or {}),
-            "samples_per_s": round(done * self.batch_size / elapsed, 1),
-            "eta_s": round(elapsed / done * max(steps - done, 0), 1) if steps else None,
-            "sent_at": time.time(),
-        })
+        with self._lock:
+            if not self.stopped_by_user and self.should_stop():
+                self.stopped_by_user = True
+                self.model.stop_training = True
+            done, loss = batch + 1, (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)) and (self.nan_at is None or (self._epoch, done) < self.nan_at):
+                self.nan_at = (self._epoch, done)
+            now = time.perf_counter()
+            steps = self.params.get("steps") or 0
+            last = steps and done >= steps
+            if done <= self._sent_batch or (not last and now - self._last_sent < self.interval):
+                return
+            self._last_sent, self._sent_batch = now, done
+            elapsed = max(now - self._epoch_start, 1e-9)
+            self.publish("batch", {
+                "epoch": self._epoch, "batch": done, "steps": steps, "logs": dict(logs or {}),
+                "samples_per_s": round(done * self.batch_size / elapsed, 1),
+                "eta_s": round(elapsed / done * max(steps - done, 0), 1) if steps else None,
+                "sent_at": time.time(),
+            })
 
     def on_epoch_end(self, epoch, logs=None):
         """Send the epoch's logs: every Keras log key, plus the learning rate as Keras names it."""
@@ -134,9 +143,32 @@ class SaveEveryEpoch(keras.callbacks.Callback):
         super().__init__()
         self.path = Path(path)
 
+    def on_train_begin(self, logs=None):
+        """Make Keras's saving reuse what it works out once per class (see `cache_save_skipsets`)."""
+        cache_save_skipsets()
+
     def on_epoch_end(self, epoch, logs=None):
         """Write the model to a temporary file and move it onto `path`."""
         atomic_write(self.path, self.model.save)
+
+
+def cache_save_skipsets():
+    """Fill the cache Keras's `model.save` looks in for the attributes it skips on each kind of object.
+
+    Keras 3's `saving_lib.get_attr_skipset` stores what it builds (by constructing a throwaway
+    Layer, Optimizer, Metric... and listing its attributes) under "saving_attr_skipset_TYPE" but
+    looks under "saving_attr_skiplist_TYPE", so it rebuilds every set on every save: 60 % of the
+    CPU of saving a small convnet each epoch (bench/runs.py). The sets depend on the class alone.
+    """
+    try:
+        from keras.src.backend.common import global_state
+        from keras.src.saving import saving_lib
+    except ImportError:   # another Keras layout: saving works as it is, only slower
+        return
+    for kind in ("Operation", "Layer", "Functional", "Sequential", "Metric", "Optimizer", "Loss"):
+        key = f"saving_attr_skiplist_{kind}"
+        if global_state.get_global_attribute(key) is None:
+            global_state.set_global_attribute(key, saving_lib.get_attr_skipset(kind))
 
 
 class AtomicCheckpoint(keras.callbacks.ModelCheckpoint):
@@ -191,6 +223,13 @@ class EpochSample(keras.callbacks.Callback):
         self.index = predictions.sample_indexes(len(x_test))
         self.x, self.y = x_test[self.index], np.asarray(y_test)[self.index]
         self.previous = np.full(len(self.index), -1, dtype=np.int64)
+        self._predicted = (None, None)   # (epoch, the model's output on the sample)
+
+    def predict(self, model, epoch):
+        """Give the model's output on the sample at this epoch, predicted once however many callbacks ask."""
+        if self._predicted[0] != epoch:
+            self._predicted = (epoch, model.predict_on_batch(self.x))
+        return self._predicted[1]
 
     def on_train_begin(self, logs=None):
         """Start from the predictions the last epoch left (a continued run), else from none."""
@@ -203,7 +242,7 @@ class EpochSample(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         """Predict the sample and save it with the previous epoch's predictions beside it."""
         try:
-            arrays = predictions.arrays(self.model.predict_on_batch(self.x), self.y, epoch + 1, self.index)
+            arrays = predictions.arrays(self.predict(self.model, epoch), self.y, epoch + 1, self.index)
             arrays["previous"] = self.previous
             atomic_write(self.path, lambda p: np.savez(p, **arrays))
             self.previous = arrays["predicted"]
@@ -211,11 +250,14 @@ class EpochSample(keras.callbacks.Callback):
             log.exception("could not save the epoch sample predictions to %s", self.path)
 
 
-def inside_recorders(folder, x_test):
-    """Give the inside view's callbacks: weight histograms, and the epoch sample's probabilities."""
+def inside_recorders(folder, x_test, predict=None):
+    """Give the inside view's callbacks: weight histograms, and the epoch sample's probabilities.
+
+    predict: the run's `EpochSample.predict`, so the sample (the same images) is predicted once an epoch.
+    """
     index = predictions.sample_indexes(len(x_test))
     return [WeightHistograms(Path(folder) / weight_histograms.FILE),
-            SampleProbabilities(Path(folder) / inside.LEARNING_FILE, x_test[index], index)]
+            SampleProbabilities(Path(folder) / inside.LEARNING_FILE, x_test[index], index, predict)]
 
 
 class WeightHistograms(keras.callbacks.Callback):
@@ -268,6 +310,8 @@ class SampleProbabilities(keras.callbacks.Callback):
         path: the .npz file to write (`inside.LEARNING_FILE` in the run's folder).
         x: the sample's images, as the model takes them.
         index: their positions in the test split.
+        predict: predict(model, epoch) gives the model's output on `x` (default: predict_on_batch);
+            the trainer passes its EpochSample's, which predicts the same images.
 
     Example:
 
@@ -278,9 +322,10 @@ class SampleProbabilities(keras.callbacks.Callback):
     ```
     """
 
-    def __init__(self, path, x, index):
+    def __init__(self, path, x, index, predict=None):
         super().__init__()
         self.path, self.x, self.index = Path(path), x, np.asarray(index, dtype=np.int64)
+        self.predict = predict or (lambda model, epoch: model.predict_on_batch(self.x))
         self.epochs, self.probabilities = [], []
 
     def on_train_begin(self, logs=None):
@@ -293,7 +338,7 @@ class SampleProbabilities(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         """Predict the sample; keep its probabilities under this epoch (an epoch done again replaces them)."""
         try:
-            probs = predictions.class_probabilities(self.model.predict_on_batch(self.x)).astype(np.float32)
+            probs = predictions.class_probabilities(self.predict(self.model, epoch)).astype(np.float32)
             keep = [i for i, e in enumerate(self.epochs) if e < epoch + 1]
             self.epochs = [self.epochs[i] for i in keep] + [epoch + 1]
             self.probabilities = [self.probabilities[i] for i in keep] + [probs]

@@ -39,6 +39,7 @@ class RunService:
         self.notify = notify or (lambda event: None)
         self.executor = None
         self._lock = threading.RLock()
+        self._begun, self._begin_lock = False, threading.Lock()
 
     def attach(self, executor):
         """Use this executor; it calls back `on_event(event)` and `on_exit(run_id, note)`."""
@@ -132,6 +133,24 @@ class RunService:
             s.get(Run, run_id).name = name.strip()
 
     # -- the queue ------------------------------------------------------------------------------
+
+    def begin(self, warm_keras=False):
+        """Once per server, when it starts serving: mark unfinished runs interrupted and warm the executor.
+
+        warm_keras: also import TensorFlow in this process, on a thread, so that the first
+        POST /api/runs (it counts the model's parameters with Keras) does not wait for it either.
+        A run posted before the spare is ready waits for that spare (LocalExecutor.start).
+        """
+        if self._begun:   # every request asks: answer without a lock once begun
+            return
+        with self._begin_lock:   # a request arriving meanwhile waits: it must not see runs not yet marked
+            if self._begun:
+                return
+            self.start_up()
+            self.executor.warm()
+            if warm_keras:
+                build.warm_in_background()
+            self._begun = True
 
     def start_up(self):
         """Mark runs left unfinished by a previous server as interrupted (they can be continued)."""

@@ -19,7 +19,7 @@ from ..datasets import Registry
 from ..spec import build, exports
 from ..spec.validate import validate
 from ..store import Run, Store
-from . import journal, paths
+from . import hook_times, journal, paths
 from .paths import atomic_write
 
 log = logging.getLogger(__name__)
@@ -40,15 +40,18 @@ class Publisher:
 
     def _loop(self):
         while (item := self._queue.get()) is not None:
-            kind, data = item
             try:
-                if kind == "epoch":
-                    event = journal.add_epoch(self.store, self.run_id, data["epoch"], data["logs"], data.get("sent_at"))
-                else:
-                    event = journal.add_batch(self.store, self.run_id, data)
-                self.send(event)
+                self.handle(*item)
             except Exception:  # a lost progress event must not kill the training
-                log.exception("could not publish a %s event of run %s", kind, self.run_id)
+                log.exception("could not publish a %s event of run %s", item[0], self.run_id)
+
+    def handle(self, kind, data):
+        """Store one event in the journal and send it (on the publisher's thread)."""
+        if kind == "epoch":
+            event = journal.add_epoch(self.store, self.run_id, data["epoch"], data["logs"], data.get("sent_at"))
+        else:
+            event = journal.add_batch(self.store, self.run_id, data)
+        self.send(event)
 
     def close(self):
         """Wait until every queued event is stored and sent."""
@@ -150,11 +153,12 @@ def _fit(store, run_id, settings, publisher, should_stop):
         fit["validation"], {"validation_split": fit["validation"]})
     if should_stop():
         return "stopped", None
+    sample = EpochSample(folder / predictions.EPOCH_FILE, x_test, data.y_test)
+    callbacks = fit_callbacks(spec, folder, progress, sample, inside_recorders(folder, x_test, sample.predict))
+    if settings.get("KD_TIME_CALLBACKS"):
+        callbacks = timed(keras, callbacks, folder, publisher)
     model.fit(x, y, epochs=epochs_planned, initial_epoch=epochs_done if resume else 0,
-              batch_size=fit["batch_size"], shuffle=fit["shuffle"], verbose=0,
-              callbacks=fit_callbacks(spec, folder, progress, EpochSample(folder / predictions.EPOCH_FILE, x_test, data.y_test),
-                                      inside_recorders(folder, x_test)),
-              **validation)
+              batch_size=fit["batch_size"], shuffle=fit["shuffle"], verbose=0, callbacks=callbacks, **validation)
     publisher.close()
     epochs = save_artifacts(store, run_id, model, folder)
     if progress.nan_at:
@@ -164,6 +168,15 @@ def _fit(store, run_id, settings, publisher, should_stop):
     # After the save, from the same weights: the gallery shows what the downloaded model.keras predicts.
     save_predictions(model, x_test, data.y_test, folder, epochs)
     return ("stopped" if progress.stopped_by_user else "completed"), None
+
+
+def timed(keras, callbacks, folder, publisher):
+    """Give the callbacks with their hooks and the publisher timed per epoch (hook_times.py), between two clocks."""
+    times = hook_times.HookTimes(folder)
+    publisher.handle = times.timed("publisher", publisher.handle)
+    return [keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: times.epoch_began()),
+            *times.wrap(callbacks),
+            keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: times.epoch_ended(epoch))]
 
 
 def save_artifacts(store, run_id, model, folder):

@@ -1,7 +1,8 @@
 """Turn a checked Spec into a `keras.Sequential` (a stack) or a functional `keras.Model` (a graph), mapping every error to its layer.
 
 This and `runs/trainer.py` are the only modules that import Keras, and only inside functions: the
-web process pays for TensorFlow on the first model check, not at start-up.
+web process imports TensorFlow on a thread once it serves (RunService.begin, with KD_WARM_SPARE) or
+on the first model check, never when a CLI command or a spawned trainer imports the app.
 """
 
 import contextlib
@@ -15,6 +16,7 @@ from .fields import FieldError, SpecError
 
 _keras = None
 _lock = threading.Lock()   # Keras's graph building is not meant to be shared between threads
+_keras_lock = threading.Lock()
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -25,21 +27,27 @@ def init_keras(gpu=False):
     run needs. gpu=True (a trainer process) turns memory growth on, so runs can share a card.
     """
     global _keras
-    if _keras is None:
-        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        import tensorflow as tf
+    with _keras_lock:   # the web process imports it on a thread at start while a request may ask too
+        if _keras is None:
+            os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+            import tensorflow as tf
 
-        gpus = tf.config.list_physical_devices("GPU")
-        if gpu:
-            for device in gpus:
-                tf.config.experimental.set_memory_growth(device, True)
-        elif gpus:
-            tf.config.set_visible_devices([], "GPU")
-        import keras
+            gpus = tf.config.list_physical_devices("GPU")
+            if gpu:
+                for device in gpus:
+                    tf.config.experimental.set_memory_growth(device, True)
+            elif gpus:
+                tf.config.set_visible_devices([], "GPU")
+            import keras
 
-        _keras = keras
+            _keras = keras
     return _keras
+
+
+def warm_in_background():
+    """Import TensorFlow on a thread of this (web) process, so the first model check does not wait for it."""
+    threading.Thread(target=init_keras, name="kd-import-keras", daemon=True).start()
 
 
 def _kwargs(layer):

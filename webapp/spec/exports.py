@@ -9,10 +9,8 @@ import keyword
 import re
 
 from . import build, catalog, graph, keras_names as kn
-
-# keras.datasets modules a dataset may be loaded from (the registry's source "keras").
-KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10")
-INDENT = "    "
+from .export_data import data_arguments, data_imports, data_source
+from .source_text import INDENT, literal
 
 
 def keras_json(spec, input_shape):
@@ -22,19 +20,6 @@ def keras_json(spec, input_shape):
         model.compile(optimizer=build.make_optimizer(spec.compile["optimizer"]),
                       loss=spec.compile["loss"], metrics=list(spec.compile["metrics"]))
     return model.to_json(indent=2)
-
-
-def literal(value, tuples=True):
-    """Give a value as Python source via repr(): lists as tuples (as Keras guides write shapes), strings in double quotes."""
-    if isinstance(value, (list, tuple)):
-        items = [literal(v, tuples) for v in value]
-        if not tuples:
-            return "[" + ", ".join(items) + "]"
-        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
-    text = repr(value)
-    if isinstance(value, str) and text.startswith("'") and '"' not in value:
-        text = '"' + text[1:-1] + '"'   # repr chose ' only because the text has no ' (or has both quotes)
-    return text
 
 
 def layer_call(layer, name=False):
@@ -84,7 +69,7 @@ def callback_calls(callbacks):
 def python_script(spec, dataset):
     """Give train.py for a checked spec with compile and fit, on a dataset description."""
     fit = spec.fit or {}
-    parts = [_header(spec, dataset, fit), _data(dataset), _labels(spec.label_mode, dataset),
+    parts = [_header(spec, dataset, fit), "\n".join(data_source(dataset)), _labels(spec.label_mode, dataset),
              _model(spec, dataset), _compile(spec.compile), _fit(fit), _results(spec.label_mode)]
     if spec.predict:
         parts.append(_predict(spec.predict["indexes"], spec.label_mode))
@@ -105,8 +90,7 @@ def _header(spec, dataset, fit):
         "import keras",
         "import numpy as np",
     ]
-    if _kind(dataset) == "digits":
-        lines += ["from sklearn.datasets import load_digits", "from sklearn.model_selection import train_test_split"]
+    lines += data_imports(dataset)
     lines += [
         "",
         f"RUN_NAME = {literal(spec.name)}",
@@ -117,68 +101,8 @@ def _header(spec, dataset, fit):
         f'parser.add_argument("--batch-size", type=int, default={literal(fit.get("batch_size", 32))}, '
         'help="samples per gradient update")',
     ]
-    if _kind(dataset) == "upload":
-        lines.append(f'parser.add_argument("--data", default={literal(dataset["id"] + ".npz")}, '
-                     'help="the .npz file with x_train, y_train, x_test, y_test")')
+    lines += data_arguments(dataset)
     return "\n".join(lines + ["args = parser.parse_args()"])
-
-
-def _kind(dataset):
-    """Give how the script loads the dataset: digits (scikit-learn), keras (keras.datasets) or upload (.npz)."""
-    if dataset["id"] == "digits":
-        return "digits"
-    if dataset["id"] in KERAS_DATASETS and dataset.get("source", "keras") == "keras":
-        return "keras"
-    return "upload"
-
-
-def data_source(dataset):
-    """Give the lines that load the dataset as the dashboard does: x_* (N, H, W, C) in [0, 1], y_* integers."""
-    ds_id, kind = dataset["id"], _kind(dataset)
-    if kind == "digits":
-        return [
-            "# The data: scikit-learn's 8x8 digits (pixels 0..16), split as the dashboard splits them:",
-            "# 80/20, stratified by class, random_state=0.",
-            "digits = load_digits()",
-            "x_train, x_test, y_train, y_test = train_test_split(",
-            f"{INDENT}digits.images[..., None] / 16.0, digits.target, test_size=0.2, random_state=0, stratify=digits.target",
-            ")",
-        ]
-    if kind == "keras":
-        gray = list(dataset.get("input_shape") or [0])[-1] == 1
-        scale = "[..., None] / 255.0  # adds the channel axis" if gray else " / 255.0"
-        return [
-            f"# The data: keras.datasets.{ds_id} (downloaded on first use), pixels 0..255 scaled to [0, 1].",
-            f"(x_train, y_train), (x_test, y_test) = keras.datasets.{ds_id}.load_data()",
-            f"x_train = x_train{scale}",
-            f"x_test = x_test{scale}",
-            "y_train, y_test = y_train.ravel(), y_test.ravel()",
-        ]
-    pixel_max = dataset.get("pixel_max")
-    scale = literal(float(pixel_max)) if pixel_max else "(255.0 if x_train.max() > 1 else 1.0)"
-    return [
-        *_upload_origin(dataset),
-        f"# The dashboard keeps it in KD_DATA_DIR/datasets/ as {literal(ds_id + '.npz')}; pass your copy with --data.",
-        "data = np.load(args.data, allow_pickle=False)",
-        'x_train, y_train, x_test, y_test = (data[key] for key in ("x_train", "y_train", "x_test", "y_test"))',
-        *(["if x_train.ndim == 3:  # grayscale images without a channel axis",
-           f"{INDENT}x_train, x_test = x_train[..., None], x_test[..., None]"] if _grey_images(dataset) else []),
-        f"pixel_max = {scale}",
-        "x_train, x_test = x_train / pixel_max, x_test / pixel_max",
-        "if y_train.ndim == 2 and y_train.shape[1] > 1:  # one-hot labels in the file: back to integers",
-        f"{INDENT}y_train, y_test = y_train.argmax(-1), y_test.argmax(-1)",
-        "y_train, y_test = y_train.ravel(), y_test.ravel()",
-    ]
-
-
-def _grey_images(dataset):
-    """Say whether the dataset's samples are grey images (h, w, 1), which a file may hold without the channel axis."""
-    shape = list(dataset.get("input_shape") or [])
-    return len(shape) == 3 and shape[-1] == 1
-
-
-def _data(dataset):
-    return "\n".join(data_source(dataset))
 
 
 def _labels(mode, dataset):
@@ -292,13 +216,3 @@ def _results(mode):
 
 
 # Datasets built from folder archives (webapp/datasets/): say where the .npz came from and how to fetch it.
-def _upload_origin(dataset):
-    """Give the comment lines naming an uploaded dataset and, when built from class folders, its archive."""
-    name = literal(dataset.get("name", dataset["id"]))
-    origin = dataset.get("provenance") or {}
-    if origin.get("format") not in ("zip", "tar"):
-        return [f"# The data: the .npz file uploaded to the dashboard as dataset {name}."]
-    return [f"# The data: dataset {name}, built by the dashboard from the class folders of {literal(origin.get('archive') or '')}",
-            "# (uint8 images as keras.utils.image_dataset_from_directory would decode them, class names sorted);",
-            f"# download it from /api/datasets/{dataset['id']}/download or the dataset's page."]
-

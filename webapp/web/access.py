@@ -2,8 +2,8 @@
 
 An endpoint missing from the table is refused (and a test fails), so forgetting a rule can never
 open a door. Rules: public (no sign-in), any (every signed-in role), member (members and admins),
-owner (the run's owner or an admin), admin. `share` says what a share link opens: "run" (this run's
-read-only calls and pages) or "dataset" (the test images of the shared run's dataset).
+owner (the run's owner or a dataset's uploader, or an admin), admin. `share` says what a share link
+opens: "run" (this run's read-only calls and pages) or "dataset" (the test images of the shared run's dataset).
 """
 
 from dataclasses import dataclass
@@ -13,7 +13,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 
 from .. import accounts
-from ..store import Run
+from ..store import Dataset, Run
 from . import services
 from .security import init_url_map
 
@@ -40,9 +40,11 @@ RULES = {
     "pages.run": READ_RUN, "pages.gallery": READ_RUN, "pages.compare": READ, "pages.admin": ADMIN,
     "api.layers": READ, "api.check": READ, "api.import_model": READ, "api.export_model": READ,
     "api.list_datasets": READ, "api.dataset": READ, "api.image": READ_IMAGE, "api.upload": MEMBER,
+    "api.delete_dataset": OWNER,
     "api.samples": READ, "api.pixel_stats": READ, "api.mean_image": READ, "api.download": READ, "api.augment": READ,
     "api.list_runs": READ, "api.get_run": READ_RUN, "api.artifact": READ_RUN,
     "api.predictions": READ_RUN, "api.confusion": READ_RUN, "api.sample": READ_RUN, "api.predict": READ,
+    "api.predictions_sprite": READ_RUN, "api.sample_sprite": READ_RUN,
     "api.inside_view": READ_RUN, "api.inside_layer": READ_RUN, "api.inside_saliency": READ_RUN,
     "api.inside_kernels": READ_RUN, "api.histograms": READ_RUN, "api.inside_own": READ, "pages.inside": READ_RUN,
     "api.create_run": MEMBER, "api.stop_run": OWNER, "api.continue_run": OWNER,
@@ -81,15 +83,19 @@ def _allowed(user, rule):
     if rule.who == "member":
         return user.role == "member"
     if rule.who == "owner":
-        return user.role == "member" and _owner_of_run() == user.id
+        return user.role == "member" and _owner() == user.id
     return False
 
 
-def _owner_of_run():
-    run_id = (request.view_args or {}).get("run_id")
+def _owner():
+    """Give the owner's id of the run (or else the uploaded dataset) the request names, or None."""
+    args = request.view_args or {}
     with services().store.session() as s:
-        run = s.get(Run, run_id) if run_id is not None else None
-        return run.owner_id if run else None
+        if "run_id" in args:
+            row = s.get(Run, args["run_id"])
+        else:
+            row = s.get(Dataset, args["ds_id"]) if "ds_id" in args else None
+        return row.owner_id if row else None
 
 
 def shared_run_id():
@@ -124,6 +130,8 @@ def _forbidden():
     role = current_user.role
     message = {"viewer": "Viewers can read but not change anything.",
                "member": "Only the run's owner or an admin may do that."}.get(role, "Not allowed.")
+    if role == "member" and "ds_id" in (request.view_args or {}):
+        message = "Only the dataset's uploader or an admin may do that."
     if RULES.get(request.endpoint) is ADMIN:
         message = "Only admins manage users."
     if request.path.startswith("/api/"):

@@ -31,6 +31,7 @@ export function actionText({ action, detail }) {
     case "run.share": return "made a share link";
     case "run.unshare": return "revoked a share link";
     case "run.delete": return `deleted run #${d.run_id ?? "?"} “${d.name ?? ""}”`;
+    case "dataset.delete": return `deleted the dataset “${d.name ?? ""}” (${d.deleted_dataset ?? "?"})`;
     case "user.create": return `added the user ${d.user ?? "?"} (${d.role ?? "?"})`;
     case "user.update": return `changed the user ${d.user ?? "?"}: ${userChanges(d) || "nothing"}`;
     case "token.revoke": return `revoked API token ${d.token ?? "?"}`;

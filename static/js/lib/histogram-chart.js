@@ -1,6 +1,7 @@
 // Weight histograms as TensorBoard draws them ("offset" mode): one small chart per weight tensor,
 // one ridge per epoch stacked along y, the latest epoch in front and darkest. Data from
-// GET /api/runs/ID/histograms; the page refetches it once per finished epoch.
+// GET /api/runs/ID/histograms, fetched when the charts are first seen, when asked, and when the run ends:
+// never once per epoch on its own (see WeightHistograms).
 
 import { getJSON } from "./api.js";
 import { el, replaceChildren, shapeText } from "./dom.js";
@@ -51,16 +52,50 @@ function drawTensor(node, tensor) {
   node.dataset.epochs = String(epochs.length);
 }
 
-/** The run page's histograms: load() fetches and draws; call it again after each epoch. */
+/**
+ * The run page's histograms: follow() loads them when their section first comes on screen. During a
+ * run, recorded(epoch) offers the new epoch's (a button) rather than fetching: a room of viewers would
+ * otherwise ask once each per epoch. ended() loads the last ones (when seen): one request per viewer.
+ */
 export class WeightHistograms {
-  constructor(node, note, url) {
+  constructor(node, note, url, button) {
     this.node = node;
     this.note = note;
     this.url = url;
+    this.button = button;
     this.charts = new Map();   // "layer/weight" -> chart node, kept across reloads so Plotly redraws in place
+    this.onScreen = false;
+    this.fresh = false;        // the charts show the latest recorded epoch
+    this.loads = 0;            // requests made, shown as data-loads (what a test of "no request per epoch" counts)
+    button.addEventListener("click", () => this.load());
+  }
+
+  /** Watch whether the section is on screen (or nearly); load when it comes into view and is not fresh. */
+  follow(section) {
+    new IntersectionObserver((entries) => {
+      this.onScreen = entries.some((e) => e.isIntersecting);
+      if (this.onScreen && !this.fresh && this.button.hidden) this.load();
+    }, { rootMargin: "300px" }).observe(section);
+  }
+
+  /** Say epoch `epoch`'s histograms are recorded: offer them; they are fetched when the button is pressed. */
+  recorded(epoch) {
+    this.fresh = false;
+    this.button.textContent = `Show the weights after epoch ${epoch}`;
+    this.button.hidden = false;
+  }
+
+  /** Say the run ended: load its last histograms now if they are seen, else when they next come into view. */
+  ended() {
+    this.fresh = false;
+    this.button.hidden = true;
+    if (this.onScreen) this.load();
   }
 
   async load() {
+    this.fresh = true;
+    this.button.hidden = true;
+    this.node.dataset.loads = String(++this.loads);
     let doc;
     try {
       doc = await getJSON(this.url);

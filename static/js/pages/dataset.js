@@ -2,7 +2,7 @@
 // pixel histogram, and the augmentation preview. Every text goes in as text, never as HTML.
 
 import { io } from "../../vendor/socket.io-4.8.4.esm.min.js";
-import { getJSON, postJSON } from "../lib/api.js";
+import { api as call, getJSON, postJSON } from "../lib/api.js";
 import { el, replaceChildren } from "../lib/dom.js";
 
 const page = JSON.parse(document.getElementById("page-data").textContent);
@@ -135,3 +135,28 @@ if (ds.available) {
   drawHistogram().catch((err) => { document.getElementById("ds-histogram").textContent = err.message; });
   document.getElementById("augment-button").addEventListener("click", preview);
 }
+
+/** Wire the owner's "Delete dataset" button: confirm, DELETE, then the list; a refusal (409) says why. */
+function wireDelete() {
+  const button = document.getElementById("ds-delete");
+  if (!button) return;
+  const confirmBox = document.getElementById("ds-delete-confirm");
+  const problem = document.getElementById("ds-delete-error");
+  button.addEventListener("click", () => {
+    confirmBox.hidden = false;
+    problem.hidden = true;
+  });
+  document.getElementById("ds-delete-no").addEventListener("click", () => { confirmBox.hidden = true; });
+  document.getElementById("ds-delete-yes").addEventListener("click", async () => {
+    confirmBox.hidden = true;
+    try {
+      await call("DELETE", api);
+      window.location.assign("/datasets");
+    } catch (err) {
+      problem.textContent = err.message;
+      problem.hidden = false;
+    }
+  });
+}
+
+wireDelete();

@@ -8,6 +8,7 @@ import { byId, el, replaceChildren } from "../lib/dom.js";
 import { drawConfusion, drawTopBars, markCell, percent } from "../lib/prediction-charts.js";
 import { ACTIVE, setBadge } from "../lib/run-format.js";
 import { watchRun } from "../lib/socket.js";
+import { drawSprite, tileCanvas } from "../lib/sprite.js";
 import { wireTryYourOwn } from "../lib/try-image.js";
 
 const page = JSON.parse(byId("page-data").textContent);
@@ -90,16 +91,45 @@ function tile(item) {
     class: "tile", dataset: { index: item.index, true: item.true, predicted: item.predicted, correct: String(!wrong), changed: String(Boolean(item.changed)) },
   }, el("button", { type: "button", class: "tile-button", "aria-label": label, title: label, on: { click: () => openDetail(item) } },
     el("span", { class: "tile-index mono", text: `#${item.index}` }),
-    el("img", { src: thumbnail(item), width: width * page.thumb_scale, height: height * page.thumb_scale, alt: "", loading: "lazy",
-      class: state.saliency ? "saliency-thumb" : null }),
+    picture(item),
     el("span", { class: "tile-pred" }, el("strong", { text: className(item.predicted) }), " ", el("span", { class: "tile-conf", text: percent(item.confidence) })),
     el("span", { class: "tile-true", text: `${wrong ? "✗" : "✓"} true ${className(item.true)}` }),
     item.changed ? el("span", { class: "tile-changed", text: `was ${className(item.previous)}` }) : null));
 }
 
-/** Give a tile's picture: the test image, or with "show where the model looked" its Grad-CAM overlay. */
-function thumbnail(item) {
-  return state.saliency ? shared(`${base}/inside/${item.index}/saliency.png`) : shared(`${item.image_url}?scale=${page.thumb_scale}`);
+/** Say whether the page's thumbnails come as one sprite: not Grad-CAM overlays, nor a page past the sprite's pixel limit. */
+function bySprite() {
+  const pixels = LIMIT * width * height;   // asked for at scale 1, enlarged here
+  return !state.saliency && Boolean(page.sprite) && pixels <= page.sprite.max_pixels;
+}
+
+/** Give a tile's picture: a canvas the page's sprite fills, the test image, or its Grad-CAM overlay. */
+function picture(item) {
+  const [w, h] = [width * page.thumb_scale, height * page.thumb_scale];
+  if (bySprite()) return tileCanvas(w, h, "tile-thumb");
+  const src = state.saliency ? shared(`${base}/inside/${item.index}/saliency.png`) : shared(`${item.image_url}?scale=${page.thumb_scale}`);
+  return el("img", { src, width: w, height: h, alt: "", loading: "lazy", class: state.saliency ? "saliency-thumb" : null });
+}
+
+/** Fill the tiles' canvases from the page's sprite: one request at scale 1, pinned to the predictions' version (cached for good). */
+async function drawThumbnails(grid, path, answer, mine) {
+  const canvases = [...grid.querySelectorAll("canvas.tile-thumb")];
+  delete grid.dataset.thumbs;
+  if (!canvases.length) return;
+  grid.dataset.thumbs = "loading";
+  const q = query();
+  q.set("scale", "1");
+  q.set("v", answer.version);
+  try {
+    await drawSprite(shared(`${path}/sprite.png?${q}`), canvases, page.sprite.columns, page.thumb_scale);
+    if (mine === request) grid.dataset.thumbs = "ready";
+  } catch {
+    if (mine !== request) return;
+    grid.dataset.thumbs = "error";
+    const box = byId("gallery-error");
+    box.textContent = "The thumbnails of this page could not be loaded; reload the page to try again.";
+    box.hidden = false;
+  }
 }
 
 /** Fetch and draw the page of images the state asks for. */
@@ -107,6 +137,7 @@ async function loadImages() {
   const mine = ++request;
   const grid = byId("gallery");
   grid.dataset.state = "loading";
+  grid.dataset.thumbs = "loading";
   writeUrl();
   showControls();
   if (!available[state.source]) {
@@ -125,6 +156,7 @@ async function loadImages() {
     showAbout(answer);
     grid.dataset.state = "ready";
     grid.dataset.total = String(answer.total);
+    drawThumbnails(grid, path, answer, mine);
   } catch (err) {
     if (mine !== request) return;
     replaceChildren(grid);
@@ -133,6 +165,7 @@ async function loadImages() {
     box.textContent = err.message;
     box.hidden = false;
     grid.dataset.state = "error";
+    delete grid.dataset.thumbs;
   }
 }
 
@@ -147,6 +180,7 @@ function showMissing(grid) {
   showPager(0);
   byId("gallery-about").textContent = "";
   grid.dataset.state = "waiting";
+  delete grid.dataset.thumbs;
 }
 
 /** Show "1–100 of 360" and enable the page buttons that lead somewhere. */

@@ -46,7 +46,8 @@ const stopButton = byId("stop-button");
 const continueButton = byId("continue-button");
 const continueEpochs = byId("continue-epochs");
 const actionError = byId("action-error");
-const histograms = new WeightHistograms(byId("histograms"), byId("histograms-note"), shared(`${runUrl}/histograms`));
+const histograms = new WeightHistograms(byId("histograms"), byId("histograms-note"), shared(`${runUrl}/histograms`),
+  byId("histograms-latest"));
 
 /** Draw the parts that never change: name, id, dataset, model summary and settings. */
 function drawFixed() {
@@ -167,6 +168,7 @@ function onStatus(payload) {
     log.setStatus(view.status, view.error, queueNote(view.status, view.queuePosition));
   }
   drawStatus();
+  if (ACTIVE.has(was) && !ACTIVE.has(payload.status)) histograms.ended();
   if (!ACTIVE.has(payload.status) || (payload.status === "running" && was !== "running")) refreshRun();
 }
 
@@ -183,7 +185,7 @@ function onEpoch(payload) {
   view.history = charts.history;
   view.epochsDone = payload.epoch;
   log.addEpoch(payload.epoch, view.planned, payload.logs || {});
-  histograms.load();   // the trainer records them before it reports the epoch: one request per epoch
+  histograms.recorded(payload.epoch);   // the trainer records them before it reports the epoch
   // Keras's bar ends an epoch full, with the validation numbers: show the same until the next batch.
   const steps = view.progress && view.progress.epoch === payload.epoch ? view.progress.steps : 1;
   view.progress = { ...(view.progress || {}), epoch: payload.epoch, batch: steps, steps, eta_s: 0, logs: payload.logs };
@@ -293,7 +295,7 @@ drawFixed();
 drawTimes();
 startLog();
 onHistory(run);
-histograms.load();
+histograms.follow(byId("histograms").closest("section"));
 const watch = watchRun(run.id, { onHistory, onStatus, onBatch, onEpoch, onConnection },
   page.share ? { auth: { share: page.share } } : {});
 window.addEventListener("pagehide", () => watch.close());

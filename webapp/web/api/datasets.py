@@ -8,7 +8,8 @@ import numpy as np
 from flask import jsonify, request, send_file, url_for
 from flask_login import current_user
 
-from ...datasets import SPLITS, DatasetError, UploadError, archive, folders, pixels
+from ... import accounts
+from ...datasets import SPLITS, DatasetError, InUse, UploadError, archive, folders, pixels
 from ...spec.validate import SpecError
 from ...user_image import png_bytes
 from .. import services
@@ -57,6 +58,20 @@ def dataset(ds_id):
     if info is None:
         return error(404, f"There is no dataset {ds_id!r}.")
     return jsonify({"dataset": info})
+
+
+@bp.delete("/datasets/<ds_id>")
+def delete_dataset(ds_id):
+    """Delete an uploaded dataset with its files: 204; 409 while it is being built or runs use it."""
+    try:
+        name = services().datasets.delete(ds_id)
+    except InUse as exc:
+        return error(409, str(exc))
+    except DatasetError as exc:
+        return error(404, str(exc))
+    accounts.record(services().store, current_user.id, "dataset.delete", run_id=None,
+                    detail={"deleted_dataset": ds_id, "name": name})
+    return "", 204
 
 
 @bp.get("/datasets/<ds_id>/images/<split>/<int:index>.png")

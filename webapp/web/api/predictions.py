@@ -5,10 +5,10 @@ import math
 import threading
 from urllib.parse import quote
 
-from flask import current_app, jsonify, request
+from flask import Response, current_app, jsonify, request
 
 from ... import predictions as preds
-from ... import user_image
+from ... import thumbnails, user_image
 from ...datasets import DatasetError
 from ...runs import journal, paths
 from ...saved_models import ModelCache
@@ -19,6 +19,8 @@ from .errors import error
 
 THUMB_PX = 72          # a gallery thumbnail's side, about; the server upscales with nearest neighbours
 MAX_SCALE = 32
+# A sprite URL with the file's version (?v=) never changes its pixels; without it, revalidate each time.
+IMMUTABLE, REVALIDATE = "private, max-age=31536000, immutable", "private, no-cache"
 
 
 class State:
@@ -28,6 +30,7 @@ class State:
         self.files = preds.FileCache()
         self.models = ModelCache()
         self.looks = {}
+        self.sprites = thumbnails.SpriteCache()
         self.lock = threading.Lock()
 
     def look(self, ds_id):
@@ -62,6 +65,7 @@ def _missing(exc):
 
 
 @bp.errorhandler(preds.QueryError)
+@bp.errorhandler(thumbnails.SpriteError)
 @bp.errorhandler(user_image.ImageError)
 def _bad_request(exc):
     """Answer a bad query parameter or image with 400 and what is wrong."""
@@ -111,15 +115,20 @@ def _items(run, found, positions, names):
     return items
 
 
-def _page(run, name):
-    """Give the paged, filtered answer of a predictions file for the request's query."""
+def _selected(run, name):
+    """Give (stored predictions, the request's Query, the positions it selects in order, class names)."""
     found = _stored(run, name)
     names, num_classes = _dataset(run)
     query = preds.parse_query(request.args, max(num_classes, int(found.top_classes.max(initial=0)) + 1))
-    positions = found.select(query)
+    return found, query, found.select(query), names
+
+
+def _page(run, name):
+    """Give the paged, filtered answer of a predictions file for the request's query."""
+    found, query, positions, names = _selected(run, name)
     page = positions[query.offset:query.offset + query.limit]
     return {"total": int(len(positions)), "items": _items(run, found, page, names), "epoch": found.epoch,
-            "counts": found.counts(query), "offset": query.offset, "limit": query.limit}
+            "counts": found.counts(query), "offset": query.offset, "limit": query.limit, "version": found.version}
 
 
 @bp.get("/runs/<int:run_id>/predictions")
@@ -132,6 +141,56 @@ def predictions(run_id):
 def sample(run_id):
     """Give the latest finished epoch's predictions on a fixed sample, each with `previous` and `changed`."""
     return jsonify(_page(_run(run_id), preds.EPOCH_FILE))
+
+
+@bp.get("/runs/<int:run_id>/predictions/sprite.png")
+def predictions_sprite(run_id):
+    """Give the thumbnails of a predictions page (same query) as one PNG sprite, `?scale=N`."""
+    return _sprite(_run(run_id), preds.FILE)
+
+
+@bp.get("/runs/<int:run_id>/predictions/epoch/sprite.png")
+def sample_sprite(run_id):
+    """Give the thumbnails of a page of the latest epoch's sample as one PNG sprite, `?scale=N`."""
+    return _sprite(_run(run_id), preds.EPOCH_FILE)
+
+
+def _sprite(run, name):
+    """Answer a sprite request: 304 when the client has these pixels, else the PNG (drawn once per ETag)."""
+    found, query, positions, _ = _selected(run, name)
+    info = services().datasets.info(run.dataset)
+    if info is None:
+        raise Missing(404, f"The dataset {run.dataset!r} of run {run.id} no longer exists.")
+    height, width = info["input_shape"][:2]
+    scale = preds.whole(request.args, "scale", thumb_scale(info), 1, MAX_SCALE)
+    thumbnails.check(query.limit, height, width, scale)   # refused before any image is read or drawn
+    indexes = found.index[positions[query.offset:query.offset + query.limit]]
+    if not len(indexes):
+        raise Missing(404, "No test images on this page of the query: there is no sprite to draw.")
+    tag = thumbnails.etag(run.dataset, info.get("created_at"), indexes, scale)
+    caching = IMMUTABLE if request.args.get("v") == found.version else REVALIDATE
+    if request.if_none_match.contains(tag):
+        response = Response(status=304)
+    else:
+        response = Response(_sprite_png(run, tag, indexes, scale), mimetype="image/png")
+    response.set_etag(tag)
+    response.headers["Cache-Control"] = caching
+    return response
+
+
+def _sprite_png(run, tag, indexes, scale):
+    """Give the sprite's PNG bytes from the cache, or drawn from the dataset's test images."""
+    png = state().sprites.get(tag)
+    if png is None:
+        try:
+            data = services().datasets.load(run.dataset)
+            images = [data.image("test", int(i)) for i in indexes]
+        except (DatasetError, IndexError) as exc:
+            raise Missing(409, f"The test images of run {run.id}'s dataset {run.dataset!r} cannot be read here: {exc}") from None
+        thumbnails.check(len(images), *images[0].shape[:2], scale)   # the images' own size, whatever info said
+        png = thumbnails.sprite_png(images, scale)
+        state().sprites.put(tag, png)
+    return png
 
 
 @bp.get("/runs/<int:run_id>/confusion")
@@ -175,6 +234,12 @@ def predict(run_id):
                     "input_image": f"data:image/png;base64,{seen}"})
 
 
+def thumb_scale(info):
+    """Give the scale that makes a dataset's images about THUMB_PX a side (whole pixels, at least 1)."""
+    side = max(info["input_shape"][:2]) if info.get("input_shape") else 1
+    return min(MAX_SCALE, max(1, math.ceil(THUMB_PX / side)))
+
+
 def gallery_data(run_id):
     """Give the gallery page's data: the run, its dataset, the thumbnail scale, whether it is digit-like."""
     kd = services()
@@ -188,12 +253,12 @@ def gallery_data(run_id):
         look = state().look(run.dataset).to_dict()
     except DatasetError:
         look = None
-    side = max(info["input_shape"][:2]) if info.get("input_shape") else 1
     folder = run_dir(run.id)
     return {"run": {"id": run.id, "name": run.name, "status": run.status, "dataset": run.dataset,
                     "epochs_done": run.epochs_done, "epochs_planned": run.epochs_planned},
             "dataset": {k: info.get(k) for k in ("id", "name", "input_shape", "num_classes", "class_names")},
-            "look": look, "thumb_scale": min(MAX_SCALE, max(1, math.ceil(THUMB_PX / side))),
+            "look": look, "thumb_scale": thumb_scale(info), "sprite": {"columns": thumbnails.COLUMNS,
+                                                                       "max_pixels": thumbnails.MAX_PIXELS},
             "has_predictions": (folder / preds.FILE).exists(), "has_epoch_sample": (folder / preds.EPOCH_FILE).exists(),
             "has_model": (folder / paths.MODEL).exists(),
             "max_upload_mb": user_image.MAX_BYTES // 2**20}
