@@ -116,13 +116,13 @@ def db_upgrade(env):
 
 
 class GunicornServer(LiveServer):
-    """The dashboard under `gunicorn -w 1 --threads 100 wsgi:app`, the production command."""
+    """The dashboard under `gunicorn -w 1 --threads 1000 wsgi:app`, the production command."""
 
     def start(self, timeout=120):
         """Start gunicorn and wait until GET /healthz answers 200; give self."""
         with open(self.log_path, "a") as log:
             self.process = subprocess.Popen(
-                [BIN / "gunicorn", "-w", "1", "--threads", "100", "-b", f"127.0.0.1:{self.port}", "wsgi:app"],
+                [BIN / "gunicorn", "-w", "1", "--threads", "1000", "-b", f"127.0.0.1:{self.port}", "wsgi:app"],
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

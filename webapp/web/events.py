@@ -5,6 +5,7 @@ last_seq) before anything else, so a late joiner or a reconnect sees the whole r
 arrive in seq order and a client drops any seq it has already seen.
 """
 
+import json
 import threading
 
 from flask import g, request
@@ -33,6 +34,25 @@ def broadcast(event):
     name, data = event
     with _in_order:
         socketio.emit(name, data, to=room(data["run_id"]), namespace=NAMESPACE)
+
+
+_BATCH = f'2{NAMESPACE},["run_batch",'   # a run_batch as python-socketio encodes it for a room
+
+
+def batch_key(pkt):
+    """Give ("run_batch", run_id) for an engine.io packet carrying a run_batch, else None (cached on it).
+
+    web/fanout.py drops a queued run_batch when a newer one of the same run joins a slow viewer's
+    queue; every other event (run_epoch, run_status, run_history) always reaches it.
+    """
+    key = getattr(pkt, "kd_batch_key", False)
+    if key is False:
+        data = getattr(pkt, "data", None)
+        key = None
+        if isinstance(data, str) and data.startswith(_BATCH):
+            key = ("run_batch", json.loads(data[len(NAMESPACE) + 2:])[1]["run_id"])
+        pkt.kd_batch_key = key   # one packet goes to a whole room: parse it once
+    return key
 
 
 MAX_ID = 2**63 - 1   # the largest id a database integer holds; past it there is no such run
