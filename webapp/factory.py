@@ -86,9 +86,10 @@ def register_extensions(app):
         queue = message_queue.manager(app.config["KD_REDIS_URL"], app.config["KD_SOCKETIO_CHANNEL"])
     # Import the handlers before init_app: @socketio.on only queues a handler for every later
     # init_app while no app is bound; imported after the first one, the next apps had none.
-    from .web import events
+    from .web import events, fanout
 
     socketio.init_app(app, cors_allowed_origins=None, client_manager=queue)
+    fanout.install(socketio.server.eio, events.batch_key)   # run_batch events coalesce for a slow viewer
 
     kd = app.extensions["kd"]
     kd.runs.notify = events.broadcast

@@ -102,7 +102,7 @@ def test_an_archive_that_would_decode_past_the_limit_is_refused_before_decoding(
         for cls in ("a", "b"):
             for i in range(40):
                 z.writestr(f"set/{cls}/{i}.png", png_bytes((512, 512)))
-    monkeypatch.setattr(folders, "_pixels", lambda *a: pytest.fail("an image was decoded"))
+    monkeypatch.setattr(folders, "pixels", lambda *a: pytest.fail("an image was decoded"))
     opts = folders.Options(image_size=(512, 512))
     with pytest.raises(folders.UploadError, match=r"80 images would decode to 20 MB at 512×512×1.*KD_MAX_DATASET_MB"):
         folders.ingest(path, "zip", opts, {"max_images": 1000, "max_bytes": 10 * MB})

@@ -273,8 +273,8 @@ class Outlet(SimpleWebSocketWSGI):
 
 def install(eio, coalesce):
     """Give an engine.io server (threading mode) Outbox queues and Outlet websockets; `coalesce` as in Outbox."""
-    if eio.async_mode != "threading":
-        return
+    if eio.async_mode != "threading" or not isinstance(getattr(eio, "_async", None), dict):
+        return   # another async mode or engine.io layout: its own writer threads, as shipped
     flusher = Flusher(FLUSH_S) if FLUSH_S else None
     eio._async = dict(eio._async, queue=functools.partial(Outbox, coalesce=coalesce, flusher=flusher),
                       websocket=Outlet)
