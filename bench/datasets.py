@@ -6,8 +6,9 @@ Three measurements on one synthetic set of 28×28 grayscale PNGs in 10 class fol
    .zip, until `GET /api/datasets/ID` says ready; the RSS of every process of the server's group
    (web process, spawned builder) sampled every 10 ms, peak and growth over the web process's
    idle RSS;
-2. the builder alone (`webapp.datasets.builder.build` on a `building` row: ingest, the .npz saved,
-   pixel statistics) in a fresh process: wall time, RSS after imports and the peak (VmHWM), so the
+2. the builder alone in a fresh process: `folders.ingest` + `npz.save`, and `webapp.datasets.builder.build`
+   as a spawned builder runs it (ingest, the .npz saved, pixel statistics, the row's fields made;
+   the web process writes the row): wall time, RSS after imports and the peak (VmHWM), so the
    growth is what building took; and the builder process's start-up (its imports), best of 3;
 3. Keras: `image_dataset_from_directory(folder, color_mode="grayscale", image_size=(28, 28))`
    iterated to the end and gathered into numpy arrays (what our builder keeps) in a fresh process:
@@ -59,14 +60,17 @@ def measure(work):
 """
 OURS = MEASURE + """
 import PIL.Image, PIL.PngImagePlugin  # the builder decodes with Pillow: imported before the baseline
-from webapp.datasets import builder, folders, npz
-from pathlib import Path
-settings, ds_id, zpath = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+from webapp.datasets import builder, folders, npz, stored
+import shutil
+folder, order, zpath = stored.upload_dir(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
 def ingest_alone():
-    arrays, *_ = folders.ingest(zpath, 'zip', folders.Options(), {'max_images': 10**7, 'max_bytes': 2000 * 2**20})
-    npz.save(Path(settings['KD_DATA_DIR']), 'alone', arrays)
+    arrays, *_ = folders.ingest(zpath, 'zip', folders.Options(), order['limits'])
+    npz.save(folder, 'alone', arrays)
     return 'ready'
-measure(ingest_alone if ds_id == '-' else lambda: builder.build(settings, ds_id, lambda event: None))
+def whole_build():   # as a spawned builder does it: the row's fields go up its pipe (here: nowhere)
+    shutil.copyfile(zpath, stored.incoming(folder, 'bench', 'zip'))
+    return builder.build(folder, 'bench', order, lambda event: None, lambda fields: None)
+measure(whole_build if sys.argv[4] == 'build' else ingest_alone)
 """
 STARTUP = """
 import resource, subprocess, sys, time
@@ -103,21 +107,12 @@ def make_set(folder, n, classes=10, seed=0):
     return zpath
 
 
-def builder_row(tmp, zpath):
-    """Give (settings, dataset id) of a `building` row for the zip in a fresh data dir, as an upload leaves it."""
-    from webapp import migrations
-    from webapp.datasets import Registry, builds, folders
-    from webapp.store import Store
+def build_order():
+    """Give the build order an upload of the zip with the default options and limits leaves (Registry.build_order)."""
+    from webapp.datasets import builds, folders
 
-    settings = {"KD_DATA_DIR": str(tmp / "alone"), "KD_DATABASE_URL": f"sqlite:///{tmp / 'alone.db'}"}
-    store = Store(settings["KD_DATABASE_URL"])
-    migrations.upgrade(store.engine)
-    registry = Registry(settings["KD_DATA_DIR"], store)
     limits = builds.limits({"KD_MAX_DATASET_MB": 2000, "KD_MAX_IMAGES": 10**7, "KD_MAX_UPLOAD_MB": 200})
-    ds_id = registry.begin("bench", None, {"format": "zip", "archive": zpath.name, "limits": limits,
-                                           "options": folders.Options().to_dict()})
-    registry.incoming(ds_id, "zip").write_bytes(zpath.read_bytes())
-    return settings, ds_id
+    return {"format": "zip", "limits": limits, "options": folders.Options().to_dict()}
 
 
 def fresh(code, *args):
@@ -193,9 +188,9 @@ def main():
         print(f"{args.images} PNGs of 28×28 (grayscale, 10 classes): zip {zpath.stat().st_size / MB:.1f} MB, "
               f"decoded {decoded / MB:.1f} MB; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
         keras = fresh(KERAS, folder)
-        settings, ds_id = builder_row(tmp, zpath)
-        alone = fresh(OURS, json.dumps(settings), "-", zpath)
-        ours = fresh(OURS, json.dumps(settings), ds_id, zpath)
+        order = json.dumps(build_order())
+        alone = fresh(OURS, tmp / "alone", order, zpath, "ingest")
+        ours = fresh(OURS, tmp / "alone", order, zpath, "build")
         assert ours["out"] == "ready", ours
         startup = [fresh(STARTUP) for _ in range(3)]
         seconds, idle, peaks, inside = end_to_end(zpath, tmp)
@@ -204,7 +199,7 @@ def main():
         print(f"builder process start-up (python -P -c 'import webapp.datasets.builder', best of 3): "
               f"{min(r['seconds'] for r in startup):.2f} s wall, {min(r['cpu'] for r in startup):.2f} CPU s")
         for name, r in (("ingest alone (folders.ingest, npz.save)", alone),
-                        ("builder.build (ingest, .npz, pixel statistics, the row)", ours)):
+                        ("builder.build (ingest, .npz, pixel statistics, the row's fields)", ours)):
             print(f"{name}, fresh process: {memory(r, goal_s, goal_mb)}")
         print(f"dashboard end to end (POST → ready, builder start-up included): {seconds:.2f} s (goal ≤ {goal_s:.2f} s); "
               f"of which the builder's ingest {inside:.2f} s")
