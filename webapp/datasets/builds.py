@@ -101,7 +101,7 @@ class Builds:
         for line in events:
             name, data = json.loads(line)
             if name == builder.ROW_EVENT:
-                self.registry.record(data["dataset_id"], data["fields"])
+                self.registry.record(ds_id, data["fields"])   # the build this relay started, whatever it says
             else:
                 self.notify((name, data))
         process.wait()
