@@ -2,10 +2,11 @@
 
 The web process only receives the file (streamed to disk) and relays progress; the arrays are
 decoded in `builder.py`. With the embedded executor each build gets a new Python process of its
-own (`python -m webapp.datasets.builder`: never a fork of a process that may have TensorFlow loaded,
-and importing Pillow, numpy and SQLAlchemy only), and its events come up a pipe as JSON lines. With KD_EXECUTOR=rq an archive is an RQ job on the queue
-the run workers take (KD_RQ_QUEUE), emitting through Socket.IO's Redis message queue. An .npz,
-whose uploader waits for a 201, is always built in such a process here.
+own (`python -m webapp.datasets.builder`: never a fork of a process that may have TensorFlow
+loaded, and importing Pillow and numpy only); its events come up a pipe as JSON lines, and the web
+process writes the dataset's row from the ones that carry its fields. With KD_EXECUTOR=rq an
+archive is an RQ job on the queue the run workers take (KD_RQ_QUEUE), emitting through Socket.IO's
+Redis message queue. An .npz, whose uploader waits for a 201, is always built in such a process here.
 """
 
 import json
@@ -74,17 +75,14 @@ class Builds:
             relay.join()
 
     def _build_here(self, ds_id):
-        """Build in a new process (at most MAX_AT_ONCE at a time: each may take KD_MAX_DATASET_MB).
-
-        It is `python -m webapp.datasets.builder`, not a multiprocessing child: spawn would import
-        the server's main module (wsgi.py, so Flask and the whole app) again before building.
-        """
+        """Build in a new process (at most MAX_AT_ONCE at a time: each may take KD_MAX_DATASET_MB)."""
         with self._at_once:
+            order = self.registry.build_order(ds_id)
+            if order is None:
+                return
             read, write = os.pipe()
             try:
-                process = subprocess.Popen(
-                    [sys.executable, "-P", "-m", builder.__name__, str(write), json.dumps(self.settings), ds_id],
-                    pass_fds=(write,), stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": PYTHONPATH})
+                process = spawn(self.settings, ds_id, order, write)
             except OSError as exc:
                 os.close(read)
                 self._fail(ds_id, f"The process to build this dataset could not start ({exc}); nothing was stored.")
@@ -95,10 +93,17 @@ class Builds:
                 self._relay(events, process, ds_id)
 
     def _relay(self, events, process, ds_id):
-        """Forward a builder's events (JSON lines) until its pipe closes; a builder that died fails its dataset."""
+        """Write the row and forward the events a builder sends (JSON lines) until its pipe closes.
+
+        The row's fields come before the `dataset_state` that announces them, so a viewer told
+        `ready` finds the dataset ready. A builder that died before its end fails its dataset.
+        """
         for line in events:
             name, data = json.loads(line)
-            self.notify((name, data))
+            if name == builder.ROW_EVENT:
+                self.registry.record(ds_id, data["fields"])   # the build this relay started, whatever it says
+            else:
+                self.notify((name, data))
         process.wait()
         info = self.registry.info(ds_id)
         if info is not None and info.get("state") == "building":
@@ -121,6 +126,17 @@ class Builds:
         queue.enqueue("webapp.datasets.builder.build_job", ds_id, job_id=f"kd-dataset-{ds_id}",
                       job_timeout=JOB_TIMEOUT_S, result_ttl=600, description=f"dataset {ds_id}",
                       on_failure=Callback("webapp.datasets.builder.on_failure"))
+
+
+def spawn(settings, ds_id, order, fd):
+    """Start a builder process for `ds_id` that writes its events to the pipe end `fd`; give its Popen.
+
+    It is `python -m webapp.datasets.builder`, not a multiprocessing child: spawn would import
+    the server's main module (wsgi.py, so Flask and the whole app) again before building.
+    """
+    return subprocess.Popen(
+        [sys.executable, "-P", "-m", builder.__name__, str(fd), json.dumps(settings), ds_id, json.dumps(order)],
+        pass_fds=(fd,), stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": PYTHONPATH})
 
 
 def limits(settings):
