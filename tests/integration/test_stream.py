@@ -16,14 +16,17 @@ from tests.specs import MLP, spec
 pytestmark = pytest.mark.keras
 SHORT = spec(MLP, name="stream", fit={"epochs": 3, "batch_size": 64, "validation": "test"})
 # Small batches make an epoch last about a second on two cores: long enough to act mid-run.
-# Long enough that a viewer can disconnect and come back mid-run even on a quiet, fast machine.
-LONG_EPOCHS = 40
+# The viewer comes back after epoch 2 (within a second of leaving): 12 epochs leave it room to
+# rejoin mid-run even on a quiet, fast machine, without a minute of training to watch.
+LONG_EPOCHS = 12
 LONG = spec(MLP, name="long", fit={"epochs": LONG_EPOCHS, "batch_size": 8, "validation": "test"})
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """Give a live server (warm spare on) shared by this module's tests on one data dir, signed in as an admin."""
+    """Give a live server (warm spare on) shared by this module's tests on one data dir, signed in as an admin.
+
+    The restart tests, last in the module, stop and start it again on the same data dir and port."""
     live = LiveServer(tmp_path_factory.mktemp("stream") / "data").start().sign_in()
     yield live
     live.close()
@@ -143,37 +146,33 @@ def test_a_viewer_that_reconnects_mid_run_misses_no_epoch(server):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
-def test_a_restart_mid_run_leaves_it_interrupted_and_continue_finishes_it(tmp_path, sig):
-    server = LiveServer(tmp_path / "data").start().sign_in()
-    try:
-        run_id = server.start_run(spec(MLP, name="restart", fit={"epochs": 100, "batch_size": 16, "validation": "test"}))
-        server.wait_run(run_id, lambda r: r["epochs_done"] >= 1)
-        assert len(server.group()) >= 2, "no trainer process next to the server"
-        server.stop(sig)
+def test_a_restart_mid_run_leaves_it_interrupted_and_continue_finishes_it(server, sig):
+    run_id = server.start_run(spec(MLP, name="restart", fit={"epochs": 100, "batch_size": 16, "validation": "test"}))
+    server.wait_run(run_id, lambda r: r["epochs_done"] >= 1)
+    assert len(server.group()) >= 2, "no trainer process next to the server"
+    server.stop(sig)
 
-        # Nothing the old server started may go on training on its own.
-        wait_until(lambda: server.group() == [], 90,
-                   lambda: f"processes left after {sig.name} to the server: {server.group()}")
+    # Nothing the old server started may go on training on its own.
+    wait_until(lambda: server.group() == [], 90,
+               lambda: f"processes left after {sig.name} to the server: {server.group()}")
 
-        server.start()
-        run = server.run(run_id)
-        assert run["status"] == "interrupted" and run["error"], run
-        done = run["epochs_done"]
-        assert 1 <= done < 100 and all(len(values) == done for values in run["history"].values())
-        # No trainer of the old server is left (above), and run_history below still says `done`.
+    server.start()
+    run = server.run(run_id)
+    assert run["status"] == "interrupted" and run["error"], run
+    done = run["epochs_done"]
+    assert 1 <= done < 100 and all(len(values) == done for values in run["history"].values())
+    # No trainer of the old server is left (above), and run_history below still says `done`.
 
-        with Viewer(server.url, transport="websocket", auth=server.auth) as viewer:
-            assert viewer.subscribe(run_id) == {"ok": True}
-            server.post(f"/api/runs/{run_id}/continue", json={"epochs": 1}, expect=202)
-            viewer.wait(ended(("completed", "stopped", "failed")), what=f"the end of run {run_id}")
-        history, fresh = session(viewer.events, run_id)
-        assert history["status"] == "interrupted" and history["epochs_done"] == done
-        assert statuses(history, fresh) == ["interrupted", "queued", "running", "completed"]
-        assert epochs(fresh) == [done + 1]
-        final = server.run(run_id)
-        assert final["status"] == "completed" and final["epochs_done"] == done + 1
-        assert final["history"] == assemble(history, fresh)
-        for key, values in run["history"].items():
-            assert final["history"][key][:done] == values
-    finally:
-        server.close()
+    with Viewer(server.url, transport="websocket", auth=server.auth) as viewer:
+        assert viewer.subscribe(run_id) == {"ok": True}
+        server.post(f"/api/runs/{run_id}/continue", json={"epochs": 1}, expect=202)
+        viewer.wait(ended(("completed", "stopped", "failed")), what=f"the end of run {run_id}")
+    history, fresh = session(viewer.events, run_id)
+    assert history["status"] == "interrupted" and history["epochs_done"] == done
+    assert statuses(history, fresh) == ["interrupted", "queued", "running", "completed"]
+    assert epochs(fresh) == [done + 1]
+    final = server.run(run_id)
+    assert final["status"] == "completed" and final["epochs_done"] == done + 1
+    assert final["history"] == assemble(history, fresh)
+    for key, values in run["history"].items():
+        assert final["history"][key][:done] == values
