@@ -1,4 +1,4 @@
-"""Thousands of random and mutated specs against `POST /api/models/check`: never a 500.
+"""Some two thousand random and mutated specs against `POST /api/models/check`: never a 500.
 
 Every answer is a 200 with a summary or a 422 whose errors point at a real layer and say something.
 """
@@ -12,10 +12,12 @@ from hypothesis import strategies as st
 from tests.specs import BRANCHES, CNN, MLP, RESIDUAL
 from webapp.spec import catalog
 
-FUZZ = settings(max_examples=1500, deadline=None, database=None,
+FUZZ = settings(max_examples=600, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow])
-# Valid models among the mutated presets (some 450 of 1,500 here): the fuzz reaches the summary too.
-# Random catalog stacks rarely build (a few in 1,500), so only their count is held.
+# Valid models among the mutated presets (some 180 of 600 here): the fuzz reaches the summary too.
+# Random catalog stacks rarely build (one or two in 600), so only their count is held.
+# 600 examples a strategy (400 random JSON bodies; Hypothesis's default is 100): each answer costs
+# some 20-30 ms on two busy cores, and the suite's time is shared. Raise them locally to hunt harder.
 BUILT_MUTATED = 100
 BUILT_GRAPHS = 8   # of 500 rewired graphs (some 20 build here: most rewirings break the graph)
 GRAPH_NAMES = ["input", "stem", "wide", "narrow", "conv2d", "conv2d_1", "add", "concatenate", "flatten",
@@ -167,12 +169,12 @@ def fuzz(client, what, strategy, examples):
 
 
 def test_catalog_specs_never_500(client):
-    assert fuzz(client, "random catalog specs", catalog_spec(), 1500)["n"] >= 1500
+    assert fuzz(client, "random catalog specs", catalog_spec(), 600)["n"] >= 600
 
 
 def test_mutated_presets_never_500(client):
-    tried = fuzz(client, "mutated presets", mutated_preset(), 1500)
-    assert tried["n"] >= 1500 and tried["built"] >= BUILT_MUTATED
+    tried = fuzz(client, "mutated presets", mutated_preset(), 600)
+    assert tried["n"] >= 600 and tried["built"] >= BUILT_MUTATED
 
 
 def test_random_graphs_never_500(client):
@@ -187,4 +189,4 @@ RANDOM_JSON = st.one_of(
 
 
 def test_random_json_never_500(client):
-    assert fuzz(client, "random JSON bodies", RANDOM_JSON, 1000)["n"] >= 1000
+    assert fuzz(client, "random JSON bodies", RANDOM_JSON, 400)["n"] >= 400
