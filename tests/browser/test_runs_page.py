@@ -105,7 +105,7 @@ def start_from_builder(page, fit):
     return int(page.url.rsplit("/", 1)[1])
 
 
-def test_watch_a_run_live_reload_it_stop_it_and_continue_it(browser_page, live_server, screens):
+def test_watch_a_run_live_reload_it_stop_it_continue_it_and_see_a_refused_continue(browser_page, live_server, screens):
     page = browser_page
     websockets = []    # CSP connect-src 'self' must let Socket.IO upgrade to a websocket (CSP3: same host)
     page.on("websocket", lambda ws: websockets.append(ws))
@@ -196,13 +196,13 @@ def test_watch_a_run_live_reload_it_stop_it_and_continue_it(browser_page, live_s
     expect(page.locator("#runs-empty")).to_be_hidden()
     screens("runs-list")
 
-
-def test_a_refused_continue_shows_the_servers_message(browser_page, live_server, screens):
-    page = browser_page
-    quick = spec(name="refusals", fit={"epochs": 1, "batch_size": 128})
-    run_id = api(live_server, "POST", "/api/runs", quick)["run"]["id"]
-    live_server.wait_run(run_id, {"completed"})
+    # Back on the completed run, a refused Continue shows the server's message (no run of its own to train).
     page.goto(f"/runs/{run_id}")
+    expect_refused_continue(page, live_server, run_id, screens)
+
+
+def expect_refused_continue(page, live_server, run_id, screens):
+    """On a completed run's page: Continue with too many epochs shows the server's 422 message, and nothing runs."""
     expect(page.locator("#run-status")).to_have_attribute("data-status", "completed")
     expect(page.locator("#stop-button")).to_be_disabled()   # Stop on a completed run cannot be pressed
     action_error = page.locator("#action-error")
