@@ -102,10 +102,10 @@ class Registry:
             self.remove(ds_id)
             raise
 
-    def begin(self, name, owner_id, meta):
-        """Give the id of a new upload whose row says `building` until a builder finishes or fails it."""
+    def begin(self, name, owner_id, meta, ds_id=None):
+        """Give the id (`ds_id`, or a new one) of a new upload whose row says `building` until it is built or failed."""
         name = npz.check_name(name)
-        ds_id = self._new_id(name)
+        ds_id = ds_id or self.new_id(name)
         with self.store.session() as s:
             s.add(Dataset(id=ds_id, name=name, owner_id=owner_id, meta={**meta, "state": "building"}))
         return ds_id
@@ -114,6 +114,12 @@ class Registry:
         """Save built arrays as the dataset's file (and its pixel statistics), then mark its row ready."""
         self.record(ds_id, stored.save(self.upload_dir, ds_id, arrays, class_names, pixel_max, extra))
         return self.info(ds_id)
+
+    def building(self):
+        """Give (id, format) of every upload whose row says building: one query (Builds.start_up)."""
+        with self.store.session() as s:
+            return [tuple(row) for row in s.execute(select(Dataset.id, Dataset.meta["format"].as_string())
+                                                    .where(Dataset.meta["state"].as_string() == "building"))]
 
     def build_order(self, ds_id):
         """Give what a builder needs to build an upload ({format, limits, options}), or None unless it is building."""
@@ -125,11 +131,14 @@ class Registry:
     def record(self, ds_id, fields):
         """Write what a builder reports into an upload's row (stored.save, stored.failed, progress).
 
-        A failed build leaves none of its files: they are deleted before the row says so.
+        A failed build leaves none of its files: they are deleted before the row says so. The
+        build's lock file goes once its row has ended (Builds.start_up reads it until then).
         """
         if fields.get("state") == "failed":
-            self._unlink(ds_id)
+            stored.unlink(self.upload_dir, ds_id)
         self.update(ds_id, fields)
+        if "state" in fields:
+            stored.lock_path(self.upload_dir, ds_id).unlink(missing_ok=True)
 
     def update(self, ds_id, changes):
         """Merge `changes` into an upload's meta (its state, progress, error, provenance)."""
@@ -144,11 +153,12 @@ class Registry:
 
     def remove(self, ds_id):
         """Delete an upload's files and row (an .npz refused while the uploader waits leaves no trace)."""
-        self._unlink(ds_id)
+        stored.unlink(self.upload_dir, ds_id)
         with self.store.session() as s:
             row = s.get(Dataset, ds_id)
             if row is not None:
                 s.delete(row)
+        stored.lock_path(self.upload_dir, ds_id).unlink(missing_ok=True)
 
     def delete(self, ds_id):
         """Delete an upload (its row, arrays and statistics) and give its name; InUse while it is built or used.
@@ -169,15 +179,11 @@ class Registry:
                             f"Delete those runs first, then the dataset.")
             name = row.name
             s.delete(row)
-        self._unlink(ds_id)
+        stored.unlink(self.upload_dir, ds_id)
         with self._lock:
             for cache in (self._cache, self._pixels, self._stats, self._broken):
                 cache.pop(ds_id, None)
         return name
-
-    def _unlink(self, ds_id):
-        """Delete every file of an upload: the received file, the arrays and the pixel statistics."""
-        stored.unlink(self.upload_dir, ds_id)
 
     def incoming(self, ds_id, kind):
         """Give where an upload's file waits for its builder (`kind`: zip, tar or npz)."""
@@ -290,8 +296,8 @@ class Registry:
         """Give where an uploaded dataset's arrays are stored."""
         return stored.arrays_path(self.upload_dir, ds_id)
 
-    def _new_id(self, name):
-        """Give an unused id: a slug of the name and a short random suffix."""
+    def new_id(self, name):
+        """Give an unused id for an upload named `name`: a slug of it and a short random suffix."""
         slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40].strip("-") or "dataset"
         while True:
             ds_id = f"{slug}-{secrets.token_hex(3)}"

@@ -5,6 +5,8 @@ SQLAlchemy. With the embedded executor the builder sends the fields up its pipe 
 process writes them (`Registry.record`); an RQ work-horse writes them itself through the same call.
 """
 
+import fcntl
+import os
 from pathlib import Path
 
 from . import npz, pixels
@@ -32,10 +34,38 @@ def incoming(folder, ds_id, kind):
     return folder / "incoming" / f"{ds_id}.{ {'tar': 'tar.gz'}.get(kind, kind)}"
 
 
+def lock_path(folder, ds_id):
+    """Give the file whose flock says that a live process builds an upload (builds.py holds it)."""
+    return folder / "incoming" / f"{ds_id}.lock"
+
+
+def take_lock(folder, ds_id, wait=True):
+    """Open and flock an upload's lock file; give its descriptor, or None if another process holds it and not `wait`.
+
+    The lock belongs to the open file, so a builder spawned with this descriptor holds it too, and
+    it is released when the last process holding it ends, however it ends (even SIGKILL).
+    """
+    path = lock_path(folder, ds_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def unlink(folder, ds_id):
-    """Delete every file of an upload: the received file, the arrays and the pixel statistics."""
-    for path in (arrays_path(folder, ds_id), pixels_path(folder, ds_id), *folder.glob(f"incoming/{ds_id}.*")):
-        path.unlink(missing_ok=True)
+    """Delete every file of an upload but its lock: the received file, the arrays (half-written too), the statistics."""
+    lock = lock_path(folder, ds_id)
+    for path in (arrays_path(folder, ds_id), pixels_path(folder, ds_id), *npz.leftovers(folder, ds_id),
+                 *folder.glob(f"incoming/{ds_id}.*")):
+        if path != lock:
+            path.unlink(missing_ok=True)
 
 
 def save(folder, ds_id, arrays, class_names, pixel_max, extra=None):
