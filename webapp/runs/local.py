@@ -22,10 +22,9 @@ def child_main(conn, settings):
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C on the server is the server's, not ours
-    from ..spec import build
-    from . import trainer
+    from . import startup, trainer
 
-    build.init_keras(gpu=True)
+    startup.warm_up()   # imports TensorFlow, then pays its one-time costs on a throwaway model
     try:
         conn.send(("ready",))
         message = conn.recv()
