@@ -53,7 +53,7 @@ class RunService:
         dataset = self.datasets.info(spec.dataset)
         if not dataset["available"]:
             raise SpecError([FieldError(None, "dataset", dataset.get("message") or "This dataset is not available.")])
-        summary = build.summarize(spec, dataset)
+        summary = self.summarize(spec, dataset)
         self._check_size(summary)
         self._check_queue(owner_id)
         with self.store.session() as s:
@@ -64,6 +64,20 @@ class RunService:
         self._emit(journal.announce(self.store, run.id))
         self.schedule()
         return run.id
+
+    def summarize(self, spec, dataset):
+        """Give build.summarize's answer for a checked spec, or raise SpecError; the same wherever it is built.
+
+        A web process that has not imported TensorFlow yet (it does so after the spare trainer, see
+        `begin`) has the spare check the model instead of waiting seconds for its own import.
+        """
+        if not build.keras_loaded():
+            answer = getattr(self.executor, "check", lambda *_: None)(spec, dataset)
+            if answer and answer[0] == "invalid":
+                raise SpecError(answer[1])
+            if answer:
+                return answer[1]
+        return build.summarize(spec, dataset)
 
     def _check_size(self, summary):
         """Refuse a model with more parameters than KD_MAX_PARAMS, naming its largest layer."""
@@ -137,9 +151,11 @@ class RunService:
     def begin(self, warm_keras=False):
         """Once per server, when it starts serving: mark unfinished runs interrupted and warm the executor.
 
-        warm_keras: also import TensorFlow in this process, on a thread, so that the first
-        POST /api/runs (it counts the model's parameters with Keras) does not wait for it either.
-        A run posted before the spare is ready waits for that spare (LocalExecutor.start).
+        warm_keras: also import TensorFlow in this process, on a thread, once the spare is ready:
+        two imports at once would each take twice as long on a small machine, and the spare is
+        what the first run waits for. Until then the spare checks models (`summarize`), so the
+        first POST /api/runs waits for neither import. A run posted before the spare is ready
+        waits for that spare (LocalExecutor.start).
         """
         if self._begun:   # every request asks: answer without a lock once begun
             return
@@ -149,7 +165,7 @@ class RunService:
             self.start_up()
             self.executor.warm()
             if warm_keras:
-                build.warm_in_background()
+                build.warm_in_background(after=getattr(self.executor, "wait_warm", None))
             self._begun = True
 
     def start_up(self):

@@ -9,6 +9,7 @@ import logging
 import numpy as np
 
 from ..spec import build
+from ..spec.fields import SpecError
 
 log = logging.getLogger(__name__)
 
@@ -51,3 +52,19 @@ def build_state(model, x, y):
         model.reset_metrics()
     except Exception:   # only a head start: whatever is not built here, `fit` builds (and reports) as usual
         log.warning("could not build the model's training state before fit", exc_info=True)
+
+
+def check(spec, dataset):
+    """Give a spare's answer to a model check: ("ok", build.summarize's answer), ("invalid", [FieldError]) or ("failed", text).
+
+    The check builds Keras layers, so the session is cleared after it: the run this spare trains
+    next gets a fresh process's layer names.
+    """
+    try:
+        answer = ("ok", build.summarize(spec, dataset))
+    except SpecError as exc:
+        answer = ("invalid", exc.errors)
+    except Exception as exc:   # the web process checks it itself and answers whatever this was
+        answer = ("failed", repr(exc))
+    build.init_keras().backend.clear_session(free_memory=False)
+    return answer
