@@ -26,9 +26,12 @@ def child_main(conn, settings):
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C on the server is the server's, not ours
+    from ..spec import build
     from . import startup, trainer
 
-    startup.warm_up()   # imports TensorFlow, then pays its one-time costs on a throwaway model
+    build.init_keras(gpu=True)
+    if not conn.poll():   # a run or a check waiting already would wait longer for the warm-up than it saves
+        startup.warm_up()   # TensorFlow's one-time costs, paid on a throwaway model while nobody waits
     try:
         conn.send(("ready",))
         while (message := conn.recv())[0] == "check":
