@@ -73,7 +73,7 @@ class Slot:
         self.process.start()
         child_conn.close()
         self.run_id = None
-        self.ready, self.ended = threading.Event(), threading.Event()
+        self.ready, self.sent, self.ended = threading.Event(), threading.Event(), threading.Event()
         self.killed = False
         self._send_lock, self.check_lock = threading.Lock(), threading.Lock()
         self.asked = 0                 # the number of the last check sent
@@ -154,12 +154,17 @@ class LocalExecutor:
         return answer if answer and answer[0] in ("ok", "invalid") else None
 
     def wait_warm(self, timeout=300.0):
-        """Wait until the spare is ready or gone (the web process imports TensorFlow after it, not beside it)."""
+        """Wait until the spare is ready or gone, and, if a run was posted meanwhile, until that run sent an event.
+
+        The web process imports TensorFlow after this, not beside the spare's import or the first
+        run's start-up: on two cores either would take about twice as long.
+        """
         slot = self._spare
         if slot is not None:
             for _ in range(int(timeout / 0.5)):
-                if slot.ready.wait(0.5) or slot.ended.is_set():
+                if slot.ended.is_set() or (slot.ready.is_set() and slot.run_id is None) or slot.sent.is_set():
                     return
+                slot.sent.wait(0.5)
 
     def stop(self, run_id):
         """Ask the run's process to stop after its current batch; kill it after the grace period."""
@@ -204,12 +209,14 @@ class LocalExecutor:
                 if message[0] == "ready":
                     slot.ready.set()
                 elif message[0] == "event":
+                    slot.sent.set()
                     self.on_event((message[1], message[2]))
                 elif message[0] == "checked":
                     slot.answers.put(message[1:])
         except (EOFError, OSError):
             pass
         slot.ended.set()
+        slot.sent.set()
         slot.answers.put(None)   # a check still waiting gives up: the web process checks it itself
         slot.process.join(timeout=10)
         code = slot.process.exitcode
