@@ -73,7 +73,7 @@ class Slot:
         self.process.start()
         child_conn.close()
         self.run_id = None
-        self.ready, self.sent, self.ended = threading.Event(), threading.Event(), threading.Event()
+        self.ready = threading.Event()
         self.killed = False
         self._send_lock, self.check_lock = threading.Lock(), threading.Lock()
         self.asked = 0                 # the number of the last check sent
@@ -84,14 +84,16 @@ class Slot:
         with self._send_lock:
             self.conn.send(message)
 
-    def answer(self, number, timeout):
-        """Give the answer to check `number`, or None if the child ended or took longer than `timeout` s."""
+    def answer(self, number, timeout, give_up):
+        """Give the answer to check `number`, or None if the child ended, `give_up()` or `timeout` s passed."""
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
             try:
-                item = self.answers.get(timeout=left)
+                item = self.answers.get(timeout=min(left, 0.25))
             except queue.Empty:
-                return None
+                if give_up():
+                    return None
+                continue
             if item is None:
                 self.answers.put(None)   # for whoever asks next
                 return None
@@ -132,11 +134,12 @@ class LocalExecutor:
             self._slots[run_id] = slot
             slot.send(("train", run_id))
 
-    def check(self, spec, dataset, timeout=120.0):
+    def check(self, spec, dataset, give_up=lambda: False, timeout=120.0):
         """Have the spare check a spec (build.summarize in its process); give its answer, or None if no spare can.
 
         For a web process still without TensorFlow: the spare has it, and answers in milliseconds
-        once it is ready. The answer is ("ok", summary) or ("invalid", [FieldError]).
+        once it is ready. The answer is ("ok", summary) or ("invalid", [FieldError]); None also
+        once `give_up()` (the web process's own import finished first).
         """
         slot = self._spare
         if slot is None:
@@ -150,21 +153,8 @@ class LocalExecutor:
                     slot.send(("check", slot.asked, spec, dataset))
                 except OSError:
                     return None
-            answer = slot.answer(slot.asked, timeout)
+            answer = slot.answer(slot.asked, timeout, give_up)
         return answer if answer and answer[0] in ("ok", "invalid") else None
-
-    def wait_warm(self, timeout=300.0):
-        """Wait until the spare is ready or gone, and, if a run was posted meanwhile, until that run sent an event.
-
-        The web process imports TensorFlow after this, not beside the spare's import or the first
-        run's start-up: on two cores either would take about twice as long.
-        """
-        slot = self._spare
-        if slot is not None:
-            for _ in range(int(timeout / 0.5)):
-                if slot.ended.is_set() or (slot.ready.is_set() and slot.run_id is None) or slot.sent.is_set():
-                    return
-                slot.sent.wait(0.5)
 
     def stop(self, run_id):
         """Ask the run's process to stop after its current batch; kill it after the grace period."""
@@ -209,14 +199,11 @@ class LocalExecutor:
                 if message[0] == "ready":
                     slot.ready.set()
                 elif message[0] == "event":
-                    slot.sent.set()
                     self.on_event((message[1], message[2]))
                 elif message[0] == "checked":
                     slot.answers.put(message[1:])
         except (EOFError, OSError):
             pass
-        slot.ended.set()
-        slot.sent.set()
         slot.answers.put(None)   # a check still waiting gives up: the web process checks it itself
         slot.process.join(timeout=10)
         code = slot.process.exitcode

@@ -68,11 +68,11 @@ class RunService:
     def summarize(self, spec, dataset):
         """Give build.summarize's answer for a checked spec, or raise SpecError; the same wherever it is built.
 
-        A web process that has not imported TensorFlow yet (it does so after the spare trainer, see
-        `begin`) has the spare check the model instead of waiting seconds for its own import.
+        A web process that has not imported TensorFlow yet (`begin` starts that import beside the
+        spare's) has the spare check the model, rather than wait seconds for its own import.
         """
         if not build.keras_loaded():
-            answer = getattr(self.executor, "check", lambda *_: None)(spec, dataset)
+            answer = getattr(self.executor, "check", lambda *_, **__: None)(spec, dataset, give_up=build.keras_loaded)
             if answer and answer[0] == "invalid":
                 raise SpecError(answer[1])
             if answer:
@@ -151,11 +151,9 @@ class RunService:
     def begin(self, warm_keras=False):
         """Once per server, when it starts serving: mark unfinished runs interrupted and warm the executor.
 
-        warm_keras: also import TensorFlow in this process, on a thread, once the spare is ready:
-        two imports at once would each take twice as long on a small machine, and the spare is
-        what the first run waits for. Until then the spare checks models (`summarize`), so the
-        first POST /api/runs waits for neither import. A run posted before the spare is ready
-        waits for that spare (LocalExecutor.start).
+        warm_keras: also import TensorFlow in this process, on a thread; until it has, the spare
+        checks models (`summarize`), so the first POST /api/runs does not wait for this import.
+        A run posted before the spare is ready waits for that spare (LocalExecutor.start).
         """
         if self._begun:   # every request asks: answer without a lock once begun
             return
@@ -165,7 +163,7 @@ class RunService:
             self.start_up()
             self.executor.warm()
             if warm_keras:
-                build.warm_in_background(after=getattr(self.executor, "wait_warm", None))
+                build.warm_in_background()
             self._begun = True
 
     def start_up(self):

@@ -50,18 +50,9 @@ def keras_loaded():
     return _keras is not None
 
 
-def warm_in_background(after=None):
-    """Import TensorFlow on a thread of this (web) process, so the first model check does not wait for it.
-
-    after: called first on that thread; the import starts when it returns (runs/local.py has it wait
-    for the spare trainer, which would otherwise share the CPU with this import).
-    """
-    def run():
-        if after:
-            after()
-        init_keras()
-
-    threading.Thread(target=run, name="kd-import-keras", daemon=True).start()
+def warm_in_background():
+    """Import TensorFlow on a thread of this (web) process, so the first model check does not wait for it."""
+    threading.Thread(target=init_keras, name="kd-import-keras", daemon=True).start()
 
 
 def _kwargs(layer):
