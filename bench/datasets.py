@@ -6,14 +6,17 @@ Three measurements on one synthetic set of 28×28 grayscale PNGs in 10 class fol
    .zip, until `GET /api/datasets/ID` says ready; the RSS of every process of the server's group
    (web process, spawned builder) sampled every 10 ms, peak and growth over the web process's
    idle RSS;
-2. the builder alone (`webapp.datasets.builder.build` on a `building` row: ingest, the .npz saved,
-   pixel statistics) in a fresh process: wall time, RSS after imports and the peak (VmHWM), so the
+2. the builder alone in a fresh process: `folders.ingest` + `npz.save`, and `webapp.datasets.builder.build`
+   as a spawned builder runs it (ingest, the .npz saved, pixel statistics, the row's fields made;
+   the web process writes the row): wall time, RSS after imports and the peak (VmHWM), so the
    growth is what building took; and the builder process's start-up (its imports), best of 3;
 3. Keras: `image_dataset_from_directory(folder, color_mode="grayscale", image_size=(28, 28))`
    iterated to the end and gathered into numpy arrays (what our builder keeps) in a fresh process:
    wall time after `import keras`, RSS after imports and the peak.
 
-Goals: the dashboard's time within 2× Keras's; memory growth under 2× the decoded size.
+Goals: the dashboard's time within 2× Keras's; memory growth under 2× the decoded size. CPU
+seconds (Keras's process, all threads; the dashboard's web process and builder) are printed beside
+the times: on a shared machine they move less than wall time.
 Run: `.venv/bin/python bench/datasets.py [--images 10000]`.
 """
 
@@ -50,23 +53,26 @@ class Anon(threading.Thread):  # the private memory's peak (VmHWM counts code pa
             self.peak = max(self.peak, rss('RssAnon')); time.sleep(0.002)
 def measure(work):
     global anon_base
-    base, anon_base, anon = rss('VmRSS'), rss('RssAnon'), Anon(); t = time.perf_counter()
+    base, anon_base, anon = rss('VmRSS'), rss('RssAnon'), Anon(); t, cpu = time.perf_counter(), time.process_time()
     out = work()
-    seconds, anon.done = time.perf_counter() - t, True
+    seconds, cpu, anon.done = time.perf_counter() - t, time.process_time() - cpu, True
     anon.join()
-    print(json.dumps({'seconds': seconds, 'base': base, 'peak': rss('VmHWM'), 'anon_base': anon_base,
+    print(json.dumps({'seconds': seconds, 'cpu': cpu, 'base': base, 'peak': rss('VmHWM'), 'anon_base': anon_base,
                       'anon_peak': anon.peak, 'out': out}))
 """
 OURS = MEASURE + """
 import PIL.Image, PIL.PngImagePlugin  # the builder decodes with Pillow: imported before the baseline
-from webapp.datasets import builder, folders, npz
-from pathlib import Path
-settings, ds_id, zpath = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+from webapp.datasets import builder, folders, npz, stored
+import shutil
+folder, order, zpath = stored.upload_dir(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
 def ingest_alone():
-    arrays, *_ = folders.ingest(zpath, 'zip', folders.Options(), {'max_images': 10**7, 'max_bytes': 2000 * 2**20})
-    npz.save(Path(settings['KD_DATA_DIR']), 'alone', arrays)
+    arrays, *_ = folders.ingest(zpath, 'zip', folders.Options(), order['limits'])
+    npz.save(folder, 'alone', arrays)
     return 'ready'
-measure(ingest_alone if ds_id == '-' else lambda: builder.build(settings, ds_id, lambda event: None))
+def whole_build():   # as a spawned builder does it: the row's fields go up its pipe (here: nowhere)
+    shutil.copyfile(zpath, stored.incoming(folder, 'bench', 'zip'))
+    return builder.build(folder, 'bench', order, lambda event: None, lambda fields: None)
+measure(whole_build if sys.argv[4] == 'build' else ingest_alone)
 """
 STARTUP = """
 import resource, subprocess, sys, time
@@ -103,21 +109,12 @@ def make_set(folder, n, classes=10, seed=0):
     return zpath
 
 
-def builder_row(tmp, zpath):
-    """Give (settings, dataset id) of a `building` row for the zip in a fresh data dir, as an upload leaves it."""
-    from webapp import migrations
-    from webapp.datasets import Registry, builds, folders
-    from webapp.store import Store
+def build_order():
+    """Give the build order an upload of the zip with the default options and limits leaves (Registry.build_order)."""
+    from webapp.datasets import builds, folders
 
-    settings = {"KD_DATA_DIR": str(tmp / "alone"), "KD_DATABASE_URL": f"sqlite:///{tmp / 'alone.db'}"}
-    store = Store(settings["KD_DATABASE_URL"])
-    migrations.upgrade(store.engine)
-    registry = Registry(settings["KD_DATA_DIR"], store)
     limits = builds.limits({"KD_MAX_DATASET_MB": 2000, "KD_MAX_IMAGES": 10**7, "KD_MAX_UPLOAD_MB": 200})
-    ds_id = registry.begin("bench", None, {"format": "zip", "archive": zpath.name, "limits": limits,
-                                           "options": folders.Options().to_dict()})
-    registry.incoming(ds_id, "zip").write_bytes(zpath.read_bytes())
-    return settings, ds_id
+    return {"format": "zip", "limits": limits, "options": folders.Options().to_dict()}
 
 
 def fresh(code, *args):
@@ -140,8 +137,18 @@ def rss(pid):
     return 0
 
 
+def cpu(pid):
+    """Give the CPU seconds (own, waited-for children's) of a process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = [int(v) / os.sysconf("SC_CLK_TCK") for v in fields[11:15]]   # utime stime cutime cstime
+    return ticks[0] + ticks[1], ticks[2] + ticks[3]
+
+
 def end_to_end(zpath, tmp):
-    """Give (seconds, web idle RSS, {pid: (name, peak RSS)}) of uploading the zip to a live server until ready."""
+    """Give (seconds, CPU seconds, web idle RSS, {pid: (name, peak RSS)}, the ingest's seconds) of uploading the zip.
+
+    The CPU seconds are the web process's and its builder's (counted once it has been waited for).
+    """
     server = LiveServer(tmp / "server", env={"KD_WARM_SPARE": "0"}, log_path=tmp / "server.log").start()
     try:
         server.sign_in()
@@ -158,7 +165,7 @@ def end_to_end(zpath, tmp):
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        t = time.perf_counter()
+        t, cpu_before = time.perf_counter(), cpu(server.pid)
         with open(zpath, "rb") as f:
             ds = server.post("/api/datasets", files={"file": ("set.zip", f)}, data={"name": "bench"},
                              expect=202).json()["dataset"]
@@ -168,7 +175,10 @@ def end_to_end(zpath, tmp):
         stop.set()
         sampler.join()
         assert state["state"] == "ready", state
-        return seconds, idle, peaks, state["provenance"]["facts"]["seconds"]
+        while len(server.group()) > 1:   # the builder's CPU is the web process's once it has been waited for
+            time.sleep(0.05)
+        used = [after - before for after, before in zip(cpu(server.pid), cpu_before)]
+        return seconds, used, idle, peaks, state["provenance"]["facts"]["seconds"]
     finally:
         server.close()
 
@@ -193,21 +203,23 @@ def main():
         print(f"{args.images} PNGs of 28×28 (grayscale, 10 classes): zip {zpath.stat().st_size / MB:.1f} MB, "
               f"decoded {decoded / MB:.1f} MB; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
         keras = fresh(KERAS, folder)
-        settings, ds_id = builder_row(tmp, zpath)
-        alone = fresh(OURS, json.dumps(settings), "-", zpath)
-        ours = fresh(OURS, json.dumps(settings), ds_id, zpath)
+        order = json.dumps(build_order())
+        alone = fresh(OURS, tmp / "alone", order, zpath, "ingest")
+        ours = fresh(OURS, tmp / "alone", order, zpath, "build")
         assert ours["out"] == "ready", ours
         startup = [fresh(STARTUP) for _ in range(3)]
-        seconds, idle, peaks, inside = end_to_end(zpath, tmp)
+        seconds, cpu_s, idle, peaks, inside = end_to_end(zpath, tmp)
         goal_s, goal_mb = 2 * keras["seconds"], 2 * decoded / MB
         print(f"keras image_dataset_from_directory: {memory(keras)}")
         print(f"builder process start-up (python -P -c 'import webapp.datasets.builder', best of 3): "
               f"{min(r['seconds'] for r in startup):.2f} s wall, {min(r['cpu'] for r in startup):.2f} CPU s")
         for name, r in (("ingest alone (folders.ingest, npz.save)", alone),
-                        ("builder.build (ingest, .npz, pixel statistics, the row)", ours)):
+                        ("builder.build (ingest, .npz, pixel statistics, the row's fields)", ours)):
             print(f"{name}, fresh process: {memory(r, goal_s, goal_mb)}")
-        print(f"dashboard end to end (POST → ready, builder start-up included): {seconds:.2f} s (goal ≤ {goal_s:.2f} s); "
-              f"of which the builder's ingest {inside:.2f} s")
+        print(f"dashboard end to end (POST → ready, builder start-up included): {seconds:.2f} s (goal ≤ {goal_s:.2f} s, "
+              f"{seconds / keras['seconds']:.2f}× Keras); of which the builder's ingest {inside:.2f} s")
+        print(f"  CPU seconds (steadier on a busy machine): Keras {keras['cpu']:.2f} (all its threads); dashboard "
+              f"{sum(cpu_s):.2f} (web process {cpu_s[0]:.2f} + builder {cpu_s[1]:.2f}), {sum(cpu_s) / keras['cpu']:.2f}× Keras")
         for pid, (name, peak) in sorted(peaks.items()):
             grow = f" (+{(peak - idle) / MB:.1f} MB over idle {idle / MB:.0f} MB; goal < {goal_mb:.1f} MB)" \
                 if name == "web" else ""

@@ -55,7 +55,9 @@ def register_services(app):
     runs = service(store, datasets, cfg["KD_DATA_DIR"], max_concurrent=cfg["KD_MAX_CONCURRENT_RUNS"],
                    max_params=cfg["KD_MAX_PARAMS"], max_queued=cfg["KD_MAX_QUEUED_PER_USER"])
     runs.attach(make_executor(cfg, runs))
-    app.extensions["kd"] = Services(store=store, datasets=datasets, builds=Builds(cfg, datasets), runs=runs,
+    builds = Builds(cfg, datasets)
+    runs.at_start_up.append(builds.start_up)   # builds a previous server left fail when runs are marked
+    app.extensions["kd"] = Services(store=store, datasets=datasets, builds=builds, runs=runs,
                                     data_dir=Path(cfg["KD_DATA_DIR"]))
 
 
@@ -74,7 +76,7 @@ def register_extensions(app):
     """Bind Flask-SocketIO (only this instance's own origin may open a socket) and start runs.
 
     Serving begins with RunService.begin: runs a previous server left unfinished are marked
-    interrupted, a spare trainer process warms. `python wsgi.py` calls it before it serves; any
+    interrupted, dataset builds it left without a builder fail, a spare trainer process warms. `python wsgi.py` calls it before it serves; any
     other server's first request does. CLI commands import the app too but never get that far.
     """
     # With RQ every instance listens on Socket.IO's Redis message queue, where workers emit. The

@@ -120,8 +120,8 @@ def test_options_size_and_colour_mode_are_applied(client, services):
     ({"a/1.png": image((4, 4)), "b/inner.zip": make_zip({"c/1.png": image((4, 4))})}, "nested archives"),
     ({"a/1.png": image((4, 4)), "b/1.png": image((4, 4))}, "each class needs at least 2"),
 ])
-def test_a_bad_archive_fails_with_one_clear_message_and_leaves_nothing(app, services, files, message):
-    ds_id = build_here(app, services, make_zip(files))
+def test_a_bad_archive_fails_with_one_clear_message_and_leaves_nothing(services, files, message):
+    ds_id = build_here(services, make_zip(files))
     ds = services.datasets.info(ds_id)
     assert ds["state"] == "failed" and message in ds["error"], ds["error"]
     assert not ds["available"]
@@ -134,10 +134,10 @@ def test_a_bad_archive_through_http_answers_202_then_failed(client, services):
     assert [p.name for p in (services.data_dir / "datasets").rglob("*") if p.is_file()] == []
 
 
-def test_a_few_corrupt_images_are_skipped_and_counted(app, services):
+def test_a_few_corrupt_images_are_skipped_and_counted(services):
     files = {f"{c}/{i}.png": image((4, 4)) for c in "ab" for i in range(10)}
     files["b/broken.png"] = image((4, 4))[:40]   # a truncated PNG: its header reads, its pixels do not
-    ds = services.datasets.info(build_here(app, services, make_zip(files)))
+    ds = services.datasets.info(build_here(services, make_zip(files)))
     assert ds["state"] == "ready" and ds["provenance"]["facts"]["unreadable_count"] == 1
     assert "could not be read and were skipped (e.g. b/broken.png" in ds["provenance"]["notes"][0]
 
@@ -164,19 +164,19 @@ def test_archives_that_could_escape_or_explode_are_refused_before_reading_an_ima
         ingest_zip(tmp_path, data, **kw)
 
 
-def build_here(app, services, data, emit=None):
+def build_here(services, data, emit=None):
     """Build an archive with the builder in this process (as its spawned process would); give the id."""
     ds_id = services.datasets.begin("p", None, {"format": "zip", "archive": "p.zip", "options":
                                                 folders.Options().to_dict(), "limits": limits()})
     services.datasets.incoming(ds_id, "zip").write_bytes(data)
-    builder.build(app.config, ds_id, emit or (lambda event: None))
+    builder.build_recorded(services.datasets, ds_id, emit or (lambda event: None))
     return ds_id
 
 
-def test_the_builder_reports_progress_with_an_eta(app, services, monkeypatch):
+def test_the_builder_reports_progress_with_an_eta(services, monkeypatch):
     monkeypatch.setattr(builder, "EVERY_S", 0)
     events = []
-    ds_id = build_here(app, services, make_zip({f"{c}/{i}.png": image((4, 4)) for c in "ab" for i in range(5)}),
+    ds_id = build_here(services, make_zip({f"{c}/{i}.png": image((4, 4)) for c in "ab" for i in range(5)}),
                        events.append)
     progress = [d for name, d in events if name == "dataset_progress"]
     assert [p["done"] for p in progress] == list(range(1, 11)) and progress[-1]["total"] == 10
@@ -184,8 +184,8 @@ def test_the_builder_reports_progress_with_an_eta(app, services, monkeypatch):
                                                                           "error": None})
 
 
-def test_the_dataset_page_and_its_calls_show_what_the_model_will_see(client, app, services):
-    ds_id = build_here(app, services, make_zip(pets(n_cat=30)))
+def test_the_dataset_page_and_its_calls_show_what_the_model_will_see(client, services):
+    ds_id = build_here(services, make_zip(pets(n_cat=30)))
     html = client.get(f"/datasets/{ds_id}").get_data(as_text=True)
     assert "p.zip" in html and "none yet" in html and "resized to 24×32" in html and "Augmentation preview" in html
     page = client.get(f"/api/datasets/{ds_id}/samples?split=train&class=1&offset=8&limit=100").get_json()
@@ -201,8 +201,8 @@ def test_the_dataset_page_and_its_calls_show_what_the_model_will_see(client, app
     assert r.status_code == 422 and "Only augmentation layers" in r.get_json()["errors"][0]["message"]
 
 
-def test_train_py_names_the_archive_as_a_python_literal_and_offers_the_folder_and_the_servers_npz(app, services):
-    ds_id = build_here(app, services, make_zip({f"{c}/{i}.png": image((4, 4)) for c in "ab" for i in range(3)}))
+def test_train_py_names_the_archive_as_a_python_literal_and_offers_the_folder_and_the_servers_npz(services):
+    ds_id = build_here(services, make_zip({f"{c}/{i}.png": image((4, 4)) for c in "ab" for i in range(3)}))
     services.datasets.update(ds_id, {"archive": 'evil.zip\nimport os; os.system("x")'})
     lines = exports.data_source(services.datasets.info(ds_id))
     assert all(line.startswith("#") for line in lines[:3]) and "'evil.zip\\nimport os" in lines[0]
@@ -224,3 +224,22 @@ def test_a_builder_that_dies_or_never_starts_fails_its_dataset(client, services,
     ds = built(client, upload(client, make_zip({f"{c}/{i}.png": image((4, 4)) for c in "ab" for i in range(3)})))
     assert ds["state"] == "failed" and ds["error"].startswith(message)
     assert not list(services.datasets.upload_dir.glob(f"**/{ds['id']}*"))
+
+
+def test_a_spawned_builder_whose_web_process_is_gone_still_ends_its_dataset(services):
+    """The row's fields normally go up the pipe for the web process to write; with nobody reading, the builder writes them."""
+    import os
+
+    from webapp.datasets import builds
+
+    ds_id = services.datasets.begin("p", None, {"format": "zip", "archive": "p.zip", "options":
+                                                folders.Options().to_dict(), "limits": limits()})
+    services.datasets.incoming(ds_id, "zip").write_bytes(make_zip({f"{c}/{i}.png": image((4, 4)) for c in "ab"
+                                                                   for i in range(3)}))
+    read, write = os.pipe()
+    os.close(read)   # the web process went away before the builder said anything
+    process = builds.spawn(services.builds.settings, ds_id, services.datasets.build_order(ds_id), write)
+    os.close(write)
+    assert process.wait(timeout=120) == 0
+    ds = services.datasets.info(ds_id)
+    assert ds["state"] == "ready" and ds["train_counts"] == [2, 2] and ds["available"]

@@ -104,9 +104,21 @@ def test_progress_notes_where_the_loss_first_became_nan(model, clock):
     cb, _ = progress_on(model, steps=5)
     cb.on_epoch_begin(1)
     cb.on_train_batch_end(0, {"loss": 1.0})
+    assert not model.stop_training
     cb.on_train_batch_end(1, {"loss": math.nan})
+    assert model.stop_training and not cb.stopped_by_user   # as keras.callbacks.TerminateOnNaN stops
     cb.on_train_batch_end(2, {"loss": math.inf})
     assert cb.nan_at == (2, 2)
+
+
+def test_progress_in_fit_stops_after_the_first_batch_whose_loss_is_nan(model, data):
+    x, y = data
+    x = x.copy()
+    x[10:] = np.nan   # batches of 5: the third batch's loss is NaN
+    cb = callbacks.Progress(lambda kind, d: None, lambda: False, batch_size=5)
+    model.fit(x, y, epochs=3, batch_size=5, shuffle=False, callbacks=[cb], verbose=0)
+    assert cb.nan_at == (1, 3) and not cb.stopped_by_user
+    assert int(model.optimizer.iterations.numpy()) == 3
 
 
 def test_progress_in_fit_reports_each_epoch_and_stops_after_the_batch_it_was_asked_in(model, data):
@@ -239,7 +251,7 @@ def test_hook_times_sum_each_overridden_hook_per_epoch_and_leave_keras_defaults_
     x, y = data
     progress, _ = progress_on(model, steps=3)
     publisher = types.SimpleNamespace(handle=lambda kind, data: None)
-    cbs = timed(keras, [keras.callbacks.TerminateOnNaN(), progress], tmp_path, publisher)
+    cbs = timed(keras, [keras.callbacks.TerminateOnNaN(), progress], tmp_path, publisher)   # a Keras callback too
     assert utils.is_default(progress.on_test_batch_end) and not utils.is_default(progress.on_train_batch_end)
     model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=cbs)
     epochs = hook_times.load(tmp_path)["epochs"]
@@ -250,16 +262,16 @@ def test_hook_times_sum_each_overridden_hook_per_epoch_and_leave_keras_defaults_
 # -- fit_callbacks ---------------------------------------------------------------------------------------
 
 
-def test_fit_callbacks_gives_the_specs_callbacks_between_terminate_on_nan_and_ours(tmp_path):
+def test_fit_callbacks_gives_the_specs_callbacks_before_ours(tmp_path):
     chosen = {"checkpoint": {"monitor": "val_loss"}, "early_stopping": {"patience": 1},
               "reduce_lr_on_plateau": {"factor": 0.5}}
     run_spec = validate(spec(MLP, fit={**MLP["fit"], "callbacks": chosen}), require_run=True)
     progress = callbacks.Progress(lambda kind, data: None, lambda: False, 64)
     sample = callbacks.EpochSample(tmp_path / "s.npz", np.zeros((3, 4)), np.zeros(3))
     cbs = callbacks.fit_callbacks(run_spec, tmp_path, progress, sample=sample)
-    assert [type(c).__name__ for c in cbs] == ["TerminateOnNaN", "AtomicCheckpoint", "EarlyStopping",
-                                              "ReduceLROnPlateau", "SaveEveryEpoch", "EpochSample", "Progress"]
-    assert cbs[1].path == tmp_path / "best.keras" and cbs[4].path == tmp_path / "model.keras"
-    assert cbs[2].patience == 1 and cbs[3].factor == 0.5
+    assert [type(c).__name__ for c in cbs] == ["AtomicCheckpoint", "EarlyStopping", "ReduceLROnPlateau",
+                                              "SaveEveryEpoch", "EpochSample", "Progress"]
+    assert cbs[0].path == tmp_path / "best.keras" and cbs[3].path == tmp_path / "model.keras"
+    assert cbs[1].patience == 1 and cbs[2].factor == 0.5
     plain = callbacks.fit_callbacks(validate(spec(MLP), require_run=True), tmp_path, progress)
-    assert [type(c).__name__ for c in plain] == ["TerminateOnNaN", "SaveEveryEpoch", "Progress"]
+    assert [type(c).__name__ for c in plain] == ["SaveEveryEpoch", "Progress"]

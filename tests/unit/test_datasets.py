@@ -307,3 +307,18 @@ def test_memory_cache_keeps_the_newest_within_its_budget(tmp_path, store, cache)
     registry.load("digits")
     assert list(registry._cache) == ["digits"]   # the upload (1 MB) went over the budget and was dropped
     assert registry.load(big["id"]).x_train.shape == (1000, 32, 32, 1)   # read again from its file
+
+
+def test_a_builder_process_starts_with_pillow_and_numpy_only():
+    """A spawned builder sends its row's fields up its pipe: SQLAlchemy (~0.7 s to import), Flask and Keras stay out."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    code = ("import sys, webapp.datasets.builder\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'flask', 'tensorflow', 'keras'}))")
+    done = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=60, check=False,
+                          env={**os.environ, "PYTHONPATH": str(root)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

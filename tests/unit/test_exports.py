@@ -160,22 +160,31 @@ def test_exported_script_trains_on_digits(tmp_path):
     assert (tmp_path / "best.keras").exists()
 
 
-def folder_dataset(tmp_path):
-    """Give the description of a dataset built from tmp_path/pets (3 classes, one with a subfolder) as the server builds it."""
-    rng, archive = np.random.default_rng(0), tmp_path / "pets.zip"
+def folder_dataset(tmp_path, root, paths):
+    """Give the description of a dataset built as the server builds it from tmp_path/root holding `paths`.
+
+    Each is a random 6×5 grayscale PNG, stored in the zip in the order given.
+    """
+    rng, archive = np.random.default_rng(0), tmp_path / f"{root}.zip"
     with zipfile.ZipFile(archive, "w") as z:
-        for name in "cab":
-            # The zip holds them in reverse; in b/, extra/z.png sorts before y.png though os.walk gives y.png first.
-            for file in reversed([f"{i}.png" for i in range(6)] + (["extra/z.png", "y.png"] if name == "b" else [])):
-                path = tmp_path / "pets" / name / file
-                path.parent.mkdir(parents=True, exist_ok=True)
-                Image.fromarray(rng.integers(0, 256, (6, 5), dtype=np.uint8)).save(path)
-                z.write(path, f"pets/{name}/{file}")
+        for file in paths:
+            path = tmp_path / root / file
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 256, (6, 5), dtype=np.uint8)).save(path)
+            z.write(path, f"{root}/{file}")
     arrays, names, _, facts = folders.ingest(archive, "zip", folders.Options(), {"max_images": 100, "max_bytes": 2**20})
-    npz.save(tmp_path, "pets-1", arrays)
-    return {"id": "pets-1", "name": "pets", "input_shape": [6, 5, 1], "num_classes": 3, "class_names": names,
-            "pixel_max": 255.0, "source": "upload", "provenance": {"format": "zip", "archive": "pets.zip",
+    npz.save(tmp_path, f"{root}-1", arrays)
+    return {"id": f"{root}-1", "name": root, "input_shape": [6, 5, 1], "num_classes": len(names), "class_names": names,
+            "pixel_max": 255.0, "source": "upload", "provenance": {"format": "zip", "archive": f"{root}.zip",
                                                                   "options": folders.Options().to_dict(), "facts": facts}}
+
+
+# 3 classes, one with a subfolder; the zip holds them in reverse, and in b/, extra/z.png sorts
+# before y.png though os.walk gives y.png first.
+PETS = [f"{name}/{file}" for name in "cab"
+        for file in reversed([f"{i}.png" for i in range(6)] + (["extra/z.png", "y.png"] if name == "b" else []))]
+# The archive's own split: train/<class>/ and test/<class>/.
+SPLIT = [f"{part}/{name}/{i}.png" for part, n in (("train", 4), ("test", 2)) for name in "ab" for i in range(n)]
 
 
 @pytest.mark.keras
@@ -187,11 +196,14 @@ def test_exported_scripts_train_on_an_uploaded_npz_and_on_an_unpacked_folder_as_
              y_test=np.eye(3)[labels[48:]])
     uploaded = {"id": "up1", "name": "tiny", "input_shape": [6, 6, 1], "num_classes": 3, "pixel_max": 255,
                 "source": "upload"}
-    pets = folder_dataset(tmp_path)
-    runs = {"npz": (uploaded, []), "folder": (pets, []), "folder_npz": (pets, ["--data", "pets-1.npz"])}
+    pets, split = folder_dataset(tmp_path, "pets", PETS), folder_dataset(tmp_path, "ab", SPLIT)
+    assert split["provenance"]["facts"]["given_split"]
+    runs = {"npz": (uploaded, []), "folder": (pets, []), "folder_npz": (pets, ["--data", "pets-1.npz"]),
+            "split": (split, [])}
     runner = ["import os, runpy, sys", "import numpy as np", f"os.chdir({str(tmp_path)!r})"]
-    model = {"layers": [{"type": "Flatten"}, {"type": "Dense", "units": 3, "activation": "softmax"}]}
     for name, (dataset, args) in runs.items():
+        model = {"layers": [{"type": "Flatten"}, {"type": "Dense", "units": dataset["num_classes"],
+                                                  "activation": "softmax"}]}
         data = spec(MLP, dataset=dataset["id"], model=model, fit={"epochs": 2, "batch_size": 16, "validation": 0.25},
                     compile={"optimizer": "adam", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]})
         (tmp_path / f"{name}.py").write_text(exports.python_script(validate(data, require_run=True), dataset))
@@ -202,14 +214,18 @@ def test_exported_scripts_train_on_an_uploaded_npz_and_on_an_unpacked_folder_as_
     done = subprocess.run([sys.executable, "-c", "\n".join(runner)], env=env, capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.count("Test accuracy from the predictions:") == 3
-    assert load(tmp_path / "model.keras").output_shape == (None, 3)
-    with np.load(tmp_path / "pets-1.npz") as server, np.load(tmp_path / "folder.loaded.npz") as keras_read, \
-            np.load(tmp_path / "folder_npz.loaded.npz") as npz_read:
+    assert done.stdout.count("Test accuracy from the predictions:") == 4
+    assert load(tmp_path / "model.keras").output_shape == (None, 2)   # the last script's: the split archive's 2 classes
+    with np.load(tmp_path / "pets-1.npz") as server:
         assert server["y_test"].tolist().count(1) == 2 and len(server["y_train"]) == 16   # b: 8 images, 2 to test
-        for key in ("x_train", "x_test"):
-            assert np.allclose(keras_read[key], server[key][..., None] / 255.0 if server[key].ndim == 3
-                               else server[key] / 255.0)
-            assert np.allclose(npz_read[key], keras_read[key])
-        for key in ("y_train", "y_test"):
-            assert keras_read[key].tolist() == npz_read[key].tolist() == server[key].tolist()
+    with np.load(tmp_path / "folder_npz.loaded.npz") as npz_read, np.load(tmp_path / "folder.loaded.npz") as keras_read:
+        assert all(np.allclose(npz_read[key], keras_read[key]) for key in npz_read)
+    for script, ds_id in (("folder", "pets-1"), ("split", "ab-1")):   # Keras read the folder as the server did
+        with np.load(tmp_path / f"{ds_id}.npz") as server, np.load(tmp_path / f"{script}.loaded.npz") as keras_read:
+            for key in ("x_train", "x_test"):
+                assert np.allclose(keras_read[key], server[key][..., None] / 255.0 if server[key].ndim == 3
+                                   else server[key] / 255.0)
+            for key in ("y_train", "y_test"):
+                assert keras_read[key].tolist() == server[key].tolist()
+    with np.load(tmp_path / "ab-1.npz") as server:
+        assert server["y_train"].tolist() == [0] * 4 + [1] * 4 and server["y_test"].tolist() == [0, 0, 1, 1]

@@ -124,3 +124,31 @@ def test_a_cut_or_false_zip_is_refused_as_unreadable(tmp_path, data):
     (tmp_path / "up.zip").write_bytes(data)
     with pytest.raises(folders.UploadError, match="not a readable .zip"):
         folders.ingest(tmp_path / "up.zip", "zip", folders.Options(), {"max_images": 100, "max_bytes": 2**20})
+
+
+def saved(img, **options):
+    out = io.BytesIO()
+    img.save(out, format="PNG", **options)
+    return out.getvalue()
+
+
+NOISE = np.random.default_rng(0).integers(0, 256, (200, 300, 3), dtype=np.uint8)
+TEXT = __import__("PIL.PngImagePlugin", fromlist=["PngInfo"]).PngInfo()
+TEXT.add_text("Comment", "a chunk before the image data")
+
+
+@pytest.mark.parametrize("data, mode", [
+    (saved(Image.fromarray(NOISE[:28, :28, 0])), "L"),
+    (saved(Image.fromarray(NOISE)), "RGB"),                                           # several IDAT chunks
+    (saved(Image.fromarray(NOISE[:28, :28, 0]), pnginfo=TEXT, transparency=0), "L"),  # tEXt and tRNS first
+], ids=["gray", "rgb", "chunks"])
+def test_a_png_at_the_target_size_and_mode_reads_as_pillow_opens_it_without_image_open(data, mode, monkeypatch):
+    from webapp.datasets import images
+
+    expected = np.asarray(Image.open(io.BytesIO(data)))
+    shape = (*expected.shape[:2], 1 if mode == "L" else 3)
+    assert data.count(b"IDAT") > (1 if mode == "RGB" else 0)
+    monkeypatch.setattr(Image, "open", lambda *a, **k: pytest.fail("Image.open was used"))
+    assert np.array_equal(images.pixels(data, shape), expected.reshape(shape))
+    with pytest.raises(ValueError):   # its image data cut short: unreadable (decode() counts it)
+        images.pixels(data[:len(data) // 2], shape)

@@ -1,23 +1,25 @@
 """The worker-side builder: an uploaded file (a folder archive or an .npz) made into a stored dataset.
 
 It runs outside the web process — in a freshly spawned process (embedded executor) or in an RQ
-work-horse (KD_EXECUTOR=rq) — with Pillow and numpy only, so it starts in a moment. It reads the
-limits the upload was accepted under from the dataset's row, reports progress as events, and
-ends the row `ready` or `failed`; on failure none of the dataset's files remain.
+work-horse (KD_EXECUTOR=rq) — with Pillow and numpy only, so it starts in a moment. It builds
+under the limits the upload was accepted under (the build order), reports progress as events, and
+ends the dataset's row `ready` or `failed` through `record(fields)`: a spawned builder sends the
+fields up its pipe and the web process writes them (so it never imports SQLAlchemy); a work-horse
+writes them itself. On failure none of the dataset's files remain.
 """
 
 import json
 import logging
+import os
 import sys
 import time
 
-from ..store import Dataset, Store
-from . import folders, npz
-from .registry import Registry
+from . import folders, npz, stored
 
 log = logging.getLogger(__name__)
 EVERY_S = 0.25        # progress events at most this often
 STORE_EVERY_S = 1.0   # the row's progress (what a late subscriber sees) at most this often
+ROW_EVENT = "dataset_row"   # up a spawned builder's pipe: {dataset_id, fields} for Registry.record, never relayed
 
 
 def room(ds_id):
@@ -28,8 +30,8 @@ def room(ds_id):
 class Progress:
     """Reports images done / total with an ETA, throttled, as `dataset_progress` events and in the row."""
 
-    def __init__(self, registry, ds_id, emit):
-        self.registry, self.ds_id, self.emit = registry, ds_id, emit
+    def __init__(self, ds_id, emit, record):
+        self.ds_id, self.emit, self.record = ds_id, emit, record
         self.started = time.monotonic()
         self.sent = self.stored = 0.0
 
@@ -45,60 +47,85 @@ class Progress:
         self.emit(("dataset_progress", payload))
         if now - self.stored >= STORE_EVERY_S:
             self.stored = now
-            self.registry.update(self.ds_id, {"progress": payload})
+            self.record({"progress": payload})
 
 
-def build(settings, ds_id, emit):
-    """Build dataset `ds_id` from its received file; give its final state ("ready" or "failed")."""
-    store = Store(settings["KD_DATABASE_URL"])
-    registry = Registry(settings["KD_DATA_DIR"], store)
-    with store.session() as s:
-        row = s.get(Dataset, ds_id)
-    if row is None or row.meta.get("state") != "building":
-        return None
-    meta, limits = row.meta, row.meta["limits"]
-    path = registry.incoming(ds_id, meta["format"])
+def build(folder, ds_id, order, emit, record):
+    """Build dataset `ds_id` from its file in the uploads `folder` as `order` says; give "ready" or "failed".
+
+    Args:
+        order: {"format", "limits", "options"} as Registry.build_order gives them.
+        emit: called with each (event name, payload) for the dataset's room.
+        record: called with fields for the dataset's row (Registry.record): progress, then its end.
+    """
+    path = stored.incoming(folder, ds_id, order["format"])
+    limits = order["limits"]
     try:
-        if meta["format"] == "npz":
+        if order["format"] == "npz":
             with open(path, "rb") as f:
                 arrays = npz.read(f, limits["max_raw"], limits["max_bytes"], limits["max_images"])
-            registry.finish(ds_id, arrays, arrays["class_names"], arrays["pixel_max"])
+            fields = stored.save(folder, ds_id, arrays, arrays["class_names"], arrays["pixel_max"])
         else:
-            opts = folders.Options(**{**meta["options"], "image_size": tuple(meta["options"]["image_size"] or ())
+            opts = folders.Options(**{**order["options"], "image_size": tuple(order["options"]["image_size"] or ())
                                       or None})
-            arrays, names, notes, facts = folders.ingest(path, meta["format"], opts, limits,
-                                                         Progress(registry, ds_id, emit))
-            registry.finish(ds_id, arrays, names, 255.0, {"notes": notes, "facts": facts})
-        state, error = "ready", None
+            arrays, names, notes, facts = folders.ingest(path, order["format"], opts, limits,
+                                                         Progress(ds_id, emit, record))
+            fields = stored.save(folder, ds_id, arrays, names, 255.0, {"notes": notes, "facts": facts})
     except npz.UploadError as exc:
-        state, error = "failed", str(exc)
+        fields = stored.failed(str(exc))
     except Exception as exc:   # a fault of ours: the user still gets a state and a message, not a hang
         log.exception("building dataset %s failed", ds_id)
-        state, error = "failed", f"The dataset could not be built ({type(exc).__name__}: {exc})."
-    if state == "failed":
-        registry.fail(ds_id, error)
+        fields = stored.failed(f"The dataset could not be built ({type(exc).__name__}: {exc}).")
     path.unlink(missing_ok=True)
-    emit(("dataset_state", {"dataset_id": ds_id, "state": state, "error": error}))
-    return state
+    record(fields)
+    emit(("dataset_state", {"dataset_id": ds_id, "state": fields["state"], "error": fields.get("error")}))
+    return fields["state"]
 
 
-def child_main(fd, settings, ds_id):
-    """A builder process: build, writing each event as a JSON line to `fd`, then exit.
+def build_recorded(registry, ds_id, emit):
+    """Build `ds_id`, writing its row through `registry` (a work-horse, tests); None unless it is building."""
+    order = registry.build_order(ds_id)
+    if order is None:
+        return None
+    return build(registry.upload_dir, ds_id, order, emit, lambda fields: registry.record(ds_id, fields))
 
-    A web process that went away does not stop the build: its dataset still ends ready or failed.
+
+def child_main(fd, settings, ds_id, order):
+    """A spawned builder: build, writing each event and the row's fields as JSON lines to `fd`, then exit.
+
+    A web process that went away does not stop the build: its dataset still ends ready or failed,
+    written here then (the one case a spawned builder imports the registry and SQLAlchemy).
     """
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C on the server is the server's
-    with open(fd, "w", encoding="utf-8") as out:
-        def emit(event):
-            try:
-                out.write(json.dumps(event) + "\n")
-                out.flush()
-            except (BrokenPipeError, OSError):
-                pass
 
-        build(settings, ds_id, emit)
+    def send(event):
+        """Write one event up the pipe, unbuffered; give False when the web process is gone."""
+        line = (json.dumps(event) + "\n").encode()
+        try:
+            while line:
+                line = line[os.write(fd, line):]
+            return True
+        except OSError:   # EPIPE: nobody reads any more
+            return False
+
+    def record(fields):
+        if not send((ROW_EVENT, {"dataset_id": ds_id, "fields": fields})) and "state" in fields:
+            _registry(settings).record(ds_id, fields)
+
+    try:
+        build(stored.upload_dir(settings["KD_DATA_DIR"]), ds_id, order, send, record)
+    finally:
+        os.close(fd)
+
+
+def _registry(settings):
+    """Give a registry on the data dir and database `settings` name (imports SQLAlchemy)."""
+    from ..store import Store
+    from .registry import Registry
+
+    return Registry(settings["KD_DATA_DIR"], Store(settings["KD_DATABASE_URL"]))
 
 
 def build_job(ds_id):
@@ -114,20 +141,19 @@ def build_job(ds_id):
         name, data = event
         queue.emit(name, data, namespace=rq_shared.NAMESPACE, room=room(data["dataset_id"]))
 
-    return build(settings, ds_id, emit)
+    return build_recorded(_registry(settings), ds_id, emit)
 
 
 def on_failure(job, connection, exc_type, exc, traceback):
     """RQ's failure callback: the work-horse died or timed out; the dataset fails, leaving nothing."""
     from ..runs import rq_shared
 
-    settings = rq_shared.settings()
-    registry = Registry(settings["KD_DATA_DIR"], Store(settings["KD_DATABASE_URL"]))
+    registry = _registry(rq_shared.settings())
     info = registry.info(job.args[0])
     if info and info.get("state") == "building":
         registry.fail(job.args[0], f"The worker building this dataset stopped ({exc_type.__name__ if exc_type else 'lost'}"
                                    f": {exc}); nothing was stored.")
 
 
-if __name__ == "__main__":   # builds.py starts `python -m webapp.datasets.builder FD SETTINGS_JSON ID`
-    child_main(int(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3])
+if __name__ == "__main__":   # builds.py starts `python -m webapp.datasets.builder FD SETTINGS_JSON ID ORDER_JSON`
+    child_main(int(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3], json.loads(sys.argv[4]))

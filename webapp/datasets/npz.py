@@ -256,7 +256,7 @@ def save(folder, ds_id, arrays):
     """Write the arrays to folder/ds_id.npz atomically (temporary file in the same folder, then os.replace)."""
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"{ds_id}.npz"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{ds_id}-", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{ds_id}.", suffix=".tmp")   # leftovers() finds it
     try:
         with os.fdopen(fd, "wb") as f:
             _savez(f, arrays)
@@ -268,6 +268,11 @@ def save(folder, ds_id, arrays):
             os.unlink(tmp)
         raise
     return final
+
+
+def leftovers(folder, ds_id):
+    """Give the temporary files save() left in `folder` for `ds_id` (a builder killed while writing)."""
+    return folder.glob(f".{ds_id}.*.tmp")   # an id has no dot: no other upload's files match
 
 
 def _savez(f, arrays, chunk=2**20):

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
-from . import keras_cache, npz, pixels
+from . import keras_cache, npz, pixels, stored
 from .data import BUILTIN, Data, DatasetError, channels_last, describe, stats
 from ..store import Dataset, Run
 
@@ -34,7 +34,7 @@ class Registry:
         """Keep uploads in data_dir/datasets/ and their rows in `store`."""
         self.data_dir = Path(data_dir)
         self.store = store
-        self.upload_dir = self.data_dir / "datasets"
+        self.upload_dir = stored.upload_dir(data_dir)
         self.cache_bytes = cache_mb * 2**20
         self._cache = collections.OrderedDict()          # id -> Data, least recently used first
         self._stats = {}                                  # id -> stats() of a loaded built-in or Keras dataset
@@ -102,26 +102,43 @@ class Registry:
             self.remove(ds_id)
             raise
 
-    def begin(self, name, owner_id, meta):
-        """Give the id of a new upload whose row says `building` until a builder finishes or fails it."""
+    def begin(self, name, owner_id, meta, ds_id=None):
+        """Give the id (`ds_id`, or a new one) of a new upload whose row says `building` until it is built or failed."""
         name = npz.check_name(name)
-        ds_id = self._new_id(name)
+        ds_id = ds_id or self.new_id(name)
         with self.store.session() as s:
             s.add(Dataset(id=ds_id, name=name, owner_id=owner_id, meta={**meta, "state": "building"}))
         return ds_id
 
     def finish(self, ds_id, arrays, class_names, pixel_max, extra=None):
         """Save built arrays as the dataset's file (and its pixel statistics), then mark its row ready."""
-        data = Data(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], list(class_names),
-                    float(pixel_max))
-        k = len(class_names)
-        npz.save(self.upload_dir, ds_id, {key: arrays[key] for key in npz.REQUIRED})
-        pixels.save(self.pixels_path(ds_id), pixels.compute(data, k))
-        # The row only after the files are in place, so a ready dataset always has its file.
-        self.update(ds_id, {"num_classes": k, "class_names": data.class_names, "pixel_max": data.pixel_max,
-                            "dtype": str(data.x_train.dtype), "decoded_bytes": data.nbytes, **stats(data, k),
-                            **(extra or {}), "state": "ready", "progress": None})
+        self.record(ds_id, stored.save(self.upload_dir, ds_id, arrays, class_names, pixel_max, extra))
         return self.info(ds_id)
+
+    def building(self):
+        """Give (id, format) of every upload whose row says building: one query (Builds.start_up)."""
+        with self.store.session() as s:
+            return [tuple(row) for row in s.execute(select(Dataset.id, Dataset.meta["format"].as_string())
+                                                    .where(Dataset.meta["state"].as_string() == "building"))]
+
+    def build_order(self, ds_id):
+        """Give what a builder needs to build an upload ({format, limits, options}), or None unless it is building."""
+        row = self._row(ds_id)
+        if row is None or row.meta.get("state") != "building":
+            return None
+        return {k: row.meta.get(k) for k in ("format", "limits", "options")}
+
+    def record(self, ds_id, fields):
+        """Write what a builder reports into an upload's row (stored.save, stored.failed, progress).
+
+        A failed build leaves none of its files: they are deleted before the row says so. The
+        build's lock file goes once its row has ended (Builds.start_up reads it until then).
+        """
+        if fields.get("state") == "failed":
+            stored.unlink(self.upload_dir, ds_id)
+        self.update(ds_id, fields)
+        if "state" in fields:
+            stored.lock_path(self.upload_dir, ds_id).unlink(missing_ok=True)
 
     def update(self, ds_id, changes):
         """Merge `changes` into an upload's meta (its state, progress, error, provenance)."""
@@ -132,16 +149,16 @@ class Registry:
 
     def fail(self, ds_id, message):
         """Mark an upload failed with `message`, leaving none of its files behind."""
-        self._unlink(ds_id)
-        self.update(ds_id, {"state": "failed", "error": message, "progress": None})
+        self.record(ds_id, stored.failed(message))
 
     def remove(self, ds_id):
         """Delete an upload's files and row (an .npz refused while the uploader waits leaves no trace)."""
-        self._unlink(ds_id)
+        stored.unlink(self.upload_dir, ds_id)
         with self.store.session() as s:
             row = s.get(Dataset, ds_id)
             if row is not None:
                 s.delete(row)
+        stored.lock_path(self.upload_dir, ds_id).unlink(missing_ok=True)
 
     def delete(self, ds_id):
         """Delete an upload (its row, arrays and statistics) and give its name; InUse while it is built or used.
@@ -162,26 +179,19 @@ class Registry:
                             f"Delete those runs first, then the dataset.")
             name = row.name
             s.delete(row)
-        self._unlink(ds_id)
+        stored.unlink(self.upload_dir, ds_id)
         with self._lock:
             for cache in (self._cache, self._pixels, self._stats, self._broken):
                 cache.pop(ds_id, None)
         return name
 
-    def _unlink(self, ds_id):
-        """Delete every file of an upload: the received file, the arrays and the pixel statistics."""
-        for path in (self._path(ds_id), self.pixels_path(ds_id), *self.upload_dir.glob(f"incoming/{ds_id}.*")):
-            path.unlink(missing_ok=True)
-
     def incoming(self, ds_id, kind):
         """Give where an upload's file waits for its builder (`kind`: zip, tar or npz)."""
-        folder = self.upload_dir / "incoming"
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder / f"{ds_id}.{ {'tar': 'tar.gz'}.get(kind, kind)}"
+        return stored.incoming(self.upload_dir, ds_id, kind)
 
     def pixels_path(self, ds_id):
         """Give where an upload's pixel statistics (mean image per class, histogram) are kept."""
-        return self.upload_dir / f"{ds_id}.pixels.npz"
+        return stored.pixels_path(self.upload_dir, ds_id)
 
     def pixel_stats(self, ds_id):
         """Give a dataset's pixel statistics (pixels.compute), from its file or computed once from its arrays."""
@@ -284,10 +294,10 @@ class Registry:
 
     def _path(self, ds_id):
         """Give where an uploaded dataset's arrays are stored."""
-        return self.upload_dir / f"{ds_id}.npz"
+        return stored.arrays_path(self.upload_dir, ds_id)
 
-    def _new_id(self, name):
-        """Give an unused id: a slug of the name and a short random suffix."""
+    def new_id(self, name):
+        """Give an unused id for an upload named `name`: a slug of it and a short random suffix."""
         slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40].strip("-") or "dataset"
         while True:
             ds_id = f"{slug}-{secrets.token_hex(3)}"

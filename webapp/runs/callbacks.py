@@ -24,12 +24,14 @@ log = logging.getLogger(__name__)
 
 
 def fit_callbacks(spec, folder, progress, sample=None, recorders=()):
-    """Give the fit callbacks: the spec's, TerminateOnNaN, the per-epoch save, sample and recorders, then progress.
+    """Give the fit callbacks: the spec's, the per-epoch save, sample and recorders, then progress.
 
     folder: the run's folder (paths.run_dir); progress: the run's Progress; sample: its EpochSample;
     recorders: the inside view's (`inside_recorders`). All write before Progress reports the epoch.
+    Progress also does what keras.callbacks.TerminateOnNaN does: it reads each batch's loss anyway,
+    and a second batch hook would cost every batch again.
     """
-    cbs = [keras.callbacks.TerminateOnNaN()]
+    cbs = []
     chosen = spec.fit["callbacks"]
     if chosen.get("checkpoint"):
         cbs.append(AtomicCheckpoint(Path(folder) / BEST, **chosen["checkpoint"]))
@@ -43,7 +45,7 @@ def fit_callbacks(spec, folder, progress, sample=None, recorders=()):
 
 
 class Progress(keras.callbacks.Callback):
-    """Reports every epoch and at most `per_second` batch updates a second; stops when asked.
+    """Reports every epoch and at most `per_second` batch updates a second; stops when asked or on a NaN loss.
 
     Args:
         publish: called as publish("batch", data) and publish("epoch", data); it must not block
@@ -53,6 +55,7 @@ class Progress(keras.callbacks.Callback):
         batch_size: samples per batch, for samples/s.
         per_second: the most batch updates sent in a second (the last batch of an epoch always is).
 
+    A NaN or infinite loss stops `fit` after that batch, as keras.callbacks.TerminateOnNaN does.
     After `fit`, `nan_at` is (epoch, batch) where the loss first became NaN, or None, and
     `stopped_by_user` says whether `should_stop` ended the training.
 
@@ -100,6 +103,7 @@ class Progress(keras.callbacks.Callback):
             done, loss = batch + 1, (logs or {}).get("loss")
             if loss is not None and not math.isfinite(float(loss)) and (self.nan_at is None or (self._epoch, done) < self.nan_at):
                 self.nan_at = (self._epoch, done)
+                self.model.stop_training = True
             now = time.perf_counter()
             steps = self.params.get("steps") or 0
             last = steps and done >= steps

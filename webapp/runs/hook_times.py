@@ -24,7 +24,12 @@ HOOKS = ("on_train_begin", "on_epoch_begin", "on_train_batch_begin", "on_train_b
 
 
 class HookTimes:
-    """Sums wall and thread-CPU seconds per part; `wrap` times callbacks, `timed` times any call.
+    """Sums wall and CPU seconds per part; `wrap` times callbacks, `timed` times any call.
+
+    A callback's hook runs on the training thread while training waits, and the work it asks of
+    TensorFlow (a predict, reading weights to save) runs on TensorFlow's own threads: its CPU is the
+    process's. A part with a thread of its own (the publisher), running beside the training, counts
+    its thread's CPU only.
 
     Args:
         folder: the run's folder, where FILE is written after every epoch.
@@ -55,15 +60,15 @@ class HookTimes:
             sums[0] += wall
             sums[1] += cpu
 
-    def timed(self, part, fn):
-        """Give fn wrapped so that each call's wall and thread-CPU time is added to `part`."""
+    def timed(self, part, fn, clock=time.thread_time):
+        """Give fn wrapped so that each call's wall and CPU time (by `clock`) is added to `part`."""
         @functools.wraps(fn)
         def call(*args, **kwargs):
-            wall, cpu = time.perf_counter(), time.thread_time()
+            wall, cpu = time.perf_counter(), clock()
             try:
                 return fn(*args, **kwargs)
             finally:
-                self.add(part, time.perf_counter() - wall, time.thread_time() - cpu)
+                self.add(part, time.perf_counter() - wall, clock() - cpu)
         return call
 
     def wrap(self, callbacks):
@@ -73,7 +78,7 @@ class HookTimes:
                 method = getattr(cb, hook, None)
                 if method is None or getattr(method, "_is_default", False):
                     continue
-                setattr(cb, hook, self.timed(f"{type(cb).__name__}.{hook}", method))
+                setattr(cb, hook, self.timed(f"{type(cb).__name__}.{hook}", method, time.process_time))
         return callbacks
 
     def epoch_began(self):

@@ -40,6 +40,7 @@ class RunService:
         self.executor = None
         self._lock = threading.RLock()
         self._begun, self._begin_lock = False, threading.Lock()
+        self.at_start_up = []   # more to do once as the server starts, under begin's lock (Builds.start_up)
 
     def attach(self, executor):
         """Use this executor; it calls back `on_event(event)` and `on_exit(run_id, note)`."""
@@ -149,7 +150,7 @@ class RunService:
     # -- the queue ------------------------------------------------------------------------------
 
     def begin(self, warm_keras=False):
-        """Once per server, when it starts serving: mark unfinished runs interrupted and warm the executor.
+        """Once per server, as it starts serving: mark unfinished runs interrupted, run at_start_up, warm the executor.
 
         warm_keras: also import TensorFlow in this process, on a thread; until it has, the spare
         checks models (`summarize`), so the first POST /api/runs does not wait for this import.
@@ -161,6 +162,8 @@ class RunService:
             if self._begun:
                 return
             self.start_up()
+            for task in self.at_start_up:
+                task()
             self.executor.warm()
             if warm_keras:
                 build.warm_in_background()

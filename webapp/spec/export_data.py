@@ -25,7 +25,7 @@ def kind(dataset):
 def data_imports(dataset):
     """Give the import lines the data part needs beside argparse, keras and numpy."""
     return {"digits": ["from sklearn.datasets import load_digits", "from sklearn.model_selection import train_test_split"],
-            "folders": ["import os"]}.get(kind(dataset), [])
+            "folders": ["import os", "import random"]}.get(kind(dataset), [])
 
 
 def data_arguments(dataset):
@@ -116,12 +116,12 @@ def _folder_source(dataset):
     return lines + [
         f"else:  # the test split drawn as the dashboard drew it: {fraction:g} of each class, seed {seed}",
         f"{INDENT}x, y = load_folder(args.folder)",
-        f"{INDENT}test, rng = np.zeros(len(y), bool), np.random.default_rng({literal(seed)})",
+        f"{INDENT}test, rng = np.zeros(len(y), bool), random.Random({literal(seed)})",
         f"{INDENT}for k in range(len(CLASS_NAMES)):",
         f"{INDENT * 2}members = np.flatnonzero(y == k)",
         f"{INDENT * 2}n_test = 0 if len(members) < 2 else min(len(members) - 1, max(1, round(len(members) * "
         f"{literal(fraction)})))",
-        f"{INDENT * 2}test[members[rng.permutation(len(members))[:n_test]]] = True",
+        f"{INDENT * 2}test[members[rng.sample(range(len(members)), n_test)]] = True",
         f"{INDENT}x_train, y_train, x_test, y_test = x[~test] / 255.0, y[~test], x[test] / 255.0, y[test]",
     ]
 

@@ -54,7 +54,8 @@ def optimizer_call(optimizer):
 
 
 def callback_calls(callbacks):
-    """Give the callbacks list's items: the spec's callbacks, then TerminateOnNaN as the dashboard runs them."""
+    """Give the callbacks list's items: the spec's callbacks, then TerminateOnNaN (the dashboard's Progress
+    callback stops on a NaN loss the same way)."""
     calls = []
     for name, settings in callbacks.items():
         if not settings:
