@@ -5,9 +5,9 @@ run gets a new process from the "spawn" start method. Spawning and importing Ten
 seconds; a spare process that has already done so takes the next run at once.
 
 Parent and child talk over one pipe. Child -> parent: ("ready",), ("event", name, data) for events
-the child has already stored, ("checked", number, answer). Parent -> child: ("check", number, spec, dataset) while
-it is the spare (a model check for a web process that has not imported TensorFlow yet),
-("train", run_id), ("stop",).
+the child has already stored, ("checked", number, answer). Parent -> child: ("check", number,
+spec, dataset) while it is the spare (a model check for a web process that has not imported
+TensorFlow yet), ("train", run_id), ("stop",).
 """
 
 import logging
