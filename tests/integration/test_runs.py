@@ -6,6 +6,7 @@ from tests.conftest import signed_in
 from tests.integration.runs_helpers import get, start, wait_for
 from tests.specs import MLP, spec
 from webapp.runs import paths
+from webapp.spec.validate import validate
 from webapp.store import RunEvent
 
 
@@ -166,13 +167,15 @@ def test_unfinished_runs_become_interrupted_when_a_server_starts(tmp_path):
     assert "restarted" in runs["running"]["error"]
 
 
-def test_a_run_posted_while_the_spare_warms_up_trains_once_in_that_spare(tmp_path):
+def test_a_run_posted_while_the_spare_warms_up_is_checked_and_trained_once_in_that_spare(tmp_path, monkeypatch):
     from webapp import create_app
     from webapp.extensions import socketio
-    from webapp.spec.build import init_keras
+    from webapp.spec import build
     from webapp.store import Run
 
-    init_keras()   # this process stands for a web process that has imported TensorFlow already
+    keras, summarize = build.init_keras(), build.summarize   # for the test's own use; the web process
+    monkeypatch.setattr(build, "keras_loaded", lambda: False)  # it stands for has no TensorFlow yet, so the
+    monkeypatch.setattr(build, "summarize", None)              # spare checks the models, never this process
     app = create_app({"KD_DATA_DIR": str(tmp_path), "KD_WARM_SPARE": "1"})
     runs = app.extensions["kd"].runs
     client = signed_in(app)
@@ -180,6 +183,9 @@ def test_a_run_posted_while_the_spare_warms_up_trains_once_in_that_spare(tmp_pat
     spare = runs.executor._spare
     try:
         warming = not spare.ready.is_set()
+        flat = spec(MLP, model={"layers": [{"type": "Flatten"}, {"type": "Conv2D", "filters": 2, "kernel_size": 3}]})
+        r = client.post("/api/runs", json=flat)   # the spare's answer, once it is ready
+        assert r.status_code == 422 and r.get_json()["errors"][0]["layer"] == 1, r.get_json()
         run_id = start(client, spec(MLP, fit={"epochs": 2, "batch_size": 64}))
         assert warming, "the spare was ready before the run was posted: this test did not test the warm-up"
         # The run waits for the spare: no second trainer process was started for it.
@@ -188,8 +194,14 @@ def test_a_run_posted_while_the_spare_warms_up_trains_once_in_that_spare(tmp_pat
         assert viewer.emit("subscribe", {"run_id": run_id}, namespace="/runs", callback=True)["ok"]
         run = wait_for(lambda: get(client, run_id))
         assert run["status"] == "completed", run["error"]
+        registry = app.extensions["kd"].datasets
+        checked = validate(spec(MLP), datasets=registry.ids(), require_run=True)
+        assert run["summary"] == summarize(checked, registry.info("digits"))   # as this process checks it
         with app.extensions["kd"].store.session() as s:
             assert s.get(Run, run_id).worker.endswith(f":{spare.process.pid}")   # the spare trained it
+        # Neither its warm-up fit nor the checks left their mark: the layers have a fresh process's names.
+        saved = keras.saving.load_model(paths.artifact(tmp_path, run_id, paths.MODEL))
+        assert [layer.name for layer in saved.layers] == ["flatten", "dense", "dropout", "dense_1"]
         received = [(e["name"], e["args"][0]) for e in viewer.get_received("/runs") if e["name"] != "run_history"]
         seqs = [data["seq"] for _, data in received]
         assert seqs == sorted(set(seqs)) and seqs[-1] == run["last_seq"]

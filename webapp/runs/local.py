@@ -5,12 +5,16 @@ run gets a new process from the "spawn" start method. Spawning and importing Ten
 seconds; a spare process that has already done so takes the next run at once.
 
 Parent and child talk over one pipe. Child -> parent: ("ready",), ("event", name, data) for events
-the child has already stored. Parent -> child: ("train", run_id), ("stop",).
+the child has already stored, ("checked", number, answer). Parent -> child: ("check", number,
+spec, dataset) while it is the spare (a model check for a web process that has not imported
+TensorFlow yet), ("train", run_id), ("stop",).
 """
 
 import logging
 import multiprocessing
+import queue
 import threading
+import time
 
 log = logging.getLogger(__name__)
 _spawn = multiprocessing.get_context("spawn")
@@ -23,12 +27,15 @@ def child_main(conn, settings):
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C on the server is the server's, not ours
     from ..spec import build
-    from . import trainer
+    from . import startup, trainer
 
     build.init_keras(gpu=True)
+    if not conn.poll():   # a run or a check waiting already would wait longer for the warm-up than it saves
+        startup.warm_up()   # TensorFlow's one-time costs, paid on a throwaway model while nobody waits
     try:
         conn.send(("ready",))
-        message = conn.recv()
+        while (message := conn.recv())[0] == "check":
+            conn.send(("checked", message[1], startup.check(*message[2:])))
     except (EOFError, OSError):   # the server went away while this spare was starting
         return
     if message[0] != "train":
@@ -68,6 +75,31 @@ class Slot:
         self.run_id = None
         self.ready = threading.Event()
         self.killed = False
+        self._send_lock, self.check_lock = threading.Lock(), threading.Lock()
+        self.asked = 0                 # the number of the last check sent
+        self.answers = queue.Queue()   # the child's (number, answer) of checks; None once its pipe closed
+
+    def send(self, message):
+        """Send a message to the child (requests and the executor write from different threads)."""
+        with self._send_lock:
+            self.conn.send(message)
+
+    def answer(self, number, timeout, give_up):
+        """Give the answer to check `number`, or None if the child ended, `give_up()` or `timeout` s passed."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                item = self.answers.get(timeout=min(left, 0.25))
+            except queue.Empty:
+                if give_up():
+                    return None
+                continue
+            if item is None:
+                self.answers.put(None)   # for whoever asks next
+                return None
+            if item[0] == number:   # an answer to an earlier check that timed out is dropped
+                return item[1]
+        return None
 
 
 class LocalExecutor:
@@ -100,7 +132,29 @@ class LocalExecutor:
                 slot = self._spawn()
             slot.run_id = run_id
             self._slots[run_id] = slot
-            slot.conn.send(("train", run_id))
+            slot.send(("train", run_id))
+
+    def check(self, spec, dataset, give_up=lambda: False, timeout=120.0):
+        """Have the spare check a spec (build.summarize in its process); give its answer, or None if no spare can.
+
+        For a web process still without TensorFlow: the spare has it, and answers in milliseconds
+        once it is ready. The answer is ("ok", summary) or ("invalid", [FieldError]); None also
+        once `give_up()` (the web process's own import finished first).
+        """
+        slot = self._spare
+        if slot is None:
+            return None
+        with slot.check_lock:   # one check at a time per spare
+            with self._lock:    # sent while the slot is still the spare: a run's "train" can only come after
+                if self._spare is not slot or not slot.process.is_alive():
+                    return None
+                slot.asked += 1
+                try:
+                    slot.send(("check", slot.asked, spec, dataset))
+                except OSError:
+                    return None
+            answer = slot.answer(slot.asked, timeout, give_up)
+        return answer if answer and answer[0] in ("ok", "invalid") else None
 
     def stop(self, run_id):
         """Ask the run's process to stop after its current batch; kill it after the grace period."""
@@ -108,7 +162,7 @@ class LocalExecutor:
         if slot is None:
             return
         try:
-            slot.conn.send(("stop",))
+            slot.send(("stop",))
         except OSError:
             pass
         timer = threading.Timer(self.grace_s, self._kill, args=(slot,))
@@ -146,8 +200,11 @@ class LocalExecutor:
                     slot.ready.set()
                 elif message[0] == "event":
                     self.on_event((message[1], message[2]))
+                elif message[0] == "checked":
+                    slot.answers.put(message[1:])
         except (EOFError, OSError):
             pass
+        slot.answers.put(None)   # a check still waiting gives up: the web process checks it itself
         slot.process.join(timeout=10)
         code = slot.process.exitcode
         with self._lock:

@@ -54,7 +54,7 @@ class RunService:
         dataset = self.datasets.info(spec.dataset)
         if not dataset["available"]:
             raise SpecError([FieldError(None, "dataset", dataset.get("message") or "This dataset is not available.")])
-        summary = build.summarize(spec, dataset)
+        summary = self.summarize(spec, dataset)
         self._check_size(summary)
         self._check_queue(owner_id)
         with self.store.session() as s:
@@ -65,6 +65,20 @@ class RunService:
         self._emit(journal.announce(self.store, run.id))
         self.schedule()
         return run.id
+
+    def summarize(self, spec, dataset):
+        """Give build.summarize's answer for a checked spec, or raise SpecError; the same wherever it is built.
+
+        A web process that has not imported TensorFlow yet (`begin` starts that import beside the
+        spare's) has the spare check the model, rather than wait seconds for its own import.
+        """
+        if not build.keras_loaded():
+            answer = getattr(self.executor, "check", lambda *_, **__: None)(spec, dataset, give_up=build.keras_loaded)
+            if answer and answer[0] == "invalid":
+                raise SpecError(answer[1])
+            if answer:
+                return answer[1]
+        return build.summarize(spec, dataset)
 
     def _check_size(self, summary):
         """Refuse a model with more parameters than KD_MAX_PARAMS, naming its largest layer."""
@@ -138,8 +152,8 @@ class RunService:
     def begin(self, warm_keras=False):
         """Once per server, as it starts serving: mark unfinished runs interrupted, run at_start_up, warm the executor.
 
-        warm_keras: also import TensorFlow in this process, on a thread, so that the first
-        POST /api/runs (it counts the model's parameters with Keras) does not wait for it either.
+        warm_keras: also import TensorFlow in this process, on a thread; until it has, the spare
+        checks models (`summarize`), so the first POST /api/runs does not wait for this import.
         A run posted before the spare is ready waits for that spare (LocalExecutor.start).
         """
         if self._begun:   # every request asks: answer without a lock once begun

@@ -20,7 +20,7 @@ from ..datasets import Registry
 from ..spec import build, exports
 from ..spec.validate import validate
 from ..store import Run, Store
-from . import hook_times, journal, paths
+from . import hook_times, journal, paths, startup
 from .paths import atomic_write
 
 log = logging.getLogger(__name__)
@@ -148,6 +148,7 @@ def _fit(store, run_id, settings, publisher, should_stop):
     atomic_write(folder / paths.SCRIPT, lambda p: Path(p).write_text(exports.python_script(spec, dataset)))
     resume = epochs_done > 0 and (folder / paths.MODEL).exists()
     model = keras.saving.load_model(folder / paths.MODEL) if resume else new_model(spec, dataset)
+    startup.build_state(model, x, y)
     fit = spec.fit
     progress = Progress(publisher, should_stop, fit["batch_size"])
     validation = {"test": {"validation_data": (x_test, y_test)}, "none": {}}.get(

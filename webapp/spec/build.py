@@ -45,6 +45,11 @@ def init_keras(gpu=False):
     return _keras
 
 
+def keras_loaded():
+    """Say whether this process has imported TensorFlow already (init_keras would answer at once)."""
+    return _keras is not None
+
+
 def warm_in_background():
     """Import TensorFlow on a thread of this (web) process, so the first model check does not wait for it."""
     threading.Thread(target=init_keras, name="kd-import-keras", daemon=True).start()

@@ -11,8 +11,9 @@ there a newer run_batch of a run replaces an older one that is still waiting (`c
 viewer that falls behind still gets every other event, in order, and the latest batch.
 
 With a Flusher (`install` gives each server one, FLUSH_S apart), `put` does not write at once:
-it queues a run_batch and names the Outbox to the Flusher's thread, which every FLUSH_S writes each
-named viewer's waiting frames joined, with one non-blocking send. A burst of k batches then costs a
+it queues a run_batch and names the Outbox to the Flusher's thread, which at most every FLUSH_S
+(a batch after a quiet spell: GATHER_S after it) writes each named viewer's waiting frames joined,
+with one non-blocking send. A burst of k batches then costs a
 viewer one syscall, not k, and the emitting thread only queues them. Any other packet (an epoch, a
 status, run_history, a ping) goes out at once from the emitting thread, joined to the batches
 waiting before it: a status is on the wire before the HTTP answer of the request that caused it.
@@ -32,6 +33,7 @@ from wsproto.events import TextMessage
 from wsproto.frame_protocol import FrameProtocol
 
 FLUSH_S = 0.1   # how often the Flusher writes; 0: write from the emitting thread at once (no Flusher)
+GATHER_S = 0.005   # the least a round waits after its first batch, for the same event's other viewers
 YIELD_EVERY = 50   # viewers the Flusher writes between giving up the GIL, so HTTP threads get served
 _count_lock = threading.Lock()
 _coalesced = [0]
@@ -236,10 +238,17 @@ class Flusher:
             self.wake.set()
 
     def run(self):
-        """Wait to be named, let a round's batches gather, then flush each named Outbox, yielding the GIL now and then."""
+        """Wait to be named, let a round's batches gather, then flush each named Outbox, yielding the GIL now and then.
+
+        Rounds are `interval` apart at the most; a batch named when the last round is that long
+        past waits only GATHER_S (the rest of its room's puts), not a whole interval: the first
+        batch of a run, or of a quiet spell, is not held back (bench/runs.py, time to first batch).
+        """
+        last = -self.interval
         while True:
             self.wake.wait()
-            time.sleep(self.interval)
+            time.sleep(max(GATHER_S, last + self.interval - time.monotonic()))
+            last = time.monotonic()
             self.wake.clear()
             with self.lock:
                 named, self.named = self.named, set()

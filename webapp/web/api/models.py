@@ -2,7 +2,7 @@
 
 from flask import jsonify
 
-from ...spec import build, catalog
+from ...spec import catalog
 from ...spec.validate import FieldError, SpecError, validate
 from .. import services
 from . import bp
@@ -29,4 +29,4 @@ def checked(data, require_run=False):
 def check():
     """Give each layer's output shape and parameter count, as `model.summary()` would."""
     spec, dataset = checked(json_body())
-    return jsonify(build.summarize(spec, dataset))
+    return jsonify(services().runs.summarize(spec, dataset))

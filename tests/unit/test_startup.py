@@ -1,0 +1,57 @@
+"""A trainer's head start (runs/startup.py): the spare's throwaway fit leaves no trace in the run; the state built before fit changes no number."""
+
+import numpy as np
+import pytest
+
+from tests.specs import MLP, spec
+from webapp.runs import startup, trainer
+from webapp.spec.build import init_keras
+from webapp.spec.validate import validate
+
+pytestmark = pytest.mark.keras
+keras = init_keras()
+DIGITS = {"input_shape": [8, 8, 1], "num_classes": 10}
+CHECKED = validate(spec(MLP), require_run=True)
+
+
+def data():
+    """Give (x, y): 64 random 8x8x1 images and their one-hot labels of 10 classes."""
+    rng = np.random.default_rng(0)
+    return rng.random((64, 8, 8, 1), dtype=np.float32), np.eye(10, dtype="float32")[rng.integers(0, 10, 64)]
+
+
+def trained(prepare):
+    """Seed, build the run's model as the trainer does, call prepare(model, x, y), fit one epoch; give (model, traces)."""
+    keras.utils.set_random_seed(7)
+    model = trainer.new_model(CHECKED, DIGITS)
+    traces = []
+    step = model.train_step
+    model.train_step = lambda batch: traces.append(1) or step(batch)   # runs once per trace of the train function
+    x, y = data()
+    prepare(model, x, y)
+    model.fit(x, y, batch_size=16, epochs=1, shuffle=True, verbose=0)
+    return model, len(traces)
+
+
+def test_after_the_warm_up_a_run_gets_a_fresh_process_names_and_the_same_seeded_weights(tmp_path):
+    keras.backend.clear_session()   # what a fresh process has
+    fresh, _ = trained(lambda *_: None)
+    startup.warm_up()
+    warmed, _ = trained(lambda *_: None)
+    names = [layer.name for layer in warmed.layers]
+    assert names == [layer.name for layer in fresh.layers] == ["flatten", "dense", "dropout", "dense_1"]
+    warmed.save(tmp_path / "model.keras")
+    assert [layer.name for layer in keras.saving.load_model(tmp_path / "model.keras").layers] == names
+    for a, b in zip(fresh.get_weights(), warmed.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_state_built_before_fit_saves_a_trace_and_changes_no_number():
+    keras.backend.clear_session()
+    plain, plain_traces = trained(lambda *_: None)
+    keras.backend.clear_session()
+    built, built_traces = trained(startup.build_state)
+    assert (plain_traces, built_traces) == (2, 1)   # Keras creates the variables in the first trace, TF traces again
+    for a, b in zip(plain.get_weights() + plain.optimizer.variables, built.get_weights() + built.optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert [v.name for v in built.metrics_variables] == [v.name for v in plain.metrics_variables]
