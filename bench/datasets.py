@@ -175,7 +175,10 @@ def end_to_end(zpath, tmp):
         stop.set()
         sampler.join()
         assert state["state"] == "ready", state
-        while len(server.group()) > 1:   # the builder's CPU is the web process's once it has been waited for
+        # The builder's CPU counts in the web process's once it has been reaped (its /proc entry gone);
+        # it may end a moment after the row says ready, and a zombie is no longer in server.group().
+        builders = [pid for pid, (name, _) in peaks.items() if name == "builder"]
+        while len(server.group()) > 1 or any(Path(f"/proc/{pid}").exists() for pid in builders):
             time.sleep(0.05)
         used = [after - before for after, before in zip(cpu(server.pid), cpu_before)]
         return seconds, used, idle, peaks, state["provenance"]["facts"]["seconds"]
