@@ -19,7 +19,10 @@ FUZZ = settings(max_examples=600, deadline=None, database=None,
 # 600 examples a strategy (400 random JSON bodies; Hypothesis's default is 100): each answer costs
 # some 20-30 ms on two busy cores, and the suite's time is shared. Raise them locally to hunt harder.
 BUILT_MUTATED = 100
-BUILT_GRAPHS = 8   # of 500 rewired graphs (some 20 build here: most rewirings break the graph)
+# Of 500 rewired graphs 7 to 20 build, a different number each run (Hypothesis draws anew, and most
+# rewirings break the graph): 2 shows the fuzz reaches the summary for graphs too without flaking
+# (a full suite run drew 7 where 8 was asked).
+BUILT_GRAPHS = 2
 GRAPH_NAMES = ["input", "stem", "wide", "narrow", "conv2d", "conv2d_1", "add", "concatenate", "flatten",
                "dense", "activation", "output", "nope"]
 MERGES = [e.type for e in catalog.LAYERS.values() if e.category == "Merge"]
