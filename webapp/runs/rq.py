@@ -127,6 +127,10 @@ class RQExecutor:
         """Give None: a run's process is on a worker machine."""
         return None
 
+    def check(self, spec, dataset, give_up=None):
+        """Give None: no spare trainer beside this web process checks models (LocalExecutor.check); it checks them itself."""
+        return None
+
     def shutdown(self):
         """Stop the watchdog (the web instance is going away; workers go on)."""
         self._closed.set()
