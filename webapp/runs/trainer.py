@@ -20,7 +20,7 @@ from ..datasets import Registry
 from ..spec import build, exports
 from ..spec.validate import validate
 from ..store import Run, Store
-from . import hook_times, journal, paths, startup
+from . import feed, hook_times, journal, paths, startup
 from .paths import atomic_write
 
 log = logging.getLogger(__name__)
@@ -151,8 +151,7 @@ def _fit(store, run_id, settings, publisher, should_stop):
     startup.build_state(model, x, y)
     fit = spec.fit
     progress = Progress(publisher, should_stop, fit["batch_size"])
-    validation = {"test": {"validation_data": (x_test, y_test)}, "none": {}}.get(
-        fit["validation"], {"validation_split": fit["validation"]})
+    train_data, validation_data = feed.fit_inputs(x, y, x_test, y_test, fit)
     if should_stop():
         return "stopped", None
     sample = EpochSample(folder / predictions.EPOCH_FILE, x_test, data.y_test)
@@ -164,8 +163,9 @@ def _fit(store, run_id, settings, publisher, should_stop):
     # lives until then, so the collector need not walk it: a full collection walking it during fit
     # took ~0.6 s, a share of the run's CPU that plain Keras's smaller process does not pay.
     gc.freeze()
-    model.fit(x, y, epochs=epochs_planned, initial_epoch=epochs_done if resume else 0,
-              batch_size=fit["batch_size"], shuffle=fit["shuffle"], verbose=0, callbacks=callbacks, **validation)
+    # shuffle=False: the order is feed's (fit's own shuffle is for arrays, and warns when given a dataset).
+    model.fit(train_data, epochs=epochs_planned, initial_epoch=epochs_done if resume else 0, shuffle=False,
+              verbose=0, callbacks=callbacks, validation_data=validation_data)
     publisher.close()
     epochs = save_artifacts(store, run_id, model, folder)
     if progress.nan_at:
