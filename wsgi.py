@@ -3,14 +3,19 @@
 import argparse
 import multiprocessing
 
-from webapp import create_app
-from webapp.extensions import socketio
-from webapp.web.auth import setup_link
+# Trainer processes are spawned, and spawning runs this module again (as __mp_main__). They need no
+# app, nor what an app imports (Flask, Alembic, Socket.IO: ~1.8 CPU s in each trainer's start).
+if multiprocessing.parent_process() is None:
+    from webapp import create_app
 
-# Trainer processes are spawned, and spawning imports this module again: they need no app.
-app = create_app() if multiprocessing.parent_process() is None else None
+    app = create_app()
+else:
+    app = None
 
 if __name__ == "__main__":
+    from webapp.extensions import socketio
+    from webapp.web.auth import setup_link
+
     parser = argparse.ArgumentParser(description="Serve the Keras dashboard.")
     parser.add_argument("--host", default=app.config["KD_HOST"])
     parser.add_argument("--port", type=int, default=app.config["KD_PORT"])

@@ -74,9 +74,11 @@ def statuses(history, fresh):
 
 def test_subscribers_get_run_history_then_every_epoch_and_status_in_order(server):
     with Viewer(server.url, transport="websocket", auth=server.auth) as viewer:
+        # Each subscribed to as soon as it is posted, while it is still queued or running: a warm spare
+        # trains SHORT in about a second, so a run subscribed to after the next POST may be over.
         first = server.start_run(SHORT)
-        second = server.start_run(spec(SHORT, name="queued behind"))   # one run at a time: it waits
         assert viewer.subscribe(first) == {"ok": True}
+        second = server.start_run(spec(SHORT, name="queued behind"))   # one run at a time: it waits
         assert viewer.subscribe(second) == {"ok": True}
         viewer.wait(lambda v: sum(d["status"] == "completed" for d in v.named("run_status")) == 2,
                     what=f"completion of runs {first} and {second}")

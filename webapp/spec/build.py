@@ -51,8 +51,21 @@ def keras_loaded():
 
 
 def warm_in_background():
-    """Import TensorFlow on a thread of this (web) process, so the first model check does not wait for it."""
-    threading.Thread(target=init_keras, name="kd-import-keras", daemon=True).start()
+    """Import TensorFlow on a thread of this (web) process, so the first model check does not wait for it.
+
+    The thread runs at the lowest CPU priority: as a server starts, the spare trainer process imports
+    TensorFlow too, and a dataset may be uploading, on as few as 2 cores. This import (~8 CPU s) then
+    takes only the CPU they leave, so the spare is ready sooner; on an idle core it runs at full
+    speed. Until it is done the spare answers model checks (RunService.summarize).
+    """
+    def import_keras():
+        try:   # Linux: a thread's own id names that thread alone; raising niceness needs no privilege
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except (AttributeError, OSError):
+            pass
+        init_keras()
+
+    threading.Thread(target=import_keras, name="kd-import-keras", daemon=True).start()
 
 
 def _kwargs(layer):
