@@ -1,11 +1,18 @@
 """Entry point: `python wsgi.py [--host H] [--port P]` serves HTTP and Socket.IO; gunicorn uses `app`."""
 
 import argparse
-import multiprocessing
 
-# Trainer processes are spawned, and spawning runs this module again (as __mp_main__). They need no
-# app, nor what an app imports (Flask, Alembic, Socket.IO: ~1.8 CPU s in each trainer's start).
-if multiprocessing.parent_process() is None:
+# Trainer processes are spawned, and spawning runs this module again, named __mp_main__ (before the
+# child knows its parent: multiprocessing.parent_process() is still None then). They need no app, nor
+# what an app imports: building one cost each trainer ~2.3 s before it began importing TensorFlow.
+if __name__ != "__mp_main__":
+    if __name__ == "__main__":
+        from webapp import config
+        from webapp.runs import local
+
+        settings = config.load()
+        if settings["KD_EXECUTOR"] == "local" and settings["KD_WARM_SPARE"]:
+            local.prestart()   # the spare starts importing TensorFlow now, not after the app's imports
     from webapp import create_app
 
     app = create_app()

@@ -43,7 +43,12 @@ def plain_side(args, npz):
     out, _ = baseline(npz, args.model, args.epochs, args.batch_size)
     phase = [args.samples / (e - b) for b, e in zip(out["epoch_begin"][1:], out["train_end"][1:])]
     return {"rate": rate(args.samples, out["epoch_end"]), "phase": statistics.mean(phase),
-            "cpu": per_epoch(out["epoch_end_cpu"]), "params": out["params"]}
+            "cpu": per_epoch(out["epoch_end_cpu"]), "params": out["params"], "epochs": durations(out["epoch_end"])}
+
+
+def durations(ends):
+    """Give the seconds of epochs 2..E from the times epochs 1..E ended."""
+    return [b - a for a, b in zip(ends, ends[1:])]
 
 
 def dashboard_side(args, server, spec):
@@ -72,6 +77,7 @@ def dashboard_side(args, server, spec):
             # Whatever else the server's processes used: the next warm spare starting up while this run trains.
             "spare_cpu": series[-1][2] - series[-1][0] - series[-1][1],
             "latency": [received[d["seq"]] - d["sent_at"] for d in epochs],
+            "epochs": durations([d["sent_at"] for d in epochs]),
             "parts": times["epochs"][1:] if times else []}
 
 
@@ -101,11 +107,15 @@ def print_pairs(pairs):
             plain = "" if pv is None else f"{pv:10.2f}" if "CPU" in name else f"{pv:10.0f}"
             dash = f"{dv:10.2f}" if "CPU" in name else f"{dv:10.0f}"
             print(f"   {label if i == 0 else '':<20}{name.replace(' (CPU)', ''):<40}{dash}{plain:>10}{ratio:>8}")
+        print(f"   {'':<20}{'seconds of epochs 2..E':<40}  dashboard {' '.join(f'{t:.1f}' for t in d['epochs'])}"
+              f" / plain {' '.join(f'{t:.1f}' for t in p['epochs'])}")
     wall = sorted(d["rate"] / p["rate"] for _, d, p in pairs)
     cpu = sorted(p["cpu"] / d["all_cpu"] for _, d, p in pairs)
     print(f"   median ratio dashboard / plain, samples/s over whole epochs: {statistics.median(wall):.3f}   "
           f"(goal >= 0.97 median, >= 0.95 every pair: {met(statistics.median(wall) >= 0.97 and wall[0] >= 0.95)}; "
           f"pairs from {wall[0]:.3f} to {wall[-1]:.3f})")
+    print("     (in this TensorFlow plain fit(x, y) stalls 3-4 s with the cores idle at the start of some epochs, as it drops\n"
+          "      the last epoch's tf.data iterator; the dashboard feeds fit the same batches without it: runs/feed.py)")
     print(f"   median ratio, samples per CPU second (plain process vs all dashboard processes): "
           f"{statistics.median(cpu):.3f}   (goal >= 0.97: {met(statistics.median(cpu) >= 0.97)}; "
           f"pairs from {cpu[0]:.3f} to {cpu[-1]:.3f})")
@@ -235,7 +245,7 @@ def first_batch(args, spare, cold, npz, datasets):
 
 def fresh_first_batch(args, tmp, npz):
     """Print POST /api/runs -> first run_batch on a server started 10 s before the POST (nothing warmed by hand)."""
-    print(f"\n== first run after start: a new server (KD_WARM_SPARE=1, the default), the data uploaded, POST /api/runs "
+    print(f"\n== first run after start: a new server (KD_WARM_SPARE=1, the default; its account made\n   with the CLI before it starts), the data uploaded after it starts, POST /api/runs "
           f"{args.fresh_after:g} s\n   after the server was started -> first run_batch at a websocket client "
           f"({args.model}); median of {args.fresh_repeat}, each on a new server")
     times = []

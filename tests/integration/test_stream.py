@@ -74,9 +74,9 @@ def statuses(history, fresh):
 
 def test_subscribers_get_run_history_then_every_epoch_and_status_in_order(server):
     with Viewer(server.url, transport="websocket", auth=server.auth) as viewer:
-        # Each subscribed to as soon as it is posted, while it is still queued or running: a warm spare
-        # trains SHORT in about a second, so a run subscribed to after the next POST may be over.
-        first = server.start_run(SHORT)
+        # Each subscribed to as soon as it is posted. A warm spare trains SHORT in about a second, and the
+        # second must still be queued when its viewer subscribes: the first has batches of 8 (~3 s).
+        first = server.start_run(spec(SHORT, fit={"epochs": 3, "batch_size": 8, "validation": "test"}))
         assert viewer.subscribe(first) == {"ok": True}
         second = server.start_run(spec(SHORT, name="queued behind"))   # one run at a time: it waits
         assert viewer.subscribe(second) == {"ok": True}

@@ -322,3 +322,17 @@ def test_a_builder_process_starts_with_pillow_and_numpy_only():
                           env={**os.environ, "PYTHONPATH": str(root)})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_the_digits_are_kept_as_a_file_read_later_without_their_loader(tmp_path, monkeypatch):
+    """The first load writes data_dir/builtin/digits.npz; the next process reads it, never importing scikit-learn."""
+    from webapp.datasets.data import BUILTIN
+
+    first = Registry(tmp_path).load("digits")
+    assert (tmp_path / "builtin" / "digits.npz").exists() and not list((tmp_path / "builtin").glob(".*"))
+    monkeypatch.setitem(BUILTIN["digits"], "loader", lambda: pytest.fail("the loader ran again"))
+    again = Registry(tmp_path).load("digits")
+    for name in ("x_train", "y_train", "x_test", "y_test"):
+        a, b = getattr(first, name), getattr(again, name)
+        assert a.dtype == b.dtype and np.array_equal(a, b), name
+    assert (again.class_names, again.pixel_max) == (first.class_names, first.pixel_max) == ([str(i) for i in range(10)], 16.0)

@@ -217,12 +217,36 @@ class Registry:
     def _read(self, ds_id):
         """Give freshly read arrays of any dataset."""
         if ds_id in BUILTIN:
-            data = BUILTIN[ds_id]["loader"]()
+            data = self._read_builtin(ds_id)
             self._stats[ds_id] = stats(data, BUILTIN[ds_id]["num_classes"])
             return data
         if ds_id in keras_cache.KERAS:
             return self._read_keras(ds_id)
         return self._read_upload(ds_id)
+
+    def _read_builtin(self, ds_id):
+        """Give a built-in dataset's arrays: from data_dir/builtin/ID.npz, which the first process to load it wrote.
+
+        The digits' loader imports scikit-learn (~1.4 CPU s), which a trainer process that reads the
+        file never does; the file is ours (written below), and read without pickles all the same.
+        """
+        entry, path = BUILTIN[ds_id], self.data_dir / "builtin" / f"{ds_id}.npz"
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                return Data(f["x_train"], f["y_train"], f["x_test"], f["y_test"], list(entry["class_names"]),
+                            float(entry["pixel_max"]))
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            pass
+        data = entry["loader"]()
+        tmp = path.with_name(f".{ds_id}-{secrets.token_hex(4)}.npz")
+        try:   # written whole, then renamed: a process reading it meanwhile finds no file, never half of one
+            path.parent.mkdir(exist_ok=True)
+            with open(tmp, "wb") as f:
+                np.savez(f, x_train=data.x_train, y_train=data.y_train, x_test=data.x_test, y_test=data.y_test)
+            tmp.replace(path)
+        except OSError:   # a read-only data dir: the loader, every time
+            tmp.unlink(missing_ok=True)
+        return data
 
     def _read_keras(self, ds_id):
         """Give a keras.datasets dataset from Keras's cache (never downloaded here)."""

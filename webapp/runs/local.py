@@ -7,7 +7,7 @@ seconds; a spare process that has already done so takes the next run at once.
 Parent and child talk over one pipe. Child -> parent: ("ready",), ("event", name, data) for events
 the child has already stored, ("checked", number, answer). Parent -> child: ("check", number,
 spec, dataset) while it is the spare (a model check for a web process that has not imported
-TensorFlow yet), ("train", run_id), ("stop",).
+TensorFlow yet), ("train", run_id, settings), ("stop",).
 """
 
 import logging
@@ -20,8 +20,8 @@ log = logging.getLogger(__name__)
 _spawn = multiprocessing.get_context("spawn")
 
 
-def child_main(conn, settings):
-    """A trainer process: import TensorFlow, say ready, train the run it is given, then exit."""
+def child_main(conn):
+    """A trainer process: import TensorFlow, say ready, train the run it is given (with the server's settings), then exit."""
     import os
     import signal
 
@@ -59,16 +59,35 @@ def child_main(conn, settings):
             conn.send(("event", *event))
 
     threading.Thread(target=listen, daemon=True).start()
-    trainer.train(message[1], settings, send, stop.is_set)
+    trainer.train(message[1], message[2], send, stop.is_set)
     os._exit(0)   # skip TensorFlow's slow and sometimes noisy teardown
+
+
+_prestarted = None
+
+
+def prestart():
+    """Spawn the first spare now: `python wsgi.py` calls this before it imports and builds its app (~2 s).
+
+    The spare's TensorFlow import (~8 CPU s) is what a run posted soon after start waits for, so it
+    begins at once; the LocalExecutor takes this process as its spare when it first warms one.
+    """
+    global _prestarted
+    _prestarted = Slot()
+
+
+def _take_prestarted():
+    global _prestarted
+    slot, _prestarted = _prestarted, None
+    return slot if slot is not None and slot.process.is_alive() else None
 
 
 class Slot:
     """One trainer process, its pipe, and the run it trains (None while it is the spare)."""
 
-    def __init__(self, settings):
+    def __init__(self):
         self.conn, child_conn = _spawn.Pipe()
-        self.process = _spawn.Process(target=child_main, args=(child_conn, settings), daemon=True,
+        self.process = _spawn.Process(target=child_main, args=(child_conn,), daemon=True,
                                       name="kd-trainer")
         self.process.start()
         child_conn.close()
@@ -132,7 +151,7 @@ class LocalExecutor:
                 slot = self._spawn()
             slot.run_id = run_id
             self._slots[run_id] = slot
-            slot.send(("train", run_id))
+            slot.send(("train", run_id, self.settings))
 
     def check(self, spec, dataset, give_up=lambda: False, timeout=120.0):
         """Have the spare check a spec (build.summarize in its process); give its answer, or None if no spare can.
@@ -187,7 +206,7 @@ class LocalExecutor:
             slot.process.kill()
 
     def _spawn(self):
-        slot = Slot(self.settings)
+        slot = _take_prestarted() or Slot()
         threading.Thread(target=self._relay, args=(slot,), daemon=True, name="kd-relay").start()
         return slot
 

@@ -9,6 +9,7 @@ import contextlib
 import math
 import os
 import re
+import sys
 import threading
 
 from . import catalog, graph, shape_memo
@@ -31,7 +32,9 @@ def init_keras(gpu=False):
         if _keras is None:
             os.environ.setdefault("KERAS_BACKEND", "tensorflow")
             os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-            import tensorflow as tf
+            with _without_sklearn():
+                import tensorflow as tf
+                import keras
 
             gpus = tf.config.list_physical_devices("GPU")
             if gpu:
@@ -39,10 +42,28 @@ def init_keras(gpu=False):
                     tf.config.experimental.set_memory_growth(device, True)
             elif gpus:
                 tf.config.set_visible_devices([], "GPU")
-            import keras
-
             _keras = keras
     return _keras
+
+
+@contextlib.contextmanager
+def _without_sklearn():
+    """Import TensorFlow and Keras without Keras's scikit-learn wrappers importing scikit-learn.
+
+    Keras imports its optional `keras.wrappers` (SKLearnClassifier...) with TensorFlow, and they
+    import scikit-learn when it is installed (it is: the built-in digits come from it): 1.4 of the
+    7.7 CPU seconds the import takes, in each trainer process and the web process, for wrappers
+    nothing here uses. Marked missing meanwhile, scikit-learn is left out as Keras does when it is
+    not installed; the mark goes after, so whatever needs scikit-learn later imports it as usual.
+    """
+    hide = "sklearn" not in sys.modules
+    if hide:
+        sys.modules["sklearn"] = None   # `import sklearn` raises ImportError: Keras's "not installed"
+    try:
+        yield
+    finally:
+        if hide and sys.modules.get("sklearn", 0) is None:
+            del sys.modules["sklearn"]
 
 
 def keras_loaded():
@@ -51,21 +72,8 @@ def keras_loaded():
 
 
 def warm_in_background():
-    """Import TensorFlow on a thread of this (web) process, so the first model check does not wait for it.
-
-    The thread runs at the lowest CPU priority: as a server starts, the spare trainer process imports
-    TensorFlow too, and a dataset may be uploading, on as few as 2 cores. This import (~8 CPU s) then
-    takes only the CPU they leave, so the spare is ready sooner; on an idle core it runs at full
-    speed. Until it is done the spare answers model checks (RunService.summarize).
-    """
-    def import_keras():
-        try:   # Linux: a thread's own id names that thread alone; raising niceness needs no privilege
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-        except (AttributeError, OSError):
-            pass
-        init_keras()
-
-    threading.Thread(target=import_keras, name="kd-import-keras", daemon=True).start()
+    """Import TensorFlow on a thread of this (web) process, so the first model check does not wait for it."""
+    threading.Thread(target=init_keras, name="kd-import-keras", daemon=True).start()
 
 
 def _kwargs(layer):
