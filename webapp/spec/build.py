@@ -32,7 +32,7 @@ def init_keras(gpu=False):
         if _keras is None:
             os.environ.setdefault("KERAS_BACKEND", "tensorflow")
             os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-            with _without_sklearn():
+            with _without_sklearn() if gpu else contextlib.nullcontext():
                 import tensorflow as tf
                 import keras
 
@@ -52,9 +52,11 @@ def _without_sklearn():
 
     Keras imports its optional `keras.wrappers` (SKLearnClassifier...) with TensorFlow, and they
     import scikit-learn when it is installed (it is: the built-in digits come from it): 1.4 of the
-    7.7 CPU seconds the import takes, in each trainer process and the web process, for wrappers
-    nothing here uses. Marked missing meanwhile, scikit-learn is left out as Keras does when it is
-    not installed; the mark goes after, so whatever needs scikit-learn later imports it as usual.
+    7.7 CPU seconds the import takes in each trainer process, for wrappers nothing here uses.
+    Marked missing meanwhile, scikit-learn is left out as Keras does when it is not installed; the
+    mark goes after, so whatever needs scikit-learn later imports it as usual. The mark is the
+    whole process's: only a trainer, importing on its main thread before anything else runs, uses
+    it; the web process imports on a thread beside requests that may load the digits meanwhile.
     """
     hide = "sklearn" not in sys.modules
     if hide:
