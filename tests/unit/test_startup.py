@@ -57,33 +57,30 @@ def test_state_built_before_fit_saves_a_trace_and_changes_no_number():
     assert [v.name for v in built.metrics_variables] == [v.name for v in plain.metrics_variables]
 
 
-def test_a_trainer_imports_tensorflow_without_sklearn_which_imports_as_usual_after():
-    # Keras's optional scikit-learn wrappers cost 1.4 of the import's 7.7 CPU s (build._without_sklearn).
+def fresh_python(code):
+    """Run `code` in a new interpreter that imports this webapp; give its stdout (fail with its stderr)."""
     import os
     import subprocess
     import sys
     from pathlib import Path
 
-    code = ("import sys\nfrom webapp.spec import build\nkeras = build.init_keras(gpu=True)\n"
-            "print('sklearn' in sys.modules, keras.layers.Dense(2).units)\n"
-            "from sklearn.datasets import load_digits\nprint(load_digits().images.shape)")
     done = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=120, check=False,
                           env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[:2] == ["False 2", "(1797, 8, 8)"]
+    return done.stdout
+
+
+def test_a_trainer_imports_tensorflow_without_sklearn_which_imports_as_usual_after():
+    # Keras's optional scikit-learn wrappers cost 1.4 of the import's 7.7 CPU s (build._without_sklearn).
+    out = fresh_python("import sys\nfrom webapp.spec import build\nkeras = build.init_keras(gpu=True)\n"
+                       "print('sklearn' in sys.modules, keras.layers.Dense(2).units)\n"
+                       "from sklearn.datasets import load_digits\nprint(load_digits().images.shape)")
+    assert out.split("\n")[:2] == ["False 2", "(1797, 8, 8)"]
 
 
 def test_the_web_process_can_load_the_digits_while_it_imports_tensorflow():
     # The web process imports TensorFlow on a thread while requests go on: scikit-learn stays importable.
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    code = ("import sys, time\nfrom webapp.spec import build\nbuild.warm_in_background()\n"
-            "while 'tensorflow' not in sys.modules: time.sleep(0.01)\n"
-            "from sklearn.datasets import load_digits\nprint(load_digits().images.shape, build.keras_loaded())")
-    done = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=120, check=False,
-                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "(1797, 8, 8) False"   # loaded while the import was still going on
+    out = fresh_python("import sys, time\nfrom webapp.spec import build\nbuild.warm_in_background()\n"
+                       "while 'tensorflow' not in sys.modules: time.sleep(0.01)\n"
+                       "from sklearn.datasets import load_digits\nprint(load_digits().images.shape, build.keras_loaded())")
+    assert out.strip() == "(1797, 8, 8) False"   # loaded while the import was still going on
