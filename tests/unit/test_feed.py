@@ -28,18 +28,27 @@ def trained(fit_it):
     return history.history, model.get_weights()
 
 
-def fit_fed(model, x, y, settings):
+def stored(count=70):
+    """Give (pixels, y): random 8x8x1 images as most datasets store them (uint8, 0..255), one-hot labels."""
+    x, y = data(count)
+    return (x * 255).astype(np.uint8), y
+
+
+def fit_fed(model, x, y, settings, scale=None):
     """Fit as the trainer does (the data made after the seed is set: its permutation draws from it)."""
-    train, held_out = feed.fit_inputs(x, y, None, None, settings)
+    train, held_out = feed.fit_inputs(x, y, None, None, settings, scale)
     return model.fit(train, validation_data=held_out, shuffle=False, epochs=2, verbose=0)
 
 
+# In order on float pixels; shuffled on stored uint8 pixels that the feed scales per batch (as a run does).
 @pytest.mark.parametrize("shuffle", [False, True])
 def test_seeded_it_trains_as_fit_on_the_arrays_with_a_validation_split(shuffle):
-    x, y = data()
+    pixels, y = stored() if shuffle else data()
+    scale = 1 / 255 if shuffle else None
+    x = feed.scaled(pixels, scale) if shuffle else pixels
     settings = {"batch_size": 16, "shuffle": shuffle, "validation": 0.2}   # 56 to train: 3 full batches and one of 8
     plain = trained(lambda m: m.fit(x, y, batch_size=16, shuffle=shuffle, validation_split=0.2, epochs=2, verbose=0))
-    fed = trained(lambda m: fit_fed(m, x, y, settings))
+    fed = trained(lambda m: fit_fed(m, pixels, y, settings, scale))
     assert plain[0].keys() == fed[0].keys() == {"loss", "accuracy", "val_loss", "val_accuracy"}
     for key in plain[0]:
         np.testing.assert_allclose(fed[0][key], plain[0][key], rtol=1e-5)
@@ -60,6 +69,17 @@ def test_each_shuffled_epoch_sees_every_sample_once_in_a_new_order():
             np.testing.assert_array_equal(images, x[rows])   # each image beside its own label
         assert sorted(np.concatenate([rows for _, rows in epoch])) == list(range(len(x)))
     assert not np.array_equal(epochs[0][0][1], epochs[1][0][1])
+
+
+def test_stored_pixels_come_scaled_in_each_batch_as_numbers_equal_to_the_scaled_arrays():
+    pixels, y = stored()
+    train, held_out = feed.fit_inputs(pixels, y, None, None, {"batch_size": 16, "shuffle": False, "validation": 0.2},
+                                      scale=1 / 255)
+    for dataset, rows in ((train, slice(0, 56)), (held_out, slice(56, 70))):
+        images = np.concatenate([batch.numpy() for batch, _ in dataset])
+        assert images.dtype == np.float32
+        np.testing.assert_array_equal(images, feed.scaled(pixels[rows], 1 / 255))   # to the last bit
+    assert feed.scaled(pixels, 1 / 255).max() <= 1.0
 
 
 def test_the_steps_of_an_epoch_are_known_and_autotuning_is_off():

@@ -1,4 +1,4 @@
-"""A trainer's head start (runs/startup.py): the spare's throwaway fit leaves no trace in the run; the state built before fit changes no number."""
+"""A trainer's head start (runs/startup.py): the spare's warm-up leaves no trace in the run; the state built before fit changes no number."""
 
 import numpy as np
 import pytest
@@ -33,10 +33,11 @@ def trained(prepare):
     return model, len(traces)
 
 
-def test_after_the_warm_up_a_run_gets_a_fresh_process_names_and_the_same_seeded_weights(tmp_path):
+@pytest.mark.parametrize("interrupted", [False, True])   # True: a run came after the feed's step
+def test_after_the_warm_up_a_run_gets_a_fresh_process_names_and_the_same_seeded_weights(tmp_path, interrupted):
     keras.backend.clear_session()   # what a fresh process has
     fresh, _ = trained(lambda *_: None)
-    startup.warm_up()
+    startup.warm_up(lambda: interrupted)
     warmed, _ = trained(lambda *_: None)
     names = [layer.name for layer in warmed.layers]
     assert names == [layer.name for layer in fresh.layers] == ["flatten", "dense", "dropout", "dense_1"]

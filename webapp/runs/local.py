@@ -31,7 +31,7 @@ def child_main(conn):
 
     build.init_keras(gpu=True)
     if not conn.poll():   # a run or a check waiting already would wait longer for the warm-up than it saves
-        startup.warm_up()   # TensorFlow's one-time costs, paid on a throwaway model while nobody waits
+        startup.warm_up(conn.poll)   # first-time costs of a run's start, paid on throwaway data while nobody waits
     try:
         conn.send(("ready",))
         while (message := conn.recv())[0] == "check":

@@ -1,4 +1,4 @@
-"""What brings a trainer process to its first batch sooner: a spare's throwaway fit, and a model's state built before `fit`.
+"""What brings a trainer process to its first batch sooner: a spare's warm-up, and a model's state built before `fit`.
 
 Runs inside a trainer process only (Keras is loaded there). bench/runs.py measures both ("time to
 first batch").
@@ -10,28 +10,36 @@ import numpy as np
 
 from ..spec import build
 from ..spec.fields import SpecError
+from . import feed
 
 log = logging.getLogger(__name__)
 
 
-def warm_up():
-    """Train a tiny convnet for one epoch of two batches (with validation), then clear the Keras session.
+def warm_up(interrupted=lambda: False):
+    """Pay, on throwaway data while nobody waits, first-time costs that a run's start would pay; then clear the Keras session.
 
-    The first `fit` in a process pays, besides its own model's tracing, for what every later one
-    reuses: TensorFlow's first tf.function trace and graph optimisation, its thread pools, tf.data,
-    Keras's trainer and callback machinery. A spare (runs/local.py) pays that here, on a model of a
-    few parameters, while nobody waits. `clear_session` then resets Keras's global state, so the
-    run's layers get the names a fresh process gives them ("dense", not "dense_1").
+    Two steps, the second skipped once `interrupted()` (a run or a check is waiting for this spare):
+    1. the feed's first datasets and their iterators (feed.py; ~0.35 s here, ~0.1 s off the run's start);
+    2. Keras's first model: layers built, variables made, the optimizer's and metrics' state
+       (build_state; ~0.3 s here, ~0.08 s off the run's start).
+    A throwaway `fit` as well (TensorFlow's first train-function trace) took 1.2-1.7 s and took no
+    measurable time off the run's own trace (bench/runs.py's convnet, 0.5-0.9 s either way), while
+    a run posted meanwhile waited for it. `clear_session` resets Keras's global state, so the run's
+    layers get the names a fresh process gives them ("dense", not "dense_1").
     """
     keras = build.init_keras(gpu=True)
-    x = np.zeros((8, 6, 6, 1), "float32")
+    x = np.zeros((8, 6, 6, 1), "uint8")
     y = np.eye(2, dtype="float32")[np.arange(8) % 2]
+    train, held_out = feed.fit_inputs(x, y, x, y, {"batch_size": 4, "validation": "test", "shuffle": True}, 1 / 255)
+    for _ in (*train, *held_out):
+        pass
+    if interrupted():
+        return
     model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Conv2D(2, 3, activation="relu"),
                               keras.layers.MaxPooling2D(), keras.layers.Flatten(),
                               keras.layers.Dense(2, activation="softmax")])
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
-    build_state(model, x, y)
-    model.fit(x, y, batch_size=4, epochs=1, shuffle=True, verbose=0, validation_data=(x, y))
+    build_state(model, feed.scaled(x, 1 / 255), y)
     keras.backend.clear_session()
 
 

@@ -69,9 +69,10 @@ class Publisher:
 
 
 def prepare(data, num_classes, label_mode):
-    """Give (x_train, y_train, x_test, y_test): pixels scaled to [0, 1], labels as the loss wants."""
-    import numpy as np
+    """Give (y_train, x_test, y_test, scale): the test pixels scaled to [0, 1], labels as the loss wants.
 
+    The training pixels stay as stored: feed.py scales each batch by `scale` (1 / pixel_max).
+    """
     keras = build.init_keras()
 
     def labels(y):
@@ -81,9 +82,8 @@ def prepare(data, num_classes, label_mode):
             return y.astype("float32").reshape(-1, 1)
         return y.astype("int64")
 
-    scale = np.float32(1.0 / data.pixel_max)
-    return (data.x_train.astype("float32") * scale, labels(data.y_train),
-            data.x_test.astype("float32") * scale, labels(data.y_test))
+    scale = 1.0 / data.pixel_max
+    return labels(data.y_train), feed.scaled(data.x_test, scale), labels(data.y_test), scale
 
 
 def new_model(spec, dataset):
@@ -143,15 +143,15 @@ def _fit(store, run_id, settings, publisher, should_stop):
     registry = Registry(settings["KD_DATA_DIR"], store)
     dataset = registry.info(spec.dataset)
     data = registry.load(spec.dataset)
-    x, y, x_test, y_test = prepare(data, dataset["num_classes"], spec.label_mode)
+    y, x_test, y_test, scale = prepare(data, dataset["num_classes"], spec.label_mode)
     folder = paths.run_dir(settings["KD_DATA_DIR"], run_id, create=True)
     atomic_write(folder / paths.SCRIPT, lambda p: Path(p).write_text(exports.python_script(spec, dataset)))
     resume = epochs_done > 0 and (folder / paths.MODEL).exists()
     model = keras.saving.load_model(folder / paths.MODEL) if resume else new_model(spec, dataset)
-    startup.build_state(model, x, y)
+    startup.build_state(model, feed.scaled(data.x_train[:1], scale), y)
     fit = spec.fit
     progress = Progress(publisher, should_stop, fit["batch_size"])
-    train_data, validation_data = feed.fit_inputs(x, y, x_test, y_test, fit)
+    train_data, validation_data = feed.fit_inputs(data.x_train, y, data.x_test, y_test, fit, scale)
     if should_stop():
         return "stopped", None
     sample = EpochSample(folder / predictions.EPOCH_FILE, x_test, data.y_test)
