@@ -111,24 +111,22 @@ function picture(item) {
   return el("img", { src, width: w, height: h, alt: "", loading: "lazy", class: state.saliency ? "saliency-thumb" : null });
 }
 
-/** Fill the tiles' canvases from the page's sprite: one request at scale 1, pinned to the predictions' version (cached for good). */
-async function drawThumbnails(grid, path, answer, mine) {
-  const canvases = [...grid.querySelectorAll("canvas.tile-thumb")];
-  delete grid.dataset.thumbs;
-  if (!canvases.length) return;
-  grid.dataset.thumbs = "loading";
+/**
+ * Fill the canvases of `tiles` from the page's sprite: one request at scale 1, pinned to the predictions'
+ * version (cached for good). Resolves true once drawn, false if the sprite could not be loaded, null
+ * if the tiles have no canvas (Grad-CAM overlays, or a page past the sprite's pixel limit).
+ */
+async function drawThumbnails(tiles, path, answer) {
+  const canvases = tiles.flatMap((tileItem) => [...tileItem.querySelectorAll("canvas.tile-thumb")]);
+  if (!canvases.length) return null;
   const q = query();
   q.set("scale", "1");
   q.set("v", answer.version);
   try {
     await drawSprite(shared(`${path}/sprite.png?${q}`), canvases, page.sprite.columns, page.thumb_scale);
-    if (mine === request) grid.dataset.thumbs = "ready";
+    return true;
   } catch {
-    if (mine !== request) return;
-    grid.dataset.thumbs = "error";
-    const box = byId("gallery-error");
-    box.textContent = "The thumbnails of this page could not be loaded; reload the page to try again.";
-    box.hidden = false;
+    return false;
   }
 }
 
@@ -148,15 +146,28 @@ async function loadImages() {
   try {
     const answer = await getJSON(shared(`${path}?${query()}`));
     if (mine !== request) return;
+    const tiles = answer.items.map(tile);
+    // Drawn before they replace the tiles shown: a page that reloads (each epoch of a live run) never shows blank tiles.
+    const drawn = await drawThumbnails(tiles, path, answer);
+    if (mine !== request) return;
     byId("gallery-error").hidden = true;
-    replaceChildren(grid, answer.items.map(tile));
+    replaceChildren(grid, tiles);
     if (!answer.items.length) grid.append(el("li", { class: "gallery-empty muted", text: "No test images match these filters." }));
     for (const [key, value] of Object.entries(answer.counts)) document.querySelector(`[data-count="${key}"]`).textContent = String(value);
     showPager(answer.total);
     showAbout(answer);
     grid.dataset.state = "ready";
     grid.dataset.total = String(answer.total);
-    drawThumbnails(grid, path, answer, mine);
+    if (drawn === null) {
+      delete grid.dataset.thumbs;
+    } else if (drawn) {
+      grid.dataset.thumbs = "ready";
+    } else {
+      grid.dataset.thumbs = "error";
+      const box = byId("gallery-error");
+      box.textContent = "The thumbnails of this page could not be loaded; reload the page to try again.";
+      box.hidden = false;
+    }
   } catch (err) {
     if (mine !== request) return;
     replaceChildren(grid);
