@@ -71,7 +71,7 @@ class Publisher:
 def prepare(data, num_classes, label_mode):
     """Give (y_train, x_test, y_test, scale): the test pixels scaled to [0, 1], labels as the loss wants.
 
-    The training pixels stay as stored: feed.py scales each batch by `scale` (1 / pixel_max).
+    The training pixels stay as stored: feed.py has TensorFlow scale them by `scale` (1 / pixel_max).
     """
     keras = build.init_keras()
 
