@@ -40,7 +40,7 @@ def fit_fed(model, x, y, settings, scale=None):
     return model.fit(train, validation_data=held_out, shuffle=False, epochs=2, verbose=0)
 
 
-# In order on float pixels; shuffled on stored uint8 pixels that the feed scales per batch (as a run does).
+# In order on float pixels; shuffled on stored uint8 pixels that the feed scales (as a run does).
 @pytest.mark.parametrize("shuffle", [False, True])
 def test_seeded_it_trains_as_fit_on_the_arrays_with_a_validation_split(shuffle):
     pixels, y = stored() if shuffle else data()
