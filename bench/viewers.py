@@ -96,7 +96,7 @@ def source(env, run_id, rate, seconds, relay, out):
     Sends (epoch seqs, batch seqs, achieved rate, time of the last send) to `out`; the last event is a batch.
     """
     from webapp.runs import journal, rq_shared
-    from webapp.store import Store
+    from webapp.db.store import Store
 
     store = Store(env["KD_DATABASE_URL"])
     deliver = Client(relay, authkey=b"bench").send if relay else rq_shared.Emitter(env["KD_REDIS_URL"],
@@ -210,8 +210,8 @@ def instance(executor, redis_url, fanout):
            "KD_REDIS_URL": redis_url or "", "KD_SOCKETIO_CHANNEL": f"kd-bench-{port}"}
     relay = ("127.0.0.1", free_port()) if executor == "local" else None
     if executor == "rq":   # a team deployment migrates by command, before starting
-        from webapp import migrations
-        from webapp.store import Store
+        from webapp.db import migrations
+        from webapp.db.store import Store
 
         migrations.upgrade(Store(env["KD_DATABASE_URL"]).engine)
     server = spawn.Process(target=serve, args=(env, port, relay, fanout), daemon=True)
@@ -282,7 +282,7 @@ def bench(executor, count, seconds, redis_url, fanout):
 def sign_in(env):
     """Create an admin account in the instance's database; give an API token of theirs."""
     from webapp import accounts
-    from webapp.store import Store
+    from webapp.db.store import Store
 
     store = Store(env["KD_DATABASE_URL"])
     return accounts.new_api_token(store, accounts.create_user(store, "bench", "admin", "bench-password").id)

@@ -7,7 +7,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import accounts, migrations
+from . import accounts
+from .db import migrations
 from .datasets import keras_cache
 
 datasets_cli = AppGroup("datasets", help="List datasets; fetch keras.datasets into Keras's cache.")
@@ -65,7 +66,7 @@ def db_current():
 @db_cli.command("revision")
 @click.option("-m", "--message", required=True, help="What the revision changes, in a few words.")
 def db_revision(message):
-    """Write a new revision from what the models in webapp/store.py add (see webapp/migrations/README.md)."""
+    """Write a new revision from what the models in webapp/db/store.py add (see webapp/db/migrations/README.md)."""
     click.echo(f"Wrote {migrations.revision(current_app.extensions['kd'].store.engine, message)}; read it before committing.")
 
 

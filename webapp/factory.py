@@ -6,12 +6,12 @@ from pathlib import Path
 from flask import Flask
 
 from . import config as settings
-from . import migrations
+from .db import migrations
 from .datasets import Registry
 from .datasets.builds import Builds
 from .extensions import socketio
 from .runs.service import RunService
-from .store import Store
+from .db.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,7 +14,7 @@ from tests.specs import MLP
 from webapp import accounts, create_app
 from webapp.runs import paths
 from webapp.spec.validate import validate
-from webapp.store import Run
+from webapp.db.store import Run
 from webapp.web.access import RULES
 
 WHO = ("anonymous", "share", "viewer", "member", "owner", "admin")

@@ -14,7 +14,7 @@ from tests.conftest import signed_in
 
 from tests.keras_cache import write_fashion_mnist, write_mnist
 from webapp import create_app
-from webapp.store import Run
+from webapp.db.store import Run
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = {"id", "name", "input_shape", "num_classes", "class_names", "train_size", "test_size", "available",

@@ -12,7 +12,7 @@ from werkzeug.serving import make_server
 from tests.conftest import signed_in
 from tests.live import Viewer, wait_until
 from webapp import create_app
-from webapp.store import Run
+from webapp.db.store import Run
 from webapp.web import events, fanout
 
 

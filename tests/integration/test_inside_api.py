@@ -16,7 +16,7 @@ from tests.integration.runs_helpers import get, start, wait_for
 from tests.integration.test_predictions_api import digits_test_split, downloaded_model
 from tests.specs import CNN, spec
 from webapp import create_app
-from webapp.store import Run
+from webapp.db.store import Run
 
 pytestmark = pytest.mark.keras
 SMALL_CNN = spec(CNN, model={"layers": [

@@ -8,9 +8,10 @@ from sqlalchemy import inspect, text
 
 from tests.conftest import require
 from tests.deployment import PostgresServer, postgres_bin
-from webapp import create_app, migrations
+from webapp import create_app
+from webapp.db import migrations
 from webapp.runs import journal
-from webapp.store import Base, Run, Store
+from webapp.db.store import Base, Run, Store
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from tests.conftest import require, require_program
 from tests.deployment import GunicornServer, PostgresServer, RedisServer, db_upgrade, postgres_bin, start_worker
 from tests.live import ROOT, LiveServer, Viewer, ended, wait_until
 from tests.specs import MLP, spec
-from webapp.store import Run, Store
+from webapp.db.store import Run, Store
 
 pytestmark = pytest.mark.keras
 SHORT = spec(MLP, name="rq-short", fit={"epochs": 2, "batch_size": 64, "validation": "test"})

@@ -7,7 +7,7 @@ from tests.integration.runs_helpers import get, start, wait_for
 from tests.specs import MLP, spec
 from webapp.runs import paths
 from webapp.spec.validate import validate
-from webapp.store import RunEvent
+from webapp.db.store import RunEvent
 
 
 def test_run_completes_with_keras_history_and_loadable_artifacts(client, services):
@@ -154,7 +154,7 @@ def test_a_run_that_ignores_stop_is_killed_after_the_grace_period(tmp_path):
 
 def test_unfinished_runs_become_interrupted_when_a_server_starts(tmp_path):
     from webapp import create_app
-    from webapp.store import Run
+    from webapp.db.store import Run
 
     first = create_app({"KD_DATA_DIR": str(tmp_path), "KD_WARM_SPARE": "0"})
     with first.extensions["kd"].store.session() as s:
@@ -171,7 +171,7 @@ def test_a_run_posted_while_the_spare_warms_up_is_checked_and_trained_once_in_th
     from webapp import create_app
     from webapp.extensions import socketio
     from webapp.spec import build
-    from webapp.store import Run
+    from webapp.db.store import Run
 
     keras, summarize = build.init_keras(), build.summarize   # for the test's own use; the web process
     monkeypatch.setattr(build, "keras_loaded", lambda: False)  # it stands for has no TensorFlow yet, so the

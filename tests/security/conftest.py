@@ -8,7 +8,7 @@ from tests.specs import MLP
 from webapp import accounts
 from webapp.extensions import socketio
 from webapp.spec.validate import validate
-from webapp.store import Run
+from webapp.db.store import Run
 from webapp.web.auth import login_guard
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 from tests.conftest import signed_in
 from tests.security.conftest import user
 from webapp import accounts
-from webapp.store import ApiToken, utcnow
+from webapp.db.store import ApiToken, utcnow
 
 
 def bearer(token):

@@ -11,7 +11,7 @@ import pytest
 
 from tests.keras_cache import cifar_batch_bytes, write_cifar10, write_fashion_mnist, write_mnist
 from webapp.datasets import DatasetError, Registry, UploadError
-from webapp.store import Dataset, Store
+from webapp.db.store import Dataset, Store
 
 MB = 2**20
 

@@ -10,7 +10,7 @@ import pytest
 
 from webapp.runs import journal
 from webapp.runs.trainer import Publisher, history_csv
-from webapp.store import Run, RunEvent, Store
+from webapp.db.store import Run, RunEvent, Store
 
 STATES = tuple(journal.TRANSITIONS)
 

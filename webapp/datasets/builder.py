@@ -122,7 +122,7 @@ def child_main(fd, settings, ds_id, order):
 
 def _registry(settings):
     """Give a registry on the data dir and database `settings` name (imports SQLAlchemy)."""
-    from ..store import Store
+    from ..db.store import Store
     from .registry import Registry
 
     return Registry(settings["KD_DATA_DIR"], Store(settings["KD_DATABASE_URL"]))

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from . import keras_cache, npz, pixels, stored
 from .data import BUILTIN, Data, DatasetError, channels_last, describe, stats
-from ..store import Dataset, Run
+from ..db.store import Dataset, Run
 
 PROVENANCE = ("format", "archive", "options", "notes", "facts", "decoded_bytes")
 

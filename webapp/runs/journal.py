@@ -9,7 +9,7 @@ import math
 
 from sqlalchemy import JSON, bindparam, delete, insert, select, update
 
-from ..store import Run, RunEvent, utcnow
+from ..db.store import Run, RunEvent, utcnow
 
 # Which status may follow which (a run that ended can be continued: it goes back to queued).
 TRANSITIONS = {

@@ -24,7 +24,7 @@ from rq.registry import StartedJobRegistry
 from rq.timeouts import TimerDeathPenalty
 from sqlalchemy import select
 
-from ..store import Run, utcnow
+from ..db.store import Run, utcnow
 from .rq_shared import configure, connect, current_job, fail_run, job_id, stop_key
 from .service import RunService
 

@@ -11,7 +11,7 @@ from redis import Redis
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from ..store import Run
+from ..db.store import Run
 from . import journal
 
 # The web layer's names (web/events.py; a test checks they agree): the namespace and a run's room.

@@ -23,7 +23,7 @@ import time
 from redis import RedisError
 from rq import Queue, Worker, get_current_job
 
-from ..store import Run, Store
+from ..db.store import Run, Store
 from . import journal, rq_shared
 from .rq_shared import fail_run
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from ..spec import build
 from ..spec.validate import FieldError, SpecError, validate
-from ..store import Run, utcnow
+from ..db.store import Run, utcnow
 from . import journal, paths
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from .. import predictions
 from ..datasets import Registry
 from ..spec import build, exports
 from ..spec.validate import validate
-from ..store import Run, Store
+from ..db.store import Run, Store
 from . import feed, hook_times, journal, paths, startup
 from .paths import atomic_write
 

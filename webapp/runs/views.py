@@ -2,7 +2,7 @@
 
 from sqlalchemy import func, select
 
-from ..store import Action, Run, User
+from ..db.store import Action, Run, User
 from . import paths
 
 LIST_FIELDS = ("id", "name", "status", "dataset", "epochs_done", "epochs_planned", "error")

@@ -13,7 +13,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 
 from .. import accounts
-from ..store import Dataset, Run
+from ..db.store import Dataset, Run
 from . import services
 from .security import init_url_map
 

@@ -12,7 +12,7 @@ from ... import thumbnails, user_image
 from ...datasets import DatasetError
 from ...runs import journal, paths
 from ...saved_models import ModelCache
-from ...store import Run
+from ...db.store import Run
 from .. import services
 from . import bp
 from .errors import error

@@ -5,7 +5,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ... import accounts
-from ...store import Action, Run, User
+from ...db.store import Action, Run, User
 from .. import services
 from ..events import drop_user
 from . import bp

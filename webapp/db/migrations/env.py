@@ -1,9 +1,9 @@
-"""Alembic's environment: migrate the connection `webapp.migrations.config()` hands over."""
+"""Alembic's environment: migrate the connection `webapp.db.migrations.config()` hands over."""
 
 from alembic import context
 from sqlalchemy import create_engine
 
-from webapp.store import Base
+from webapp.db.store import Base
 
 target_metadata = Base.metadata
 
