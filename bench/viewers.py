@@ -281,7 +281,7 @@ def bench(executor, count, seconds, redis_url, fanout):
 
 def sign_in(env):
     """Create an admin account in the instance's database; give an API token of theirs."""
-    from webapp import accounts
+    from webapp.team import accounts
     from webapp.db.store import Store
 
     store = Store(env["KD_DATABASE_URL"])

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from webapp import accounts, create_app
+from webapp.team import accounts
+from webapp import create_app
 
 REQUIRE_ALL = os.environ.get("KD_REQUIRE_ALL") == "1"
 

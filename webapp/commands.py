@@ -7,7 +7,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import accounts
+from .team import accounts
 from .db import migrations
 from .datasets import keras_cache
 

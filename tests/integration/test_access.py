@@ -11,7 +11,8 @@ import pytest
 
 from tests.conftest import signed_in
 from tests.specs import MLP
-from webapp import accounts, create_app
+from webapp.team import accounts
+from webapp import create_app
 from webapp.runs import paths
 from webapp.spec.validate import validate
 from webapp.db.store import Run

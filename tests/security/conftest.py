@@ -5,7 +5,7 @@ import re
 import pytest
 
 from tests.specs import MLP
-from webapp import accounts
+from webapp.team import accounts
 from webapp.extensions import socketio
 from webapp.spec.validate import validate
 from webapp.db.store import Run

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from tests.conftest import signed_in
 from tests.security.conftest import user
-from webapp import accounts
+from webapp.team import accounts
 from webapp.db.store import ApiToken, utcnow
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from tests.conftest import signed_in
 from tests.security.conftest import a_run, login, socket, user
-from webapp import accounts
+from webapp.team import accounts
 
 
 @pytest.mark.parametrize("change", [{"active": False}, {"role": "viewer"}])

@@ -6,7 +6,7 @@ import pytest
 
 from tests.security.conftest import login, user
 from webapp import create_app
-from webapp.login_guard import LoginGuard
+from webapp.team.login_guard import LoginGuard
 from webapp.web.auth import login_guard
 
 

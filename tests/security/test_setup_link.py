@@ -3,7 +3,7 @@
 import threading
 
 from tests.security.conftest import csrf_of
-from webapp import accounts
+from webapp.team import accounts
 from webapp.web.auth import setup_link
 
 

@@ -12,7 +12,7 @@ from flask import g, jsonify, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 
-from .. import accounts
+from ..team import accounts
 from ..db.store import Dataset, Run
 from . import services
 from .security import init_url_map

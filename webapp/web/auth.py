@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
-from .. import accounts
-from ..login_guard import LoginGuard
+from ..team import accounts
+from ..team.login_guard import LoginGuard
 from . import services
 from .events import drop_user
 

@@ -12,7 +12,7 @@ from flask import g, request
 from flask_login import current_user
 from flask_socketio import emit, join_room, leave_room
 
-from .. import accounts
+from ..team import accounts
 from ..datasets.builder import room as dataset_room
 from ..extensions import socketio
 from ..runs import views

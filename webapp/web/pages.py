@@ -3,7 +3,7 @@
 from flask import Blueprint, abort, g, jsonify, render_template, request
 from flask_login import current_user
 
-from .. import accounts
+from ..team import accounts
 from ..runs import views
 from ..spec.catalog import catalog_json
 from . import services

@@ -8,7 +8,7 @@ import numpy as np
 from flask import jsonify, request, send_file, url_for
 from flask_login import current_user
 
-from ... import accounts
+from ...team import accounts
 from ...datasets import SPLITS, DatasetError, InUse, UploadError, archive, folders, pixels
 from ...spec.validate import SpecError
 from ...user_image import png_bytes

@@ -4,7 +4,7 @@ from flask import jsonify, request, send_from_directory, url_for
 from flask_login import current_user
 from werkzeug.exceptions import NotFound
 
-from ... import accounts
+from ...team import accounts
 from ...runs import paths, views
 from ...runs.service import RunError
 from .. import services

@@ -4,7 +4,7 @@ from flask import jsonify
 from flask_login import current_user
 from sqlalchemy import select
 
-from ... import accounts
+from ...team import accounts
 from ...db.store import Action, Run, User
 from .. import services
 from ..events import drop_user

@@ -10,7 +10,7 @@ from datetime import timedelta, timezone
 from sqlalchemy import Boolean, DateTime, Integer, String, func, insert, literal, select, text
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .db.store import Action, ApiToken, Share, User, utcnow
+from ..db.store import Action, ApiToken, Share, User, utcnow
 
 ROLES = ("admin", "member", "viewer")
 MIN_PASSWORD = 8
