@@ -8,8 +8,8 @@ import zlib
 import pytest
 from PIL import Image
 
-from webapp import user_image
-from webapp.user_image import ImageError, read_image
+from webapp.predict import user_image
+from webapp.predict.user_image import ImageError, read_image
 
 
 def png_header_only(width, height):

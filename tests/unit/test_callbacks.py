@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.specs import MLP, spec
-from webapp import predictions
+from webapp.predict import predictions
 from webapp.spec.build import init_keras
 from webapp.spec.validate import validate
 
@@ -216,7 +216,7 @@ def test_epoch_sample_saves_each_epochs_predictions_with_the_previous_ones(model
 
 
 def test_epoch_sample_and_sample_probabilities_share_one_predict_per_epoch(model, data, tmp_path):
-    from webapp import inside
+    from webapp.predict import inside
 
     x, y = data
     calls = []

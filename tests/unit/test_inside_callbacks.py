@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from webapp import heatmaps, inside, weight_histograms
+from webapp.predict import heatmaps, inside
+from webapp import weight_histograms
 
 
 def test_histogram_counts_every_value_with_fixed_bins():

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image, ImageDraw
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from webapp import predictions as preds
-from webapp import user_image
+from webapp.predict import predictions as preds
+from webapp.predict import user_image
 from webapp.datasets.data import _digits
 
 # -- probabilities and top classes ------------------------------------------------------------------

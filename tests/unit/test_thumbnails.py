@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from webapp import thumbnails
-from webapp.user_image import png_bytes
+from webapp.predict import thumbnails
+from webapp.predict.user_image import png_bytes
 
 
 def test_tiles_go_ten_a_row_and_the_sprite_is_the_singles_side_by_side():

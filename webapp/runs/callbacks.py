@@ -17,7 +17,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .. import inside, predictions, weight_histograms
+from ..predict import inside, predictions
+from .. import weight_histograms
 from .paths import BEST, MODEL, atomic_write
 
 log = logging.getLogger(__name__)

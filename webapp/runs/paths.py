@@ -3,7 +3,7 @@
 The one place for these facts: the service (continue, delete), the views (which artifacts exist),
 the trainer and its callbacks (write them), the web API (downloads, predict-one, the gallery) all
 ask here. No Flask, no Keras. The prediction files beside the artifacts are named in
-`webapp/predictions.py`.
+`webapp/predict/predictions.py`.
 """
 
 import os

@@ -15,7 +15,7 @@ import socket
 import threading
 from pathlib import Path
 
-from .. import predictions
+from ..predict import predictions
 from ..datasets import Registry
 from ..spec import build, exports
 from ..spec.validate import validate

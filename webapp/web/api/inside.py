@@ -1,7 +1,7 @@
 """Inside predict: one image's pass through a run's saved model, its saliency, kernels, weight histograms.
 
-Thin: the Keras work is in `webapp/inside.py` and `webapp/saliency.py`; this module finds the run,
-the image and the saved model, and answers. An image is a test split index (`7`) or an uploaded
+Thin: the Keras work is in `webapp/predict/inside.py` and `webapp/predict/saliency.py`; this module
+finds the run, the image and the saved model, and answers. An image is a test split index (`7`) or an uploaded
 image's key (`own-…`, kept in memory for a while after `POST /api/runs/ID/inside`).
 """
 
@@ -13,10 +13,11 @@ import threading
 import numpy as np
 from flask import current_app, g, jsonify, request, send_file
 
-from ... import heatmaps, inside, saliency, user_image, weight_histograms
+from ...predict import heatmaps, inside, saliency, user_image
+from ... import weight_histograms
 from ...datasets import DatasetError
 from ...runs import paths
-from ...predictions import class_name
+from ...predict.predictions import class_name
 from . import bp
 from .errors import error
 from .predictions import Missing, _dataset, _run, run_dir, state as prediction_state

@@ -7,11 +7,10 @@ from urllib.parse import quote
 
 from flask import Response, current_app, jsonify, request
 
-from ... import predictions as preds
-from ... import thumbnails, user_image
+from ...predict import predictions as preds, thumbnails, user_image
 from ...datasets import DatasetError
 from ...runs import journal, paths
-from ...saved_models import ModelCache
+from ...predict.saved_models import ModelCache
 from ...db.store import Run
 from .. import services
 from . import bp
