@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from webapp.predict import heatmaps, inside
-from webapp import weight_histograms
+from webapp.runs import weight_histograms
 
 
 def test_histogram_counts_every_value_with_fixed_bins():

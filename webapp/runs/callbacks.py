@@ -18,7 +18,7 @@ import keras
 import numpy as np
 
 from ..predict import inside, predictions
-from .. import weight_histograms
+from . import weight_histograms
 from .paths import BEST, MODEL, atomic_write
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ import numpy as np
 from flask import current_app, g, jsonify, request, send_file
 
 from ...predict import heatmaps, inside, saliency, user_image
-from ... import weight_histograms
+from ...runs import weight_histograms
 from ...datasets import DatasetError
 from ...runs import paths
 from ...predict.predictions import class_name
