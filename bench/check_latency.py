@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.conftest import signed_in  # noqa: E402
 from tests.specs import CNN  # noqa: E402
 from webapp import create_app  # noqa: E402
-from webapp.spec import build, shape_memo  # noqa: E402
-from webapp.spec.catalog import ACTIVATIONS  # noqa: E402
-from webapp.spec.validate import validate  # noqa: E402
+from webapp.modelspec import build, shape_memo  # noqa: E402
+from webapp.modelspec.catalog import ACTIVATIONS  # noqa: E402
+from webapp.modelspec.validate import validate  # noqa: E402
 
 
 def timed(fn, repeat):

@@ -182,7 +182,7 @@ def predict_one(args, server, run_id, label):
         t = time.perf_counter()
         server.post(f"/api/runs/{run_id}/predict", files={"image": ("drawing.png", png, "image/png")}, expect=200)
         timings.append(ms(time.perf_counter() - t))
-    from webapp.spec.build import init_keras
+    from webapp.modelspec.build import init_keras
 
     keras = init_keras()
     model = keras.saving.load_model(paths.artifact(server.data_dir, run_id, paths.MODEL), compile=False)

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.conftest import signed_in  # noqa: E402
 from webapp import create_app  # noqa: E402
-from webapp.spec.validate import validate  # noqa: E402
+from webapp.modelspec.validate import validate  # noqa: E402
 
 SHAPE = re.compile(r"input shape \(([0-9, ]+)\) ignored")
 LENGTH = re.compile(r"input_length=([0-9]+)")
@@ -42,8 +42,8 @@ def input_shape(answer):
 
 def params(answer):
     """Give the model's parameter count on the script's input shape, or a short reason it has none."""
-    from webapp.spec import build
-    from webapp.spec.validate import SpecError
+    from webapp.modelspec import build
+    from webapp.modelspec.validate import SpecError
 
     shape = input_shape(answer)
     if not shape:

@@ -80,7 +80,7 @@ def inside_view(args, tmp, npz):
 
 def plain_predict(model_path, npz, calls):
     """Give (model.predict ms, model.predict_on_batch ms) per call on test image 1, after 5 untimed calls."""
-    from webapp.spec.build import init_keras
+    from webapp.modelspec.build import init_keras
 
     model = init_keras().saving.load_model(model_path, compile=False)
     with np.load(npz) as f:

@@ -14,7 +14,7 @@ from tests.specs import MLP
 from webapp.team import accounts
 from webapp import create_app
 from webapp.runs import paths
-from webapp.spec.validate import validate
+from webapp.modelspec.validate import validate
 from webapp.db.store import Run
 from webapp.web.access import RULES
 

@@ -9,7 +9,7 @@ from tests.specs import MLP
 from webapp.team import accounts
 from webapp import create_app
 from webapp.extensions import socketio
-from webapp.spec.validate import validate
+from webapp.modelspec.validate import validate
 from webapp.db.store import Run
 from webapp.web.auth import login_guard, setup_link
 

@@ -108,7 +108,7 @@ def test_check_gives_keras_shapes_and_params(client, layers, keras_layers):
     r = client.post("/api/models/check", json=spec(MLP, model={"layers": layers}))
     assert r.status_code == 200, r.get_json()
     body = r.get_json()
-    from webapp.spec.build import init_keras
+    from webapp.modelspec.build import init_keras
 
     keras = init_keras()
     model = keras.Sequential([keras.Input((8, 8, 1)), *keras_layers(keras.layers)])
@@ -139,7 +139,7 @@ def test_a_model_of_new_layers_trains_and_reloads_as_keras(client, services):
                                 fit={"epochs": 1, "batch_size": 64, "validation": "test"}))
     run = wait_for(lambda: get(client, run_id))
     assert run["status"] == "completed", run["error"]
-    from webapp.spec.build import init_keras
+    from webapp.modelspec.build import init_keras
 
     keras = init_keras()
     model = keras.saving.load_model(services.data_dir / "runs" / str(run_id) / "model.keras")

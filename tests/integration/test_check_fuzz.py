@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.specs import BRANCHES, CNN, MLP, RESIDUAL
-from webapp.spec import catalog
+from webapp.modelspec import catalog
 
 FUZZ = settings(max_examples=600, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow])

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from webapp.datasets import builder, folders
-from webapp.spec import exports
+from webapp.modelspec import exports
 
 RED, GREEN = (200, 10, 10), (10, 200, 10)
 

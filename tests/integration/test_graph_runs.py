@@ -15,7 +15,7 @@ def check(client, data):
 
 
 def test_check_gives_each_layer_its_inputs_and_keras_params(client):
-    from webapp.spec.build import init_keras
+    from webapp.modelspec.build import init_keras
 
     keras = init_keras()
     inputs = keras.Input((8, 8, 1))
@@ -66,7 +66,7 @@ def test_graph_errors_are_422_at_the_layer(client, change, layer, words):
 
 
 def test_residual_and_two_branch_models_train_continue_and_predict(client, services):
-    from webapp.spec.build import init_keras
+    from webapp.modelspec.build import init_keras
 
     runs = [start(client, RESIDUAL), start(client, BRANCHES)]
     for run_id, data in zip(runs, (RESIDUAL, BRANCHES)):
@@ -88,7 +88,7 @@ def test_residual_and_two_branch_models_train_continue_and_predict(client, servi
 
 
 def test_a_check_again_after_an_edit_gives_what_a_first_check_gives(client):
-    from webapp.spec import shape_memo
+    from webapp.modelspec import shape_memo
 
     data = spec(RESIDUAL)
     first = check(client, data).get_json()

@@ -21,7 +21,7 @@ from tests.integration.runs_helpers import get, start, wait_for
 from tests.specs import MLP, spec
 from webapp import create_app
 from webapp.runs import paths
-from webapp.spec.build import init_keras
+from webapp.modelspec.build import init_keras
 
 pytestmark = pytest.mark.keras
 LONG = {"epochs": 50, "batch_size": 8, "validation": "test"}

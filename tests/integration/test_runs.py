@@ -6,7 +6,7 @@ from tests.conftest import signed_in
 from tests.integration.runs_helpers import get, start, wait_for
 from tests.specs import MLP, spec
 from webapp.runs import paths
-from webapp.spec.validate import validate
+from webapp.modelspec.validate import validate
 from webapp.db.store import RunEvent
 
 
@@ -23,7 +23,7 @@ def test_run_completes_with_keras_history_and_loadable_artifacts(client, service
     r = client.get(f"/api/runs/{run_id}/artifacts/model.keras")
     assert r.status_code == 200 and "attachment" in r.headers["Content-Disposition"]
 
-    from webapp.spec.build import init_keras
+    from webapp.modelspec.build import init_keras
     keras = init_keras()
     model = keras.saving.load_model(paths.artifact(services.data_dir, run_id, paths.MODEL))
     assert model.count_params() == run["summary"]["total_params"]
@@ -75,7 +75,7 @@ def test_stop_keeps_what_was_learned_and_continue_goes_on(client, services):
     assert 1 <= done < 50 and "model.keras" in run["artifacts"]
     assert client.post(f"/api/runs/{run_id}/stop").status_code == 409
 
-    keras = __import__("webapp.spec.build", fromlist=["init_keras"]).init_keras()
+    keras = __import__("webapp.modelspec.build", fromlist=["init_keras"]).init_keras()
     path = paths.artifact(services.data_dir, run_id, paths.MODEL)
     steps_before = int(keras.saving.load_model(path).optimizer.iterations.numpy())
 
@@ -170,7 +170,7 @@ def test_unfinished_runs_become_interrupted_when_a_server_starts(tmp_path):
 def test_a_run_posted_while_the_spare_warms_up_is_checked_and_trained_once_in_that_spare(tmp_path, monkeypatch):
     from webapp import create_app
     from webapp.extensions import socketio
-    from webapp.spec import build
+    from webapp.modelspec import build
     from webapp.db.store import Run
 
     keras, summarize = build.init_keras(), build.summarize   # for the test's own use; the web process

@@ -10,8 +10,8 @@ import pytest
 
 from tests.specs import CNN, MLP, spec
 from tests.unit.test_imports import MNIST_CONVNET
-from webapp.spec import exports
-from webapp.spec.validate import validate
+from webapp.modelspec import exports
+from webapp.modelspec.validate import validate
 
 
 def post(client, url, body):

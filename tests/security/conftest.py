@@ -7,7 +7,7 @@ import pytest
 from tests.specs import MLP
 from webapp.team import accounts
 from webapp.extensions import socketio
-from webapp.spec.validate import validate
+from webapp.modelspec.validate import validate
 from webapp.db.store import Run
 from webapp.web.auth import login_guard
 

@@ -9,8 +9,8 @@ import pytest
 
 from tests.specs import MLP, spec
 from webapp.predict import predictions
-from webapp.spec.build import init_keras
-from webapp.spec.validate import validate
+from webapp.modelspec.build import init_keras
+from webapp.modelspec.validate import validate
 
 pytestmark = pytest.mark.keras
 keras = init_keras()

@@ -14,9 +14,9 @@ from PIL import Image
 from tests.specs import CNN, MLP, spec
 from webapp.datasets import BUILTIN, Registry, describe, folders, npz
 from webapp.datasets.keras_cache import KERAS
-from webapp.spec import exports
-from webapp.spec.imports import import_source
-from webapp.spec.validate import SpecError, validate
+from webapp.modelspec import exports
+from webapp.modelspec.imports import import_source
+from webapp.modelspec.validate import SpecError, validate
 
 DIGITS = describe("digits", BUILTIN["digits"])
 CALLBACKS = {"checkpoint": {"monitor": "val_accuracy", "mode": "max"}, "early_stopping": {"patience": 2},
@@ -122,7 +122,7 @@ def test_keras_json_export_imports_back_to_the_same_model(name):
 
 @pytest.mark.keras
 def test_keras_json_import_refuses_a_real_lambda_and_notes_a_regularizer():
-    from webapp.spec.build import init_keras
+    from webapp.modelspec.build import init_keras
 
     keras = init_keras()
     model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
@@ -145,7 +145,7 @@ def run_script(source, cwd, *args):
 
 
 def load(path):
-    from webapp.spec.build import init_keras
+    from webapp.modelspec.build import init_keras
 
     return init_keras().saving.load_model(path)
 

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.specs import BRANCHES, CNN, RESIDUAL, spec
-from webapp.spec.validate import SpecError, validate
+from webapp.modelspec.validate import SpecError, validate
 
 
 def layers_of(*layers):
@@ -85,7 +85,7 @@ def test_graph_errors_name_the_layer_and_its_field(layers, expected):
 
 
 def test_merge_layers_are_in_the_catalog_with_their_arity():
-    from webapp.spec.catalog import catalog_json
+    from webapp.modelspec.catalog import catalog_json
 
     merges = {e["type"]: e for e in catalog_json()["layers"] if e["category"] == "Merge"}
     assert set(merges) == {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot"}

@@ -9,9 +9,9 @@ import pytest
 
 from tests.specs import CNN, spec
 from webapp.datasets import BUILTIN, describe
-from webapp.spec import build, exports
-from webapp.spec.imports import import_source
-from webapp.spec.validate import SpecError, validate
+from webapp.modelspec import build, exports
+from webapp.modelspec.imports import import_source
+from webapp.modelspec.validate import SpecError, validate
 
 pytestmark = pytest.mark.keras
 DIGITS = describe("digits", BUILTIN["digits"])

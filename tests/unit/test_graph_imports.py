@@ -4,9 +4,9 @@ import pytest
 
 from tests.specs import BRANCHES, RESIDUAL
 from webapp.datasets import BUILTIN, describe
-from webapp.spec import exports
-from webapp.spec.imports import import_source
-from webapp.spec.validate import SpecError, validate
+from webapp.modelspec import exports
+from webapp.modelspec.imports import import_source
+from webapp.modelspec.validate import SpecError, validate
 
 HEAD = "import keras\nfrom keras import layers\n"
 RESNET = HEAD + '''

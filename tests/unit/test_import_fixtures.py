@@ -14,9 +14,9 @@ import sys
 import numpy as np
 import pytest
 
-from webapp.spec import exports
-from webapp.spec.imports import import_source
-from webapp.spec.validate import SpecError, validate
+from webapp.modelspec import exports
+from webapp.modelspec.imports import import_source
+from webapp.modelspec.validate import SpecError, validate
 
 HERE = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "keras_scripts"
 FIXTURES = sorted(p.stem for p in HERE.glob("*.py"))
@@ -130,7 +130,7 @@ def expected_run(answer, total_params):
 
 @pytest.mark.keras
 def test_round_trip_every_fixture_trains_with_keras_3_as_imported(tmp_path):
-    from webapp.spec import build
+    from webapp.modelspec import build
 
     want, folders = {}, []
     for name in FIXTURES:

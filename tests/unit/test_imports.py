@@ -5,8 +5,8 @@ import textwrap
 
 import pytest
 
-from webapp.spec.imports import MAX_SOURCE, import_source
-from webapp.spec.validate import SpecError, validate
+from webapp.modelspec.imports import MAX_SOURCE, import_source
+from webapp.modelspec.validate import SpecError, validate
 
 # keras.io/examples/vision/mnist_convnet, as published (data loading and all).
 MNIST_CONVNET = '''

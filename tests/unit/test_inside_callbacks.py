@@ -43,7 +43,7 @@ def test_heatmap_pictures_are_bounded():
 @pytest.mark.keras
 def test_callbacks_hooks_on_tiny_data(tmp_path):
     from webapp.runs.callbacks import SampleProbabilities, WeightHistograms
-    from webapp.spec.build import init_keras
+    from webapp.modelspec.build import init_keras
 
     keras = init_keras()
     model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Conv2D(2, 3), keras.layers.Flatten(),
@@ -79,7 +79,7 @@ def test_callbacks_hooks_on_tiny_data(tmp_path):
 def test_the_recorders_write_before_progress_reports(tmp_path):
     from tests.specs import MLP
     from webapp.runs import callbacks
-    from webapp.spec.validate import validate
+    from webapp.modelspec.validate import validate
 
     progress = callbacks.Progress(lambda kind, data: None, lambda: False, 64)
     recorders = callbacks.inside_recorders(tmp_path, np.zeros((500, 8, 8, 1), np.float32))

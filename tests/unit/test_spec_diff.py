@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests.conftest import require_program
 from tests.specs import RESIDUAL, spec
-from webapp.spec.validate import validate
+from webapp.modelspec.validate import validate
 
 MODULE = Path(__file__).resolve().parents[2] / "static" / "js" / "lib" / "spec-diff.js"
 

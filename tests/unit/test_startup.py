@@ -5,8 +5,8 @@ import pytest
 
 from tests.specs import MLP, spec
 from webapp.runs import startup, trainer
-from webapp.spec.build import init_keras
-from webapp.spec.validate import validate
+from webapp.modelspec.build import init_keras
+from webapp.modelspec.validate import validate
 
 pytestmark = pytest.mark.keras
 keras = init_keras()
@@ -73,7 +73,7 @@ def fresh_python(code):
 
 def test_a_trainer_imports_tensorflow_without_sklearn_which_imports_as_usual_after():
     # Keras's optional scikit-learn wrappers cost 1.4 of the import's 7.7 CPU s (build._without_sklearn).
-    out = fresh_python("import sys\nfrom webapp.spec import build\nkeras = build.init_keras(gpu=True)\n"
+    out = fresh_python("import sys\nfrom webapp.modelspec import build\nkeras = build.init_keras(gpu=True)\n"
                        "print('sklearn' in sys.modules, keras.layers.Dense(2).units)\n"
                        "from sklearn.datasets import load_digits\nprint(load_digits().images.shape)")
     assert out.split("\n")[:2] == ["False 2", "(1797, 8, 8)"]
@@ -81,7 +81,7 @@ def test_a_trainer_imports_tensorflow_without_sklearn_which_imports_as_usual_aft
 
 def test_the_web_process_can_load_the_digits_while_it_imports_tensorflow():
     # The web process imports TensorFlow on a thread while requests go on: scikit-learn stays importable.
-    out = fresh_python("import sys, time\nfrom webapp.spec import build\nbuild.warm_in_background()\n"
+    out = fresh_python("import sys, time\nfrom webapp.modelspec import build\nbuild.warm_in_background()\n"
                        "while 'tensorflow' not in sys.modules: time.sleep(0.01)\n"
                        "from sklearn.datasets import load_digits\nprint(load_digits().images.shape, build.keras_loaded())")
     assert out.strip() == "(1797, 8, 8) False"   # loaded while the import was still going on

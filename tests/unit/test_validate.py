@@ -3,7 +3,7 @@
 import pytest
 
 from tests.specs import CNN, MLP, spec
-from webapp.spec.validate import SpecError, log_keys, validate
+from webapp.modelspec.validate import SpecError, log_keys, validate
 
 
 def errors_of(data, **kw):

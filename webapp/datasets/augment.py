@@ -7,9 +7,9 @@ each call gives fresh random samples as training would.
 
 import numpy as np
 
-from ..spec import build
-from ..spec.catalog import LAYERS
-from ..spec.validate import FieldError, SpecError, validate
+from ..modelspec import build
+from ..modelspec.catalog import LAYERS
+from ..modelspec.validate import FieldError, SpecError, validate
 
 MAX_SAMPLES = 16
 

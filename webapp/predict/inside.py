@@ -91,7 +91,7 @@ def graph_tensors(model):
 
 def build_probe(model):
     """Give (probe, layers, tensors): one keras.Model from the model's inputs to every layer's output."""
-    from ..spec.build import init_keras
+    from ..modelspec.build import init_keras
 
     keras = init_keras()
     tensors = graph_tensors(model)

@@ -49,7 +49,7 @@ def _gradients(loaded, layer):
         return loaded.saliency_models[layer]
     import tensorflow as tf
 
-    from ..spec.build import init_keras
+    from ..modelspec.build import init_keras
 
     model = loaded.model
     last = loaded.layers[-1]

@@ -10,7 +10,7 @@ import collections
 import threading
 from pathlib import Path
 
-from ..spec.build import init_keras
+from ..modelspec.build import init_keras
 
 
 class ModelCache:

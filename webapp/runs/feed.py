@@ -23,7 +23,7 @@ TensorFlow's copy of them took 0.1-0.2 s of a run's start (bench/runs.py's 20,00
 
 import math
 
-from ..spec import build
+from ..modelspec import build
 
 
 def fit_inputs(x, y, x_test, y_test, fit, scale=None):

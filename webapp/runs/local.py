@@ -26,7 +26,7 @@ def child_main(conn):
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C on the server is the server's, not ours
-    from ..spec import build
+    from ..modelspec import build
     from . import startup, trainer
 
     build.init_keras(gpu=True)

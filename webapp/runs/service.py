@@ -13,8 +13,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from ..spec import build
-from ..spec.validate import FieldError, SpecError, validate
+from ..modelspec import build
+from ..modelspec.validate import FieldError, SpecError, validate
 from ..db.store import Run, utcnow
 from . import journal, paths
 

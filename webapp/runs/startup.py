@@ -8,8 +8,8 @@ import logging
 
 import numpy as np
 
-from ..spec import build
-from ..spec.fields import SpecError
+from ..modelspec import build
+from ..modelspec.fields import SpecError
 from . import feed
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from ..predict import predictions
 from ..datasets import Registry
-from ..spec import build, exports
-from ..spec.validate import validate
+from ..modelspec import build, exports
+from ..modelspec.validate import validate
 from ..db.store import Run, Store
 from . import feed, hook_times, journal, paths, startup
 from .paths import atomic_write

@@ -5,7 +5,7 @@ from flask_login import current_user
 
 from ..team import accounts
 from ..runs import views
-from ..spec.catalog import catalog_json
+from ..modelspec.catalog import catalog_json
 from . import services
 
 bp = Blueprint("pages", __name__)

@@ -10,7 +10,7 @@ from flask_login import current_user
 
 from ...team import accounts
 from ...datasets import SPLITS, DatasetError, InUse, UploadError, archive, folders, pixels
-from ...spec.validate import SpecError
+from ...modelspec.validate import SpecError
 from ...predict.user_image import png_bytes
 from .. import services
 from . import bp

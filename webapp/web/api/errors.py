@@ -5,7 +5,7 @@ import logging
 from flask import jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from ...spec.validate import SpecError
+from ...modelspec.validate import SpecError
 from . import bp
 
 log = logging.getLogger(__name__)

@@ -2,8 +2,8 @@
 
 from flask import jsonify
 
-from ...spec import catalog
-from ...spec.validate import FieldError, SpecError, validate
+from ...modelspec import catalog
+from ...modelspec.validate import FieldError, SpecError, validate
 from .. import services
 from . import bp
 from .errors import json_body

@@ -2,8 +2,8 @@
 
 from flask import jsonify
 
-from ...spec import build, exports, imports
-from ...spec.validate import FieldError, SpecError
+from ...modelspec import build, exports, imports
+from ...modelspec.validate import FieldError, SpecError
 from . import bp
 from .errors import json_body
 from .models import checked
