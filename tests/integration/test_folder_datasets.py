@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from webapp.datasets import builder, folders
-from webapp.modelspec import exports
+from webapp.modelspec.exporters import train_script
 
 RED, GREEN = (200, 10, 10), (10, 200, 10)
 
@@ -204,11 +204,11 @@ def test_the_dataset_page_and_its_calls_show_what_the_model_will_see(client, ser
 def test_train_py_names_the_archive_as_a_python_literal_and_offers_the_folder_and_the_servers_npz(services):
     ds_id = build_here(services, make_zip({f"{c}/{i}.png": image((4, 4)) for c in "ab" for i in range(3)}))
     services.datasets.update(ds_id, {"archive": 'evil.zip\nimport os; os.system("x")'})
-    lines = exports.data_source(services.datasets.info(ds_id))
+    lines = train_script.data_source(services.datasets.info(ds_id))
     assert all(line.startswith("#") for line in lines[:3]) and "'evil.zip\\nimport os" in lines[0]
     assert f"/api/datasets/{ds_id}/download" in lines[2]
     assert "    data = np.load(args.data, allow_pickle=False)" in lines and "def load_folder(folder):" in lines
-    arguments = exports.data_arguments(services.datasets.info(ds_id))
+    arguments = train_script.data_arguments(services.datasets.info(ds_id))
     call = ast.parse(arguments[0]).body[0].value   # one call, the name a plain string: nothing breaks out
     assert [k.value.value for k in call.keywords if k.arg == "default"] == ['evil.zip\nimport os; os.system("x")']
 

@@ -11,7 +11,8 @@ import pathlib
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from webapp.modelspec import catalog, old_keras
+from webapp.modelspec import catalog
+from webapp.modelspec.importers import old_keras
 
 SCRIPTS = [p.read_text() for p in sorted((pathlib.Path(__file__).resolve().parents[1] / "fixtures"
                                           / "keras_scripts").glob("*.py"))]

@@ -10,7 +10,7 @@ import pytest
 
 from tests.specs import CNN, MLP, spec
 from tests.unit.test_imports import MNIST_CONVNET
-from webapp.modelspec import exports
+from webapp.modelspec.exporters import train_script
 from webapp.modelspec.validate import validate
 
 
@@ -134,7 +134,7 @@ def test_export_for_an_uploaded_dataset_loads_what_the_dashboard_trains_on(clien
     source = r.get_json()["source"]
     assert f"parser.add_argument(\"--data\", default=\"{dataset['id']}.npz\"" in source
     scope = {"np": np, "args": SimpleNamespace(data=str(services.datasets.upload_dir / f"{dataset['id']}.npz"))}
-    exec("\n".join(exports.data_source(dataset)), scope)   # the exporter's own lines, not user code
+    exec("\n".join(train_script.data_source(dataset)), scope)   # the exporter's own lines, not user code
     data = services.datasets.load(dataset["id"])
     assert np.allclose(scope["x_train"], data.x_train / data.pixel_max) and scope["x_train"].max() <= 1.0
     assert np.array_equal(scope["y_test"], data.y_test) and np.array_equal(scope["y_test"], [0, 1, 2, 0, 1, 2])

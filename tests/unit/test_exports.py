@@ -14,8 +14,8 @@ from PIL import Image
 from tests.specs import CNN, MLP, spec
 from webapp.datasets import BUILTIN, Registry, describe, folders, npz
 from webapp.datasets.keras_cache import KERAS
-from webapp.modelspec import exports
-from webapp.modelspec.imports import import_source
+from webapp.modelspec.exporters import keras_json, train_script
+from webapp.modelspec.importers.imports import import_source
 from webapp.modelspec.validate import SpecError, validate
 
 DIGITS = describe("digits", BUILTIN["digits"])
@@ -33,7 +33,7 @@ SPECS = {"mlp": MLP, "cnn": CNN, "bi-lstm": BI_LSTM}
 
 
 def script_for(data, dataset=DIGITS):
-    return exports.python_script(validate(data, require_run=True), dataset)
+    return train_script.python_script(validate(data, require_run=True), dataset)
 
 
 @pytest.mark.parametrize("name", SPECS)
@@ -63,7 +63,7 @@ def test_hostile_names_stay_inside_their_literals():
     checked.name = 'x"""\nimport os; os.system("echo hi")\n\'\'\'#'
     dataset = {"id": "up'\nload", "name": "evil\" + __import__('os').getcwd() + \"", "input_shape": [8, 8, 1],
                "num_classes": 10, "source": "upload"}
-    source = exports.python_script(checked, dataset)
+    source = train_script.python_script(checked, dataset)
     tree = ast.parse(source)
     constants = {node.targets[0].id: node.value.value for node in tree.body
                  if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)}
@@ -78,7 +78,7 @@ def test_hostile_names_stay_inside_their_literals():
 ])
 def test_keras_datasets_are_loaded_from_keras(ds_id, expected):
     dataset = {"id": ds_id, **KERAS[ds_id], "source": "keras"}
-    source = exports.python_script(validate(MLP, require_run=True), dataset)
+    source = train_script.python_script(validate(MLP, require_run=True), dataset)
     ast.parse(source)
     assert expected in source and "sklearn" not in source
 
@@ -99,7 +99,7 @@ def test_digits_are_split_as_the_dashboard_splits_them(tmp_path):
     from sklearn.model_selection import train_test_split
 
     scope = {"load_digits": load_digits, "train_test_split": train_test_split}
-    exec("\n".join(exports.data_source(DIGITS)), scope)   # the exporter's own lines, not user code
+    exec("\n".join(train_script.data_source(DIGITS)), scope)   # the exporter's own lines, not user code
     data = Registry(str(tmp_path)).load("digits")
     assert np.array_equal(scope["y_train"], data.y_train) and np.array_equal(scope["y_test"], data.y_test)
     assert np.allclose(scope["x_train"], data.x_train / data.pixel_max)
@@ -112,7 +112,7 @@ def test_digits_are_split_as_the_dashboard_splits_them(tmp_path):
 @pytest.mark.parametrize("name", SPECS)
 def test_keras_json_export_imports_back_to_the_same_model(name):
     checked = validate(SPECS[name])
-    source = exports.keras_json(checked, [8, 8, 1])
+    source = keras_json.keras_json(checked, [8, 8, 1])
     assert json.loads(source)["compile_config"]["loss"] == checked.compile["loss"]
     back = import_source("keras_json", source)
     assert back["model"] == checked.to_dict()["model"]
@@ -206,7 +206,7 @@ def test_exported_scripts_train_on_an_uploaded_npz_and_on_an_unpacked_folder_as_
                                                   "activation": "softmax"}]}
         data = spec(MLP, dataset=dataset["id"], model=model, fit={"epochs": 2, "batch_size": 16, "validation": 0.25},
                     compile={"optimizer": "adam", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]})
-        (tmp_path / f"{name}.py").write_text(exports.python_script(validate(data, require_run=True), dataset))
+        (tmp_path / f"{name}.py").write_text(train_script.python_script(validate(data, require_run=True), dataset))
         runner += [f"sys.argv = ['train.py', '--epochs', '1', *{args!r}]",
                    f"g = runpy.run_path({name + '.py'!r}, run_name='__main__')",
                    f"np.savez({name + '.loaded.npz'!r}, **{{k: g[k] for k in ('x_train', 'y_train', 'x_test', 'y_test')}})"]

@@ -9,8 +9,9 @@ import pytest
 
 from tests.specs import CNN, spec
 from webapp.datasets import BUILTIN, describe
-from webapp.modelspec import build, exports
-from webapp.modelspec.imports import import_source
+from webapp.modelspec import build
+from webapp.modelspec.exporters import keras_json, train_script
+from webapp.modelspec.importers.imports import import_source
 from webapp.modelspec.validate import SpecError, validate
 
 pytestmark = pytest.mark.keras
@@ -93,7 +94,7 @@ def test_keras_json_of_a_functional_model_round_trips_with_the_same_params(name)
         summary = build.summarize(checked, DIGITS)
         assert summary["total_params"] == model.count_params()
         assert [r["params"] for r in summary["layers"]] == [layer.count_params() for layer in model.layers[1:]]
-        again = json.loads(exports.keras_json(checked, [8, 8, 1]))
+        again = json.loads(keras_json.keras_json(checked, [8, 8, 1]))
         assert again["class_name"] == "Functional"
 
 
@@ -124,7 +125,7 @@ def test_exported_train_py_of_each_functional_model_runs(tmp_path):
     runner = ["import os, runpy, sys"]
     for name, body in BODIES.items():
         checked = imported_spec(functional(body).to_json())
-        script = exports.python_script(checked, DIGITS)
+        script = train_script.python_script(checked, DIGITS)
         assert "keras.Model(inputs, " in script
         (tmp_path / name).mkdir()
         (tmp_path / name / "train.py").write_text(script)

@@ -4,8 +4,8 @@ import pytest
 
 from tests.specs import BRANCHES, RESIDUAL
 from webapp.datasets import BUILTIN, describe
-from webapp.modelspec import exports
-from webapp.modelspec.imports import import_source
+from webapp.modelspec.exporters import train_script
+from webapp.modelspec.importers.imports import import_source
 from webapp.modelspec.validate import SpecError, validate
 
 HEAD = "import keras\nfrom keras import layers\n"
@@ -52,7 +52,7 @@ def test_a_functional_script_with_a_block_function_imports_as_a_graph():
 @pytest.mark.parametrize("data", [RESIDUAL, BRANCHES], ids=["residual", "branches"])
 def test_the_exported_functional_train_py_imports_back_to_the_same_graph(data):
     checked = validate(data, require_run=True)
-    source = exports.python_script(checked, describe("digits", BUILTIN["digits"]))
+    source = train_script.python_script(checked, describe("digits", BUILTIN["digits"]))
     back = import_source("python", source)
     assert back["model"]["layers"] == checked.layers
     assert back["compile"] == checked.compile

@@ -14,8 +14,8 @@ import sys
 import numpy as np
 import pytest
 
-from webapp.modelspec import exports
-from webapp.modelspec.imports import import_source
+from webapp.modelspec.exporters import train_script
+from webapp.modelspec.importers.imports import import_source
 from webapp.modelspec.validate import SpecError, validate
 
 HERE = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "keras_scripts"
@@ -140,7 +140,7 @@ def test_round_trip_every_fixture_trains_with_keras_3_as_imported(tmp_path):
         want[name] = expected_run(answer, build.summarize(spec, dataset)["total_params"])
         folder = tmp_path / name
         folder.mkdir()
-        (folder / "train.py").write_text(exports.python_script(spec, dataset))
+        (folder / "train.py").write_text(train_script.python_script(spec, dataset))
         write_data(folder, dataset)
         folders.append(str(folder))
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}

@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from webapp.modelspec.imports import MAX_SOURCE, import_source
+from webapp.modelspec.importers.imports import MAX_SOURCE, import_source
 from webapp.modelspec.validate import SpecError, validate
 
 # keras.io/examples/vision/mnist_convnet, as published (data loading and all).

@@ -10,7 +10,7 @@ FLASK_OUTSIDE_WEB = {"webapp.factory", "webapp.extensions", "webapp.commands"}
 # Where a model is built, trained or run (ARCHITECTURE.md), and the CLI's keras.datasets fetch:
 # nowhere else imports Keras or TensorFlow, or asks spec.build.init_keras for them.
 # The inside view and the augmentation preview run a saved or a built model.
-KERAS = {"webapp.modelspec.build", "webapp.modelspec.exports", "webapp.runs.trainer", "webapp.runs.feed", "webapp.runs.callbacks",
+KERAS = {"webapp.modelspec.build", "webapp.modelspec.exporters.train_script", "webapp.runs.trainer", "webapp.runs.feed", "webapp.runs.callbacks",
          "webapp.runs.local", "webapp.runs.startup", "webapp.predict.saved_models", "webapp.commands", "webapp.predict.inside", "webapp.predict.saliency",
          "webapp.datasets.augment"}
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from ..predict import predictions
 from ..datasets import Registry
-from ..modelspec import build, exports
+from ..modelspec import build
+from ..modelspec.exporters import train_script
 from ..modelspec.validate import validate
 from ..db.store import Run, Store
 from . import feed, hook_times, journal, paths, startup
@@ -145,7 +146,7 @@ def _fit(store, run_id, settings, publisher, should_stop):
     data = registry.load(spec.dataset)
     y, x_test, y_test, scale = prepare(data, dataset["num_classes"], spec.label_mode)
     folder = paths.run_dir(settings["KD_DATA_DIR"], run_id, create=True)
-    atomic_write(folder / paths.SCRIPT, lambda p: Path(p).write_text(exports.python_script(spec, dataset)))
+    atomic_write(folder / paths.SCRIPT, lambda p: Path(p).write_text(train_script.python_script(spec, dataset)))
     resume = epochs_done > 0 and (folder / paths.MODEL).exists()
     model = keras.saving.load_model(folder / paths.MODEL) if resume else new_model(spec, dataset)
     startup.build_state(model, feed.scaled(data.x_train[:1], scale), y)

@@ -2,7 +2,9 @@
 
 from flask import jsonify
 
-from ...modelspec import build, exports, imports
+from ...modelspec import build
+from ...modelspec.exporters import keras_json, train_script
+from ...modelspec.importers import imports
 from ...modelspec.validate import FieldError, SpecError
 from . import bp
 from .errors import json_body
@@ -35,8 +37,8 @@ def export_model():
                                                     f"got {fmt!r:.40}.")])
     if fmt == "keras_json":
         spec, dataset = checked(data)
-        return jsonify({"source": exports.keras_json(spec, dataset["input_shape"])})
+        return jsonify({"source": keras_json.keras_json(spec, dataset["input_shape"])})
     # A script trains, so it needs compile; fit falls back to the catalog's defaults.
     spec, dataset = checked(data, require_run=True)
     build.summarize(spec, dataset)   # the script must build: shape and output errors are answered here
-    return jsonify({"source": exports.python_script(spec, dataset)})
+    return jsonify({"source": train_script.python_script(spec, dataset)})

@@ -6,7 +6,7 @@ Each layer keeps its Keras name and gets `inputs` from its `inbound_nodes`, in K
 (shared), a layer with several outputs and a nested model are refused, naming the layer. Pure data.
 """
 
-from . import graph
+from .. import graph
 from .import_answer import refuse
 
 FUNCTIONAL = ("Functional", "Model")

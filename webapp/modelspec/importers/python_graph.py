@@ -10,7 +10,7 @@ order they were made (which is topological). Several inputs or outputs, a layer 
 import itertools
 from dataclasses import dataclass, field
 
-from . import graph
+from .. import graph
 from .import_answer import refuse
 from .python_values import Call, Model, Ref
 

@@ -6,10 +6,11 @@ object can never slip through to Keras's own deserializer. Pure: no Keras, no Fl
 
 import json
 
-from . import catalog, json_graph, keras_names as kn, old_keras
+from .. import catalog, keras_names as kn
+from . import json_graph, old_keras
 from .import_answer import finish, note, refuse, shape_note
 from .python_import import from_python
-from .fields import FieldError, SpecError
+from ..fields import FieldError, SpecError
 
 MAX_SOURCE = 1_000_000   # characters; a Keras JSON of 200 layers is well under 300 kB
 FORMATS = ("keras_json", "python")

@@ -3,7 +3,8 @@
 Functions of the PythonImport that reads the script (`imp`): its warnings, text and plain values.
 """
 
-from . import catalog, keras_names as kn, old_keras, python_legacy
+from .. import catalog, keras_names as kn
+from . import old_keras, python_legacy
 from .python_values import Call, Flow, NotStatic, Ref
 
 

@@ -1,4 +1,4 @@
-"""A checked spec -> Keras JSON (`model.to_json()`) or a runnable train.py that reproduces the run.
+"""A checked spec -> a runnable train.py that reproduces the run, in plain Keras.
 
 The script reads like a Keras guide: data, model, compile, fit, evaluate, predict, save. Every value
 that comes from a spec is written with repr(), so no name or string can break out of its literal;
@@ -8,18 +8,9 @@ names written bare (layer and optimizer classes, keras.datasets modules) come fr
 import keyword
 import re
 
-from . import build, catalog, graph, keras_names as kn
-from .export_data import data_arguments, data_imports, data_source
+from .. import catalog, graph, keras_names as kn
+from .script_data import data_arguments, data_imports, data_source
 from .source_text import INDENT, literal
-
-
-def keras_json(spec, input_shape):
-    """Give `model.to_json()` for the spec's model, compiled (so compile_config rides along) when it can be."""
-    model = build.build_model(spec, input_shape)
-    if spec.compile:
-        model.compile(optimizer=build.make_optimizer(spec.compile["optimizer"]),
-                      loss=spec.compile["loss"], metrics=list(spec.compile["metrics"]))
-    return model.to_json(indent=2)
 
 
 def layer_call(layer, name=False):

@@ -5,11 +5,12 @@ leaves to Keras gets Keras's defaults (fit() trains 1 epoch without validation, 
 patience 0), so the imported run does what the script did.
 """
 
-from . import catalog, keras_names as kn, old_keras, python_graph, python_legacy, python_training
+from .. import catalog, keras_names as kn
+from . import old_keras, python_graph, python_legacy, python_training
 from .import_answer import finish, refuse, shape_note
 from .python_source import Reader
 from .python_values import Call, Model, NotStatic, Ref, Rows, Unknown
-from .fields import FieldError, SpecError
+from ..fields import FieldError, SpecError
 
 
 def from_python(source, keras_version=None):

@@ -11,7 +11,7 @@ import ast
 import operator
 
 from .python_values import Function, Unknown
-from .fields import FieldError, SpecError
+from ..fields import FieldError, SpecError
 
 MAX_STEPS = 20_000
 MAX_DEPTH = 8

@@ -5,8 +5,8 @@ builder shows, `"layer"` (its index) and `"field"` (`units`, `compile.optimizer.
 `fit.epochs`, `keras_version`...), so the page can take the user to it. Pure: no Keras, no Flask.
 """
 
-from .fields import FieldError, SpecError
-from .validate import validate
+from ..fields import FieldError, SpecError
+from ..validate import validate
 
 MAX_WARNINGS = 100
 MAX_NOTES = 200

@@ -4,7 +4,8 @@ Which Keras the script was written for, Keras 1 layer arguments, ImageDataGenera
 and the predict step. Functions of the PythonImport that reads the script (`imp`).
 """
 
-from . import catalog, keras_names as kn, old_keras
+from .. import catalog, keras_names as kn
+from . import old_keras
 from .python_values import Call, Flow, NotStatic, Ref, Rows
 
 # Data handling the dashboard does itself: (now, why, field) for the note.

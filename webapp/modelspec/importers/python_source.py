@@ -18,7 +18,7 @@ from . import old_keras, python_flow, python_graph, python_legacy
 from .import_answer import note
 from .python_values import (Call, Flow, Function, Generator, Method, Model, Namespace, Parser, Ref, Rows,
                             Unknown)
-from .fields import FieldError, SpecError
+from ..fields import FieldError, SpecError
 
 MAX_NUMBER = 10 ** 15
 MAX_ROWS = 1000
