@@ -7,7 +7,7 @@ layers are remembered, as in the builder after an edit; the graph's first check 
 - plain Keras: keras.Sequential([...]) on (28, 28, 1) plus count_params(), what a user would run;
 - the HTTP endpoint on a 50-layer residual graph (16 blocks of Conv2D, Conv2D, Add), against its goal
   of 100 ms: re-checked as the builder re-checks after an edit (unchanged layers remembered,
-  spec/shape_memo.py), and as a first check with nothing remembered; the load average beside them.
+  modelspec/shape_memo.py), and as a first check with nothing remembered; the load average beside them.
 
 Usage: .venv/bin/python bench/check_latency.py [--repeat 200]
 """

@@ -1,7 +1,7 @@
 """One dataset image through augmentation layers, as `fit` would see it: Keras runs the layers with training=True.
 
 This module loads Keras (the web layer does not): the layers are checked against the catalog
-(only its Augmentation entries), built by `spec/build.py`, and called on copies of one image, so
+(only its Augmentation entries), built by `modelspec/build.py`, and called on copies of one image, so
 each call gives fresh random samples as training would.
 """
 

@@ -2,7 +2,7 @@
 
 The Random* layers change images only while `fit` runs (`training=True`), exactly as in Keras; at
 evaluate and predict time they pass images through. Rescaling and Resizing act always. An importer
-maps `ImageDataGenerator` arguments onto these (see `old_keras.py`). Pure data: no Keras import.
+maps `ImageDataGenerator` arguments onto these (see `importers/old_keras.py`). Pure data: no Keras import.
 """
 
 from .entries import IMG, Entry, Param, number

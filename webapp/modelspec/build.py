@@ -1,7 +1,7 @@
 """Turn a checked Spec into a `keras.Sequential` (a stack) or a functional `keras.Model` (a graph), mapping every error to its layer.
 
-This and `runs/trainer.py` are the only modules that import Keras, and only inside functions: the
-web process imports TensorFlow on a thread once it serves (RunService.begin, with KD_WARM_SPARE) or
+It imports Keras only inside functions (the rooms that may import it at all are listed in
+docs/rooms.md and held by tests/unit/test_layers.py): the web process imports TensorFlow on a thread once it serves (RunService.begin, with KD_WARM_SPARE) or
 on the first model check, never when a CLI command or a spawned trainer imports the app.
 """
 

@@ -7,7 +7,7 @@ two specs that mean the same model compare equal.
 from dataclasses import dataclass
 
 from . import catalog, graph
-# FieldError and SpecError live in fields.py; callers outside spec/ import them from here too.
+# FieldError and SpecError live in fields.py; callers outside modelspec/ import them from here too.
 from .fields import MAX_NAME, FieldError, SpecError, check_params, is_int, is_number, show, suggest  # noqa: F401
 
 TOP_LEVEL = ("name", "dataset", "model", "compile", "fit", "predict")
