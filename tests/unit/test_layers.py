@@ -1,18 +1,39 @@
-"""The house's rules, read from the source with ast: who may import Flask and Keras, and no import circles."""
+"""The house's rules, read from the source with ast: rooms import downward, Flask and Keras only where listed, no circles."""
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "webapp"
+ROOMS_DOC = ROOT / "docs" / "rooms.md"
+# What may lie loose at the top of webapp/: the factory and what it binds; every other module is in a room.
+TOP = {"__init__", "factory", "config", "extensions", "commands"}
 # The app factory, its extensions and its CLI bind Flask; everything else that knows Flask is in web/.
 FLASK_OUTSIDE_WEB = {"webapp.factory", "webapp.extensions", "webapp.commands"}
 # Where a model is built, trained or run (ARCHITECTURE.md), and the CLI's keras.datasets fetch:
-# nowhere else imports Keras or TensorFlow, or asks spec.build.init_keras for them.
-# The inside view and the augmentation preview run a saved or a built model.
-KERAS = {"webapp.modelspec.build", "webapp.modelspec.exporters.train_script", "webapp.runs.trainer", "webapp.runs.feed", "webapp.runs.callbacks",
-         "webapp.runs.local", "webapp.runs.startup", "webapp.predict.saved_models", "webapp.commands", "webapp.predict.inside", "webapp.predict.saliency",
-         "webapp.datasets.augment"}
+# nowhere else imports Keras or TensorFlow, or asks modelspec.build.init_keras for them.
+# The inside view and the augmentation preview run a saved or a built model in the web process.
+KERAS = {"webapp.modelspec.build", "webapp.runs.trainer", "webapp.runs.feed", "webapp.runs.callbacks", "webapp.runs.local",
+         "webapp.runs.startup", "webapp.predict.saved_models", "webapp.predict.inside", "webapp.predict.saliency",
+         "webapp.datasets.augment", "webapp.commands"}
+# Which rooms each room may import (docs/rooms.md says why): the house's floors, bottom to top.
+# config and extensions are leaves anyone may import; a name with a dot is one module of a room.
+ROOMS = {
+    "db": set(),
+    "team": {"db"},
+    "modelspec": set(),
+    "datasets": {"db", "modelspec", "runs.rq_shared"},   # a build rides the runs' queue and channel
+    "predict": {"modelspec", "datasets"},
+    "runs": {"db", "modelspec", "datasets", "predict"},
+    "sweeps": {"db", "modelspec", "datasets", "runs"},
+    "deploy": {"db", "modelspec", "datasets", "predict", "runs"},
+    "web": {"db", "team", "modelspec", "datasets", "predict", "runs", "sweeps", "deploy"},
+    "commands": {"db", "team", "modelspec", "datasets", "predict", "runs", "sweeps", "deploy"},
+    "factory": {"db", "team", "modelspec", "datasets", "predict", "runs", "sweeps", "deploy", "web", "commands"},
+    "__init__": {"factory"},
+}
+LEAVES = {"config", "extensions"}
 
 
 def module_name(path):
@@ -50,6 +71,57 @@ def graph():
     return {name: {m for m in imports(name, tree, mods) if m in mods and m != name} for name, tree in mods.items()}
 
 
+def room(module):
+    """Give the room a webapp module lives in: its folder under webapp/, or its own name at the top."""
+    return module.split(".")[1] if module.count(".") else "__init__"
+
+
+def test_every_module_but_the_factory_and_its_binders_lives_in_a_room():
+    loose = {p.stem for p in PACKAGE.glob("*.py")}
+    assert loose <= TOP
+    assert set(ROOMS) | LEAVES >= {p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"} | TOP
+
+
+def test_rooms_import_only_the_rooms_below_them():
+    wrong = set()
+    for module, targets in graph().items():
+        for target in targets:
+            here, there = room(module), room(target)
+            inside = target.split(".", 2)[1] + "." + target.split(".", 2)[2] if target.count(".") > 1 else there
+            if here != there and there not in LEAVES | ROOMS[here] and inside not in ROOMS[here]:
+                wrong.add(f"{module} -> {target}")
+    assert wrong == set()
+
+
+def test_every_room_and_module_opens_with_a_sentence_saying_what_it_is():
+    silent = [name for name, tree in modules().items() if not (ast.get_docstring(tree) or "").strip()]
+    assert silent == []
+    assert all((folder / "__init__.py").exists() for folder in PACKAGE.rglob("*") if folder.is_dir()
+               and any(folder.glob("*.py")) and folder.name != "versions")
+
+
+def documented():
+    """Give {folder under webapp/: the module names docs/rooms.md lists under its heading}."""
+    found, folder = {}, None
+    for line in ROOMS_DOC.read_text().splitlines():
+        heading = re.match(r"#+ .*\(`webapp/([\w/]*?)/?`\)", line)
+        if heading:
+            folder = heading.group(1)
+            found[folder] = set()
+        elif folder is not None and line.startswith("| `"):
+            found[folder] |= set(re.findall(r"`(\w+)\.py`", line.split("|")[1]))
+    return found
+
+
+def test_docs_rooms_md_lists_every_room_and_every_module_in_it():
+    tree = {str(folder.relative_to(PACKAGE)): {p.stem for p in folder.glob("*.py")} - {"__init__"}
+            for folder in PACKAGE.rglob("*") if folder.is_dir() and any(folder.glob("*.py"))
+            and folder.name not in ("versions", "__pycache__")}
+    tree[""] = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__"}
+    tree.pop("db/migrations")   # Alembic's own files (env.py); rooms.md names the folder in db/
+    assert documented() == tree
+
+
 def test_only_the_web_layer_and_the_factory_import_flask():
     found = {name for name, tree in modules().items()
              if any(m.split(".")[0] in ("flask", "flask_socketio", "flask_login", "flask_wtf") for m in imports(name, tree))}
@@ -65,7 +137,7 @@ def uses_keras(name, tree):
 
 def test_keras_is_imported_only_where_a_model_is_built_trained_or_run():
     found = {name for name, tree in modules().items() if uses_keras(name, tree)}
-    assert found <= KERAS
+    assert found == KERAS
     assert not any(n.startswith("webapp.web") for n in found)
 
 
