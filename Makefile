@@ -13,8 +13,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -e '.[test]'
 	touch $(STAMP)
 
+# The production server (gunicorn, as docs/deploy.md runs it); `python wsgi.py` is the development one.
 run: $(STAMP)
-	$(PY) wsgi.py
+	$(PY) -m gunicorn -c python:webapp.web.server wsgi:app
 
 test: $(STAMP)
 	$(PY) -m pytest

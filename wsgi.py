@@ -1,4 +1,5 @@
-"""Entry point: `python wsgi.py [--host H] [--port P]` serves HTTP and Socket.IO; gunicorn uses `app`."""
+"""Entry point: gunicorn serves `app` (`make run`: `gunicorn -c python:webapp.web.server wsgi:app`);
+`python wsgi.py [--host H] [--port P]` is the development server (Werkzeug, for debugging only)."""
 
 import argparse
 
@@ -21,15 +22,12 @@ else:
 
 if __name__ == "__main__":
     from webapp.extensions import socketio
-    from webapp.web.auth import setup_link
+    from webapp.web.server import announce
 
     parser = argparse.ArgumentParser(description="Serve the Keras dashboard.")
     parser.add_argument("--host", default=app.config["KD_HOST"])
     parser.add_argument("--port", type=int, default=app.config["KD_PORT"])
     args = parser.parse_args()
-    print(f"Keras dashboard: http://{args.host}:{args.port}/", flush=True)
-    link = setup_link(app)
-    if link:
-        print(f"No account yet: create the first admin at http://{args.host}:{args.port}{link}", flush=True)
+    announce(app, args.host, args.port)
     app.extensions["kd"].runs.begin(app.config["KD_WARM_SPARE"])   # warm now, not on the first request
     socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True)

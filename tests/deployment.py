@@ -12,8 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-import requests
-
 from tests.live import ROOT, LiveServer, ServerError, free_port, live_processes, wait_until
 
 BIN = Path(sys.executable).parent
@@ -116,25 +114,10 @@ def db_upgrade(env):
 
 
 class GunicornServer(LiveServer):
-    """The dashboard under `gunicorn -w 1 --threads 1000 wsgi:app`, the production command."""
+    """The dashboard under `make run`'s production command (gunicorn with webapp/web/server.py's settings)."""
 
-    def start(self, timeout=120):
-        """Start gunicorn and wait until GET /healthz answers 200; give self."""
-        with open(self.log_path, "a") as log:
-            self.process = subprocess.Popen(
-                [BIN / "gunicorn", "-w", "1", "--threads", "1000", "-b", f"127.0.0.1:{self.port}", "wsgi:app"],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise ServerError(f"gunicorn exited with code {self.process.returncode}.{self.output()}")
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise ServerError(f"gunicorn did not answer /healthz within {timeout} s.{self.output()}")
+    def __init__(self, data_dir, **options):
+        super().__init__(data_dir, production=True, **options)
 
     def close(self):
         """Stop gunicorn and everything in its session."""

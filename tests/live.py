@@ -1,4 +1,5 @@
-"""A live dashboard for tests and benches: `python wsgi.py --port N` as a user starts it, on one data dir.
+"""A live dashboard for tests and benches, as a user starts it, on one data dir: `make run`'s production
+server (gunicorn, `production=True`) or the development server `python wsgi.py --port N`.
 
 LiveServer starts the server as a subprocess from the repo root, waits for GET /healthz, stops it
 (SIGTERM, then SIGKILL) or kills it outright, and starts it again on the same data dir and port.
@@ -40,6 +41,12 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def make_run_command():
+    """Give the command `make run` serves with, read from the Makefile (its `$(PY)` is this interpreter)."""
+    recipe = (ROOT / "Makefile").read_text().split("\nrun:", 1)[1].split("\n")[1]
+    return [sys.executable if word == "$(PY)" else word for word in recipe.split()]
 
 
 class ServerError(AssertionError):
@@ -93,16 +100,18 @@ class LiveServer:
     not passed on, so a developer's KD_DATABASE_URL never reaches a test server. KD_DATA_DIR is `data_dir`.
     log_path: where the server's output goes (default: DATA_DIR_NAME-server.log beside the data dir).
     token: an API token sent as `Authorization: Bearer` with every request (or call sign_in()).
+    production: serve with `make run`'s command (gunicorn) instead of `python wsgi.py`.
     str(server) is its base URL, so f"{server}/api/runs" reads as a URL does.
     """
 
-    def __init__(self, data_dir, env=None, log_path=None, port=None, token=None):
+    def __init__(self, data_dir, env=None, log_path=None, port=None, token=None, production=False):
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("KD_")}
         self.env = {**inherited, **(env or {}), "KD_DATA_DIR": str(self.data_dir), "PYTHONUNBUFFERED": "1"}
         self.log_path = Path(log_path or self.data_dir.parent / f"{self.data_dir.name}-server.log")
         self.port = port or free_port()
+        self.production = production
         self.process = None
         self.http = requests.Session()
         self.token = None
@@ -163,9 +172,9 @@ class LiveServer:
         with open(self.log_path, "a") as log:
             log.write(f"\n===== start on port {self.port}, {time.strftime('%H:%M:%S')} =====\n")
             log.flush()
-            self.process = subprocess.Popen([sys.executable, "wsgi.py", "--port", str(self.port)], cwd=ROOT,
-                                            env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
+            command = make_run_command() if self.production else [sys.executable, "wsgi.py", "--port", str(self.port)]
+            self.process = subprocess.Popen(command, cwd=ROOT, env={**self.env, "KD_PORT": str(self.port)}, stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

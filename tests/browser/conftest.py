@@ -49,21 +49,22 @@ def _patient_expect():
     expect.set_options(timeout=10_000)
 
 
-def new_server(tmp_path_factory, name="kd-data", **settings):
-    """Give a LiveServer (tests/live.py), not started yet, on a fresh data dir with `settings`.
+def new_server(tmp_path_factory, name="kd-data", production=False, **settings):
+    """Give a LiveServer (tests/live.py), not started yet, on a fresh data dir with `settings`
+    (`production`: `make run`'s gunicorn, not `python wsgi.py`).
 
     Its Keras cache is an empty folder of its own: which keras.datasets are available never
     depends on the machine's cache.
     """
     return LiveServer(tmp_path_factory.mktemp(name), env={"KERAS_HOME": str(tmp_path_factory.mktemp("keras-home")),
-                                                          **settings})
+                                                          **settings}, production=production)
 
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory):
-    """Give the LiveServer of `python wsgi.py` on a fresh data dir whose team the CLI created;
-    its own requests go as the OWNER, `headers(name)` gives another user's."""
-    server = new_server(tmp_path_factory)
+    """Give the LiveServer of `make run`'s production server (gunicorn) on a fresh data dir whose team
+    the CLI created; its own requests go as the OWNER, `headers(name)` gives another user's."""
+    server = new_server(tmp_path_factory, production=True)
     for name, (role, password) in USERS.items():
         server.add_user(name, role, password)
     server.use_token(server.tokens[OWNER])

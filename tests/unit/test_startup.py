@@ -59,7 +59,7 @@ def test_state_built_before_fit_saves_a_trace_and_changes_no_number():
 
 
 def fresh_python(code):
-    """Run `code` in a new interpreter that imports this webapp; give its stdout (fail with its stderr)."""
+    """Run `code` in a new interpreter that imports this webapp; give its (stdout, stderr); fail with its stderr."""
     import os
     import subprocess
     import sys
@@ -68,20 +68,26 @@ def fresh_python(code):
     done = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=120, check=False,
                           env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
     assert done.returncode == 0, done.stderr
-    return done.stdout
+    return done.stdout, done.stderr
 
 
 def test_a_trainer_imports_tensorflow_without_sklearn_which_imports_as_usual_after():
     # Keras's optional scikit-learn wrappers cost 1.4 of the import's 7.7 CPU s (build._without_sklearn).
-    out = fresh_python("import sys\nfrom webapp.modelspec import build\nkeras = build.init_keras(gpu=True)\n"
-                       "print('sklearn' in sys.modules, keras.layers.Dense(2).units)\n"
-                       "from sklearn.datasets import load_digits\nprint(load_digits().images.shape)")
+    out, err = fresh_python("import sys\nfrom webapp.modelspec import build\nkeras = build.init_keras(gpu=True)\n"
+                            "print('sklearn' in sys.modules, keras.layers.Dense(2).units)\n"
+                            "from sklearn.datasets import load_digits\nprint(load_digits().images.shape)")
     assert out.split("\n")[:2] == ["False 2", "(1797, 8, 8)"]
+    # TensorFlow's start-up lines on a machine without a GPU ("E0000 ... failed call to cuInit") stay off the terminal.
+    assert not any(word in err for word in ("cuInit", "cuda drivers", "oneDNN", "absl::InitializeLog")), err
 
 
 def test_the_web_process_can_load_the_digits_while_it_imports_tensorflow():
     # The web process imports TensorFlow on a thread while requests go on: scikit-learn stays importable.
-    out = fresh_python("import sys, time\nfrom webapp.modelspec import build\nbuild.warm_in_background()\n"
-                       "while 'tensorflow' not in sys.modules: time.sleep(0.01)\n"
-                       "from sklearn.datasets import load_digits\nprint(load_digits().images.shape, build.keras_loaded())")
+    out, err = fresh_python("import sys, time\nfrom webapp.modelspec import build\nbuild.warm_in_background()\n"
+                            "while 'tensorflow' not in sys.modules: time.sleep(0.01)\n"
+                            "from sklearn.datasets import load_digits\nprint(load_digits().images.shape, build.keras_loaded())\n"
+                            "print('a request failed meanwhile', file=sys.stderr, flush=True)\n"
+                            "build.init_keras()")
     assert out.strip() == "(1797, 8, 8) False"   # loaded while the import was still going on
+    # What another thread wrote to stderr while TensorFlow's start-up noise was held comes out, after.
+    assert "a request failed meanwhile" in err and "cuInit" not in err

@@ -10,6 +10,7 @@ import math
 import os
 import re
 import sys
+import tempfile
 import threading
 
 from . import catalog, graph, shape_memo
@@ -32,11 +33,12 @@ def init_keras(gpu=False):
         if _keras is None:
             os.environ.setdefault("KERAS_BACKEND", "tensorflow")
             os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-            with _without_sklearn() if gpu else contextlib.nullcontext():
-                import tensorflow as tf
-                import keras
+            with _start_up_noise_dropped():
+                with _without_sklearn() if gpu else contextlib.nullcontext():
+                    import tensorflow as tf
+                    import keras
 
-            gpus = tf.config.list_physical_devices("GPU")
+                gpus = tf.config.list_physical_devices("GPU")
             if gpu:
                 for device in gpus:
                     tf.config.experimental.set_memory_growth(device, True)
@@ -44,6 +46,33 @@ def init_keras(gpu=False):
                 tf.config.set_visible_devices([], "GPU")
             _keras = keras
     return _keras
+
+
+# What TensorFlow's C++ side writes to stderr as it starts on a machine without a GPU, whatever
+# TF_CPP_MIN_LOG_LEVEL says (absl logs before it is initialised): facts, not faults, yet a newcomer
+# reads "E0000 ... failed call to cuInit: CUDA error" on a CPU machine as one.
+_NOISE = re.compile(r"All log messages before absl::InitializeLog|oneDNN custom operations are on|Could not find cuda "
+                    r"drivers|failed call to cuInit|cpu_feature_guard|To enable the following instructions")
+
+
+@contextlib.contextmanager
+def _start_up_noise_dropped():
+    """Hold what is written to stderr (the whole process's, file descriptor 2) meanwhile; then write it back
+    but TensorFlow's start-up noise. A line another thread wrote meanwhile comes out late, never lost."""
+    sys.stderr.flush()
+    held, saved = tempfile.TemporaryFile(), os.dup(2)
+    os.dup2(held.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        held.seek(0)
+        kept = b"".join(line for line in held if not _NOISE.search(line.decode("utf-8", "replace")))
+        held.close()
+        while kept:
+            kept = kept[os.write(2, kept):]
 
 
 @contextlib.contextmanager
@@ -75,7 +104,15 @@ def keras_loaded():
 
 def warm_in_background():
     """Import TensorFlow on a thread of this (web) process, so the first model check does not wait for it."""
-    threading.Thread(target=init_keras, name="kd-import-keras", daemon=True).start()
+    threading.Thread(target=init_keras, name=_IMPORT_THREAD, daemon=True).start()
+
+
+_IMPORT_THREAD = "kd-import-keras"
+
+
+def importing_in_background():
+    """Say whether warm_in_background's import is still going on (an exit now would crash in it)."""
+    return any(thread.name == _IMPORT_THREAD and thread.is_alive() for thread in threading.enumerate())
 
 
 def _kwargs(layer):
