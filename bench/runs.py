@@ -1,6 +1,6 @@
 """Training through the dashboard beside plain Keras: throughput, epoch-event latency, time to first batch.
 
-One invocation starts `python wsgi.py` servers on temporary data dirs (tests/live.py), uploads a
+One invocation starts `make run` servers (gunicorn) on temporary data dirs (tests/live.py), uploads a
 synthetic 28x28x1 dataset through POST /api/datasets and prints, each figure with its baseline:
 
 1. throughput: the same model and data trained through the dashboard (POST /api/runs, batch
@@ -245,14 +245,14 @@ def first_batch(args, spare, cold, npz, datasets):
 
 def fresh_first_batch(args, tmp, npz):
     """Print POST /api/runs -> first run_batch on a server started 10 s before the POST (nothing warmed by hand)."""
-    print(f"\n== first run after start: a new server (KD_WARM_SPARE=1, the default; its account made\n   with the CLI before it starts), the data uploaded after it starts, POST /api/runs "
+    print(f"\n== first run after start: a new `make run` server (KD_WARM_SPARE=1, the default; its account made\n   with the CLI before it starts), the data uploaded after it starts, POST /api/runs "
           f"{args.fresh_after:g} s\n   after the server was started -> first run_batch at a websocket client "
           f"({args.model}); median of {args.fresh_repeat}, each on a new server")
     times = []
     for n in range(args.fresh_repeat):
         # The account first: `flask users create` and `users token` each load the whole app (~3 CPU s), which
         # is this harness's work, not the server's; a team's restarted instance has its accounts already.
-        server = LiveServer(tmp / f"fresh-{n}").sign_in()
+        server = LiveServer(tmp / f"fresh-{n}", production=True).sign_in()
         t_start = time.monotonic()
         server.start()
         try:
@@ -313,10 +313,10 @@ def main():
     with tempfile.TemporaryDirectory(prefix="kd-bench-") as tmp:
         tmp = Path(tmp)
         npz = synthetic(tmp / "synthetic.npz", args.samples, args.test)
-        spare = LiveServer(tmp / "spare", env={"KD_WARM_SPARE": "1", "KD_TIME_CALLBACKS": "1"}).start().sign_in()
+        spare = LiveServer(tmp / "spare", env={"KD_WARM_SPARE": "1", "KD_TIME_CALLBACKS": "1"}, production=True).start().sign_in()
         cold = None
         if "first-batch" in parts:
-            cold = LiveServer(tmp / "cold", env={"KD_WARM_SPARE": "0"}).start().sign_in()
+            cold = LiveServer(tmp / "cold", env={"KD_WARM_SPARE": "0"}, production=True).start().sign_in()
         try:
             for server in (spare, cold):
                 if server:

@@ -22,6 +22,8 @@ def test_a_wrong_prediction_inside_layers_grad_cam_and_another_class(browser_pag
     assert matrix[t][p] > 0, "the small CNN made no mistake to open"
     page.goto(f"/runs/{run_id}/gallery")
     expect(page.locator("#confusion-chart")).to_have_attribute("data-state", "ready")
+    # The page settled: its first tiles drawn and its head filled in (a click by coordinates misses a moving chart).
+    expect(page.locator("#gallery")).to_have_attribute("data-thumbs", "ready")
     page.mouse.click(*cell_centre(page, t, p))
     expect(page.locator("#gallery-count")).to_have_text(f"Showing 1–{matrix[t][p]} of {matrix[t][p]}")
     page.locator("#show-saliency").check()         # "show where the model looked" across the gallery
