@@ -26,6 +26,10 @@ worker_connections = 1200
 timeout = 120
 graceful_timeout = 10
 accesslog = None
+# gunicorn >= 25 opens a control socket at one path per user ($HOME/.gunicorn/gunicorn.ctl): two
+# instances on one machine would take it from each other, and its commands (more workers) would
+# split the Socket.IO sessions that live in this one process. Nothing here uses it.
+control_socket_disable = True
 
 
 def post_fork(server, worker):
