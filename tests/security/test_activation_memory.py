@@ -117,6 +117,17 @@ def test_the_check_still_answers_an_attack_model_with_its_estimate(client):
     assert found["largest_layer"] == 1 and found["per_sample_bytes"] > 256 * 2**30
 
 
+def test_the_estimate_of_a_shape_of_10_to_the_9_by_10_to_the_9_is_a_big_number_at_once():
+    from webapp.modelspec import memory
+
+    rows = [{"index": i, "name": f"r{i}", "output_shape": [None, 10**9, 10**9, 10**9]} for i in range(1000)]
+    began = time.process_time()
+    found = memory.estimate([{"type": "Reshape"}] * 1000, rows, [8, 8, 1], 65_536)
+    assert found["bytes"] == (64 + 1000 * 3 * 10**27) * 4 * 65_536          # exact: Python's integers do not overflow
+    assert memory.readable(found["bytes"]) == "more than 1024 EB"
+    assert time.process_time() - began < 0.5
+
+
 def stored_run(app, layers, summary=None):
     """Store a completed run of these layers (as one made before the bound, or under a looser one) with a
     model.keras that is not a model: a route that loads it would answer 409."""

@@ -18,6 +18,7 @@ function approx(bytes) {
   const units = ["B", "KB", "MB", "GB", "TB", "PB", "EB"];
   let size = bytes, unit = 0;
   while (size >= 1024 && unit < units.length - 1) { size /= 1024; unit += 1; }
+  if (size >= 1024) return "more than 1024 EB";   // a shape of 10⁹ × 10⁹ × … : a number, not a length of digits
   return `~${size < 10 && unit ? size.toFixed(1) : Math.round(size)} ${units[unit]}`;
 }
 
