@@ -57,6 +57,10 @@ def load(env=None):
         "KD_MAX_UPLOAD_MB": max_upload_mb,
         "KD_MAX_PARAMS": _int(env, "KD_MAX_PARAMS", 50_000_000),              # a larger model is refused
         "KD_MAX_QUEUED_PER_USER": _int(env, "KD_MAX_QUEUED_PER_USER", 10),    # runs one user may have waiting
+        # A training step's activations (modelspec/memory.py's estimate at the run's batch size), and one
+        # sample's in the web process (the inside view, predict-one): past them a model is refused, 422.
+        "KD_MAX_ACTIVATION_MB": _int(env, "KD_MAX_ACTIVATION_MB", 4096),
+        "KD_MAX_WEB_ACTIVATION_MB": _int(env, "KD_MAX_WEB_ACTIVATION_MB", 512),
         # How many proxies in front of the app to believe about the client's address and scheme
         # (X-Forwarded-For, X-Forwarded-Proto); 0 believes none, so a client cannot forge them.
         "KD_TRUSTED_PROXIES": _int(env, "KD_TRUSTED_PROXIES", 0),

@@ -93,6 +93,7 @@ def test_mnist_convnet_preset_shows_keras_shapes_and_params(browser_page, screen
     choose_preset(page, "MNIST convnet")
     expect(page.locator("#summary-table tbody tr")).to_have_count(8)
     expect(total_params(page)).to_have_text(re.compile(rf"^{CNN_TOTAL} \("))
+    expect(page.locator("#summary-totals")).to_contain_text(re.compile(r"Activations:\s*~[\d.]+ [KMG]?B per batch of [\d,]+"))
     assert summary_rows(page) == CNN_ROWS
     expect(card(page, 0).locator(".layer-type")).to_have_text("Conv2D")
     expect(card(page, 0).locator(".layer-shape")).to_have_text("→ (None, 6, 6, 32)")

@@ -231,6 +231,34 @@ def test_epoch_sample_and_sample_probabilities_share_one_predict_per_epoch(model
     assert np.argmax(strip["probabilities"][-1]) == predictions.Predictions.load(sample.path).predicted[3]
 
 
+def test_epoch_sample_predicts_in_batches_of_the_runs_batch_size(model, data, tmp_path):
+    # A model that needs 96 MB a sample, trained at batch_size 1, must not be given 100 images at once.
+    x, y = data
+    calls = []
+    predict_on_batch = model.predict_on_batch
+    model.predict_on_batch = lambda batch: calls.append(len(batch)) or predict_on_batch(batch)
+    sample = callbacks.EpochSample(tmp_path / predictions.EPOCH_FILE, x, y, batch_size=8)
+    sample.set_model(model)
+    sample.on_train_begin()
+    sample.on_epoch_end(0)
+    assert calls == [8, 8, 4]
+    saved = predictions.Predictions.load(sample.path)
+    assert saved.predicted.tolist() == np.argmax(model.predict(x, verbose=0), -1).tolist()
+
+
+def test_the_test_splits_predictions_after_training_use_the_runs_batch_size(model, data, tmp_path):
+    from webapp.runs import trainer
+
+    x, y = data
+    sizes = []
+    predict = model.predict
+    model.predict = lambda inputs, **kwargs: sizes.append(kwargs.get("batch_size")) or predict(inputs, **kwargs)
+    trainer.save_predictions(model, x, y, tmp_path, 1, batch_size=8)
+    assert sizes == [8]
+    assert predictions.Predictions.load(tmp_path / predictions.FILE).predicted.tolist() == \
+        np.argmax(predict(x, verbose=0), -1).tolist()
+
+
 def test_save_every_epoch_fills_the_cache_keras_saving_misses(model, tmp_path):
     from keras.src.saving import saving_lib
 

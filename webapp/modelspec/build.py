@@ -13,7 +13,7 @@ import sys
 import tempfile
 import threading
 
-from . import catalog, graph, shape_memo
+from . import catalog, graph, memory, shape_memo
 from .fields import FieldError, SpecError
 
 _keras = None
@@ -155,21 +155,22 @@ def keras_message(exc):
     return text[:400]
 
 
-def _shape_text(shape):
+def shape_text(shape):
+    """Give a per-sample shape as Keras prints it: (8, 8, 1), (10,)."""
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 def _precheck(index, layer, shape):
     """Give a FieldError when the layer cannot take an input of this shape (per sample), else None."""
     entry = catalog.LAYERS[layer["type"]]
-    where = f"layer {index} gets {_shape_text(shape)}"
+    where = f"layer {index} gets {shape_text(shape)}"
     if layer["type"] == "TimeDistributed":
         if len(shape) < 2:
             return FieldError(index, None, f"TimeDistributed needs (timesteps, ...) per sample; {where}. "
                                            "Use Reshape or RepeatVector before it.")
         inner = _precheck(index, layer["layer"], shape[1:])
         return inner and FieldError(index, "layer", f"TimeDistributed applies {layer['layer']['type']} to each "
-                                                    f"timestep of {_shape_text(shape[1:])}: {inner.message}")
+                                                    f"timestep of {shape_text(shape[1:])}: {inner.message}")
     if layer["type"] == "Permute" and sorted(layer["dims"]) != list(range(1, len(shape) + 1)):
         return FieldError(index, "dims", f"Permute: dims {layer['dims']} must order the axes 1..{len(shape)} "
                                          f"(each once); {where}.")
@@ -188,7 +189,7 @@ def _precheck(index, layer, shape):
         known = math.prod(d for d in target if d != -1)
         if (-1 not in target and known != size) or (-1 in target and size % known):
             return FieldError(index, "target_shape", f"Reshape: target_shape {target} cannot hold the "
-                                                     f"{size} values of {_shape_text(shape)}; {where}.")
+                                                     f"{size} values of {shape_text(shape)}; {where}.")
     return None
 
 
@@ -263,16 +264,16 @@ def _call(index, layer, name, tensors, wanted):
         x = keras_layer(tensors if merge else tensors[0])
     except Exception as exc:  # Keras raises ValueError, TypeError, even tf errors
         if merge:
-            given = " and ".join(f"{_shape_text(s)} from {n}" for s, n in zip(shapes, wanted))
+            given = " and ".join(f"{shape_text(s)} from {n}" for s, n in zip(shapes, wanted))
             raise SpecError([FieldError(index, "inputs", f"Layer {index} ({layer['type']} '{name}') cannot merge "
                                         f"its inputs {wanted}: it gets {given}. {_merge_rule(layer)} "
                                         f"(Keras: {keras_message(exc)})")]) from exc
         raise SpecError([FieldError(index, None, f"Layer {index} ({layer['type']}) on input "
-                                    f"{_shape_text(shapes[0])}: {keras_message(exc)}")]) from exc
+                                    f"{shape_text(shapes[0])}: {keras_message(exc)}")]) from exc
     out = tuple(x.shape[1:])
     if any(d == 0 for d in out if d is not None):
-        raise SpecError([FieldError(index, None, f"Layer {index} ({layer['type']}) turns {_shape_text(shapes[0])} "
-                                    f"into {_shape_text(out)}, which is empty. Use padding=\"same\" or a smaller window.")])
+        raise SpecError([FieldError(index, None, f"Layer {index} ({layer['type']}) turns {shape_text(shapes[0])} "
+                                    f"into {shape_text(out)}, which is empty. Use padding=\"same\" or a smaller window.")])
     return keras_layer, x
 
 
@@ -346,7 +347,7 @@ def check_output(spec, rows, num_classes):
     mode = spec.label_mode
     unit_field = "units" if spec.layers[-1]["type"] == "Dense" else None
     if len(out) != 1:
-        raise SpecError([FieldError(index, None, f"The model's output is {_shape_text(tuple(out))} per sample; a classifier "
+        raise SpecError([FieldError(index, None, f"The model's output is {shape_text(tuple(out))} per sample; a classifier "
                                     f"needs a flat ({num_classes if mode != 'binary' else 1},). Add Flatten or "
                                     f"GlobalAveragePooling before the last Dense.")])
     width, activation = out[0], _last_activation(spec)
@@ -373,5 +374,9 @@ def summarize(spec, dataset):
     """Give the `POST /api/models/check` answer for a checked spec on a dataset, or raise SpecError."""
     _, rows = trace(spec, dataset["input_shape"], weights=False)
     warnings = check_output(spec, rows, dataset["num_classes"])
+    # A check without `fit` is estimated at the batch size fit would take by default.
+    batch_size = spec.fit["batch_size"] if spec.fit else next(p.default for p in catalog.FIT if p.name == "batch_size")
     return {"ok": True, "layers": rows, "total_params": sum(r["params"] for r in rows),
-            "trainable_params": sum(r["trainable_params"] for r in rows), "warnings": warnings}
+            "trainable_params": sum(r["trainable_params"] for r in rows),
+            "activations": memory.estimate(spec.layers, rows, dataset["input_shape"], batch_size),
+            "warnings": warnings}

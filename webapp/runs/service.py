@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from ..modelspec import build
+from ..modelspec import build, memory
 from ..modelspec.validate import FieldError, SpecError, validate
 from ..db.store import Run, utcnow
 from . import journal, paths
@@ -32,10 +32,12 @@ class RunError(Exception):
 class RunService:
     """Creates runs, keeps at most `max_concurrent` training, and relays their events."""
 
-    def __init__(self, store, datasets, data_dir, max_concurrent=1, notify=None, max_params=None, max_queued=None):
+    def __init__(self, store, datasets, data_dir, max_concurrent=1, notify=None, max_params=None, max_queued=None,
+                 max_activation_mb=None):
         self.store, self.datasets, self.data_dir = store, datasets, Path(data_dir)
         self.max_concurrent = max_concurrent
         self.max_params, self.max_queued = max_params, max_queued   # KD_MAX_PARAMS, KD_MAX_QUEUED_PER_USER
+        self.max_activation_mb = max_activation_mb                   # KD_MAX_ACTIVATION_MB
         self.notify = notify or (lambda event: None)
         self.executor = None
         self._lock = threading.RLock()
@@ -56,6 +58,7 @@ class RunService:
             raise SpecError([FieldError(None, "dataset", dataset.get("message") or "This dataset is not available.")])
         summary = self.summarize(spec, dataset)
         self._check_size(summary)
+        self._check_activations(summary, spec.fit["batch_size"])
         self._check_queue(owner_id)
         with self.store.session() as s:
             run = Run(name=spec.name or f"{spec.dataset}-{len(spec.layers)}-layers", owner_id=owner_id,
@@ -89,6 +92,27 @@ class RunService:
         raise SpecError([FieldError(largest["index"], "model", (
             f"The model has {total:,} parameters (layer {largest['index']}, {largest['type']}, has "
             f"{largest['params']:,}); this server trains at most {self.max_params:,} (KD_MAX_PARAMS)."))])
+
+    def _check_activations(self, summary, batch_size):
+        """Refuse a training step whose activations would pass KD_MAX_ACTIVATION_MB, naming the largest layer and fit.batch_size."""
+        if self.max_activation_mb is None:
+            return
+        found, limit = summary["activations"], self.max_activation_mb * 2**20
+        per_sample = found["per_sample_bytes"]
+        if per_sample * batch_size <= limit:
+            return
+        index = found["largest_layer"]
+        row = next((r for r in summary["layers"] if r["index"] == index), {"type": "input", "output_shape": [None]})
+        fits = memory.largest_batch(per_sample, limit)
+        remedy = (f"Lower fit.batch_size to at most {fits:,}, or make the model's outputs smaller" if fits else
+                  f"Even one sample needs more than that: make the outputs smaller, starting with layer {index}'s "
+                  "(fewer filters, units or branches; a smaller size, stride or padding)")
+        layer = (f"layer {index}, {row['type']}, with output {build.shape_text(row['output_shape'][1:])}, keeps "
+                 f"{memory.readable(found['largest_layer_bytes'])} of it")
+        raise SpecError([FieldError(index, "fit.batch_size", (
+            f"A training step at batch_size {batch_size:,} needs about {memory.readable(per_sample * batch_size)} "
+            f"for activations ({memory.readable(per_sample)} per sample; {layer}); this server allows "
+            f"{self.max_activation_mb:,} MB (KD_MAX_ACTIVATION_MB). {remedy}."))])
 
     def _check_queue(self, owner_id):
         """Refuse (429) one more waiting run for an owner who has KD_MAX_QUEUED_PER_USER waiting."""

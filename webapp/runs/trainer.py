@@ -101,11 +101,11 @@ def _model_name(name):
     return safe or "sequential"
 
 
-def save_predictions(model, x_test, y_test, folder, epoch):
-    """Predict the whole test split with the saved model and store predictions.npz atomically."""
+def save_predictions(model, x_test, y_test, folder, epoch, batch_size=32):
+    """Predict the whole test split with the saved model, batch_size images at a time (the run's), and store predictions.npz atomically."""
     import numpy as np
 
-    arrays = predictions.arrays(model.predict(x_test, verbose=0), y_test, epoch)
+    arrays = predictions.arrays(model.predict(x_test, batch_size=batch_size, verbose=0), y_test, epoch)
     atomic_write(folder / predictions.FILE, lambda p: np.savez(p, **arrays))
 
 
@@ -155,7 +155,7 @@ def _fit(store, run_id, settings, publisher, should_stop):
     train_data, validation_data = feed.fit_inputs(data.x_train, y, data.x_test, y_test, fit, scale)
     if should_stop():
         return "stopped", None
-    sample = EpochSample(folder / predictions.EPOCH_FILE, x_test, data.y_test)
+    sample = EpochSample(folder / predictions.EPOCH_FILE, x_test, data.y_test, batch_size=fit["batch_size"])
     callbacks = fit_callbacks(spec, folder, progress, sample, inside_recorders(folder, x_test, sample.predict))
     if settings.get("KD_TIME_CALLBACKS"):
         callbacks = timed(keras, callbacks, folder, publisher)
@@ -174,7 +174,7 @@ def _fit(store, run_id, settings, publisher, should_stop):
         return "failed", (f"The loss became NaN at epoch {epoch}, batch {batch}, so training stopped "
                           "(TerminateOnNaN). Try a lower learning_rate, clipnorm, or BatchNormalization.")
     # After the save, from the same weights: the gallery shows what the downloaded model.keras predicts.
-    save_predictions(model, x_test, data.y_test, folder, epochs)
+    save_predictions(model, x_test, data.y_test, folder, epochs, fit["batch_size"])
     return ("stopped" if progress.stopped_by_user else "completed"), None
 
 

@@ -13,6 +13,22 @@ function memory(params) {
   return "";
 }
 
+/** Give a byte count rounded as an estimate reads: ~1.2 GB, ~380 MB (powers of 1024, as modelspec/memory.py). */
+function approx(bytes) {
+  const units = ["B", "KB", "MB", "GB", "TB", "PB", "EB"];
+  let size = bytes, unit = 0;
+  while (size >= 1024 && unit < units.length - 1) { size /= 1024; unit += 1; }
+  if (size >= 1024) return "more than 1024 EB";   // a shape of 10⁹ × 10⁹ × … : a number, not a length of digits
+  return `~${size < 10 && unit ? size.toFixed(1) : Math.round(size)} ${units[unit]}`;
+}
+
+/** Give the activation estimate's totals line, or none for a summary stored before it existed. */
+function activations(result) {
+  const found = result.activations;
+  if (!found) return [];
+  return [["Activations:", `${approx(found.bytes)} per batch of ${grouped(found.batch_size)} (training step)`]];
+}
+
 /** Give one table row. */
 function row(index, nameType, shape, params, className = "") {
   return el("tr", { class: className, dataset: { layerIndex: String(index) } },
@@ -35,6 +51,7 @@ export function showSummary(parts, result) {
     ["Total params:", `${grouped(result.total_params)} (${memory(result.total_params)})`],
     ["Trainable params:", `${grouped(result.trainable_params)} (${memory(result.trainable_params)})`],
     ["Non-trainable params:", `${grouped(frozen)} (${memory(frozen)})`],
+    ...activations(result),
   ]);
   replaceChildren(parts.warnings, (result.warnings || []).map((w) => el("li", { class: "warning", text: String(w) })));
 }

@@ -20,7 +20,7 @@ from ...runs import paths
 from ...predict.predictions import class_name
 from . import bp
 from .errors import error
-from .predictions import Missing, _dataset, _run, run_dir, state as prediction_state
+from .predictions import Missing, _dataset, _run, run_dir, runnable, state as prediction_state
 
 OWN_KEPT = 32              # uploaded images kept for their inside views (the oldest go first)
 
@@ -100,6 +100,7 @@ def _loaded(path):
 def _pass(run, image):
     """Give (path, loaded, x, true class, forward) for a run's image."""
     path = _model_path(run)
+    runnable(run)   # before the model is loaded or the image read
     x, true = _input(run, image)
     loaded = _loaded(path)
     return path, loaded, x, true, state().inspector.forward(path, image, x)
@@ -175,6 +176,7 @@ def inside_own(run_id):
     if file is None:
         return error(400, "image: send an image file as the multipart form field `image` (PNG, JPEG, GIF, BMP, WebP).")
     _model_path(run)
+    runnable(run)
     try:
         look = prediction_state().look(run.dataset)
     except DatasetError as exc:

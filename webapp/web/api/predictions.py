@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from flask import Response, current_app, jsonify, request
 
-from ...predict import predictions as preds, thumbnails, user_image
+from ...predict import predictions as preds, thumbnails, user_image, web_bound
 from ...datasets import DatasetError
 from ...runs import journal, paths
 from ...predict.saved_models import ModelCache
@@ -78,6 +78,14 @@ def _run(run_id):
     if run is None:
         raise Missing(404, f"There is no run {run_id}.")
     return run
+
+
+def runnable(run):
+    """Refuse (422, naming its largest layer) a run whose model needs more than KD_MAX_WEB_ACTIVATION_MB for one image here."""
+    info = services().datasets.info(run.dataset)
+    if info is None:
+        raise Missing(409, f"The dataset {run.dataset!r} of run {run.id} cannot be loaded here: it no longer exists.")
+    web_bound.check(run.id, run.spec, run.summary, info["input_shape"], current_app.config["KD_MAX_WEB_ACTIVATION_MB"])
 
 
 def run_dir(run_id):
@@ -218,6 +226,7 @@ def predict(run_id):
     path = run_dir(run.id) / paths.MODEL
     if not path.exists():
         raise Missing(409, f"Run {run.id} has no saved model yet: it is saved after each finished epoch.")
+    runnable(run)
     try:
         look = state().look(run.dataset)
     except DatasetError as exc:
