@@ -216,6 +216,14 @@ def inside_kernels(run_id):
 
 @bp.get("/runs/<int:run_id>/histograms")
 def histograms(run_id):
-    """Give the per-epoch weight histograms the trainer recorded ({"layers": []} before the first epoch)."""
+    """Give the per-epoch weight histograms the trainer recorded ({"layers": []} before the first epoch).
+
+    The file is the answer (weight_histograms.dumps of the document), so it is sent as it is, never
+    parsed here: a request costs the file's bytes, which the trainer keeps bounded (epochs_kept).
+    """
     run = _run(run_id)
-    return jsonify(weight_histograms.load(run_dir(run.id) / weight_histograms.FILE) or weight_histograms.empty())
+    try:
+        stored = open(run_dir(run.id) / weight_histograms.FILE, "rb")   # send_file closes it
+    except FileNotFoundError:
+        return jsonify(weight_histograms.empty())
+    return send_file(stored, mimetype="application/json", max_age=0)
