@@ -58,8 +58,8 @@ def record(doc, epoch, layers, bins=BINS):
             if entry is None:
                 entry = tensors[weight_name] = {"name": weight_name, "shape": list(np.shape(values)), "epochs": []}
                 layer["weights"].append(entry)
-            kept = [e for e in entry["epochs"] if e["epoch"] < epoch] + [{"epoch": int(epoch), **histogram(values, bins)}]
-            entry["epochs"] = [kept[i] for i in epochs_kept.kept([e["epoch"] for e in kept])]
+            epochs = [e for e in entry["epochs"] if e["epoch"] < epoch] + [{"epoch": int(epoch), **histogram(values, bins)}]
+            entry["epochs"] = [epochs[i] for i in epochs_kept.kept([e["epoch"] for e in epochs])]
     return doc
 
 
