@@ -28,6 +28,20 @@ def test_record_replaces_an_epoch_done_again():
     assert json.loads(weight_histograms.dumps(doc)) == doc
 
 
+def test_epochs_kept_as_they_arrive_are_those_kept_of_the_whole_run():
+    from webapp.runs.epochs_kept import MOST, kept
+
+    arrived = []
+    for epoch in range(1, 1001):
+        arrived.append(epoch)
+        arrived = [arrived[i] for i in kept(arrived)]
+        whole = list(range(1, epoch + 1))
+        assert arrived == [whole[i] for i in kept(whole)]         # nothing a later epoch needs was dropped
+        assert len(arrived) <= MOST and arrived[0] == 1 and arrived[-1] == epoch
+        assert epoch > MOST or arrived == whole
+    assert len({b - a for a, b in zip(arrived, arrived[1:-1])}) == 1
+
+
 def test_heatmap_pictures_are_bounded():
     big = np.random.default_rng(0).random((4000, 3000), dtype=np.float32)
     assert all(32 < side <= 64 for side in heatmaps.shrink(big, 64).shape)

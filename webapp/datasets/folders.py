@@ -17,12 +17,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..modelspec.numbers import whole
 from .archive import list_archive, tar_members
 from .images import GRAY_MODES, head_size, is_gray, open_image, pixels
 from .npz import UploadError
 
 DEFAULT_SIDE_CAP = 256              # Keras's own default image_size is (256, 256)
 MAX_SIDE = 1024
+MAX_SEED = 2**32 - 1                # the split's seed, as NumPy's seeds go
 MAX_BAD_SHARE = 0.1                 # more unreadable images than this share and the archive is refused
 
 
@@ -46,17 +48,19 @@ def options(form):
     size, mode = (form.get("image_size") or "").strip(), (form.get("color_mode") or "").strip() or None
     out = Options(color_mode=mode)
     if size:
-        parts = size.lower().replace("x", ",").replace("×", ",").split(",")
-        if len(parts) != 2 or not all(p.strip().isdigit() and 1 <= int(p) <= MAX_SIDE for p in parts):
-            raise UploadError(f"image_size: give height,width (e.g. 28,28), each 1..{MAX_SIDE}; got {size!r}.")
-        out.image_size = tuple(int(p) for p in parts)
+        parts = [whole(p, 1, MAX_SIDE) for p in size.lower().replace("x", ",").replace("×", ",").split(",", 2)]
+        if len(parts) != 2 or None in parts:
+            raise UploadError(f"image_size: give height,width (e.g. 28,28), each 1..{MAX_SIDE}; got {size[:40]!r}.")
+        out.image_size = tuple(parts)
     if mode not in (None, "grayscale", "rgb"):
         raise UploadError(f"color_mode: grayscale or rgb (or empty: from the images); got {mode!r}.")
+    out.seed = whole(form.get("seed") or "0", 0, MAX_SEED)
+    if out.seed is None:
+        raise UploadError(f"seed must be a whole number from 0 to {MAX_SEED}; got {form.get('seed')[:40]!r}.")
     try:
         out.test_fraction = float(form.get("test_fraction") or 0.2)
-        out.seed = int(form.get("seed") or 0)
     except ValueError:
-        raise UploadError("test_fraction must be a number in (0, 1) and seed a whole number.") from None
+        raise UploadError("test_fraction must be a number between 0 and 1 (e.g. 0.2).") from None
     if not 0 < out.test_fraction < 1:
         raise UploadError(f"test_fraction must be between 0 and 1 (e.g. 0.2); got {out.test_fraction:g}.")
     return out

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from . import catalog
 
 MAX_NAME = 100
+MAX_ERRORS = 100    # a 422 lists this many problems, then one more that counts the rest
 
 
 @dataclass
@@ -26,10 +27,16 @@ class FieldError:
 
 
 class SpecError(ValueError):
-    """Raised with every FieldError found, so a user sees them all at once."""
+    """Raised with every FieldError found (the first MAX_ERRORS, then a count of the rest), so a user
+    sees them all at once and a spec of many mistakes still gets a small answer."""
 
     def __init__(self, errors):
         self.errors = list(errors)
+        # Past MAX_ERRORS + 1 (not MAX_ERRORS) so that a capped list re-raised as it is stays as it is.
+        if len(self.errors) > MAX_ERRORS + 1:
+            rest = len(self.errors) - MAX_ERRORS
+            self.errors[MAX_ERRORS:] = [FieldError(None, None, f"{rest:,} more problems are not listed; "
+                                                               "mend these and check again.")]
         super().__init__("; ".join(e.message for e in self.errors))
 
 

@@ -89,8 +89,11 @@ def check_graph(layers, given, errors, error):
     for i, (layer, wanted) in enumerate(zip(layers, inputs)):
         for name in wanted or ():
             if name != INPUT and name not in index_of:
+                # The known names are not listed: repeated in each such error they made the answer
+                # grow with the product of layers and inputs. The user's own spec lists them.
                 errors.append(error(i, "inputs", f"Layer {i} ({names[i]}): its inputs name '{name:.100}', which "
-                                                 f"is no layer of the model. Known: {INPUT}, {', '.join(names)}."))
+                                                 "is no layer of the model. Inputs name other layers by their "
+                                                 f"\"name\" (or \"{INPUT}\", the dataset's input)."))
         if layer is not None and wanted is not None:
             _check_arity(i, layer["type"], names[i], wanted, errors, error)
     if errors:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..modelspec import numbers
+
 TOP_K = 5
 FILE = "predictions.npz"            # the whole test split, written when a run ends
 EPOCH_FILE = "epoch_sample.npz"     # a fixed sample, rewritten after every epoch while training
@@ -178,10 +180,10 @@ def whole(args, name, default, lo, hi):
     value = args.get(name)
     if value is None or value == "":
         return default
-    text = str(value).strip()
-    if not text.isdigit() or not lo <= int(text) <= hi:
-        raise QueryError(f"{name} must be a whole number from {lo} to {hi}; got {value!r}.")
-    return int(text)
+    found = numbers.whole(str(value), lo, hi)
+    if found is None:
+        raise QueryError(f"{name} must be a whole number from {lo} to {hi}; got {str(value)[:40]!r}.")
+    return found
 
 
 def _choice(args, name, choices, default):
@@ -197,10 +199,10 @@ def _indexes(args):
     value = args.get("indexes")
     if not value:
         return None
-    parts = str(value).split(",")
-    if len(parts) > MAX_INDEXES or not all(p.strip().isdigit() and int(p) <= 10**9 for p in parts):
+    found = numbers.wholes(str(value), MAX_INDEXES, 0, 10**9)
+    if found is None:
         raise QueryError(f"indexes must be up to {MAX_INDEXES} whole numbers separated by commas; got {str(value)[:40]!r}.")
-    return tuple(int(p) for p in parts)
+    return found
 
 
 def parse_query(args, num_classes):

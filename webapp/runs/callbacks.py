@@ -18,7 +18,7 @@ import keras
 import numpy as np
 
 from ..predict import inside, predictions
-from . import weight_histograms
+from . import epochs_kept, weight_histograms
 from .paths import BEST, MODEL, atomic_write
 
 log = logging.getLogger(__name__)
@@ -281,7 +281,9 @@ def inside_recorders(folder, x_test, predict=None):
 class WeightHistograms(keras.callbacks.Callback):
     """Records a fixed-bin histogram of every weight tensor of every layer at each epoch end.
 
-    Cheap: one copy of the weights and one `np.histogram` per tensor per epoch, never per batch.
+    Cheap: one copy of the weights and one `np.histogram` per tensor per epoch, never per batch; at
+    most `epochs_kept.MOST` epochs are kept per tensor (weight_histograms.record), so the file's
+    rewrite each epoch costs the same at epoch 1,000 as at epoch 32.
 
     Args:
         path: the JSON file to write (`weight_histograms.FILE` in the run's folder); a continued
@@ -319,10 +321,11 @@ class WeightHistograms(keras.callbacks.Callback):
 
 
 class SampleProbabilities(keras.callbacks.Callback):
-    """Predicts a fixed sample of test images at each epoch end and keeps every epoch's probabilities.
+    """Predicts a fixed sample of test images at each epoch end and keeps its probabilities per epoch.
 
     The inside view of a sample image draws them as the "watch it learn" strip: this image's class
-    probabilities epoch by epoch.
+    probabilities epoch by epoch. At most `epochs_kept.MOST` epochs are kept (the first, the last,
+    the rest evenly thinned), so the file stays small however long the run.
 
     Args:
         path: the .npz file to write (`inside.LEARNING_FILE` in the run's folder).
@@ -360,6 +363,8 @@ class SampleProbabilities(keras.callbacks.Callback):
             keep = [i for i, e in enumerate(self.epochs) if e < epoch + 1]
             self.epochs = [self.epochs[i] for i in keep] + [epoch + 1]
             self.probabilities = [self.probabilities[i] for i in keep] + [probs]
+            keep = epochs_kept.kept(self.epochs)
+            self.epochs, self.probabilities = [self.epochs[i] for i in keep], [self.probabilities[i] for i in keep]
             arrays = {"index": self.index, "epochs": np.asarray(self.epochs, np.int64),
                       "probabilities": np.stack(self.probabilities)}
             atomic_write(self.path, lambda p: np.savez(p, **arrays))

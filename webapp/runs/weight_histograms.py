@@ -4,13 +4,17 @@ The trainer's WeightHistograms callback records one histogram per tensor at each
 (`record`); the API reads the file back (`load`). Pure numpy, no Keras, no Flask. The document is
 the contract's answer: {"layers": [{"name", "weights": [{"name", "shape", "epochs": [{"epoch",
 "edges", "counts"}]}]}]}. Counts sum to the tensor's size; values that are not finite (after a NaN
-loss) are counted apart, in "nonfinite", so the sum still holds.
+loss) are counted apart, in "nonfinite", so the sum still holds. Each weight keeps at most
+`epochs_kept.MOST` epochs (the first, the last, the rest evenly thinned), so the document, its
+rewrite each epoch and every read of it stay bounded however long the run.
 """
 
 import json
 from pathlib import Path
 
 import numpy as np
+
+from . import epochs_kept
 
 FILE = "histograms.json"
 BINS = 30
@@ -40,7 +44,7 @@ def record(doc, epoch, layers, bins=BINS):
     """Add one epoch to the document: layers is [(layer name, [(weight name, array), ...]), ...].
 
     An epoch recorded again (a continued run that resumes from an earlier save) replaces what
-    was recorded for it and after it, so epochs always rise.
+    was recorded for it and after it, so epochs always rise; then the epochs are thinned (epochs_kept).
     """
     by_name = {layer["name"]: layer for layer in doc["layers"]}
     for layer_name, weights in layers:
@@ -54,8 +58,8 @@ def record(doc, epoch, layers, bins=BINS):
             if entry is None:
                 entry = tensors[weight_name] = {"name": weight_name, "shape": list(np.shape(values)), "epochs": []}
                 layer["weights"].append(entry)
-            entry["epochs"] = [e for e in entry["epochs"] if e["epoch"] < epoch]
-            entry["epochs"].append({"epoch": int(epoch), **histogram(values, bins)})
+            epochs = [e for e in entry["epochs"] if e["epoch"] < epoch] + [{"epoch": int(epoch), **histogram(values, bins)}]
+            entry["epochs"] = [epochs[i] for i in epochs_kept.kept([e["epoch"] for e in epochs])]
     return doc
 
 

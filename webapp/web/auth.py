@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
+from ..modelspec.numbers import whole
 from ..team import accounts
 from ..team.login_guard import LoginGuard
 from . import services
@@ -39,9 +40,10 @@ class Principal(UserMixin):
 @login_manager.user_loader
 def _load_user(session_id):
     user_id, _, gen = str(session_id).partition(":")
-    if not (user_id.isdigit() and gen.isdigit()):
+    user_id, gen = whole(user_id), whole(gen)
+    if user_id is None or gen is None:
         return None   # a cookie from before generations, or forged: sign in again
-    user = accounts.session_user(services().store, int(user_id), int(gen))
+    user = accounts.session_user(services().store, user_id, gen)
     return Principal(user) if user else None
 
 

@@ -15,6 +15,7 @@ from flask_socketio import emit, join_room, leave_room
 from ..team import accounts
 from ..datasets.builder import room as dataset_room
 from ..extensions import socketio
+from ..modelspec.numbers import MAX_ID, whole
 from ..runs import views
 from . import services
 
@@ -55,13 +56,11 @@ def batch_key(pkt):
     return key
 
 
-MAX_ID = 2**63 - 1   # the largest id a database integer holds; past it there is no such run
-
-
 def _run_id(data):
+    """Give the run id an event names (a whole number, or its ASCII digits), or None."""
     value = data.get("run_id") if isinstance(data, dict) else None
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
+    if isinstance(value, str):
+        return whole(value)
     return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_ID else None
 
 
@@ -154,7 +153,8 @@ def subscribe(data):
         if payload is None:
             if run_id is not None:
                 leave_room(room(run_id))
-            return {"ok": False, "error": f"There is no run {data.get('run_id') if isinstance(data, dict) else data!r}."}
+            asked = data.get("run_id") if isinstance(data, dict) else data
+            return {"ok": False, "error": f"There is no run {str(asked)[:40]}."}
         emit("run_history", payload)
     return {"ok": True}
 

@@ -6,9 +6,11 @@ from flask_login import current_user
 from ..team import accounts
 from ..runs import views
 from ..modelspec.catalog import catalog_json
+from ..modelspec.numbers import whole
 from . import services
 
 bp = Blueprint("pages", __name__)
+COMPARED = 10   # runs the compare page shows at most (the first ones named)
 
 
 def render_page(template, data, **context):
@@ -96,7 +98,9 @@ def inside(run_id, image):
 def compare():
     """Give the compare page: the chosen runs' curves overlaid and how their specs differ."""
     kd = services()
-    ids = [int(i) for i in request.args.get("runs", "").split(",") if i.strip().isdigit()][:10]
+    ids = [whole(part) for part in request.args.get("runs", "").split(",") if part.strip()][:COMPARED]
+    if None in ids:
+        abort(400, f"runs must be run ids (whole numbers) separated by commas; got {request.args['runs'][:40]!r}.")
     runs = [r for r in (views.get_run(kd.store, kd.data_dir, i) for i in ids) if r]
     return render_page("compare.html", page="compare", title="Compare runs",
                        data={"runs": runs, "all_runs": views.list_runs(kd.store, kd.data_dir)})

@@ -4,16 +4,28 @@ trusted proxy says about the client, and bounds on what a request may carry (ids
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import IntegerConverter, ValidationError
 
-MAX_ID = 2**63 - 1   # the largest id a database integer holds
+from ..modelspec.numbers import MAX_ID, whole
 
 
 class DatabaseId(IntegerConverter):
-    """`<int:...>` in every route: a whole number the database can hold, else no route (404)."""
+    """`<int:...>` in every route: ASCII digits of a whole number the database can hold, else no route (404).
+
+    Werkzeug's own matches any Unicode digit (`\\d`, so `/runs/١` was run 1) and asks int() to read it.
+    """
+
+    regex = r"[0-9]+"
 
     def __init__(self, url_map, fixed_digits=0, min=0, max=MAX_ID, signed=False):
         super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+    def to_python(self, value):
+        """Give the id, or refuse the route (ValidationError: no such page)."""
+        found = whole(value, self.min, self.max)
+        if found is None:
+            raise ValidationError()
+        return found
 
 
 class BoundedJSON(DefaultJSONProvider):

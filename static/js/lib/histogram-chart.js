@@ -8,19 +8,19 @@ import { el, replaceChildren, shapeText } from "./dom.js";
 
 const FONT = { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 11, color: "#1d2329" };
 const CONFIG = { displaylogo: false, displayModeBar: false, responsive: true };
-const RIDGE = 1.6;   // a ridge's tallest bin rises this many epochs above its baseline
+const RIDGE = 1.6;   // a ridge's tallest bin rises this many ridges' spacing above its baseline
 
 function plotly() {
   if (!window.Plotly) throw new Error("Plotly is not loaded: /vendor/plotly.min.js must come before this module");
   return window.Plotly;
 }
 
-/** Give one epoch's ridge: a closed outline over the bins, its baseline at y = epoch. */
-function ridge(entry, peak, last, count) {
+/** Give one epoch's ridge: a closed outline over the bins, its baseline at y = epoch, `rise` epochs at its tallest. */
+function ridge(entry, peak, last, count, rise) {
   const xs = [entry.edges[0]];
   const ys = [entry.epoch];
   entry.counts.forEach((c, i) => {
-    const y = entry.epoch + (RIDGE * c) / peak;
+    const y = entry.epoch + (rise * c) / peak;
     xs.push(entry.edges[i], entry.edges[i + 1]);
     ys.push(y, y);
   });
@@ -40,8 +40,11 @@ function drawTensor(node, tensor) {
   const epochs = tensor.epochs;
   const peak = Math.max(1, ...epochs.map((e) => Math.max(...e.counts)));
   const last = epochs.length ? epochs[epochs.length - 1].epoch : 1;
+  // A long run keeps some epochs only, evenly spaced (webapp/runs/epochs_kept.py): ridges rise by their spacing.
+  const spacing = epochs.length > 1 ? (last - epochs[0].epoch) / (epochs.length - 1) : 1;
   // Oldest first, so the latest is drawn last: in front, as TensorBoard shows it.
-  const traces = [...epochs].sort((a, b) => a.epoch - b.epoch).map((e) => ridge(e, peak, last, epochs.length));
+  const traces = [...epochs].sort((a, b) => a.epoch - b.epoch)
+    .map((e) => ridge(e, peak, last, epochs.length, RIDGE * spacing));
   const layout = {
     height: 200, margin: { l: 40, r: 8, t: 6, b: 28 }, font: FONT, showlegend: false,
     xaxis: { zeroline: true, zerolinecolor: "#d0d4da", fixedrange: true, gridcolor: "#f0f1f3" },

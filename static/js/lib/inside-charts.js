@@ -81,7 +81,8 @@ export function drawLearning(node, { epochs, probabilities }, names, trueClass) 
   }
   const layout = {
     height: 240, margin: { l: 48, r: 8, t: 8, b: 36 }, font: FONT, showlegend: classes <= 20,
-    xaxis: { title: { text: "epoch" }, dtick: 1, fixedrange: true },
+    // A long run keeps some epochs only (webapp/runs/epochs_kept.py), up to its last: about ten ticks.
+    xaxis: { title: { text: "epoch" }, dtick: Math.max(1, Math.ceil((epochs[epochs.length - 1] || 1) / 10)), fixedrange: true },
     yaxis: { range: [0, 1.02], tickformat: ".0%", fixedrange: true, gridcolor: "#eceef1" },
     paper_bgcolor: "#ffffff", plot_bgcolor: "#ffffff",
   };

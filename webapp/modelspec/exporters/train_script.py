@@ -3,8 +3,11 @@
 The script reads like a Keras guide: data, model, compile, fit, evaluate, predict, save. Every value
 that comes from a spec is written with repr(), so no name or string can break out of its literal;
 names written bare (layer and optimizer classes, keras.datasets modules) come from the catalog.
+A graph's layers become variables named after them, never a name Python or the script itself uses.
 """
 
+import ast
+import builtins
 import keyword
 import re
 
@@ -61,11 +64,13 @@ def callback_calls(callbacks):
 def python_script(spec, dataset):
     """Give train.py for a checked spec with compile and fit, on a dataset description."""
     fit = spec.fit or {}
-    parts = [_header(spec, dataset, fit), "\n".join(data_source(dataset)), _labels(spec.label_mode, dataset),
-             _model(spec, dataset), _compile(spec.compile), _fit(fit), _results(spec.label_mode)]
+    before = [_header(spec, dataset, fit), "\n".join(data_source(dataset)), _labels(spec.label_mode, dataset)]
+    after = [_compile(spec.compile), _fit(fit), _results(spec.label_mode)]
     if spec.predict:
-        parts.append(_predict(spec.predict["indexes"], spec.label_mode))
-    return "\n\n".join(parts) + "\n"
+        after.append(_predict(spec.predict["indexes"], spec.label_mode))
+    # Read from the script itself, so a name it comes to use is never a layer's variable too.
+    reserved = PYTHON_NAMES | script_names("\n\n".join(before + after))
+    return "\n\n".join(before + [_model(spec, dataset, reserved)] + after) + "\n"
 
 
 def _header(spec, dataset, fit):
@@ -113,27 +118,43 @@ def _labels(mode, dataset):
     return "\n".join(lines)
 
 
-def _model(spec, dataset):
+def _model(spec, dataset, reserved):
     shape = literal([int(d) for d in dataset["input_shape"]])
     if spec.is_graph:
-        return functional_model(spec.layers, shape)
+        return functional_model(spec.layers, shape, reserved)
     rows = [f"keras.Input(shape={shape})"] + [layer_call(layer) for layer in spec.layers]
     body = "".join(f"{INDENT * 2}{row},\n" for row in rows)
     return f"model = keras.Sequential(\n{INDENT}[\n{body}{INDENT}]\n)\nmodel.summary()"
 
 
-# Names the script itself uses, which a layer's variable must not take.
-_SCRIPT_NAMES = {"args", "parser", "keras", "np", "model", "inputs", "x_train", "x_test", "y_train", "y_test",
-                 "history", "callbacks", "digits", "data", "num_classes", "labels_test", "scores", "predictions",
-                 "predicted", "pixel_max", "load_digits", "train_test_split", "argparse", "RUN_NAME", "DATASET"}
+# Python's own names: keywords (a syntax error) and builtins (print, len, range... shadowed, the
+# script fails later). The script's own names are read from it (script_names).
+PYTHON_NAMES = frozenset(keyword.kwlist) | frozenset(dir(builtins))
 
 
-def functional_model(layers, shape):
-    """Give the functional API lines for a graph spec: one variable per layer, named after it."""
-    variables = {graph.INPUT: "inputs"}
+def script_names(source):
+    """Give every name a script binds or reads: variables, functions and their arguments, imported modules."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.alias):
+            names.add(node.asname or node.name.split(".")[0])
+    return names
+
+
+def functional_model(layers, shape, reserved):
+    """Give the functional API lines for a graph spec: one variable per layer, named after it (never a
+    `reserved` name: Python's, or one the rest of the script uses)."""
+    variables, taken = {graph.INPUT: "inputs"}, {*reserved, "inputs"}
     lines = [f"inputs = keras.Input(shape={shape})"]
     for layer in layers:
-        var = _variable(layer["name"], set(variables.values()))
+        var = _variable(layer["name"], taken)
+        taken.add(var)
         args = [variables[n] for n in layer["inputs"]]
         called = f"[{', '.join(args)}]" if graph.merge_arity(layer["type"]) else args[0]
         lines.append(f"{var} = {layer_call(layer, name=True)}({called})")
@@ -143,10 +164,11 @@ def functional_model(layers, shape):
 
 
 def _variable(name, taken):
-    """Give a Python variable for a layer name: conv2d_1 stays, block1-conv becomes block1_conv."""
+    """Give a Python variable for a layer name, not one of `taken`: conv2d_1 stays, block1-conv becomes
+    block1_conv, print becomes print_out."""
     var = re.sub(r"\W", "_", name)
     var = var if var.isidentifier() else "layer_" + var
-    while keyword.iskeyword(var) or var in _SCRIPT_NAMES or var in taken:
+    while var in taken:
         var += "_out"
     return var
 

@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from ...team import accounts
 from ...datasets import SPLITS, DatasetError, InUse, UploadError, archive, folders, pixels
+from ...modelspec.numbers import whole
 from ...modelspec.validate import SpecError
 from ...predict.user_image import png_bytes
 from .. import services
@@ -79,10 +80,10 @@ def image(ds_id, split, index):
     """Give one image of a split as PNG (grayscale, RGB or RGBA), `?scale=N` enlarged with nearest neighbours."""
     if split not in SPLITS:
         return error(404, f"split must be train or test; got {split!r}.")
-    scale = request.args.get("scale", "1")
-    if not scale.isdigit() or not 1 <= int(scale) <= MAX_SCALE:
-        return error(400, f"scale must be a whole number from 1 to {MAX_SCALE}; got {scale!r}.")
-    registry, scale = services().datasets, int(scale)
+    scale = whole(request.args.get("scale", "1"), 1, MAX_SCALE)
+    if scale is None:
+        return error(400, f"scale must be a whole number from 1 to {MAX_SCALE}; got {request.args['scale'][:40]!r}.")
+    registry = services().datasets
     if registry.info(ds_id) is None:
         return error(404, f"There is no dataset {ds_id!r}.")
     try:
@@ -98,17 +99,18 @@ def image(ds_id, split, index):
 @bp.get("/datasets/<ds_id>/samples")
 def samples(ds_id):
     """Give a page of one class's image indexes in a split: ?split=train&class=K&offset=0&limit=24."""
-    split, args = request.args.get("split", "train"), request.args
-    if split not in SPLITS or not all(args.get(k, "0").isdigit() for k in ("class", "offset", "limit")):
-        return error(400, "split must be train or test; class, offset and limit whole numbers.")
+    split = request.args.get("split", "train")
+    klass, offset, limit = (whole(request.args.get(k, default), 0, 10**9)
+                            for k, default in (("class", "0"), ("offset", "0"), ("limit", "24")))
+    if split not in SPLITS or None in (klass, offset, limit):
+        return error(400, "split must be train or test; class, offset and limit whole numbers from 0 to 1000000000.")
     try:
         data = _available(ds_id)
     except LookupError as exc:
         return error(404, str(exc))
     y = data.y_train if split == "train" else data.y_test
-    found = np.flatnonzero(y == int(args.get("class", 0)))
-    offset, limit = int(args.get("offset", 0)), min(int(args.get("limit", 24)), MAX_PAGE)
-    return jsonify({"total": len(found), "indexes": found[offset:offset + limit].tolist()})
+    found = np.flatnonzero(y == klass)
+    return jsonify({"total": len(found), "indexes": found[offset:offset + min(limit, MAX_PAGE)].tolist()})
 
 
 @bp.get("/datasets/<ds_id>/stats")
@@ -133,8 +135,7 @@ def mean_image(ds_id, k):
         return error(404, str(exc))
     if not 0 <= k < len(means):
         return error(404, f"class {k} is outside 0..{len(means) - 1}.")
-    scale = request.args.get("scale", "1")
-    scale = int(scale) if scale.isdigit() and 1 <= int(scale) <= MAX_SCALE else 1
+    scale = whole(request.args.get("scale", "1"), 1, MAX_SCALE) or 1   # a mean image is a picture: any bad scale is 1
     return send_file(io.BytesIO(png_bytes(means[k], scale)), mimetype="image/png", max_age=60)
 
 

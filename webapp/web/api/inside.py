@@ -13,6 +13,7 @@ import threading
 import numpy as np
 from flask import current_app, g, jsonify, request, send_file
 
+from ...modelspec.numbers import whole
 from ...predict import heatmaps, inside, saliency, user_image
 from ...runs import weight_histograms
 from ...datasets import DatasetError
@@ -75,13 +76,13 @@ def _input(run, image):
         if x is None:
             raise Missing(404, f"The uploaded image {image} is no longer kept; upload it again.")
         return x, None
-    if not image.isdigit():
-        raise Missing(404, f"image must be a test split index (0, 1, …) or an uploaded image's key; got {image!r}.")
+    index = whole(image)
+    if index is None:
+        raise Missing(404, f"image must be a test split index (0, 1, …) or an uploaded image's key; got {image[:40]!r}.")
     try:
         data = current_app.extensions["kd"].datasets.load(run.dataset)
     except DatasetError as exc:
         raise Missing(409, f"The dataset {run.dataset!r} of run {run.id} cannot be loaded here: {exc}") from None
-    index = int(image)
     if index >= len(data.x_test):
         raise Missing(404, f"index {index} is outside the test split ({len(data.x_test)} images: "
                            f"0..{len(data.x_test) - 1}).")
@@ -111,9 +112,10 @@ def _whole(name, default=None):
     value = request.args.get(name, "")
     if value == "":
         return default
-    if not value.isdigit():
-        raise inside.InsideError(f"{name} must be a whole number; got {value!r}.")
-    return int(value)
+    found = whole(value)
+    if found is None:
+        raise inside.InsideError(f"{name} must be a whole number (0, 1, …); got {value[:40]!r}.")
+    return found
 
 
 def _with_share(url):
@@ -131,6 +133,7 @@ def _saliency(path, image, x, klass, layer):
 def _answer(run, image):
     """Give the inside view's JSON of one image."""
     path, loaded, x, true, forward = _pass(run, image)
+    index = whole(image)   # None for an uploaded image's key
     names, _ = _dataset(run)
     base = f"/api/runs/{run.id}/inside/{image}"
     klass = _whole("class", forward.predicted)
@@ -143,18 +146,18 @@ def _answer(run, image):
         return _with_share(f"{base}/layers/{i}.png" + ("" if page is None else f"?page={page}"))
 
     return {
-        "run_id": run.id, "image": image, "index": int(image) if image.isdigit() else None, "true": true,
+        "run_id": run.id, "image": image, "index": index, "true": true,
         "epoch": run.epochs_done, "predicted": forward.predicted, "name": class_name(names, forward.predicted),
         "probabilities": [float(p) for p in forward.probabilities],
         "class_names": [class_name(names, k) for k in range(len(forward.probabilities))],
-        "image_url": _with_share(f"/api/datasets/{run.dataset}/images/test/{image}.png") if image.isdigit() else None,
+        "image_url": _with_share(f"/api/datasets/{run.dataset}/images/test/{index}.png") if index is not None else None,
         "layers": inside.panels(loaded, forward, names, url),
         "saliency": {"method": found.method, "layer": found.layer, "class": found.klass, "note": found.note,
                      "uniform": found.uniform, "map": saliency.as_numbers(found),
                      "layers": loaded.feature_layers, "default_layer": (loaded.conv_layers or [None])[-1],
                      "image_url": _with_share(f"{base}/saliency.png?{query}")},
         "kernels": {"image_url": _with_share(f"/api/runs/{run.id}/kernels.png")} if kernels else None,
-        "learning": inside.learning(run_dir(run.id), int(image)) if image.isdigit() else None,
+        "learning": inside.learning(run_dir(run.id), index) if index is not None else None,
     }
 
 
@@ -218,6 +221,14 @@ def inside_kernels(run_id):
 
 @bp.get("/runs/<int:run_id>/histograms")
 def histograms(run_id):
-    """Give the per-epoch weight histograms the trainer recorded ({"layers": []} before the first epoch)."""
+    """Give the per-epoch weight histograms the trainer recorded ({"layers": []} before the first epoch).
+
+    The file is the answer (weight_histograms.dumps of the document), so it is sent as it is, never
+    parsed here: a request costs the file's bytes, which the trainer keeps bounded (epochs_kept).
+    """
     run = _run(run_id)
-    return jsonify(weight_histograms.load(run_dir(run.id) / weight_histograms.FILE) or weight_histograms.empty())
+    try:
+        stored = open(run_dir(run.id) / weight_histograms.FILE, "rb")   # send_file closes it
+    except FileNotFoundError:
+        return jsonify(weight_histograms.empty())
+    return send_file(stored, mimetype="application/json", max_age=0)
