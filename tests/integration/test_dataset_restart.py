@@ -22,7 +22,8 @@ RESTARTED = "The server restarted while this dataset was being built; upload the
 # then waits to be killed. Its builder is the stand-in given as argv[1].
 OLD_SERVER = """
 import os, sys, time
-from webapp import accounts, create_app
+from webapp import create_app
+from webapp.team import accounts
 from webapp.datasets import builds
 builds.sys.executable = sys.argv[1]
 app = create_app({"KD_WARM_SPARE": "0", "TESTING": True})

@@ -20,8 +20,10 @@ bind = f"{_settings['KD_HOST']}:{_settings['KD_PORT']}"
 workers = 1
 worker_class = "gthread"
 threads = 1000
-# Connections beyond the threads wait, kept alive, for a thread (gthread); at 1000 none could.
-worker_connections = 1200
+# Each answer closes its connection, as gunicorn's gthread did with `-w 1 --threads 1000` before
+# (worker_connections, 1000, left no room to keep one alive): a client reusing a connection that the
+# server's keep-alive timer is closing gets a reset, which scripts do not retry. A websocket is open anyway.
+keepalive = 0
 # A websocket is a long request: gthread's timeout is the worker's heartbeat, not a request's.
 timeout = 120
 graceful_timeout = 10
