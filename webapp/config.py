@@ -63,6 +63,9 @@ def load(env=None):
         # A dataset's decoded arrays (and the conversions on the way), and its number of images.
         "KD_MAX_DATASET_MB": _int(env, "KD_MAX_DATASET_MB", 2000),
         "KD_MAX_IMAGES": _int(env, "KD_MAX_IMAGES", 1_000_000),
+        # The augmentation preview's largest layer output, all samples together (height × width ×
+        # channels × samples, float32 in the web process): 64 MB, 16 samples of 577×577 RGB.
+        "KD_MAX_PREVIEW_PIXELS": _int(env, "KD_MAX_PREVIEW_PIXELS", 16_000_000),
         "KD_WARM_SPARE": env.get("KD_WARM_SPARE", "1") != "0",          # keep a trainer process ready
         # bench/runs.py: the trainer writes each callback's time per epoch to hook_times.json (runs/hook_times.py).
         "KD_TIME_CALLBACKS": env.get("KD_TIME_CALLBACKS", "0") == "1",
