@@ -63,6 +63,9 @@ def load(env=None):
         # A dataset's decoded arrays (and the conversions on the way), and its number of images.
         "KD_MAX_DATASET_MB": _int(env, "KD_MAX_DATASET_MB", 2000),
         "KD_MAX_IMAGES": _int(env, "KD_MAX_IMAGES", 1_000_000),
+        # The longest one dataset build may take (the builder is killed past it, or the RQ job times
+        # out); builds go one at a time, so this is the longest an upload can hold the others up.
+        "KD_MAX_BUILD_S": max(_int(env, "KD_MAX_BUILD_S", 600), 1),
         # The augmentation preview's largest layer output, all samples together (height × width ×
         # channels × samples, float32 in the web process): 64 MB, 16 samples of 577×577 RGB.
         "KD_MAX_PREVIEW_PIXELS": _int(env, "KD_MAX_PREVIEW_PIXELS", 16_000_000),
