@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .npz import UploadError
+from .npz import UploadError, check_class_names
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")   # Keras's ALLOWLIST_FORMATS
 ARCHIVE_EXTENSIONS = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".npz")
@@ -256,7 +256,7 @@ def _layout(kind, paths, where, odd, root, ignored):
     depth, given = len(prefix), _is_split(top.sub)
     base = depth + (1 if given else 0)
     classes = ({s: sorted(top.sub[s].sub) for s in ("train", "test")} if given else {None: sorted(top.sub)})
-    names = _class_names(classes, given, len(paths))
+    names = _class_names(classes, given, len(paths), "".join(f"{p}/" for p in prefix))
     index = {n: i for i, n in enumerate(names)}
     keep, labels, splits = [], array.array("i"), array.array("b")
     for i, p in enumerate(paths):   # archive order, a given split's train and test mixed as they come
@@ -280,9 +280,12 @@ def _is_split(tops):
     return set(tops) == {"train", "test"}
 
 
-def _class_names(classes, given, n_files):
-    """Give the sorted class names; UploadError when there are not two classes, or test/ has others than train/."""
+def _class_names(classes, given, n_files, top):
+    """Give the sorted class names; UploadError when there are not two classes, test/ has others than train/,
+    or a name is not held to the dataset names' rule (check_class_names). top: the path above them."""
     names = classes["train"] if given else classes[None]
+    check_class_names(names, lambda i: f"class folder {_shown(top + ('train/' if given else '') + names[i] + '/')}",
+                      exact=True)
     if given and sorted(set(classes["test"]) - set(names)):
         extra = ", ".join(sorted(set(classes["test"]) - set(names)))
         raise UploadError(f"test/ has class folders that train/ lacks ({extra}); both splits need the same classes.")
