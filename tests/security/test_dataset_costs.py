@@ -89,15 +89,18 @@ def slow_tar_gz(zeros_mb):
         info.size = zeros_mb * 2**20
         tar.addfile(info)   # its header only: the zeros follow, and then the tar's end, zeros too
         prefix = head.getvalue()[:tar.offset]
-    zeros = gzip.compress(bytes(16 * 2**20), compresslevel=1)
+    zeros = gzip.compress(bytes(16 * 2**20), compresslevel=9)   # 16 KB
     return gzip.compress(prefix) + zeros * (zeros_mb // 16) + gzip.compress(bytes(10240))
+
+
+SLOW_MB = 6000   # 6 MB to upload, read three times through gzip: 10 s of CPU and more
 
 
 @pytest.fixture
 def quick_builds(tmp_path):
-    """Give an app whose builds may take 2 s."""
+    """Give an app whose builds may take 3 s (and declare up to 8 GB)."""
     return create_app({"KD_DATA_DIR": str(tmp_path / "data"), "KD_WARM_SPARE": "0", "TESTING": True,
-                       "KD_MAX_BUILD_S": "2"})
+                       "KD_MAX_BUILD_S": "3", "KD_MAX_DATASET_MB": "8000"})
 
 
 def post(client, data, filename):
@@ -111,7 +114,7 @@ def post(client, data, filename):
 def test_a_build_past_KD_MAX_BUILD_S_fails_and_the_next_upload_still_builds(quick_builds):
     eve, bob = signed_in(quick_builds, "eve", "member"), signed_in(quick_builds, "bob", "member")
     started = time.monotonic()
-    slow = post(eve, slow_tar_gz(1600), "slow.tar.gz")   # 2 MB that take the builder 10 s and more
+    slow = post(eve, slow_tar_gz(SLOW_MB), "slow.tar.gz")
     small = post(bob, zip_of(six_images()), "pets.zip")   # waits for the one builder
     for thread in threading.enumerate():
         if thread.name == "kd-build-relay":
@@ -122,3 +125,21 @@ def test_a_build_past_KD_MAX_BUILD_S_fails_and_the_next_upload_still_builds(quic
     assert small["state"] == "ready" and small["train_counts"] == [2, 2]
     assert waited < 30
     assert [p.name for p in (quick_builds.extensions["kd"].data_dir / "datasets" / "incoming").iterdir()] == []
+
+
+def test_a_build_on_an_rq_worker_past_its_job_timeout_fails_saying_so(services):
+    """RQ's work-horse raises JobTimeoutException in the job when its timeout (KD_MAX_BUILD_S) passes."""
+    from rq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
+
+    ds_id = services.datasets.begin("slow", None, {"format": "tar", "archive": "slow.tar.gz", "options":
+                                                   folders.Options().to_dict(), "limits": {
+                                                       "max_images": 100, "max_bytes": 8000 * 2**20,
+                                                       "max_build_s": 1}})
+    services.datasets.incoming(ds_id, "tar").write_bytes(slow_tar_gz(SLOW_MB))
+    started = time.monotonic()
+    with UnixSignalDeathPenalty(1, JobTimeoutException, job_id="kd-dataset-slow"):   # as RQ's worker calls a job
+        builder.build_recorded(services.datasets, ds_id, lambda event: None, (JobTimeoutException,))
+    assert time.monotonic() - started < 10
+    ds = services.datasets.info(ds_id)
+    assert ds["state"] == "failed" and "KD_MAX_BUILD_S" in ds["error"]
+    assert [p.name for p in (services.data_dir / "datasets").rglob("*") if p.is_file()] == []

@@ -26,8 +26,6 @@ log = logging.getLogger(__name__)
 PYTHONPATH = os.pathsep.join([str(Path(__file__).resolve().parents[2]), *filter(None, [os.environ.get("PYTHONPATH")])])
 RESTARTED = "The server restarted while this dataset was being built; upload {} again."   # the archive, the .npz
 MAX_AT_ONCE = 1   # builds beside the web process at a time; the next ones wait (their state says building)
-TIMED_OUT = ("Building this dataset took longer than {} s, the most a build may take here (KD_MAX_BUILD_S), "
-             "so it was stopped; nothing was stored. Send fewer or smaller images.")
 
 
 class Builds:
@@ -36,7 +34,6 @@ class Builds:
     def __init__(self, settings, registry, notify=None):
         self.settings = {k: settings[k] for k in ("KD_DATA_DIR", "KD_DATABASE_URL")}
         self.limits = limits(settings)
-        self.max_build_s = settings["KD_MAX_BUILD_S"]
         self.rq = settings if settings["KD_EXECUTOR"] == "rq" else None
         self.registry = registry
         self.notify = notify or (lambda event: None)
@@ -118,7 +115,7 @@ class Builds:
         finally:
             os.close(write)
         timed_out = threading.Event()
-        timer = threading.Timer(self.max_build_s, lambda: (timed_out.set(), process.kill()))
+        timer = threading.Timer(self.limits["max_build_s"], lambda: (timed_out.set(), process.kill()))
         timer.daemon = True
         timer.start()
         try:
@@ -172,7 +169,7 @@ class Builds:
         info = self.registry.info(ds_id)
         if info is not None and info.get("state") == "building":
             code = process.returncode
-            self._fail(ds_id, TIMED_OUT.format(self.max_build_s) if timed_out.is_set() else
+            self._fail(ds_id, builder.TIMED_OUT.format(self.limits["max_build_s"]) if timed_out.is_set() else
                        f"The process building this dataset ended unexpectedly (exit code {code}"
                        f"{', out of memory?' if code == -9 else ''}); nothing was stored.")
 
@@ -189,7 +186,7 @@ class Builds:
 
         queue = Queue(self.rq["KD_RQ_QUEUE"], connection=rq_shared.connect(self.rq["KD_REDIS_URL"]))
         queue.enqueue("webapp.datasets.builder.build_job", ds_id, job_id=f"kd-dataset-{ds_id}",
-                      job_timeout=self.max_build_s, result_ttl=600, description=f"dataset {ds_id}",
+                      job_timeout=self.limits["max_build_s"], result_ttl=600, description=f"dataset {ds_id}",
                       on_failure=Callback("webapp.datasets.builder.on_failure"))
 
 
@@ -210,4 +207,4 @@ def spawn(settings, ds_id, order, fd, lock=None):
 def limits(settings):
     """Give the limits an upload is accepted under (kept in its row, so a worker applies the same ones)."""
     return {"max_bytes": settings["KD_MAX_DATASET_MB"] * 2**20, "max_images": settings["KD_MAX_IMAGES"],
-            "max_raw": 4 * settings["KD_MAX_UPLOAD_MB"] * 2**20}
+            "max_raw": 4 * settings["KD_MAX_UPLOAD_MB"] * 2**20, "max_build_s": settings["KD_MAX_BUILD_S"]}
