@@ -67,8 +67,10 @@ def load(env=None):
         # out); builds go one at a time, so this is the longest an upload can hold the others up.
         "KD_MAX_BUILD_S": max(_int(env, "KD_MAX_BUILD_S", 600), 1),
         # The augmentation preview's largest layer output, all samples together (height × width ×
-        # channels × samples, float32 in the web process): 64 MB, 16 samples of 577×577 RGB.
-        "KD_MAX_PREVIEW_PIXELS": _int(env, "KD_MAX_PREVIEW_PIXELS", 16_000_000),
+        # channels × samples), reckoned before Keras runs the layers in the web process, which takes
+        # about 30 bytes a value (measured: 16M values grew it by 0.47 GB). 8M: 16 samples of 408×408
+        # RGB, the page's 8 of 577×577.
+        "KD_MAX_PREVIEW_PIXELS": _int(env, "KD_MAX_PREVIEW_PIXELS", 8_000_000),
         "KD_WARM_SPARE": env.get("KD_WARM_SPARE", "1") != "0",          # keep a trainer process ready
         # bench/runs.py: the trainer writes each callback's time per epoch to hook_times.json (runs/hook_times.py).
         "KD_TIME_CALLBACKS": env.get("KD_TIME_CALLBACKS", "0") == "1",
