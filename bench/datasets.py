@@ -113,7 +113,8 @@ def build_order():
     """Give the build order an upload of the zip with the default options and limits leaves (Registry.build_order)."""
     from webapp.datasets import builds, folders
 
-    limits = builds.limits({"KD_MAX_DATASET_MB": 2000, "KD_MAX_IMAGES": 10**7, "KD_MAX_UPLOAD_MB": 200})
+    limits = builds.limits({"KD_MAX_DATASET_MB": 2000, "KD_MAX_IMAGES": 10**7, "KD_MAX_UPLOAD_MB": 200,
+                            "KD_MAX_BUILD_S": 600})
     return {"format": "zip", "limits": limits, "options": folders.Options().to_dict()}
 
 

@@ -67,6 +67,14 @@ def load(env=None):
         # A dataset's decoded arrays (and the conversions on the way), and its number of images.
         "KD_MAX_DATASET_MB": _int(env, "KD_MAX_DATASET_MB", 2000),
         "KD_MAX_IMAGES": _int(env, "KD_MAX_IMAGES", 1_000_000),
+        # The longest one dataset build may take (the builder is killed past it, or the RQ job times
+        # out); builds go one at a time, so this is the longest an upload can hold the others up.
+        "KD_MAX_BUILD_S": max(_int(env, "KD_MAX_BUILD_S", 600), 1),
+        # The augmentation preview's largest layer output, all samples together (height × width ×
+        # channels × samples), reckoned before Keras runs the layers in the web process, which takes
+        # about 30 bytes a value (measured: 16M values grew it by 0.47 GB). 8M: 16 samples of 408×408
+        # RGB, the page's 8 of 577×577.
+        "KD_MAX_PREVIEW_PIXELS": _int(env, "KD_MAX_PREVIEW_PIXELS", 8_000_000),
         "KD_WARM_SPARE": env.get("KD_WARM_SPARE", "1") != "0",          # keep a trainer process ready
         # bench/runs.py: the trainer writes each callback's time per epoch to hook_times.json (runs/hook_times.py).
         "KD_TIME_CALLBACKS": env.get("KD_TIME_CALLBACKS", "0") == "1",

@@ -229,7 +229,7 @@ BAD = [
     ("one class", lambda: _bad(y_train=np.zeros(12, int), y_test=np.zeros(6, int)), "at least 2"),
     ("huge label", lambda: _bad(y_train=np.full(12, 5000)), "at most 1000 classes"),
     ("names 2-D", lambda: _bad(class_names=np.array([["a", "b"], ["c", "d"]])), "1-D array of strings"),
-    ("empty name", lambda: _bad(class_names=np.array(["a", " ", "c"])), "each name needs 1 to 100 characters"),
+    ("empty name", lambda: _bad(class_names=np.array(["a", " ", "c"])), "give each class a name (1 to 100 characters)"),
 ]
 
 

@@ -5,10 +5,12 @@ What `keras.utils.image_dataset_from_directory` reads, as an archive: `root/<cla
 (what "compress this folder" makes) is looked through. Everything that could write outside the
 archive, point elsewhere or unpack without end is refused here, before a byte of an image is read:
 absolute or `..` paths, symlinks and hard links, nested archives, more than `max_images` images,
-and members that declare more bytes than the decoded dataset may take.
+members that declare more bytes than the decoded dataset may take, and member paths deeper than
+MAX_DEPTH parts or longer than MAX_PATH characters (the listing's cost is linear in the paths' length).
 
 The listing is kept in columns (a path string, a label and a split per image, and where it is in
 numpy arrays), not an object per image: at 784-byte images the bookkeeping would weigh more than the pixels.
+The folders are a tree (`Folder`), each member's path walked once into it.
 """
 
 import array
@@ -20,12 +22,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .npz import UploadError
+from .npz import UploadError, check_class_names
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")   # Keras's ALLOWLIST_FORMATS
 ARCHIVE_EXTENSIONS = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".npz")
 IGNORED = ("__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini")
 MAX_RATIO = 200    # a PNG or JPEG barely compresses again; a member that shrank 200 times is a bomb
+MAX_DEPTH = 32     # parts of a member's path (folders and the file); Keras's own layouts need 3 or 4
+MAX_PATH = 1024    # characters of a member's path (Linux allows 4096, Windows 260 without long paths)
 LAYOUT = ("class folders: root/<class>/<image> (or root/train/<class>/… and root/test/<class>/…), "
           "images in PNG, JPEG, BMP, GIF or WebP")
 SPLIT_CODES = {None: -1, "train": 0, "test": 1}
@@ -168,7 +172,12 @@ def tar_members(archive):
 
 
 def _clean(name):
-    """Give the member's path split into parts; UploadError for a path that leaves the archive."""
+    """Give the member's path split into parts; UploadError for a path that leaves the archive, or too deep or long."""
+    depth = name.rstrip("/").count("/") + 1
+    if len(name) > MAX_PATH or depth > MAX_DEPTH:   # refused before anything walks the path
+        raise UploadError(f"The archive holds the path {_shown(name)}, {len(name)} characters in {depth} parts; a "
+                          f"member's path may have at most {MAX_PATH} characters and {MAX_DEPTH} parts (folders and "
+                          f"the file). Archive the class folders nearer the top.")
     if name.startswith(("/", "\\")) or "\\" in name or (len(name) > 1 and name[1] == ":"):
         raise UploadError(f"The archive holds the path {name!r}, which is absolute or not a plain relative "
                           f"path; such archives are refused (path traversal).")
@@ -179,22 +188,43 @@ def _clean(name):
     return parts
 
 
+def _shown(name, length=120):
+    """Give a member's name as a quoted literal (control characters escaped), cut to `length` characters."""
+    return repr(name[:length]) + ("…" if len(name) > length else "")
+
+
 def _ignored(parts):
     """Give True for the operating systems' clutter (__MACOSX, .DS_Store, ._ files): skipped silently."""
     return any(p in IGNORED or p.startswith("._") for p in parts)
 
 
+class Folder:
+    """One folder of the archive: its sub-folders by name, and whether it holds images of its own."""
+
+    __slots__ = ("sub", "loose")
+
+    def __init__(self):
+        self.sub, self.loose = {}, False
+
+    def add(self, parts):
+        """Give the folder at `parts` below this one, made on the way (one step per part)."""
+        node = self
+        for part in parts:
+            node = node.sub.get(part) or node.sub.setdefault(part, Folder())
+        return node
+
+
 def list_archive(path, kind, max_images, max_bytes):
     """Give the archive's Listing; UploadError says what is wrong with it (nothing is unpacked)."""
-    paths, where, odd, folders, ignored = [], array.array("q"), {}, set(), 0
+    paths, where, odd, root, ignored = [], array.array("q"), {}, Folder(), 0
     for name, is_file, at in _entries(path, kind, max_bytes):
         parts = _clean(name)
         if not parts or _ignored(parts):
             continue
         if not is_file:
-            folders.add(tuple(parts))
+            root.add(parts)
             continue
-        folders.update(tuple(parts[:i]) for i in range(1, len(parts)))
+        folder = root.add(parts[:-1])
         low = parts[-1].lower()
         if low.endswith(ARCHIVE_EXTENSIONS):
             raise UploadError(f"The archive holds another archive, {name!r}; nested archives are not unpacked. "
@@ -204,31 +234,29 @@ def list_archive(path, kind, max_images, max_bytes):
             continue
         if kind == "zip" and (at[3] not in (0, 8) or at[4]):   # neither stored nor deflated, or encrypted
             odd[len(paths)] = name
+        folder.loose = True
         paths.append("/".join(parts))
         where.extend(at if kind == "zip" else (at,))
         if len(paths) > max_images:
             raise UploadError(f"The archive holds more than {max_images} images (KD_MAX_IMAGES); send fewer.")
     where = np.frombuffer(where, np.int64).reshape((-1, 5) if kind == "zip" else (-1,))
-    return _layout(kind, paths, where, odd, folders, ignored)
+    return _layout(kind, paths, where, odd, root, ignored)
 
 
-def _layout(kind, paths, where, odd, folders, ignored):
+def _layout(kind, paths, where, odd, root, ignored):
     """Give the Listing of checked files: look through one wrapping folder, then find classes and splits."""
-    prefix = ()
-    while True:   # a lone top folder holding folders wraps the rest (a lone folder of images is one class)
-        tops = {f[len(prefix)] for f in folders if len(f) > len(prefix) and f[:len(prefix)] == prefix}
-        loose = any(p.count("/") == len(prefix) for p in paths)
-        inner = prefix + tuple(tops)
-        nested = len(tops) == 1 and any(len(f) > len(inner) and f[:len(inner)] == inner for f in folders)
-        if nested and not loose and not _is_split(tops):
-            prefix = inner
-            continue
-        break
-    depth, given = len(prefix), _is_split(tops)
+    prefix, top = [], root
+    # a lone top folder holding folders wraps the rest (a lone folder of images is one class)
+    while not top.loose and len(top.sub) == 1 and not _is_split(top.sub):
+        (name, inner), = top.sub.items()
+        if not inner.sub:
+            break
+        prefix.append(name)
+        top = inner
+    depth, given = len(prefix), _is_split(top.sub)
     base = depth + (1 if given else 0)
-    classes = {s: sorted(f[base] for f in folders if len(f) == base + 1 and f[:depth] == prefix
-                         and (not given or f[depth] == s)) for s in (("train", "test") if given else (None,))}
-    names = _class_names(classes, given, len(paths))
+    classes = ({s: sorted(top.sub[s].sub) for s in ("train", "test")} if given else {None: sorted(top.sub)})
+    names = _class_names(classes, given, len(paths), "".join(f"{p}/" for p in prefix))
     index = {n: i for i, n in enumerate(names)}
     keep, labels, splits = [], array.array("i"), array.array("b")
     for i, p in enumerate(paths):   # archive order, a given split's train and test mixed as they come
@@ -252,9 +280,12 @@ def _is_split(tops):
     return set(tops) == {"train", "test"}
 
 
-def _class_names(classes, given, n_files):
-    """Give the sorted class names; UploadError when there are not two classes, or test/ has others than train/."""
+def _class_names(classes, given, n_files, top):
+    """Give the sorted class names; UploadError when there are not two classes, test/ has others than train/,
+    or a name is not held to the dataset names' rule (check_class_names). top: the path above them."""
     names = classes["train"] if given else classes[None]
+    check_class_names(names, lambda i: f"class folder {_shown(top + ('train/' if given else '') + names[i] + '/')}",
+                      exact=True)
     if given and sorted(set(classes["test"]) - set(names)):
         extra = ", ".join(sorted(set(classes["test"]) - set(names)))
         raise UploadError(f"test/ has class folders that train/ lacks ({extra}); both splits need the same classes.")

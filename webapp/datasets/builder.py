@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 EVERY_S = 0.25        # progress events at most this often
 STORE_EVERY_S = 1.0   # the row's progress (what a late subscriber sees) at most this often
 ROW_EVENT = "dataset_row"   # up a spawned builder's pipe: {dataset_id, fields} for Registry.record, never relayed
+TIMED_OUT = ("Building this dataset took longer than {} s, the most a build may take here (KD_MAX_BUILD_S), "
+             "so it was stopped; nothing was stored. Send fewer or smaller images.")
 
 
 def room(ds_id):
@@ -50,13 +52,14 @@ class Progress:
             self.record({"progress": payload})
 
 
-def build(folder, ds_id, order, emit, record):
+def build(folder, ds_id, order, emit, record, time_up=()):
     """Build dataset `ds_id` from its file in the uploads `folder` as `order` says; give "ready" or "failed".
 
     Args:
         order: {"format", "limits", "options"} as Registry.build_order gives them.
         emit: called with each (event name, payload) for the dataset's room.
         record: called with fields for the dataset's row (Registry.record): progress, then its end.
+        time_up: exception types raised in here when KD_MAX_BUILD_S has passed (RQ's job timeout).
     """
     path = stored.incoming(folder, ds_id, order["format"])
     limits = order["limits"]
@@ -73,6 +76,8 @@ def build(folder, ds_id, order, emit, record):
             fields = stored.save(folder, ds_id, arrays, names, 255.0, {"notes": notes, "facts": facts})
     except npz.UploadError as exc:
         fields = stored.failed(str(exc))
+    except time_up:
+        fields = stored.failed(TIMED_OUT.format(limits.get("max_build_s", "?")))   # "?": an order from before the limit
     except Exception as exc:   # a fault of ours: the user still gets a state and a message, not a hang
         log.exception("building dataset %s failed", ds_id)
         fields = stored.failed(f"The dataset could not be built ({type(exc).__name__}: {exc}).")
@@ -82,12 +87,12 @@ def build(folder, ds_id, order, emit, record):
     return fields["state"]
 
 
-def build_recorded(registry, ds_id, emit):
+def build_recorded(registry, ds_id, emit, time_up=()):
     """Build `ds_id`, writing its row through `registry` (a work-horse, tests); None unless it is building."""
     order = registry.build_order(ds_id)
     if order is None:
         return None
-    return build(registry.upload_dir, ds_id, order, emit, lambda fields: registry.record(ds_id, fields))
+    return build(registry.upload_dir, ds_id, order, emit, lambda fields: registry.record(ds_id, fields), time_up)
 
 
 def child_main(fd, settings, ds_id, order):
@@ -131,6 +136,7 @@ def _registry(settings):
 def build_job(ds_id):
     """The RQ job (in a work-horse): build, emitting through Socket.IO's Redis message queue."""
     import socketio
+    from rq.timeouts import JobTimeoutException
 
     from ..runs import rq_shared
 
@@ -141,7 +147,7 @@ def build_job(ds_id):
         name, data = event
         queue.emit(name, data, namespace=rq_shared.NAMESPACE, room=room(data["dataset_id"]))
 
-    return build_recorded(_registry(settings), ds_id, emit)
+    return build_recorded(_registry(settings), ds_id, emit, (JobTimeoutException,))
 
 
 def on_failure(job, connection, exc_type, exc, traceback):

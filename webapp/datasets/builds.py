@@ -7,6 +7,8 @@ loaded, and importing Pillow and numpy only); its events come up a pipe as JSON 
 process writes the dataset's row from the ones that carry its fields. With KD_EXECUTOR=rq an
 archive is an RQ job on the queue the run workers take (KD_RQ_QUEUE), emitting through Socket.IO's
 Redis message queue. An .npz, whose uploader waits for a 201, is always built in such a process here.
+A build may take KD_MAX_BUILD_S: past it a spawned builder is killed (an RQ job times out) and the
+dataset fails, so one upload cannot hold the builder the others wait for.
 """
 
 import json
@@ -22,7 +24,6 @@ from . import builder, npz, stored
 log = logging.getLogger(__name__)
 # The builder imports this webapp, wherever the server was started from.
 PYTHONPATH = os.pathsep.join([str(Path(__file__).resolve().parents[2]), *filter(None, [os.environ.get("PYTHONPATH")])])
-JOB_TIMEOUT_S = 3600
 RESTARTED = "The server restarted while this dataset was being built; upload {} again."   # the archive, the .npz
 MAX_AT_ONCE = 1   # builds beside the web process at a time; the next ones wait (their state says building)
 
@@ -102,7 +103,8 @@ class Builds:
             os.close(lock)
 
     def _spawn_and_relay(self, ds_id, order, lock):
-        """Spawn the builder of `ds_id` (it inherits `lock`) and relay what it sends until it ends."""
+        """Spawn the builder of `ds_id` (it inherits `lock`) and relay what it sends until it ends or is
+        killed, KD_MAX_BUILD_S after it started."""
         read, write = os.pipe()
         try:
             process = spawn(self.settings, ds_id, order, write, lock)
@@ -112,8 +114,15 @@ class Builds:
             return
         finally:
             os.close(write)
-        with open(read, encoding="utf-8") as events:
-            self._relay(events, process, ds_id)
+        timed_out = threading.Event()
+        timer = threading.Timer(self.limits["max_build_s"], lambda: (timed_out.set(), process.kill()))
+        timer.daemon = True
+        timer.start()
+        try:
+            with open(read, encoding="utf-8") as events:
+                self._relay(events, process, ds_id, timed_out)
+        finally:
+            timer.cancel()
 
     def start_up(self):
         """Fail the uploads a previous server left building whose builder is gone; once, as a server starts.
@@ -140,14 +149,18 @@ class Builds:
                 stored.lock_path(self.registry.upload_dir, ds_id).unlink(missing_ok=True)
                 os.close(lock)
 
-    def _relay(self, events, process, ds_id):
+    def _relay(self, events, process, ds_id, timed_out):
         """Write the row and forward the events a builder sends (JSON lines) until its pipe closes.
 
         The row's fields come before the `dataset_state` that announces them, so a viewer told
-        `ready` finds the dataset ready. A builder that died before its end fails its dataset.
+        `ready` finds the dataset ready. A builder that died (or was killed: `timed_out`) before its
+        end fails its dataset.
         """
         for line in events:
-            name, data = json.loads(line)
+            try:
+                name, data = json.loads(line)
+            except ValueError:   # the last line of a builder killed while it wrote
+                continue
             if name == builder.ROW_EVENT:
                 self.registry.record(ds_id, data["fields"])   # the build this relay started, whatever it says
             else:
@@ -156,8 +169,9 @@ class Builds:
         info = self.registry.info(ds_id)
         if info is not None and info.get("state") == "building":
             code = process.returncode
-            self._fail(ds_id, f"The process building this dataset ended unexpectedly (exit code {code}"
-                              f"{', out of memory?' if code == -9 else ''}); nothing was stored.")
+            self._fail(ds_id, builder.TIMED_OUT.format(self.limits["max_build_s"]) if timed_out.is_set() else
+                       f"The process building this dataset ended unexpectedly (exit code {code}"
+                       f"{', out of memory?' if code == -9 else ''}); nothing was stored.")
 
     def _fail(self, ds_id, message):
         """Fail a dataset whose builder is gone, and tell its room."""
@@ -172,7 +186,7 @@ class Builds:
 
         queue = Queue(self.rq["KD_RQ_QUEUE"], connection=rq_shared.connect(self.rq["KD_REDIS_URL"]))
         queue.enqueue("webapp.datasets.builder.build_job", ds_id, job_id=f"kd-dataset-{ds_id}",
-                      job_timeout=JOB_TIMEOUT_S, result_ttl=600, description=f"dataset {ds_id}",
+                      job_timeout=self.limits["max_build_s"], result_ttl=600, description=f"dataset {ds_id}",
                       on_failure=Callback("webapp.datasets.builder.on_failure"))
 
 
@@ -193,4 +207,4 @@ def spawn(settings, ds_id, order, fd, lock=None):
 def limits(settings):
     """Give the limits an upload is accepted under (kept in its row, so a worker applies the same ones)."""
     return {"max_bytes": settings["KD_MAX_DATASET_MB"] * 2**20, "max_images": settings["KD_MAX_IMAGES"],
-            "max_raw": 4 * settings["KD_MAX_UPLOAD_MB"] * 2**20}
+            "max_raw": 4 * settings["KD_MAX_UPLOAD_MB"] * 2**20, "max_build_s": settings["KD_MAX_BUILD_S"]}

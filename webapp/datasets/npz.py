@@ -8,6 +8,7 @@ with allow_pickle=False, and the result is written with a temporary file and os.
 import contextlib
 import os
 import tempfile
+import unicodedata
 import zipfile
 
 import numpy as np
@@ -25,17 +26,42 @@ class UploadError(ValueError):
     """A file or name that cannot become a dataset; str() is the message for the user."""
 
 
-def check_name(name):
-    """Give the trimmed dataset name, or raise UploadError when it is empty, too long or not plain text."""
+def check_name(name, field="name", what="the dataset"):
+    """Give the trimmed name, or raise UploadError naming `field` when it is empty, too long or not plain text.
+
+    The one rule for the names people see: a dataset's, and each of its classes' (check_class_names).
+    """
     name = (name or "").strip()
     if not name:
-        raise UploadError("name: give the dataset a name (1 to 100 characters).")
+        raise UploadError(f"{field}: give {what} a name (1 to {MAX_NAME} characters).")
     if len(name) > MAX_NAME:
-        raise UploadError(f"name: at most {MAX_NAME} characters; this one has {len(name)}.")
+        raise UploadError(f"{field}: at most {MAX_NAME} characters; this one has {len(name)}.")
     if not name.replace(" ", "").isprintable():   # control characters, bidi overrides (U+202E), zero widths
         odd = next(c for c in name if c != " " and not c.isprintable())
-        raise UploadError(f"name: letters, digits, punctuation and spaces only; U+{ord(odd):04X} is not shown as text.")
+        raise UploadError(f"{field}: letters, digits, punctuation and spaces only; U+{ord(odd):04X} is not shown "
+                          f"as text.")
     return name
+
+
+def check_class_names(names, field, exact=False):
+    """Give the class names, each held to check_name, no two equal but for case or Unicode form (NFC/NFD).
+
+    Such twins show as one class, and merge into one folder on macOS and Windows. field(i) names the
+    i-th in a message; exact: the names are folders', kept as they are (spaces at either end refused).
+    """
+    out, seen = [], {}
+    for i, name in enumerate(names):
+        kept = check_name(name, field(i), "each class")
+        if exact and kept != name:
+            raise UploadError(f"{field(i)}: spaces at either end of a class name are not kept; remove them.")
+        key = unicodedata.normalize("NFD", unicodedata.normalize("NFD", kept).casefold())   # caseless, any form
+        if key in seen:
+            raise UploadError(f"{field(i)}: the same name as {field(seen[key])} but for case or Unicode form "
+                              f"(NFC/NFD); they would show as one class, or merge into one folder on macOS and "
+                              f"Windows. Rename one.")
+        seen[key] = i
+        out.append(kept)
+    return out
 
 
 def read(stream, max_bytes, max_dataset_bytes=None, max_images=None):
@@ -216,18 +242,15 @@ def _labels(y, key, n):
 
 
 def _class_names(names):
-    """Give class_names as a list of str; raise UploadError unless it is 1-D text or numbers."""
+    """Give class_names as a list of str; raise UploadError unless it is 1-D text or numbers, each a plain name."""
     if names.ndim != 1 or names.dtype.kind not in "USiu":
         raise UploadError(f"class_names must be a 1-D array of strings; got shape {list(names.shape)} "
                           f"of {names.dtype}.")
     try:
-        out = [(n.decode() if isinstance(n, bytes) else str(n)).strip() for n in names.tolist()]
+        out = [n.decode() if isinstance(n, bytes) else str(n) for n in names.tolist()]
     except UnicodeDecodeError:
         raise UploadError("class_names must be UTF-8 text.") from None
-    bad = next((n for n in out if not n or len(n) > MAX_NAME), None)
-    if bad is not None:
-        raise UploadError(f"class_names: each name needs 1 to {MAX_NAME} characters; found {bad[:20]!r}.")
-    return out
+    return check_class_names(out, lambda i: f"class_names[{i}]")
 
 
 def _num_classes(y_train, y_test, width_train, width_test, names):

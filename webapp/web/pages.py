@@ -1,6 +1,6 @@
 """HTML pages. Each page gets its data as JSON in `#page-data` and one ES module of its own."""
 
-from flask import Blueprint, abort, g, jsonify, render_template, request
+from flask import Blueprint, abort, current_app, g, jsonify, render_template, request
 from flask_login import current_user
 
 from ..team import accounts
@@ -49,8 +49,9 @@ def dataset(ds_id):
             for r in views.list_runs(kd.store, kd.data_dir, dataset=ds_id)]
     owner = accounts.get_user(kd.store, info["owner_id"]) if info.get("owner_id") else None
     uploader = owner.name if owner else None
-    return render_page("dataset.html", page="dataset", data={"dataset": info, "runs": runs, "uploader": uploader},
-                       title=info["name"])
+    data = {"dataset": info, "runs": runs, "uploader": uploader,
+            "preview_values": current_app.config["KD_MAX_PREVIEW_PIXELS"]}   # how many samples the preview asks for
+    return render_page("dataset.html", page="dataset", data=data, title=info["name"])
 
 
 @bp.get("/runs")

@@ -106,6 +106,12 @@ function augmentationLayers(form) {
   return layers;
 }
 
+/** Give how many samples to ask for: 8, or as many as the server's budget (KD_MAX_PREVIEW_PIXELS) holds of this image. */
+function previewCount() {
+  const values = (ds.input_shape || []).reduce((a, b) => a * b, 1);
+  return Math.max(1, Math.min(8, Math.floor(page.preview_values / values)));
+}
+
 /** Ask the server for fresh augmented samples of one image and show them. */
 async function preview() {
   const form = document.getElementById("ds-augment");
@@ -115,7 +121,7 @@ async function preview() {
   status.textContent = "Running the layers…";
   try {
     const index = Number(form.querySelector('input[name="index"]').value) || 0;
-    const out = await postJSON(`${api}/augment`, { layers: augmentationLayers(form), index, count: 8 });
+    const out = await postJSON(`${api}/augment`, { layers: augmentationLayers(form), index, count: previewCount() });
     replaceChildren(document.getElementById("augment-grid"),
       ...out.images.map((src, i) => el("img", { src, alt: `augmented sample ${i + 1} of training image ${index}` })));
     status.textContent = "";

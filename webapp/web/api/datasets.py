@@ -5,7 +5,7 @@ import io
 from pathlib import PurePath
 
 import numpy as np
-from flask import jsonify, request, send_file, url_for
+from flask import current_app, jsonify, request, send_file, url_for
 from flask_login import current_user
 
 from ...team import accounts
@@ -160,7 +160,8 @@ def augment(ds_id):
         data = _available(ds_id)
         from ...datasets import augment as aug   # loads Keras: only when a preview is asked for
 
-        images = aug.samples(data, aug.check(body.get("layers")), split, index, count)
+        images = aug.samples(data, aug.check(body.get("layers")), split, index, count,
+                             current_app.config["KD_MAX_PREVIEW_PIXELS"])
     except LookupError as exc:
         return error(404, str(exc))
     except SpecError as exc:
