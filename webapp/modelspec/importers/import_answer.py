@@ -10,6 +10,7 @@ from ..validate import validate
 
 MAX_WARNINGS = 100
 MAX_NOTES = 200
+MAX_KEPT = 1000   # distinct warnings, and notes, a Python import keeps while it reads (a loop repeats them)
 
 
 def note(line, was, now, why, layer=None, field=None):
@@ -61,10 +62,15 @@ def finish(layers, compile_spec, fit, warnings, where=None, notes=(), extra=None
     return answer
 
 
+def note_key(item):
+    """Give what makes a note the same as another."""
+    return tuple(sorted((k, str(v)) for k, v in item.items()))
+
+
 def _unique(notes):
     seen, out = set(), []
     for item in notes:
-        key = tuple(sorted((k, str(v)) for k, v in item.items()))
+        key = note_key(item)
         if key not in seen:
             seen.add(key)
             out.append(item)

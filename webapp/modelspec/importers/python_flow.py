@@ -4,11 +4,13 @@ A top-level function the script calls (`model = build_model()`), a `for` over co
 (`for units in (64, 32):`, `for i in range(3):`), an `if` on constants set earlier
 (`if use_dropout:`), a `return`. Each is followed statement by statement with the Reader's own
 values; a loop whose bounds only running the script would give is skipped with a warning. Work is
-bounded: at most MAX_STEPS statements and MAX_DEPTH nested calls per script.
+bounded: at most MAX_STEPS statements and MAX_DEPTH nested calls per script, and the Reader's
+`python_cost.Cost` is charged for each statement, call and comparison.
 """
 
 import ast
 import operator
+import weakref
 
 from .python_values import Function, Unknown
 from ..fields import FieldError, SpecError
@@ -34,7 +36,7 @@ class Flow:
     """Follows functions, loops and ifs for a Reader (`python_source.Reader`)."""
 
     def __init__(self, reader):
-        self.reader = reader
+        self.reader = weakref.proxy(reader)   # the reader holds its Flow: no cycle, so an import is freed when done
         self.steps = 0
         self.depth = 0
         self.called = set()
@@ -42,6 +44,7 @@ class Flow:
     def step(self, stmt):
         """Count one statement followed; refuse a script whose loops and calls would follow too many."""
         self.steps += 1
+        self.reader.cost.statement(stmt)
         if self.steps > MAX_STEPS:
             raise SpecError([FieldError(None, "source", f"Line {stmt.lineno}: the script's loops and calls run more "
                                         f"than {MAX_STEPS:,} statements; only simpler scripts are read.")])
@@ -87,7 +90,7 @@ class Flow:
         if len(args) == 3 and args[2] == 0:
             return call
         values = range(*args)
-        return list(values) if len(values) <= MAX_LOOP else call
+        return self.reader.cost.adopt(list(values)) if len(values) <= MAX_LOOP else call
 
     def constant_test(self, node):
         """Give an if test's truth when it is made of constants (`use_bn`, `n > 2 and not deep`), else None."""
@@ -105,6 +108,7 @@ class Flow:
                 right = self.reader.value(right_node)
                 if not _comparable(left) or not _comparable(right):
                     return None
+                self.reader.cost.charge(self.reader.cost.measure(left)[0] + self.reader.cost.measure(right)[0])
                 try:
                     if not _COMPARE[type(op)](left, right):
                         return False
@@ -122,6 +126,7 @@ class Flow:
         if self.depth >= MAX_DEPTH or call.starred:
             self.reader.warn(call.line, f"the call {self.reader.text(call)} cannot be read without running the script")
             return Unknown(call.node)
+        self.reader.cost.charge(len(self.reader.env))   # the copy below
         saved, self.reader.env = self.reader.env, dict(self.reader.env)
         self.bind_arguments(node.args, call)
         self.depth += 1
@@ -168,9 +173,10 @@ class Flow:
 
     def unused_functions(self):
         """Warn about a function that builds a model but that the script never calls at the top level."""
-        for value in list(self.reader.env.values()):
-            if isinstance(value, Function) and value.node.name not in self.called:
-                self.skipped(value.node, "it is never called at the top level")
+        nodes = {id(v.node): v.node for v in self.reader.env.values() if isinstance(v, Function)}
+        for node in nodes.values():   # once each, however many names it has (`f = g = build`)
+            if node.name not in self.called:
+                self.skipped(node, "it is never called at the top level")
 
 
 def _comparable(value):

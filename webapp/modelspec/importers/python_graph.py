@@ -34,18 +34,18 @@ class Tensor:
 def call(reader, call_):
     """Give the functional-API value of a call (a Tensor or a Model), or None when it is no such call."""
     func = call_.func
-    if isinstance(func, Model) and _tensors(call_.args[:1]):
+    if isinstance(func, Model) and _tensors(reader, call_.args[:1]):
         refuse(None, "source", f"Line {call_.line}: the model of line {func.line} is called as a layer (a nested "
                                "model); only one model can be imported. Call its layers directly instead.")
-    if isinstance(func, Call) and func.name[:1].isupper() and _tensors(call_.args[:1]):
+    if isinstance(func, Call) and func.name[:1].isupper() and _tensors(reader, call_.args[:1]):
         return _apply(reader, func, call_)
     if not isinstance(func, Ref):
         return None
-    if call_.name in MERGE_FUNCTIONS and func.in_keras("layers") and _tensors(call_.args[:1]):
+    if call_.name in MERGE_FUNCTIONS and func.in_keras("layers") and _tensors(reader, call_.args[:1]):
         layer = Call(Ref(f"keras.layers.{MERGE_FUNCTIONS[call_.name]}"), list(call_.args[1:]),
                      dict(call_.kwargs), call_.node)
         return _apply(reader, layer, Call(layer, call_.args[:1], {}, call_.node))
-    if call_.name in ("Model", "Functional") and _tensors(list(call_.args[:2]) + list(call_.kwargs.values())):
+    if call_.name in ("Model", "Functional") and _tensors(reader, list(call_.args[:2]) + list(call_.kwargs.values())):
         return _model(reader, call_)
     return None
 
@@ -66,8 +66,9 @@ def _tensor(reader, value):
     return value if isinstance(value, Tensor) else None
 
 
-def _tensors(values):
+def _tensors(reader, values):
     """Say whether any value is a Tensor (or keras.Input) or a list holding one."""
+    reader.cost.charge(sum(len(v) for v in values if isinstance(v, (list, tuple))))
     return any(isinstance(v, Tensor) or _is_input(v) or isinstance(v, (list, tuple))
                and any(isinstance(i, Tensor) or _is_input(i) for i in v) for v in values)
 
@@ -108,6 +109,7 @@ def _model(reader, call_):
     seen, todo = {}, [exit_]
     while todo:
         tensor = todo.pop()
+        reader.cost.charge(1)
         if tensor.seq in seen or tensor.layer is None:
             if tensor.layer is None and tensor is not entry:
                 refuse(None, "source", f"Line {tensor.line}: the model uses a second keras.Input; only models "

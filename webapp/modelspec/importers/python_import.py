@@ -18,7 +18,11 @@ def from_python(source, keras_version=None):
 
     keras_version: the Keras generation to read it as (old_keras.GENERATIONS); None detects it.
     """
-    return PythonImport(Reader(source).read(), keras_version).answer()
+    reader = Reader(source)
+    try:
+        return PythonImport(reader.read(), keras_version).answer()
+    finally:
+        reader.close()   # nothing the script built outlives the answer, not even a cycle the collector has to find
 
 
 class PythonImport:
@@ -51,9 +55,26 @@ class PythonImport:
         if isinstance(value, Ref):
             return value.path
         if value is None or isinstance(value, (bool, int, float, str, list, tuple)):
-            text = repr(value)
+            text = self.short(value, 61)
             return text if len(text) <= 60 else text[:57] + "..."
         return f"a {type(value).__name__.lower()}"   # a Model, a Parser...
+
+    def short(self, value, room):
+        """Give a value as repr() writes it, stopping past `room` characters; items that are not data as text() does."""
+        if isinstance(value, str):
+            return repr(value[:room])
+        if value is None or isinstance(value, (bool, int, float)):
+            return repr(value)
+        if not isinstance(value, (list, tuple)):
+            return self.text(value)
+        opening, closing = ("[", "]") if isinstance(value, list) else ("(", ",)" if len(value) == 1 else ")")
+        parts, used = [], 1
+        for item in value:
+            if used > room:   # a list of a million items costs what its first few do
+                break
+            parts.append(self.short(item, room - used))
+            used += len(parts[-1]) + 2
+        return opening + ", ".join(parts) + closing
 
     def plain(self, value, at=None):
         """Give a value as plain data (numbers, strings, lists); raise NotStatic when it is not.
@@ -61,6 +82,7 @@ class PythonImport:
         at: the line being read; the message adds where the value was set when that is elsewhere.
         """
         if isinstance(value, (list, tuple)):
+            self.reader.cost.charge(len(value), at)
             return [self.plain(v, at) for v in value]
         if value is None or isinstance(value, (bool, int, float, str)):
             return value
@@ -82,7 +104,7 @@ class PythonImport:
         version = self.version
         notes = [{"line": version.pop("line"), "was": version.pop("was"), "now": old_keras.GENERATIONS[version["used"]],
                   "why": version["why"], "field": "keras_version"}]
-        notes += sorted(self.reader.notes, key=lambda n: n["line"] or 0)
+        notes += sorted(self.reader.notes.values(), key=lambda n: n["line"] or 0)
         return finish(layers, compile_spec, fit, warnings, where=lambda e: self.where(e, model), notes=notes,
                       extra={"predict": predict, "keras_version": version})
 

@@ -23,10 +23,7 @@ _ORDER = ("keras1", "tf_keras", "keras2", "keras3")
 
 def generation(reader, chosen=None):
     """Give (generation, note): which Keras the script targets, as detected or as the user chose."""
-    found = {}
-    for kind, line, text in reader.markers:
-        if kind not in found or "__future__" in found[kind][1]:   # a Keras idiom says more than Python 2's print
-            found[kind] = (line, text)
+    found = dict(reader.markers)   # a Keras idiom says more than Python 2's print (Reader.marker)
     detected = next((g for g in _ORDER if g in found), "keras3")
     used = chosen if chosen in old_keras.GENERATIONS else detected
     line, text = found.get(used, found.get(detected, (None, "")))

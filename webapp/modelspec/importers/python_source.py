@@ -6,24 +6,20 @@ over constants, an `if` on constants (`python_flow.py`). Names bound to constant
 them, to Keras objects or to argparse defaults are remembered; `keras.Sequential`, `model.add`,
 `compile`, `fit` (and `fit_generator`), `predict_classes` and `ImageDataGenerator` are recorded.
 Old module paths (`keras.layers.core`, `tf.keras`) are read as Keras 3's, each with a note.
-Anything else has no value here: when the model needs it, a warning names its line.
-`python_import.py` turns what is read into a spec.
+Anything else has no value here: when the model needs it, a warning names its line. Every value
+built and the work of the whole import are bounded (`python_cost.py`). `python_import.py` turns
+what is read into a spec.
 """
 
 import ast
-import operator
 import re
 
-from . import old_keras, python_flow, python_graph, python_legacy
-from .import_answer import note
+from . import old_keras, python_cost, python_data, python_flow, python_graph, python_legacy
+from .import_answer import MAX_KEPT, note, note_key
 from .python_values import (Call, Flow, Function, Generator, Method, Model, Namespace, Parser, Ref, Rows,
                             Unknown)
 from ..fields import FieldError, SpecError
 
-MAX_NUMBER = 10 ** 15
-MAX_ROWS = 1000
-_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-        ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow}
 MODEL_METHODS = ("add", "pop", "compile", "fit", "fit_generator", "predict", "predict_classes", "predict_proba")
 
 
@@ -37,9 +33,11 @@ class Reader:
         self.models = []
         self.functional = []      # lines of keras.Model(...) calls that could not be read as a functional model
         self.graph_layers = {}    # id of a layer object called on a tensor -> line (python_graph.py)
-        self.warnings = []
-        self.notes = []
-        self.markers = []         # (generation, line, text): what dates the script (old_keras.GENERATIONS)
+        self.warnings = {}        # text -> None: each once, in order, at most MAX_KEPT
+        self.notes = {}           # note_key -> note: each once, in order, at most MAX_KEPT
+        self.markers = {}         # generation -> (line, text): what dates the script (old_keras.GENERATIONS)
+        self.parsers = []         # argparse parsers made, emptied by close()
+        self.cost = python_cost.Cost()
         self.flow = python_flow.Flow(self)
         self.renamed = set()      # old module prefixes already noted
 
@@ -58,18 +56,22 @@ class Reader:
 
     def warn(self, line, message):
         """Add a warning that names its line; it is a note too (what was left out, and why)."""
-        self.warnings.append(f"line {line}: {message}")
+        if len(self.warnings) < MAX_KEPT:   # a loop repeats its warnings: each is kept once
+            self.warnings[f"line {line}: {message}"] = None
         now = "the dataset's input shape" if message.startswith("input shape") else (
             "default" if "default" in message else "left out")
-        self.notes.append(note(line, self.line_text(line), now, message))
+        self.note(line, self.line_text(line), now, message)
 
     def note(self, line, was, now, why, layer=None, field=None):
         """Add a note of what the import changed from the script."""
-        self.notes.append(note(line, was, now, why, layer, field))
+        if len(self.notes) < MAX_KEPT:
+            made = note(line, was, now, why, layer, field)
+            self.notes.setdefault(note_key(made), made)
 
     def marker(self, generation, line, text):
-        """Remember something that dates the script to a Keras generation."""
-        self.markers.append((generation, line, text))
+        """Remember what dates the script to a Keras generation: the first sign of each, `from __future__` the last."""
+        if generation not in self.markers or "__future__" in self.markers[generation][1]:
+            self.markers[generation] = (line, text)
 
     def line_text(self, line):
         """Give a source line, stripped and shortened."""
@@ -87,6 +89,17 @@ class Reader:
         self.statements(tree.body)
         self.flow.unused_functions()
         return self
+
+    def close(self):
+        """Let go of what the script built: a model's compile call refers to the model, so they hold each other."""
+        for model in self.models:
+            model.items.clear()
+            model.compile = model.fit = model.predict = None
+        for parser in self.parsers:
+            parser.defaults.clear()
+        self.env.clear()
+        self.graph_layers.clear()
+        self.cost = None
 
     def statements(self, body):
         """Follow a list of statements in order."""
@@ -149,56 +162,21 @@ class Reader:
     def value(self, node):
         """Give what a node is known to be: a constant, a Ref, a Call, a Model..., or an Unknown."""
         if isinstance(node, ast.Constant):
-            return node.value if isinstance(node.value, (int, float, str, bool, type(None))) else Unknown(node)
+            return python_data.constant(node)
         if isinstance(node, (ast.Tuple, ast.List)):
-            items = []
-            for element in node.elts:
-                inner = self.value(element.value) if isinstance(element, ast.Starred) else None
-                if isinstance(inner, (list, tuple)):
-                    items.extend(inner)   # [*base, Dense(10)]
-                else:
-                    items.append(self.value(element) if inner is None else Unknown(element))
-            return tuple(items) if isinstance(node, ast.Tuple) else items
+            return python_data.items(self, node)
         if isinstance(node, ast.Name):
             return self.env.get(node.id, Ref(node.id))
         if isinstance(node, ast.Attribute):
             return self.attribute(self.value(node.value), node.attr, node)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-            operand = self.value(node.operand)
-            if _is_number(operand):
-                return -operand if isinstance(node.op, ast.USub) else operand
-        if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
-            return self.arithmetic(node)
+            return python_data.sign(node, self.value(node.operand))
+        if isinstance(node, ast.BinOp) and type(node.op) in python_data.OPERATORS:
+            return python_data.arithmetic(node, self.value(node.left), self.value(node.right), self.cost)
         if isinstance(node, ast.Call):
             return self.call(node)
         if isinstance(node, ast.Subscript):
-            return self.subscript(node)
-        return Unknown(node)
-
-    def subscript(self, node):
-        """Give x[10:20], x[3] or x[[1, 2]] of an array as Rows; an item of a constant list; else Unknown."""
-        base, index = self.value(node.value), node.slice
-        if isinstance(index, ast.Slice):
-            bounds = [self.value(part) if part is not None else None for part in (index.lower, index.upper, index.step)]
-            if all(b is None or isinstance(b, int) and not isinstance(b, bool) for b in bounds) and bounds[1] is not None:
-                rows = range(bounds[0] or 0, bounds[1], bounds[2] or 1) if bounds[2] != 0 else range(0)
-                if isinstance(base, (list, tuple)):
-                    return base[bounds[0]:bounds[1]:bounds[2]]
-                return self.rows(node, list(rows[:MAX_ROWS + 1]))
-            return Unknown(node)
-        key = self.value(index)
-        if isinstance(base, (list, tuple)) and isinstance(key, int) and not isinstance(key, bool) and -len(base) <= key < len(base):
-            return base[key]
-        if isinstance(key, int) and not isinstance(key, bool):
-            return self.rows(node, [key])
-        if isinstance(key, list) and key and all(isinstance(k, int) and not isinstance(k, bool) for k in key):
-            return self.rows(node, key[:MAX_ROWS + 1])
-        return Unknown(node)
-
-    def rows(self, node, indexes):
-        """Give Rows of a named array (x_test[10:20]); other subscripts have no value here."""
-        if isinstance(node.value, ast.Name) and indexes and all(i >= 0 for i in indexes):
-            return Rows(node.value.id, indexes, node.lineno, node)
+            return python_data.subscript(self, node)
         return Unknown(node)
 
     def attribute(self, base, attr, node):
@@ -209,25 +187,6 @@ class Reader:
             return Method(base, attr)
         if isinstance(base, Namespace) and attr in base.defaults:
             return base.defaults[attr]
-        return Unknown(node)
-
-    def arithmetic(self, node):
-        """Give +, -, *, /, //, %, ** on numbers, with sizes kept small; an Unknown otherwise."""
-        left, right = self.value(node.left), self.value(node.right)
-        if isinstance(node.op, ast.Add) and isinstance(left, (list, tuple)) and isinstance(right, (list, tuple)):
-            return (list(left) + list(right)) if len(left) + len(right) <= MAX_ROWS else Unknown(node)   # Sequential(a + b)
-        if isinstance(node.op, ast.Mult) and isinstance(left, (list, tuple)) and isinstance(right, int) \
-                and 0 <= right and len(left) * right <= MAX_ROWS:
-            return list(left) * right
-        if _is_number(left) and _is_number(right):
-            if isinstance(node.op, ast.Pow) and (abs(right) > 64 or abs(left) > MAX_NUMBER):
-                return Unknown(node)
-            try:
-                result = _OPS[type(node.op)](left, right)
-            except (ArithmeticError, ValueError):
-                return Unknown(node)
-            if isinstance(result, (int, float)) and not isinstance(result, complex) and abs(result) <= MAX_NUMBER:
-                return result
         return Unknown(node)
 
     def call(self, node):
@@ -254,7 +213,8 @@ class Reader:
         if call.name in ("Model", "Functional"):
             self.functional.append(node.lineno)
         if call.name == "ArgumentParser":
-            return Parser()
+            self.parsers.append(Parser())
+            return self.parsers[-1]
         return call
 
     def sequential(self, call):
@@ -262,6 +222,7 @@ class Reader:
         model = Model(call.line)
         items = call.args[0] if call.args else call.kwargs.get("layers")
         if isinstance(items, (list, tuple)):
+            self.cost.charge(len(items))
             model.items.extend(items)
         elif items is not None:
             self.warn(call.line, f"the layers of {self.text(call)} cannot be read without running the script; skipped")
@@ -274,7 +235,10 @@ class Reader:
         if isinstance(owner, Parser):
             if name == "add_argument":
                 _argument(owner, call)
-            return Namespace(dict(owner.defaults)) if name == "parse_args" else None
+            if name == "parse_args":
+                self.cost.charge(len(owner.defaults))
+                return Namespace(dict(owner.defaults))
+            return None
         if isinstance(owner, Generator):
             return Flow(owner, call) if name.startswith("flow") else None
         if name in ("to_json", "save", "save_weights"):
@@ -306,10 +270,6 @@ def _argument(parser, call):
         dest = longs[0].lstrip("-").replace("-", "_") if longs else None
     if dest:
         parser.defaults[dest] = call.kwargs.get("default")
-
-
-def _is_number(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def _is_main_guard(test):

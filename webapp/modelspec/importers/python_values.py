@@ -11,6 +11,16 @@ class NotStatic(Exception):
     """A value that only running the script would give; str() is its source text."""
 
 
+class BuiltList(list):
+    """A list the reader built, knowing its size and nesting (python_cost.Cost.build): measuring it costs nothing."""
+
+    __slots__ = ("size", "nesting")
+
+
+class BuiltTuple(tuple):
+    """A tuple the reader built, knowing its size and nesting (in its __dict__: a tuple's subclass has no slots)."""
+
+
 @dataclass
 class Ref:
     """A dotted name such as keras.layers.Dense, layers.Dense or Dense."""
