@@ -169,3 +169,17 @@ def test_a_script_past_the_work_budget_is_refused_on_its_source(client):
     r = client.post("/api/models/import", json={"format": "python", "source": big_statement_in_a_loop(20_000, 1000)})
     assert r.status_code == 422
     assert [e["field"] for e in r.get_json()["errors"]] == ["source"]
+
+
+def test_a_python_source_too_long_to_parse_cheaply_is_refused_before_it_is_parsed(client):
+    # ast.parse of dense literals takes ~470 bytes a character: 1 MB of them was 470 MB and 3.3 s.
+    source = HEAD + "x = [" + "1," * 499_990 + "1]\n" + MODEL
+    tracemalloc.start()
+    started = time.process_time()
+    try:
+        r = client.post("/api/models/import", json={"format": "python", "source": source})
+        cpu, peak = time.process_time() - started, tracemalloc.get_traced_memory()[1] / MB
+    finally:
+        tracemalloc.stop()
+    assert r.status_code == 422 and [e["field"] for e in r.get_json()["errors"]] == ["source"]
+    assert cpu < 1 and peak < 50
