@@ -1,6 +1,7 @@
 """Helpers for the security promises: users, a browser-like sign-in, a stored run, a socket."""
 
 import re
+import tracemalloc
 
 import pytest
 
@@ -36,6 +37,16 @@ def a_run(app, owner, status="completed"):
                   spec=validate(MLP, require_run=True).to_dict(), epochs_planned=1)
         s.add(run)
     return run.id
+
+
+def peak_while(call):
+    """Give (call(), the most memory Python and numpy allocated in this process meanwhile)."""
+    tracemalloc.start()
+    try:
+        result = call()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 def socket(app, flask_client=None, **auth):

@@ -3,27 +3,17 @@ any layer runs, and a preview past KD_MAX_PREVIEW_PIXELS is refused with a 422 n
 in the web process's memory it would have taken (`Resizing` to 8192×8192 × 16 samples was 4 GiB)."""
 
 import io
-import tracemalloc
 
 import numpy as np
 import pytest
 
 from tests.conftest import signed_in
+from tests.security.conftest import peak_while
 
 
 def preview(client, layers, count=16, dataset="digits"):
     """POST an augmentation preview of a dataset's first image (the built-in digits: 8×8 grey); give the answer."""
     return client.post(f"/api/datasets/{dataset}/augment", json={"layers": layers, "count": count})
-
-
-def peak_while(call):
-    """Give (call(), the most memory Python and numpy allocated in this process meanwhile)."""
-    tracemalloc.start()
-    try:
-        result = call()
-        return result, tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 @pytest.mark.parametrize("layers, layer, field", [

@@ -2,7 +2,6 @@
 nothing is decoded at all when the headers say it would pass KD_MAX_DATASET_MB."""
 
 import io
-import tracemalloc
 import zipfile
 
 import numpy as np
@@ -10,6 +9,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import signed_in
+from tests.security.conftest import peak_while
 from webapp import create_app
 from webapp.datasets import folders
 
@@ -37,16 +37,6 @@ def upload(client, file, filename="big.npz", **form):
     """POST a file as the upload form does; give the response."""
     return client.post("/api/datasets", data={"name": "big", "file": (file, filename), **form},
                        content_type="multipart/form-data")
-
-
-def peak_while(call):
-    """Give (call(), the most memory Python and numpy allocated in this process meanwhile)."""
-    tracemalloc.start()
-    try:
-        result = call()
-        return result, tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 """Turn a checked Spec into a `keras.Sequential` (a stack) or a functional `keras.Model` (a graph), mapping every error to its layer.
 
 It imports Keras only inside functions (the rooms that may import it at all are listed in
-docs/rooms.md and held by tests/unit/test_layers.py): the web process imports TensorFlow on a thread once it serves (RunService.begin, with KD_WARM_SPARE) or
-on the first model check, never when a CLI command or a spawned trainer imports the app.
+docs/rooms.md and held by tests/unit/test_layers.py): the web process imports TensorFlow on a
+thread once it serves (RunService.begin, with KD_WARM_SPARE) or on the first model check, never
+when a CLI command or a spawned trainer imports the app.
 """
 
 import contextlib
@@ -102,12 +103,12 @@ def keras_loaded():
     return _keras is not None
 
 
+_IMPORT_THREAD = "kd-import-keras"
+
+
 def warm_in_background():
     """Import TensorFlow on a thread of this (web) process, so the first model check does not wait for it."""
     threading.Thread(target=init_keras, name=_IMPORT_THREAD, daemon=True).start()
-
-
-_IMPORT_THREAD = "kd-import-keras"
 
 
 def importing_in_background():
