@@ -39,7 +39,7 @@ function layerCard(layer, index, count, name, ctx, inputs) {
       actionButton("down", index, "↓", `Move layer ${index} down`, index === count - 1),
       actionButton("branch", index, "↳", `Branch from layer ${index}`, false),
       actionButton("remove", index, "✕", `Remove layer ${index}`, false)));
-  const fields = entry ? paramFields(entry.params, layer, ctx) : [];
+  const fields = entry ? paramFields(entry.params, layer, { ...ctx, pathPrefix: `model.layers.${index}.` }) : [];
   if (inputs) fields.unshift(inputsField(layer, index, inputs, ctx));
   return el("li", { class: "card layer-card", dataset: { layerIndex: String(index), layerType: String(layer.type) } },
     header,
@@ -50,7 +50,8 @@ function layerCard(layer, index, count, name, ctx, inputs) {
 
 /**
  * Draw every layer of `layers` into `list`.
- * ctx: cat (indexed catalog), newLayer(type), onChange() for field edits.
+ * ctx: cat (indexed catalog), newLayer(type), onChange() for field edits, and `search` (the sweep's
+ * space: search-field.js) to offer "search" on the layers' fields.
  */
 export function renderLayers(list, layers, ctx) {
   const { names, inputs } = wiring(layers);

@@ -6,12 +6,16 @@ import { el } from "./dom.js";
 export const ACTIVE = new Set(["queued", "running", "stopping"]);
 /** Statuses from which Stop is accepted. */
 export const CAN_STOP = new Set(["queued", "running"]);
+/** A sweep trial's states after which it changes no more. */
+export const TRIAL_ENDED = new Set(["complete", "pruned", "failed", "stopped"]);
 /** Statuses from which Continue may be asked (the server still says no without a saved model). */
 export const CAN_CONTINUE = new Set(["completed", "stopped", "interrupted", "failed"]);
 
 const STATUS_TEXT = {
   queued: "Queued", running: "Running", stopping: "Stopping", completed: "Completed",
   stopped: "Stopped", failed: "Failed", interrupted: "Interrupted",
+  // A sweep's trials (Optuna's states).
+  complete: "Complete", pruned: "Pruned",
 };
 
 /** Give a status as a reader wants it: "running" -> "Running". */

@@ -2,6 +2,7 @@
 // batch size, validation, shuffle, callbacks), generated from the catalog.
 
 import { el, replaceChildren } from "./dom.js";
+import { addSearch } from "./search-field.js";
 import { newCallback, newOptimizer } from "./spec.js";
 import { paramFields } from "./spec-form.js";
 
@@ -33,6 +34,10 @@ export function renderCompile(box, spec, ctx) {
       compile.optimizer = newOptimizer(type, ctx.cat);
       redraw();
     }, optimizer ? optimizer.doc : "");
+  // A sweep may try other optimizer types (each keeps the arguments it takes).
+  const types = { name: "optimizer", kind: "choice", choices: [...ctx.cat.optimizers.keys()] };
+  addSearch(optimizerField, optimizerField.querySelector("select"), types, "compile.optimizer.type", ctx.search,
+    () => compile.optimizer.type);
   const loss = ctx.cat.losses.find((l) => l.name === compile.loss);
   const lossField = selectField("compile.loss", "loss", ctx.cat.losses.map((l) => [l.name, l.name]), compile.loss,
     (name) => {

@@ -2,9 +2,11 @@
 //
 // A field edits `target[param.name]` in place (the spec is the single source of truth) and calls
 // `ctx.onChange()`. What cannot be read as the parameter's kind is kept as typed, so the server's
-// check names the field and says what it accepts.
+// check names the field and says what it accepts. With `ctx.search` a numeric or choice field also
+// gets a "search" toggle for a sweep (search-field.js); its PATH is `ctx.pathPrefix` + its name.
 
 import { el } from "./dom.js";
+import { addSearch } from "./search-field.js";
 
 let uid = 0;
 
@@ -99,9 +101,12 @@ export function paramField(param, target, ctx) {
   const input = inputFor(param, target, ctx, id);
   const label = el("label", { for: id, title: param.help || null, text: labelOf(param.name) });
   const kindClass = param.kind === "bool" ? "field check" : "field";
-  return el("div", { class: kindClass, dataset: { field: ctx.field, param: param.name } },
+  const node = el("div", { class: kindClass, dataset: { field: ctx.field, param: param.name } },
     param.kind === "bool" ? [input, label] : [label, input],
     el("p", { class: "field-error", role: "alert", hidden: true }));
+  // A sweep may search it: its PATH is the field's name under the layer's (ctx.pathPrefix) or as it is.
+  addSearch(node, input, param, (ctx.pathPrefix || "") + ctx.field, ctx.search, () => target[param.name]);
+  return node;
 }
 
 /** Give the fields for every parameter of `params`, named `prefix + name`; checkboxes last, in one row. */

@@ -213,3 +213,31 @@ export function save(spec) {
     // Storage full or disabled: the page still works, only without keeping work across reloads.
   }
 }
+
+const SPACE_KEY = "keras-dashboard:builder:space";
+
+/** Give the sweep space saved with the builder's spec ({PATH: FIELD}), or {} when there is none. */
+export function loadSavedSpace() {
+  try {
+    const data = JSON.parse(window.localStorage.getItem(SPACE_KEY) || "null");
+    return data && typeof data === "object" && !Array.isArray(data) ? data : {};
+  } catch {
+    return {};
+  }
+}
+
+/** Keep the builder's sweep space in localStorage beside its spec. */
+export function saveSpace(space) {
+  try {
+    window.localStorage.setItem(SPACE_KEY, JSON.stringify(space));
+  } catch {
+    // As save(): the page works on, only without keeping the space across reloads.
+  }
+}
+
+/** Hand a spec to the builder (as its saved work, with no field searched) and open it. */
+export function openInBuilder(spec) {
+  save(spec);
+  saveSpace({});
+  window.location.assign("/");
+}

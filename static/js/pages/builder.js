@@ -11,12 +11,14 @@ import { branch, mergeAt, removeLayer } from "../lib/graph-edit.js";
 import { drawGraph } from "../lib/graph-view.js";
 import { renderCompile, renderFit } from "../lib/settings-form.js";
 import {
-  defaultFit, indexCatalog, loadSaved, newLayer, normalizeCompile, normalizeSpec, presetSpec, save, withAugmentation,
-  withDefaults,
+  defaultFit, indexCatalog, loadSaved, loadSavedSpace, newLayer, normalizeCompile, normalizeSpec, presetSpec, save,
+  saveSpace, withAugmentation, withDefaults,
 } from "../lib/spec.js";
 import { showFailedSummary, showStatus, showSummary } from "../lib/summary.js";
 import { showNotes } from "../lib/import-notes.js";
 import { setupExport, setupImport } from "../lib/transfer-panel.js";
+import { carrySpace, pruneSpace } from "../lib/sweep-space.js";
+import { setupRunSlot } from "../lib/run-slot.js";
 
 const page = JSON.parse(byId("page-data").textContent);
 const cat = indexCatalog(page.catalog);
@@ -29,6 +31,9 @@ const summary = { body: document.querySelector("#summary-table tbody"), totals: 
 const checkStatus = byId("check-status");
 
 let spec = startingSpec();
+// The fields a sweep would search, {PATH: FIELD} (layers by index), kept beside the spec.
+let space = pruneSpace(loadSavedSpace(), spec, cat);
+let runSlot = null;   // Train and Start sweep (run-slot.js), wired below
 
 /** Give the spec to start with: the one kept from the last visit, else the Small MLP preset. */
 function startingSpec() {
@@ -42,19 +47,45 @@ function currentDataset() {
   return datasets.find((d) => d.id === spec.dataset) || firstDataset;
 }
 
-// What the layer cards and settings forms need: the catalog, and what to do after an edit.
-const formContext = { cat, newLayer: (type) => newLayer(type, cat), onChange: changed };
+// The sweep's space as the forms' "search" toggles read and write it.
+const search = {
+  get: (path) => space[path],
+  set(path, field) {
+    if (field) space[path] = field;
+    else delete space[path];
+    spaceChanged();
+  },
+};
+
+// What the layer cards and settings forms need: the catalog, what to do after an edit, the space.
+const formContext = { cat, newLayer: (type) => newLayer(type, cat), onChange: changed, search };
 
 /** Keep the edit and check the model again (field edits: the forms are already up to date). */
 function changed() {
   save(spec);
+  spaceChanged();
   requestCheck();
+}
+
+/** Keep the space (without searches of fields that are gone) and show the sweep button when it has any. */
+function spaceChanged() {
+  space = pruneSpace(space, spec, cat);
+  saveSpace(space);
+  if (runSlot) runSlot.refresh();
 }
 
 /** Redraw the layer list after layers were added, moved, removed or replaced, then check. */
 function layersChanged() {
   drawLayers();
   changed();
+}
+
+/** Change the layers with `edit()`; each searched layer field follows its layer to its new place. */
+function editLayers(edit) {
+  const before = spec.model.layers.slice();
+  edit();
+  space = carrySpace(space, before, spec.model.layers);
+  layersChanged();
 }
 
 /** Draw the layer cards, the add bar's positions and the model's drawing from the spec. */
@@ -193,6 +224,7 @@ function showProblems(errors) {
 
 /** Replace the model (and compile, fit and predict, when given) with what an import gave; show its notes. */
 function applyImport(result, reimport) {
+  space = {};   // the searches were of the model the import replaces
   spec.model = { layers: (result.model && result.model.layers ? result.model.layers : []).map((l) => withDefaults(l, cat)) };
   if (result.compile) spec.compile = normalizeCompile(result.compile, cat);
   if (result.fit) spec.fit = defaultFit(cat, result.fit);
@@ -220,6 +252,7 @@ function wireHead() {
       const dataset = currentDataset();
       if (!dataset) return;
       spec = presetSpec(button.dataset.preset, dataset, cat);
+      space = {};
       byId("import-notes").hidden = true;   // the notes spoke of the imported model, which is gone
       drawAll();
       changed();
@@ -242,29 +275,26 @@ function wireLayers() {
     const where = byId("add-layer-position").value;
     const at = where === "end" ? spec.model.layers.length : Number(where);
     const layer = newLayer(typeSelect.value, cat);
-    if (isMerge(typeSelect.value)) spec.model.layers = mergeAt(spec.model.layers, at, layer, byId("add-merge-with").value);
-    else spec.model.layers.splice(at, 0, layer);
-    layersChanged();
+    editLayers(() => {
+      if (isMerge(typeSelect.value)) spec.model.layers = mergeAt(spec.model.layers, at, layer, byId("add-merge-with").value);
+      else spec.model.layers.splice(at, 0, layer);
+    });
   });
-  byId("add-augmentation").addEventListener("click", () => {
+  byId("add-augmentation").addEventListener("click", () => editLayers(() => {
     spec.model.layers = withAugmentation(spec.model.layers).map((layer) => withDefaults(layer, cat));
-    layersChanged();
-  });
+  }));
   onCardActions(layerList, {
     move(index, delta) {
       const layers = spec.model.layers;
       const to = index + delta;
       if (to < 0 || to >= layers.length) return;
-      [layers[index], layers[to]] = [layers[to], layers[index]];
-      layersChanged();
+      editLayers(() => { [layers[index], layers[to]] = [layers[to], layers[index]]; });
     },
     remove(index) {
-      spec.model.layers = removeLayer(spec.model.layers, index);
-      layersChanged();
+      editLayers(() => { spec.model.layers = removeLayer(spec.model.layers, index); });
     },
     branch(index) {
-      spec.model.layers = branch(spec.model.layers, index, newLayer(typeSelect.value, cat));
-      layersChanged();
+      editLayers(() => { spec.model.layers = branch(spec.model.layers, index, newLayer(typeSelect.value, cat)); });
     },
   });
 }
@@ -275,37 +305,11 @@ function isMerge(type) {
   return Boolean(entry && entry.min_inputs);
 }
 
-/** Start a run of the spec (POST /api/runs) and open its page; a refused spec shows its errors. */
-function wireTrain() {
-  const button = byId("train-button");
-  const status = byId("train-status");
-  if (page.me && page.me.role === "viewer") {
-    // The server would refuse it (403): say so instead of offering a button that cannot work.
-    button.disabled = true;
-    status.textContent = "Viewers build and check models; members and admins start runs.";
-    return;
-  }
-  button.addEventListener("click", async () => {
-    button.disabled = true;
-    status.textContent = "starting…";
-    try {
-      const result = await postJSON("/api/runs", spec);
-      window.location.assign(`/runs/${result.run.id}`);
-    } catch (error) {
-      button.disabled = false;
-      if (error instanceof ApiError && error.status === 422 && error.body && Array.isArray(error.body.errors)) {
-        status.textContent = "fix the problems shown first";
-        showProblems(error.body.errors);
-      } else {
-        status.textContent = `Could not start the run: ${error.message}`;
-      }
-    }
-  });
-}
-
 wireHead();
 wireLayers();
-wireTrain();
+runSlot = setupRunSlot({
+  cat, me: page.me, getSpec: () => spec, getSpace: () => space, root, layerList, general, showProblems,
+});
 setupImport(applyImport);
 setupExport(() => spec);
 drawAll();

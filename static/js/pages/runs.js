@@ -1,11 +1,11 @@
 // The runs list: every run with its owner, status and final metrics; filter by owner, status,
 // dataset and name, sort by any final metric, pick runs to compare. The filters live in the
 // address, so a reload or a shared address shows the same list. While any run shown is queued,
-// running or stopping, the list asks again every few seconds.
+// running or stopping, the list asks again every few seconds. The sweeps follow in a card of their own.
 
 import { getJSON } from "../lib/api.js";
 import { byId, debounce, el, replaceChildren } from "../lib/dom.js";
-import { ACTIVE, lastValue, localTime, metric, statusBadge, statusText } from "../lib/run-format.js";
+import { ACTIVE, TRIAL_ENDED, lastValue, localTime, metric, statusBadge, statusText } from "../lib/run-format.js";
 
 const REFRESH_MS = 3000;
 const METRICS = ["loss", "accuracy", "val_loss", "val_accuracy"];
@@ -21,6 +21,7 @@ const picked = [];   // ids of the runs ticked for Compare, in the order they we
 const seen = { owner: new Set(), dataset: new Set(), sort: new Set() };   // what the selects offer
 let timer = null;
 let request = 0;   // only the latest answer draws
+let sweepsTimer = null;
 
 /** Give "3/4": epochs done of epochs planned. */
 function epochsText(run) {
@@ -158,6 +159,42 @@ async function refresh() {
   }
 }
 
+/** Give one row of the sweeps table: name linked to its page, status, trials done of planned, best value. */
+function sweepRow(sweep) {
+  const done = (sweep.trials || []).filter((t) => TRIAL_ENDED.has(t.state)).length;
+  const best = sweep.best && typeof sweep.best.value === "number" ? sweep.best.value : null;
+  const objective = sweep.objective || {};
+  return el("tr", { dataset: { sweepId: String(sweep.id), status: String(sweep.status) } },
+    el("td", { class: "num mono", text: String(sweep.id) }),
+    el("td", { class: "run-name" }, el("a", { href: `/sweeps/${encodeURIComponent(sweep.id)}`, text: sweep.name || `Sweep ${sweep.id}` })),
+    el("td", { text: sweep.owner || "—" }),
+    el("td", {}, statusBadge(sweep.status)),
+    el("td", { class: "num mono", dataset: { col: "trials" }, text: `${done}/${sweep.trials_planned ?? "?"}` }),
+    el("td", { class: "mono", text: objective.metric ? `${objective.metric} (${objective.direction === "minimize" ? "min" : "max"})` : "—" }),
+    el("td", { class: "num mono", dataset: { col: "best" }, text: metric(best) }),
+    el("td", { class: "created", text: localTime(sweep.created_at) }));
+}
+
+/** Ask for the sweeps and draw them; ask again every few seconds while one runs. */
+async function refreshSweeps() {
+  const error = byId("sweeps-error");
+  try {
+    const { sweeps } = await getJSON("/api/sweeps");
+    error.hidden = true;
+    replaceChildren(byId("sweeps-body"), (sweeps || []).map(sweepRow));
+    byId("sweeps-table").hidden = !sweeps.length;
+    byId("sweeps-table").dataset.count = String(sweeps.length);
+    byId("sweeps-empty").hidden = sweeps.length > 0;
+    const moving = sweeps.some((s) => s.status === "running" || s.status === "stopping");
+    byId("sweeps-refresh").textContent = moving ? "updating every few seconds" : "";
+    clearTimeout(sweepsTimer);
+    if (moving) sweepsTimer = setTimeout(refreshSweeps, REFRESH_MS);
+  } catch (err) {
+    error.textContent = `Could not load the sweeps: ${err.message}`;
+    error.hidden = false;
+  }
+}
+
 /** Put the filters in the address and fetch the list they give. */
 function applyFilters() {
   const query = new URLSearchParams(filters()).toString();
@@ -192,8 +229,13 @@ byId("compare-button").addEventListener("click", () => {
   if (picked.length >= 2) window.location.assign(`/compare?runs=${picked.join(",")}`);
 });
 // Back from a run page through the browser cache: the list may be stale.
-window.addEventListener("pageshow", (event) => { if (event.persisted) refresh(); });
+window.addEventListener("pageshow", (event) => {
+  if (!event.persisted) return;
+  refresh();
+  refreshSweeps();
+});
 
 const filteredAtStart = readAddress();
 if (Array.isArray(page.runs) && !filteredAtStart) draw(page.runs);
 else refresh();
+refreshSweeps();
