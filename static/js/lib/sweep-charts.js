@@ -36,11 +36,12 @@ function show(node, note, traces, layout) {
   else plotly().purge(node);
 }
 
-/** Give the layout of a chart with trials along x. */
-function trialLayout(metric) {
+/** Give the layout of a chart with trials (numbered from 0) along x, whole numbers on its ticks. */
+function trialLayout(metric, last) {
   const layout = epochLayout({ title: `${metric} per trial`, yTitle: metric, range: [0, 1], height: HEIGHT });
-  layout.xaxis = { ...layout.xaxis, title: { text: "trial" }, tickmode: "auto", dtick: undefined, tick0: undefined,
-    range: undefined, autorange: true };
+  const few = last < 12;
+  layout.xaxis = { ...layout.xaxis, title: { text: "trial" }, tickmode: few ? "linear" : "auto", tick0: 0,
+    dtick: few ? 1 : undefined, tickformat: "d", range: [-0.5, Math.max(last, 1) + 0.5], autorange: false };
   layout.hovermode = "closest";
   return layout;
 }
@@ -65,7 +66,7 @@ export function drawObjective(node, note, trials, objective) {
     { name: "best so far", x: done.map((t) => t.number), y: bestSoFar, mode: "lines", type: "scatter",
       line: { color: BEST_COLOR, width: 2, shape: "hv" }, hoverinfo: "skip" },
   ] : [];
-  show(node, note, traces, trialLayout(objective.metric));
+  show(node, note, traces, trialLayout(objective.metric, Math.max(0, ...trials.map((t) => t.number))));
   node.dataset.points = String(done.length);
 }
 
