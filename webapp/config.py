@@ -75,6 +75,8 @@ def load(env=None):
         # about 30 bytes a value (measured: 16M values grew it by 0.47 GB). 8M: 16 samples of 408×408
         # RGB, the page's 8 of 577×577.
         "KD_MAX_PREVIEW_PIXELS": _int(env, "KD_MAX_PREVIEW_PIXELS", 8_000_000),
+        # The most trials one sweep may plan (resumes included): each is a run, with its own files.
+        "KD_MAX_TRIALS": _int(env, "KD_MAX_TRIALS", 200),
         "KD_WARM_SPARE": env.get("KD_WARM_SPARE", "1") != "0",          # keep a trainer process ready
         # bench/runs.py: the trainer writes each callback's time per epoch to hook_times.json (runs/hook_times.py).
         "KD_TIME_CALLBACKS": env.get("KD_TIME_CALLBACKS", "0") == "1",

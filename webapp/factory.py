@@ -11,6 +11,7 @@ from .datasets import Registry
 from .datasets.builds import Builds
 from .extensions import socketio
 from .runs.service import RunService
+from .sweeps.service import SweepService
 from .db.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +25,7 @@ class Services:
     datasets: Registry
     builds: Builds
     runs: RunService
+    sweeps: SweepService
     data_dir: Path
 
 
@@ -58,7 +60,10 @@ def register_services(app):
     runs.attach(make_executor(cfg, runs))
     builds = Builds(cfg, datasets)
     runs.at_start_up.append(builds.start_up)   # builds a previous server left fail when runs are marked
-    app.extensions["kd"] = Services(store=store, datasets=datasets, builds=builds, runs=runs,
+    sweeps = SweepService(store, runs, cfg["KD_DATABASE_URL"], cfg["KD_MAX_TRIALS"])
+    runs.at_start_up.append(sweeps.start)      # after runs are marked: the scheduler sees their end
+    runs.watchers.append(sweeps.on_run_event)
+    app.extensions["kd"] = Services(store=store, datasets=datasets, builds=builds, runs=runs, sweeps=sweeps,
                                     data_dir=Path(cfg["KD_DATA_DIR"]))
 
 
@@ -97,6 +102,7 @@ def register_extensions(app):
     kd = app.extensions["kd"]
     kd.runs.notify = events.broadcast
     kd.builds.notify = events.broadcast_dataset
+    kd.sweeps.notify = events.broadcast_sweep
     # `python wsgi.py` begins at once; under another server the first request does (once).
     app.before_request(lambda: kd.runs.begin(app.config["KD_WARM_SPARE"]))
 

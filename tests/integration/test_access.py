@@ -15,7 +15,7 @@ from webapp.team import accounts
 from webapp import create_app
 from webapp.runs import paths
 from webapp.modelspec.validate import validate
-from webapp.db.store import Run
+from webapp.db.store import Run, Sweep
 from webapp.web.access import RULES
 
 WHO = ("anonymous", "share", "viewer", "member", "owner", "admin")
@@ -64,7 +64,8 @@ def tiny_npz():
 PAGE = expect(302, 302, 200, 200, 200, 200)
 # (name, method, url, body, run status, expected). In urls: {run} a fresh run of the owner's,
 # {other} another of theirs that the share link does not open, {token} a live share of {run},
-# {dataset} a fresh .npz upload of the owner's.
+# {dataset} a fresh .npz upload of the owner's, {sweep} a fresh sweep of the owner's (in the status
+# the case's fifth field names, for a sweep case; it plans one trial, which stays queued).
 CASES = [
     ("health", "GET", "/healthz", None, None, everyone(200)),
     ("static file", "GET", "/static/css/app.css", None, None, everyone(200)),
@@ -112,6 +113,13 @@ CASES = [
     ("delete", "DELETE", "/api/runs/{run}", None, "completed", owners(204)),
     ("create a share link", "POST", "/api/runs/{run}/shares", None, "completed", owners(201)),
     ("revoke a share link", "DELETE", "/api/runs/{run}/shares/{token}", None, "completed", owners(204)),
+    ("list sweeps", "GET", "/api/sweeps", None, None, signed(200)),
+    ("start a sweep", "POST", "/api/sweeps", "sweep", None, members(201)),
+    ("read a sweep", "GET", "/api/sweeps/{sweep}", None, None, signed(200)),
+    ("a sweep's trials.csv", "GET", "/api/sweeps/{sweep}/artifacts/trials.csv", None, None, signed(200)),
+    ("stop a sweep", "POST", "/api/sweeps/{sweep}/stop", None, "running", owners(202)),
+    ("resume a sweep", "POST", "/api/sweeps/{sweep}/resume", {"trials": 1}, "stopped", owners(202)),
+    ("sweep page", "GET", "/sweeps/{sweep}", None, None, PAGE),
     ("list users", "GET", "/api/users", None, None, admins(200)),
     ("add a user", "POST", "/api/users", {"role": "viewer", "password": "password123"}, None, admins(201)),
     ("change a user", "PATCH", "/api/users/{viewer_id}", {"active": True}, None, admins(200)),
@@ -156,7 +164,22 @@ def new_run(app, owner_id, status):
     return run.id
 
 
+SWEEP = {"base": MLP, "space": {"model.layers.1.units": {"type": "int", "low": 8, "high": 16}},
+         "objective": {"metric": "val_accuracy", "direction": "maximize"}, "trials": 1}
+
+
+def new_sweep(app, owner_id, status):
+    """Create a sweep of the owner's, then put it in `status` (no trial trains) and give its id."""
+    kd = app.extensions["kd"]
+    sweep_id = kd.sweeps.create(SWEEP, owner_id)
+    with kd.store.session() as s:
+        s.get(Sweep, sweep_id).status = status
+    return sweep_id
+
+
 def body_of(body, n):
+    if body == "sweep":
+        return {"json": SWEEP}
     if body == "npz":
         return {"data": tiny_npz(), "content_type": "multipart/form-data"}
     if body == "image":
@@ -184,7 +207,8 @@ def test_access(world, case, who):
     if "{dataset}" in url:
         dataset = app.extensions["kd"].datasets.add("mine", io.BytesIO(tiny_npz()["file"][0].getvalue()), 2**20,
                                                     owner_id=owner)["id"]
-    url = url.format(run=run, other=other, token=token, viewer_id=ids["viewer_id"], dataset=dataset)
+    sweep = new_sweep(app, owner, status or "completed") if "{sweep}" in url else None
+    url = url.format(run=run, other=other, token=token, viewer_id=ids["viewer_id"], dataset=dataset, sweep=sweep)
     if who == S:
         url += ("&" if "?" in url else "?") + f"share={share}"
     r = clients[who].open(url, method=method, **body_of(body, f"{run}{who}"))
@@ -218,7 +242,7 @@ def test_matrix(world, capsys):
     covered, wrong = set(), []
     for name, method, url, _, _, exp in CASES:
         lines.append(f"| {name} | " + " | ".join(str(exp[w]) for w in WHO) + " |")
-        path = url.split("?")[0].format(run=1, other=2, token="t", viewer_id=3, dataset="d")
+        path = url.split("?")[0].format(run=1, other=2, token="t", viewer_id=3, dataset="d", sweep=4)
         endpoint, args = adapter.match(path, method)
         covered.add(endpoint)
         through = {w: exp[w] not in (302, 401, 403) for w in WHO}

@@ -40,7 +40,7 @@ def empty(request, tmp_path):
 def differences(store):
     """Give what Alembic finds different between the database and the models (empty when equal)."""
     with store.engine.connect() as conn:
-        return compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+        return compare_metadata(MigrationContext.configure(conn, opts=migrations.options()), Base.metadata)
 
 
 def test_upgrade_of_an_empty_database_gives_the_models_schema(empty):
@@ -72,9 +72,11 @@ def test_a_database_made_before_migrations_is_adopted_with_its_rows(tmp_path):
     # (the models have grown columns since, so they are made by that revision, then unstamped).
     migrations.upgrade(store.engine, migrations.INITIAL)
     with store.engine.begin() as conn:
-        conn.execute(text("DROP TABLE alembic_version"))
-    with store.session() as s:
-        s.add(Run(name="kept", status="completed", dataset="digits", spec={}, history={}))
+        conn.execute(text(f"DROP TABLE {migrations.VERSION_TABLE}"))
+    with store.engine.begin() as conn:   # the columns of revision 0001 only (the models have more)
+        conn.execute(text("INSERT INTO runs (name, status, dataset, spec, epochs_done, epochs_planned, history, "
+                          "last_seq, created_at, queued_at) VALUES ('kept', 'completed', 'digits', '{}', 0, 0, '{}', "
+                          "0, '2026-01-01', '2026-01-01')"))
     migrations.upgrade(store.engine)
     assert differences(store) == []
     with store.session() as s:
@@ -101,3 +103,25 @@ def test_a_team_deployment_does_not_migrate_by_itself(tmp_path):
     assert result.exit_code != 0 and "run `flask --app wsgi db upgrade` first" in result.output
     assert app.test_cli_runner().invoke(args=["db", "upgrade"]).exit_code == 0
     assert differences(app.extensions["kd"].store) == []
+
+
+def test_a_database_versioned_in_alembic_version_moves_to_our_table_and_optuna_shares_it(empty):
+    # Before sweeps, our revision sat in Alembic's default table, which Optuna's storage claims.
+    migrations.upgrade(empty.engine, "0003")
+    with empty.engine.begin() as conn:
+        conn.execute(text(f"DROP TABLE {migrations.VERSION_TABLE}"))   # Alembic's own default table, as it made it:
+        conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+                          "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"))
+        conn.execute(text("INSERT INTO alembic_version VALUES ('0003')"))
+    assert migrations.upgrade(empty.engine) == "0003"
+    assert differences(empty) == []
+    import optuna
+    storage = optuna.storages.RDBStorage(empty.engine.url.render_as_string(hide_password=False))
+    study = optuna.create_study(storage=storage, study_name="shared")
+    study.tell(study.ask({"x": optuna.distributions.FloatDistribution(0, 1)}), 0.5)
+    assert optuna.load_study(study_name="shared", storage=storage).best_value == 0.5
+    storage.engine.dispose()
+    assert differences(empty) == []          # Optuna's tables are not the models' business
+    with empty.engine.connect() as conn:
+        assert migrations.current(conn) == migrations.head()
+    assert migrations.upgrade(empty.engine) == migrations.head()

@@ -63,9 +63,32 @@ class Run(Base):
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     progress: Mapped[dict | None] = mapped_column(JSON)          # the last batch event of this epoch
     worker: Mapped[str | None] = mapped_column(String(128))       # host:pid of the process training it
+    sweep_id: Mapped[int | None] = mapped_column(ForeignKey("sweeps.id", ondelete="SET NULL"), index=True)
+    sweep_trial: Mapped[int | None] = mapped_column(Integer)      # the Optuna trial number this run trains
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)    # the queue is in this order
     started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class Sweep(Base):
+    """A search over a run spec's fields (sweeps/): its Optuna study lives in the same database."""
+
+    __tablename__ = "sweeps"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(16), default="running", index=True)
+    config: Mapped[dict] = mapped_column(JSON)                   # base, space, objective, sampler, pruner, parallel
+    trials_planned: Mapped[int] = mapped_column(Integer)
+    study_name: Mapped[str] = mapped_column(String(64), unique=True)
+    importance: Mapped[dict | None] = mapped_column(JSON)        # Optuna's, at the last trial's end
+    error: Mapped[str | None] = mapped_column(Text)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # Which web process schedules it, until when: one at a time, and another takes over a lapsed lease.
+    lease: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
 
 

@@ -39,6 +39,7 @@ class RunService:
         self.max_params, self.max_queued = max_params, max_queued   # KD_MAX_PARAMS, KD_MAX_QUEUED_PER_USER
         self.max_activation_mb = max_activation_mb                   # KD_MAX_ACTIVATION_MB
         self.notify = notify or (lambda event: None)
+        self.watchers = []      # called with every event this process stores (the sweep scheduler's wake-up)
         self.executor = None
         self._lock = threading.RLock()
         self._begun, self._begin_lock = False, threading.Lock()
@@ -50,24 +51,33 @@ class RunService:
 
     # -- what users ask -------------------------------------------------------------------------
 
-    def create(self, data, owner_id=None):
-        """Check the spec, store the run as queued, and start it when a slot is free."""
+    def create(self, data, owner_id=None, sweep=None):
+        """Check the spec, store the run as queued, and start it when a slot is free.
+
+        sweep: (sweep id, trial number) when a sweep's scheduler submits the run as one of its trials.
+        """
         spec = validate(data, datasets=self.datasets.ids(), require_run=True)
         dataset = self.datasets.info(spec.dataset)
         if not dataset["available"]:
             raise SpecError([FieldError(None, "dataset", dataset.get("message") or "This dataset is not available.")])
-        summary = self.summarize(spec, dataset)
-        self._check_size(summary)
-        self._check_activations(summary, spec.fit["batch_size"])
-        self._check_queue(owner_id)
+        summary = self.check_cost(spec, dataset)
+        self.check_queue(owner_id)
+        sweep_id, trial = sweep or (None, None)
         with self.store.session() as s:
             run = Run(name=spec.name or f"{spec.dataset}-{len(spec.layers)}-layers", owner_id=owner_id,
                       status="queued", dataset=spec.dataset, spec=spec.to_dict(), summary=summary,
-                      epochs_planned=spec.fit["epochs"], history={})
+                      epochs_planned=spec.fit["epochs"], history={}, sweep_id=sweep_id, sweep_trial=trial)
             s.add(run)
         self._emit(journal.announce(self.store, run.id))
         self.schedule()
         return run.id
+
+    def check_cost(self, spec, dataset):
+        """Give the summary of a checked spec, or raise SpecError when the server would not train it (size, memory)."""
+        summary = self.summarize(spec, dataset)
+        self._check_size(summary)
+        self._check_activations(summary, spec.fit["batch_size"])
+        return summary
 
     def summarize(self, spec, dataset):
         """Give build.summarize's answer for a checked spec, or raise SpecError; the same wherever it is built.
@@ -114,7 +124,7 @@ class RunService:
             f"for activations ({memory.readable(per_sample)} per sample; {layer}); this server allows "
             f"{self.max_activation_mb:,} MB (KD_MAX_ACTIVATION_MB). {remedy}."))])
 
-    def _check_queue(self, owner_id):
+    def check_queue(self, owner_id):
         """Refuse (429) one more waiting run for an owner who has KD_MAX_QUEUED_PER_USER waiting."""
         if self.max_queued is None or owner_id is None:
             return
@@ -145,7 +155,7 @@ class RunService:
             run = self._run(run_id)
             if run.status not in journal.ENDED:
                 raise RunError(409, f"Run {run_id} is {run.status}; stop it or wait until it ends to continue it.")
-            self._check_queue(run.owner_id)
+            self.check_queue(run.owner_id)
             saved = paths.artifact(self.data_dir, run_id, paths.MODEL).exists()
             if run.epochs_done and not saved:
                 raise RunError(409, f"Run {run_id} has no saved model to continue from.")
@@ -236,10 +246,11 @@ class RunService:
 
     def _emit(self, event):
         if event:
-            try:
-                self.notify(event)
-            except Exception:  # a viewer problem must never break a run
-                log.exception("could not send %s", event[0])
+            for call in (self.notify, *self.watchers):
+                try:
+                    call(event)
+                except Exception:  # a viewer problem must never break a run
+                    log.exception("could not send %s", event[0])
 
     def _run(self, run_id):
         with self.store.session() as s:

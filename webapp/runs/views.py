@@ -32,7 +32,8 @@ def run_json(session, run, data_dir, detail=True):
     owner = session.get(User, run.owner_id) if run.owner_id else None
     out.update(owner=owner.name if owner else None, created_at=_iso(run.created_at), started_at=_iso(run.started_at),
                finished_at=_iso(run.finished_at), queue_position=queue_position(session, run),
-               final=final_logs(run.history), last_seq=run.last_seq)
+               final=final_logs(run.history), last_seq=run.last_seq, worker=run.worker,
+               sweep={"id": run.sweep_id, "trial": run.sweep_trial} if run.sweep_id is not None else None)
     if detail:
         out.update(spec=run.spec, summary=run.summary, history=run.history or {}, progress=run.progress,
                    artifacts=paths.existing_artifacts(data_dir, run.id),

@@ -2,7 +2,7 @@
 
 An endpoint missing from the table is refused (and a test fails), so forgetting a rule can never
 open a door. Rules: public (no sign-in), any (every signed-in role), member (members and admins),
-owner (the run's owner or a dataset's uploader, or an admin), admin. `share` says what a share link
+owner (the run's or sweep's owner or a dataset's uploader, or an admin), admin. `share` says what a share link
 opens: "run" (this run's read-only calls and pages) or "dataset" (the test images of the shared run's dataset).
 """
 
@@ -13,7 +13,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 
 from ..team import accounts
-from ..db.store import Dataset, Run
+from ..db.store import Dataset, Run, Sweep
 from . import services
 from .security import init_url_map
 
@@ -51,6 +51,8 @@ RULES = {
     "api.delete_run": OWNER, "api.rename_run": OWNER, "api.create_share": OWNER, "api.delete_share": OWNER,
     "api.list_users": ADMIN, "api.create_user": ADMIN, "api.update_user": ADMIN, "api.list_actions": ADMIN,
     "api.list_tokens": ADMIN, "api.revoke_token": ADMIN,
+    "pages.sweep": READ, "api.list_sweeps": READ, "api.get_sweep": READ, "api.sweep_artifact": READ,
+    "api.create_sweep": MEMBER, "api.stop_sweep": OWNER, "api.resume_sweep": OWNER,
 }
 
 
@@ -93,6 +95,8 @@ def _owner():
     with services().store.session() as s:
         if "run_id" in args:
             row = s.get(Run, args["run_id"])
+        elif "sweep_id" in args:
+            row = s.get(Sweep, args["sweep_id"])
         else:
             row = s.get(Dataset, args["ds_id"]) if "ds_id" in args else None
         return row.owner_id if row else None

@@ -187,3 +187,45 @@ def subscribe_dataset(data):
         return {"ok": False, "error": f"There is no dataset {ds_id!r}."}
     join_room(dataset_room(ds_id))
     return {"ok": True, "state": info["state"], "progress": info.get("progress"), "error": info.get("error")}
+
+
+# Sweeps: a room per sweep. subscribe_sweep answers with sweep_history (every trial so far and the
+# last seq); sweep_trial and sweep_status follow, in seq order. Signed-in users only.
+def sweep_room(sweep_id):
+    """Give the name of a sweep's room."""
+    return f"sweep:{sweep_id}"
+
+
+def broadcast_sweep(event):
+    """Send a sweep's (name, data) event (sweep_trial, sweep_status) to everyone watching it."""
+    name, data = event
+    with _in_order:
+        socketio.emit(name, data, to=sweep_room(data["sweep_id"]), namespace=NAMESPACE)
+
+
+@socketio.on("subscribe_sweep", namespace=NAMESPACE)
+def subscribe_sweep(data):
+    """Join a sweep's room and answer with its sweep_history; the ack says whether it worked."""
+    value = data.get("sweep_id") if isinstance(data, dict) else None
+    sweep_id = whole(value) if isinstance(value, str) else value
+    if not isinstance(sweep_id, int) or isinstance(sweep_id, bool) or not 0 <= sweep_id <= MAX_ID:
+        return {"ok": False, "error": f"There is no sweep {str(value)[:40]}."}
+    if "user" not in _viewers.get(request.sid, {}) or not _may_watch(None):
+        return {"ok": False, "error": "Sign in to watch a sweep."}
+    with _in_order:   # join first, read second, as for a run
+        join_room(sweep_room(sweep_id))
+        payload = services().sweeps.history(sweep_id)
+        if payload is None:
+            leave_room(sweep_room(sweep_id))
+            return {"ok": False, "error": f"There is no sweep {sweep_id}."}
+        emit("sweep_history", payload)
+    return {"ok": True}
+
+
+@socketio.on("unsubscribe_sweep", namespace=NAMESPACE)
+def unsubscribe_sweep(data):
+    """Leave a sweep's room."""
+    value = data.get("sweep_id") if isinstance(data, dict) else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        leave_room(sweep_room(value))
+    return {"ok": True}

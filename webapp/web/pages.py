@@ -7,6 +7,7 @@ from ..team import accounts
 from ..runs import views
 from ..modelspec.catalog import catalog_json
 from ..modelspec.numbers import whole
+from ..sweeps.service import SweepError
 from . import services
 
 bp = Blueprint("pages", __name__)
@@ -59,6 +60,17 @@ def runs():
     """Give the list of runs."""
     kd = services()
     return render_page("runs.html", page="runs", data={"runs": views.list_runs(kd.store, kd.data_dir)}, title="Runs")
+
+
+@bp.get("/sweeps/<int:sweep_id>")
+def sweep(sweep_id):
+    """Give a sweep's page: trials arriving live, parallel coordinates, importance, the best trial."""
+    try:
+        info = services().sweeps.get(sweep_id)
+    except SweepError:
+        abort(404)
+    return render_page("sweep.html", page="sweep", data={"sweep": info, **_share()}, title=info["name"],
+                       sweep_id=sweep_id)
 
 
 @bp.get("/runs/<int:run_id>")

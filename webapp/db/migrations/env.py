@@ -3,6 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
+from webapp.db import migrations
 from webapp.db.store import Base
 
 target_metadata = Base.metadata
@@ -11,7 +12,7 @@ target_metadata = Base.metadata
 def run(connection):
     """Run the pending revisions on `connection` (batch mode, so SQLite can alter tables too)."""
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
-                      compare_type=True)
+                      **migrations.options())
     with context.begin_transaction():
         context.run_migrations()
 

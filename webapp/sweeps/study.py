@@ -1,0 +1,114 @@
+"""A sweep's Optuna study, in the project's own database: samplers, pruners, ask, report, tell, importance.
+
+Optuna does the searching (ask-and-tell), the pruning and the importance; this module only maps a
+sweep's names onto Optuna's. Its storage is an `RDBStorage` on KD_DATABASE_URL, so every web instance
+sees the same studies and a sweep outlives the process that started it. Everything used here is
+Optuna's public API (a test in tests/unit/test_sweep_study.py pins what the scheduler relies on).
+"""
+
+import functools
+import logging
+import threading
+
+import optuna
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import TrialState
+
+from .space import grid_values
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)   # a line per trial would flood the server's log
+log = logging.getLogger(__name__)
+MIN_FOR_IMPORTANCE = 4   # complete trials before importance means anything
+_lock = threading.Lock()
+
+
+@functools.cache
+def storage(url):
+    """Give the one RDBStorage of this process for a database URL (it holds an engine and its pool)."""
+    kwargs = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    with _lock:
+        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+
+
+def distribution(field):
+    """Give the Optuna distribution of one FIELD."""
+    if field["type"] == "categorical":
+        return CategoricalDistribution(field["choices"])
+    kind = IntDistribution if field["type"] == "int" else FloatDistribution
+    return kind(field["low"], field["high"], log=field["log"], step=field.get("step", 1 if kind is IntDistribution else None))
+
+
+def sampler(config):
+    """Give the sampler a sweep names (TPE, random or grid)."""
+    if config["sampler"] == "grid":
+        return optuna.samplers.GridSampler({p: grid_values(f) for p, f in config["space"].items()})
+    if config["sampler"] == "random":
+        return optuna.samplers.RandomSampler()
+    return optuna.samplers.TPESampler()
+
+
+def pruner(config):
+    """Give the pruner a sweep names: the median of earlier trials at the same epoch, Hyperband, or none."""
+    if config["pruner"] == "hyperband":
+        epochs = max(config["base"]["fit"]["epochs"], 1)
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs)
+    if config["pruner"] == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
+    return optuna.pruners.NopPruner()
+
+
+def create(url, name, config):
+    """Create the study of a new sweep."""
+    direction = config["objective"]["direction"]
+    optuna.create_study(storage=storage(url), study_name=name, direction=direction)
+
+
+def load(url, name, config):
+    """Give the study with the sweep's sampler and pruner (neither is stored: they are made again each time)."""
+    return optuna.load_study(study_name=name, storage=storage(url), sampler=sampler(config), pruner=pruner(config))
+
+
+def delete(url, name):
+    """Delete a study (a sweep that could not be made)."""
+    try:
+        optuna.delete_study(study_name=name, storage=storage(url))
+    except KeyError:
+        pass
+
+
+def ask(study, config):
+    """Ask the study for a new trial of the sweep's space; give (number, params)."""
+    trial = study.ask({path: distribution(field) for path, field in config["space"].items()})
+    return trial.number, dict(trial.params)
+
+
+def live_trial(url, study, number):
+    """Give an `optuna.trial.Trial` for a running trial's number (to report, prune or tell it)."""
+    store = storage(url)
+    study_id = store.get_study_id_from_name(study.study_name)
+    return optuna.trial.Trial(study, store.get_trial_id_from_study_id_trial_number(study_id, number))
+
+
+def report(trial, epoch, value):
+    """Report the objective at an epoch's end (1-based step); give whether the pruner says stop."""
+    trial.report(value, epoch)
+    return trial.should_prune()
+
+
+def tell(study, trial, state, value=None):
+    """End a trial: complete with `value`, pruned (Optuna takes its last report), or failed."""
+    states = {"complete": TrialState.COMPLETE, "pruned": TrialState.PRUNED, "failed": TrialState.FAIL}
+    study.tell(trial, value if state == "complete" else None, state=states[state], skip_if_finished=True)
+
+
+def importance(study):
+    """Give Optuna's parameter importance as {PATH: share}, or None with too few complete trials."""
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if len(complete) < MIN_FOR_IMPORTANCE or len({repr(t.params) for t in complete}) < 2:
+        return None
+    try:
+        found = optuna.importance.get_param_importances(study)
+    except (RuntimeError, ValueError) as exc:   # e.g. every trial had the same value
+        log.info("no importance for %s: %s", study.study_name, exc)
+        return None
+    return {path: round(float(share), 4) for path, share in found.items()}
