@@ -1,4 +1,5 @@
-"""Pinned browser libraries: Plotly served from the installed package, the vendored Socket.IO client."""
+"""Pinned browser libraries: Plotly served from the installed package (and its strict bundle), the
+vendored Socket.IO client and dagre."""
 
 import re
 from importlib.metadata import version
@@ -45,5 +46,22 @@ def test_the_graph_layout_library_is_pinned_dagre_with_its_license(client):
     assert "Permission is hereby granted" in (VENDOR / f"dagre-{pinned.group(1)}.LICENSE").read_text(encoding="utf-8")
     imports = (VENDOR.parent / "js" / "lib" / "graph-view.js").read_text(encoding="utf-8")
     assert f"../../vendor/{files[0].name}" in imports
+    response = client.get(f"/static/vendor/{files[0].name}")
+    assert response.status_code == 200 and response.data == files[0].read_bytes()
+
+
+def test_plotlys_strict_bundle_is_pinned_to_the_installed_plotlys_version(client):
+    """The sweep page's Plotly (the strict bundle: WebGL traces without eval, which the CSP forbids) is the
+    same plotly.js version as the package's plotly.min.js, with its license, served as a static file."""
+    files = sorted(VENDOR.glob("plotly-strict-*.min.js"))
+    assert len(files) == 1, files
+    pinned = re.fullmatch(r"plotly-strict-(\d+\.\d+\.\d+)\.min\.js", files[0].name)
+    assert pinned, files[0].name
+    assert f"plotly.js (strict - minified) v{pinned.group(1)}" in files[0].read_text(encoding="utf-8")[:200]
+    package = (plotly_dir() / "plotly.min.js").read_text(encoding="utf-8")[:200]
+    assert f"plotly.js v{pinned.group(1)}\n" in package, "update the strict bundle with the plotly package"
+    license_text = (VENDOR / f"plotly-strict-{pinned.group(1)}.LICENSE").read_text(encoding="utf-8")
+    assert "Permission is hereby granted" in license_text
+    assert files[0].name in (VENDOR.parents[1] / "templates" / "base.html").read_text(encoding="utf-8")
     response = client.get(f"/static/vendor/{files[0].name}")
     assert response.status_code == 200 and response.data == files[0].read_bytes()

@@ -10,7 +10,7 @@ import { pathLabel } from "./sweep-space.js";
 const COLORS = ["#2f5bd3", "#e07b00", "#1e9e5a", "#c0262d", "#7b4fbb", "#0f9bb0", "#a6761d", "#d6409f", "#4d5b69", "#8cad00"];
 const BEST_COLOR = "#e07b00";
 const PRUNED_COLOR = "#8b949e";
-const HEIGHT = 300;
+const HEIGHT = 300;   // as app.css's .sweep-chart .chart; the parallel coordinates get 60 more
 
 /** Give the global Plotly (base.html loads it for a page that sets plotly = true). */
 function plotly() {
@@ -96,7 +96,24 @@ function dimension(path, field, done, layers) {
   return { label, values, range: [field.low, field.high] };
 }
 
-/** Draw the parallel coordinates: one axis per searched field, the objective last, one line per complete trial. */
+/**
+ * Free the WebGL contexts a parcoords plot holds. Plotly makes new ones on every draw of the trace and
+ * leaves the old ones to the garbage collector; the browser allows ~16 at once and then drops the
+ * oldest, after which Plotly shows "WebGL is not supported" instead of the lines.
+ */
+function releaseGl(node) {
+  for (const canvas of node.querySelectorAll("canvas")) {
+    const gl = canvas.getContext("webgl");
+    const lose = gl && gl.getExtension("WEBGL_lose_context");
+    if (lose) lose.loseContext();
+  }
+}
+
+/**
+ * Draw the parallel coordinates: one axis per searched field, the objective last, one line per
+ * complete trial. They change only when a trial completes: other redraws leave the plot (and its
+ * WebGL contexts) as they are.
+ */
 export function drawParcoords(node, note, sweep, trials) {
   const done = completeTrials(trials);
   const layers = sweep.base && sweep.base.model ? sweep.base.model.layers : [];
@@ -110,8 +127,13 @@ export function drawParcoords(node, note, sweep, trials) {
       colorbar: { title: { text: plotlyText(sweep.objective.metric), side: "right" }, thickness: 12 } },
     labelangle: 0, labelside: "top",
   }] : [];
-  show(node, note, traces, { height: HEIGHT + 40, margin: { l: 60, r: 60, t: 60, b: 24 },
+  const key = JSON.stringify(traces);
+  if (node.dataset.drawn === key) return;
+  releaseGl(node);
+  plotly().purge(node);
+  show(node, note, traces, { height: HEIGHT + 60, margin: { l: 60, r: 70, t: 60, b: 24 },
     font: { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 12, color: "#1d2329" } });
+  node.dataset.drawn = key;
   node.dataset.lines = String(done.length);
 }
 
@@ -126,7 +148,7 @@ function curveTrace(trial, metric) {
     line: { color, width: trial.state === "running" ? 1.5 : 2,
       dash: cut ? "dash" : trial.state === "failed" || trial.state === "stopped" ? "dot" : "solid" },
     marker: { color, symbol: trial.curve.map((_, i) => (cut && i === n - 1 ? "x" : "circle")),
-      size: trial.curve.map((_, i) => (cut && i === n - 1 ? 12 : 5)) },
+      size: trial.curve.map((_, i) => (cut && i === n - 1 ? 12 : 6)) },
     meta: [trial.number, trial.state],
     hovertemplate: `trial %{meta[0]} (%{meta[1]})<br>epoch %{x}<br>${plotlyText(metric)} %{y:.4~g}<extra></extra>`,
   };
