@@ -68,7 +68,7 @@ export function drawTrials(head, body, sweep, trials, bestNumber, linked) {
     dataset: { number: String(t.number), state: String(t.state), runId: t.run_id === null ? "" : String(t.run_id) },
   },
   el("td", { class: "num" }, runLink(t, linked)),
-  el("td", {}, statusBadge(t.state)),
+  el("td", { title: t.error || null }, statusBadge(t.state)),   // why a trial failed, on hover
   paths.map((p) => el("td", { class: "num mono", dataset: { path: p }, text: paramText((t.params || {})[p]) })),
   el("td", { class: "num mono", dataset: { col: "value" }, text: metric(t.value) }),
   el("td", { class: "num mono", text: `${(t.curve || []).length}/${t.epochs_planned || "?"}` })));
