@@ -264,6 +264,8 @@ class SweepService:
                 self._stop_run(run.id)
         if row.status == "stopping" and run.status in ("queued", "running"):
             self._stop_run(run.id)
+            with self.store.session() as s:
+                run = s.get(Run, run.id)   # a queued run stops at once: tell the study in this pass
         if run.status not in journal.ENDED:
             return
         pruned = "pruned" in (trial.user_attrs.get("kd_state"), live and live.user_attrs.get("kd_state"))
