@@ -117,11 +117,13 @@ class ApiToken(Base):
 
 
 class Share(Base):
-    """A read-only link to one run; revoked links stay, marked, so the record of who shared remains."""
+    """A read-only link to one run, or to one sweep and its trials' runs; revoked links stay, marked, so
+    the record of who shared remains. Exactly one of run_id and sweep_id is set."""
 
     __tablename__ = "shares"
     id: Mapped[int] = mapped_column(primary_key=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    sweep_id: Mapped[int | None] = mapped_column(ForeignKey("sweeps.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
