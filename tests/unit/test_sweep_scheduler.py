@@ -10,6 +10,7 @@ import math
 import optuna
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from tests.specs import MLP, spec
 from webapp import create_app
@@ -17,7 +18,8 @@ from webapp.db.store import Run, Sweep
 from webapp.team import accounts
 from webapp.runs import journal
 from webapp.sweeps import space, study
-from webapp.sweeps.service import LEASE_S, SweepService
+from webapp.sweeps.scheduler import LEASE_S
+from webapp.sweeps.service import SweepService
 
 BASE = spec(MLP, fit={"epochs": 3, "batch_size": 64, "validation": "test"})
 UNITS = {"model.layers.1.units": {"type": "int", "low": 8, "high": 64, "step": 8}}
@@ -166,6 +168,10 @@ def test_another_process_takes_a_sweep_over_once_its_lease_lapses(kd, monkeypatc
     kd.sweeps.tick()
     assert sorted(runs_of(kd, sweep_id)) == [0, 1]       # the first one, back, no longer schedules it
     assert LEASE_S <= 10
+    with pytest.raises(IntegrityError):                  # and had both submitted a trial, one run would be kept
+        with kd.store.session() as s:
+            s.add(Run(name="again", status="queued", dataset="digits", spec=BASE, history={}, sweep_id=sweep_id,
+                      sweep_trial=1))
 
 
 def test_a_full_queue_holds_the_asked_trial_back_without_losing_it(kd):

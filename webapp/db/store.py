@@ -6,7 +6,7 @@ No Flask here: the trainer processes and RQ workers use the same Store.
 import contextlib
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, create_engine, event, select
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine, event, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 
@@ -49,6 +49,8 @@ class Run(Base):
     """One training run and where it stands (see runs/service.py for the states)."""
 
     __tablename__ = "runs"
+    # One run per trial of a sweep, whichever scheduler submits it (plain runs have no sweep: NULLs differ).
+    __table_args__ = (UniqueConstraint("sweep_id", "sweep_trial", name="uq_runs_sweep_trial"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

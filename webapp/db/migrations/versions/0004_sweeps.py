@@ -47,6 +47,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('sweep_trial', sa.Integer(), nullable=True))
         batch_op.create_index(batch_op.f('ix_runs_sweep_id'), ['sweep_id'], unique=False)
         batch_op.create_foreign_key('fk_runs_sweep_id_sweeps', 'sweeps', ['sweep_id'], ['id'], ondelete='SET NULL')
+        batch_op.create_unique_constraint('uq_runs_sweep_trial', ['sweep_id', 'sweep_trial'])
 
     with op.batch_alter_table('shares', schema=None) as batch_op:
         batch_op.add_column(sa.Column('sweep_id', sa.Integer(), nullable=True))
@@ -66,6 +67,7 @@ def downgrade() -> None:
         batch_op.drop_column('sweep_id')
 
     with op.batch_alter_table('runs', schema=None) as batch_op:
+        batch_op.drop_constraint('uq_runs_sweep_trial', type_='unique')
         batch_op.drop_constraint('fk_runs_sweep_id_sweeps', type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_runs_sweep_id'))
         batch_op.drop_column('sweep_trial')
