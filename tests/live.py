@@ -303,7 +303,7 @@ class Viewer:
     on_event(name, data, received_at): also called for each event, on the client's read loop (keep it quick).
     """
 
-    EVENTS = ("run_history", "run_status", "run_batch", "run_epoch")
+    EVENTS = ("run_history", "run_status", "run_batch", "run_epoch", "sweep_history", "sweep_trial", "sweep_status")
 
     def __init__(self, url, transport="websocket", auth=None, on_event=None):
         self.url, self.transport, self.auth, self.on_event = url, transport, auth, on_event
@@ -336,6 +336,10 @@ class Viewer:
     def subscribe(self, run_id):
         """Send `subscribe` and give the server's acknowledgement ({"ok": ...})."""
         return self.sio.call("subscribe", {"run_id": run_id}, namespace=NAMESPACE, timeout=60)
+
+    def subscribe_sweep(self, sweep_id):
+        """Send `subscribe_sweep` and give the server's acknowledgement ({"ok": ...})."""
+        return self.sio.call("subscribe_sweep", {"sweep_id": sweep_id}, namespace=NAMESPACE, timeout=60)
 
     def named(self, *names):
         """Give the data of the recorded events with these names, in arrival order."""

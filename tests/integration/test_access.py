@@ -64,7 +64,8 @@ def tiny_npz():
 PAGE = expect(302, 302, 200, 200, 200, 200)
 # (name, method, url, body, run status, expected). In urls: {run} a fresh run of the owner's,
 # {other} another of theirs that the share link does not open, {token} a live share of {run},
-# {dataset} a fresh .npz upload of the owner's, {sweep} a fresh sweep of the owner's (in the status
+# {dataset} a fresh .npz upload of the owner's, {sweep} a fresh sweep of the owner's ({sweep_token} a live
+# share of it; the share principal holds a run's link, which opens no sweep) (in the status
 # the case's fifth field names, for a sweep case; it plans one trial, which stays queued).
 CASES = [
     ("health", "GET", "/healthz", None, None, everyone(200)),
@@ -120,6 +121,8 @@ CASES = [
     ("stop a sweep", "POST", "/api/sweeps/{sweep}/stop", None, "running", owners(202)),
     ("resume a sweep", "POST", "/api/sweeps/{sweep}/resume", {"trials": 1}, "stopped", owners(202)),
     ("sweep page", "GET", "/sweeps/{sweep}", None, None, PAGE),
+    ("share a sweep", "POST", "/api/sweeps/{sweep}/shares", None, None, owners(201)),
+    ("revoke a sweep's link", "DELETE", "/api/sweeps/{sweep}/shares/{sweep_token}", None, None, owners(204)),
     ("list users", "GET", "/api/users", None, None, admins(200)),
     ("add a user", "POST", "/api/users", {"role": "viewer", "password": "password123"}, None, admins(201)),
     ("change a user", "PATCH", "/api/users/{viewer_id}", {"active": True}, None, admins(200)),
@@ -208,7 +211,9 @@ def test_access(world, case, who):
         dataset = app.extensions["kd"].datasets.add("mine", io.BytesIO(tiny_npz()["file"][0].getvalue()), 2**20,
                                                     owner_id=owner)["id"]
     sweep = new_sweep(app, owner, status or "completed") if "{sweep}" in url else None
-    url = url.format(run=run, other=other, token=token, viewer_id=ids["viewer_id"], dataset=dataset, sweep=sweep)
+    sweep_token = accounts.new_share(store, None, owner, sweep_id=sweep) if "{sweep_token}" in url else None
+    url = url.format(run=run, other=other, token=token, viewer_id=ids["viewer_id"], dataset=dataset, sweep=sweep,
+                     sweep_token=sweep_token)
     if who == S:
         url += ("&" if "?" in url else "?") + f"share={share}"
     r = clients[who].open(url, method=method, **body_of(body, f"{run}{who}"))
@@ -242,7 +247,7 @@ def test_matrix(world, capsys):
     covered, wrong = set(), []
     for name, method, url, _, _, exp in CASES:
         lines.append(f"| {name} | " + " | ".join(str(exp[w]) for w in WHO) + " |")
-        path = url.split("?")[0].format(run=1, other=2, token="t", viewer_id=3, dataset="d", sweep=4)
+        path = url.split("?")[0].format(run=1, other=2, token="t", viewer_id=3, dataset="d", sweep=4, sweep_token="s")
         endpoint, args = adapter.match(path, method)
         covered.add(endpoint)
         through = {w: exp[w] not in (302, 401, 403) for w in WHO}

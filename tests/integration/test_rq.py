@@ -81,7 +81,7 @@ def team(tmp_path, request):
 
 
 def horse_pid(team, run_id):
-    """Give the pid of the work-horse training a run (the trainer stores host:pid)."""
+    """Give the pid of the work-horse training a run (the trainer stores WORKER@host:pid)."""
     with team.store().session() as s:
         return int(s.get(Run, run_id).worker.rsplit(":", 1)[1])
 
@@ -108,6 +108,7 @@ def test_two_instances_stream_a_run_that_a_worker_trains(team):
     run = b.run(run_id)
     assert run["status"] == "completed", run["error"]
     assert run["epochs_done"] == 2 and set(run["artifacts"]) >= {"model.keras", "model.json", "history.csv"}
+    assert run["worker"].startswith("gpu0@")                 # the run says which worker trained it
     for viewer in (on_b, on_a):
         history, after = live_events(viewer, run_id)
         statuses = [d["status"] for n, d in after if n == "run_status"]

@@ -6,7 +6,7 @@ No Flask here: the trainer processes and RQ workers use the same Store.
 import contextlib
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, create_engine, event, select
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine, event, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 
@@ -49,6 +49,8 @@ class Run(Base):
     """One training run and where it stands (see runs/service.py for the states)."""
 
     __tablename__ = "runs"
+    # One run per trial of a sweep, whichever scheduler submits it (plain runs have no sweep: NULLs differ).
+    __table_args__ = (UniqueConstraint("sweep_id", "sweep_trial", name="uq_runs_sweep_trial"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -117,11 +119,13 @@ class ApiToken(Base):
 
 
 class Share(Base):
-    """A read-only link to one run; revoked links stay, marked, so the record of who shared remains."""
+    """A read-only link to one run, or to one sweep and its trials' runs; revoked links stay, marked, so
+    the record of who shared remains. Exactly one of run_id and sweep_id is set."""
 
     __tablename__ = "shares"
     id: Mapped[int] = mapped_column(primary_key=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    sweep_id: Mapped[int | None] = mapped_column(ForeignKey("sweeps.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

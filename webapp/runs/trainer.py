@@ -138,7 +138,8 @@ def _fit(store, run_id, settings, publisher, should_stop):
 
     with store.session() as s:
         run = s.get(Run, run_id)
-        run.worker = f"{socket.gethostname()}:{os.getpid()}"
+        # Under RQ, the worker's name (rq_worker.train_job sets it): a run says which worker trained it.
+        run.worker = settings.get("KD_WORKER_NAME") or f"{socket.gethostname()}:{os.getpid()}"
         epochs_done, epochs_planned, raw_spec = run.epochs_done, run.epochs_planned, run.spec
     spec = validate(raw_spec, require_run=True)
     registry = Registry(settings["KD_DATA_DIR"], store)

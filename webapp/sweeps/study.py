@@ -38,10 +38,19 @@ def distribution(field):
     return kind(field["low"], field["high"], log=field["log"], step=field.get("step", 1 if kind is IntDistribution else None))
 
 
+class GridSearch(optuna.samplers.GridSampler):
+    """Optuna's grid sampler for ask-and-tell: its `after_trial` calls `study.stop()`, which only
+    `optimize()` accepts (elsewhere it raises, and the last trial's tell never lands). The scheduler
+    ends a sweep at its planned trials, which a grid's size bounds."""
+
+    def after_trial(self, study, trial, state, values):
+        """Do nothing (see the class)."""
+
+
 def sampler(config):
     """Give the sampler a sweep names (TPE, random or grid)."""
     if config["sampler"] == "grid":
-        return optuna.samplers.GridSampler({p: grid_values(f) for p, f in config["space"].items()})
+        return GridSearch({p: grid_values(f) for p, f in config["space"].items()})
     if config["sampler"] == "random":
         return optuna.samplers.RandomSampler()
     return optuna.samplers.TPESampler()
@@ -53,7 +62,7 @@ def pruner(config):
         epochs = max(config["base"]["fit"]["epochs"], 1)
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs)
     if config["pruner"] == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
+        return optuna.pruners.MedianPruner()   # Optuna's defaults: from the 6th trial, at any epoch
     return optuna.pruners.NopPruner()
 
 

@@ -12,9 +12,8 @@ import math
 from sqlalchemy import select
 
 from ..db.store import Run, User
-from .study import TrialState
 
-STATES = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned"}
+STATES = {"COMPLETE": "complete", "PRUNED": "pruned"}   # Optuna's TrialState names (not imported: see service.py)
 CONFIG_FIELDS = ("space", "objective", "sampler", "pruner", "parallel")
 
 
@@ -28,9 +27,9 @@ def _number(value):
 
 def trial_state(trial, run):
     """Give a trial's state: queued, running, complete, pruned, failed or stopped."""
-    if trial.state in STATES:
-        return STATES[trial.state]
-    if trial.state == TrialState.FAIL:
+    if trial.state.name in STATES:
+        return STATES[trial.state.name]
+    if trial.state.name == "FAIL":
         return "stopped" if trial.user_attrs.get("kd_state") == "stopped" else "failed"
     return "running" if run is not None and run.status in ("running", "stopping") else "queued"
 
@@ -38,7 +37,7 @@ def trial_state(trial, run):
 def trial_json(trial, run, metric):
     """Give the contract's trial object, with the objective per epoch (`curve`) and the run's worker."""
     curve = list((run.history or {}).get(metric) or []) if run is not None else []
-    value = trial.value if trial.state in STATES else None
+    value = trial.value if trial.state.name in STATES else None
     return {"number": trial.number, "run_id": run.id if run else None, "state": trial_state(trial, run),
             "params": dict(trial.params), "value": _number(value), "curve": curve,
             "epochs_planned": run.epochs_planned if run else None, "worker": run.worker if run else None,

@@ -216,27 +216,36 @@ def revoke_token(store, token_id):
         return True
 
 
-def new_share(store, run_id, user_id):
-    """Create a read-only share token for one run and give it; only its hash is kept."""
+def new_share(store, run_id, user_id, sweep_id=None):
+    """Create a read-only share token for one run (or, with run_id None, one sweep) and give it; only its hash is kept."""
     token = secrets.token_urlsafe(24)
     with store.session() as s:
-        s.add(Share(run_id=run_id, token_hash=token_hash(token), created_by=user_id))
+        s.add(Share(run_id=run_id, sweep_id=sweep_id, token_hash=token_hash(token), created_by=user_id))
     return token
 
 
-def share_run(store, token):
-    """Give the run id a live share token opens, or None (unknown or revoked)."""
+def share_target(store, token):
+    """Give what a live share token opens: ("run", id) or ("sweep", id); None when unknown or revoked."""
     if not isinstance(token, str) or not token:
         return None
     with store.session() as s:
         row = s.scalar(select(Share).where(Share.token_hash == token_hash(token), Share.revoked_at.is_(None)))
-        return row.run_id if row else None
+        if row is None:
+            return None
+        return ("run", row.run_id) if row.run_id is not None else ("sweep", row.sweep_id)
 
 
-def revoke_share(store, run_id, token):
-    """Revoke a run's share token; give True when it was live."""
+def share_run(store, token):
+    """Give the run id a live run share token opens, or None (unknown, revoked, or a sweep's)."""
+    target = share_target(store, token)
+    return target[1] if target and target[0] == "run" else None
+
+
+def revoke_share(store, run_id, token, sweep_id=None):
+    """Revoke a run's (or, with run_id None, a sweep's) share token; give True when it was live."""
     with store.session() as s:
-        row = s.scalar(select(Share).where(Share.token_hash == token_hash(token), Share.run_id == run_id,
+        row = s.scalar(select(Share).where(Share.token_hash == token_hash(token), Share.run_id == run_id
+                                           if run_id is not None else Share.sweep_id == sweep_id,
                                            Share.revoked_at.is_(None)))
         if row is None:
             return False

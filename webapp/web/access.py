@@ -3,7 +3,8 @@
 An endpoint missing from the table is refused (and a test fails), so forgetting a rule can never
 open a door. Rules: public (no sign-in), any (every signed-in role), member (members and admins),
 owner (the run's or sweep's owner or a dataset's uploader, or an admin), admin. `share` says what a share link
-opens: "run" (this run's read-only calls and pages) or "dataset" (the test images of the shared run's dataset).
+opens: "run" (this run's read-only calls and pages), "sweep" (a sweep's) or "dataset" (the test images of the
+shared run's dataset). A sweep's link also opens its trials' runs, read-only.
 """
 
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ class Rule:
 
 
 PUBLIC = Rule("public")
-READ, READ_RUN, READ_IMAGE = Rule("any"), Rule("any", "run"), Rule("any", "dataset")
+READ, READ_RUN, READ_IMAGE, READ_SWEEP = Rule("any"), Rule("any", "run"), Rule("any", "dataset"), Rule("any", "sweep")
 MEMBER, OWNER, ADMIN = Rule("member"), Rule("owner"), Rule("admin")
 
 RULES = {
@@ -51,8 +52,9 @@ RULES = {
     "api.delete_run": OWNER, "api.rename_run": OWNER, "api.create_share": OWNER, "api.delete_share": OWNER,
     "api.list_users": ADMIN, "api.create_user": ADMIN, "api.update_user": ADMIN, "api.list_actions": ADMIN,
     "api.list_tokens": ADMIN, "api.revoke_token": ADMIN,
-    "pages.sweep": READ, "api.list_sweeps": READ, "api.get_sweep": READ, "api.sweep_artifact": READ,
+    "pages.sweep": READ_SWEEP, "api.list_sweeps": READ, "api.get_sweep": READ_SWEEP, "api.sweep_artifact": READ_SWEEP,
     "api.create_sweep": MEMBER, "api.stop_sweep": OWNER, "api.resume_sweep": OWNER,
+    "api.create_sweep_share": OWNER, "api.delete_sweep_share": OWNER,
 }
 
 
@@ -102,26 +104,39 @@ def _owner():
         return row.owner_id if row else None
 
 
-def shared_run_id():
-    """Give the run a valid `?share=` token opens, or None."""
-    return accounts.share_run(services().store, request.args.get("share"))
-
-
 def _share_opens(rule):
-    run_id = shared_run_id()
-    if run_id is None:
+    """Say whether the request's `?share=` token opens this endpoint: a run's link opens that run
+    (and its dataset's test images); a sweep's link opens the sweep, its trials' runs and their test images."""
+    if rule.share is None:
         return False
+    target = accounts.share_target(services().store, request.args.get("share"))
+    if target is None:
+        return False
+    kind, shared = target
     args = request.view_args or {}
-    if rule.share == "run" and args.get("run_id") == run_id:
-        g.share_run = run_id
-        return True
-    if rule.share == "dataset" and args.get("split") == "test":
-        with services().store.session() as s:
-            run = s.get(Run, run_id)
-            if run and run.dataset == args.get("ds_id"):
-                g.share_run = run_id
-                return True
-    return False
+    if rule.share == "sweep":
+        opens = kind == "sweep" and args.get("sweep_id") == shared
+    elif rule.share == "run" and kind == "run":
+        opens = args.get("run_id") == shared
+    else:
+        opens = _sweep_or_dataset_opens(rule, kind, shared, args)
+    if opens:
+        g.share_run = shared   # pages and image links pass the token on
+    return opens
+
+
+def _sweep_or_dataset_opens(rule, kind, shared, args):
+    with services().store.session() as s:
+        if rule.share == "run":   # a sweep's link, and a run of that sweep
+            run = s.get(Run, args["run_id"]) if "run_id" in args else None
+            return run is not None and run.sweep_id == shared
+        if rule.share != "dataset" or args.get("split") != "test":
+            return False
+        if kind == "run":
+            run = s.get(Run, shared)
+            return bool(run and run.dataset == args.get("ds_id"))
+        sweep = s.get(Sweep, shared)
+        return bool(sweep and sweep.config["base"]["dataset"] == args.get("ds_id"))
 
 
 def _unauthorized():

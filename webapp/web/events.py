@@ -16,6 +16,7 @@ from ..team import accounts
 from ..datasets.builder import room as dataset_room
 from ..extensions import socketio
 from ..modelspec.numbers import MAX_ID, whole
+from ..db.store import Run
 from ..runs import views
 from . import services
 
@@ -77,8 +78,8 @@ def _viewer(auth):
         return {"user": current_user.id, "session_gen": None if g.get("token_auth") else current_user.session_gen}
     if (user := accounts.user_for_token(store, auth.get("token"))) is not None:
         return {"user": user.id, "session_gen": None}
-    if (run_id := accounts.share_run(store, auth.get("share"))) is not None:
-        return {"share": auth["share"], "run_id": run_id}
+    if (target := accounts.share_target(store, auth.get("share"))) is not None:
+        return {"share": auth["share"], f"{target[0]}_id": target[1]}   # run_id, or sweep_id
     return None
 
 
@@ -133,7 +134,24 @@ def _may_watch(run_id):
         user = accounts.get_user(store, viewer["user"])
         gen = viewer.get("session_gen")
         return bool(user and user.active and (gen is None or gen == user.session_gen))
+    if "sweep_id" in viewer:   # a sweep's link: the runs of that sweep's trials
+        return _may_watch_sweep(viewer["sweep_id"]) and run_id is not None and _sweep_of(run_id) == viewer["sweep_id"]
     return viewer.get("run_id") == run_id and accounts.share_run(store, viewer.get("share")) == run_id
+
+
+def _sweep_of(run_id):
+    with services().store.session() as s:
+        run = s.get(Run, run_id)
+        return run.sweep_id if run else None
+
+
+def _may_watch_sweep(sweep_id):
+    """Say whether this connection may watch a sweep: a signed-in, still valid user, or that sweep's live link."""
+    viewer = _viewers.get(request.sid) or {}
+    if "user" in viewer:
+        return _may_watch(None)
+    return viewer.get("sweep_id") == sweep_id and \
+        accounts.share_target(services().store, viewer.get("share")) == ("sweep", sweep_id)
 
 
 @socketio.on("subscribe", namespace=NAMESPACE)
@@ -190,7 +208,7 @@ def subscribe_dataset(data):
 
 
 # Sweeps: a room per sweep. subscribe_sweep answers with sweep_history (every trial so far and the
-# last seq); sweep_trial and sweep_status follow, in seq order. Signed-in users only.
+# last seq); sweep_trial and sweep_status follow, in seq order. Signed-in users, and the sweep's share link.
 def sweep_room(sweep_id):
     """Give the name of a sweep's room."""
     return f"sweep:{sweep_id}"
@@ -210,8 +228,8 @@ def subscribe_sweep(data):
     sweep_id = whole(value) if isinstance(value, str) else value
     if not isinstance(sweep_id, int) or isinstance(sweep_id, bool) or not 0 <= sweep_id <= MAX_ID:
         return {"ok": False, "error": f"There is no sweep {str(value)[:40]}."}
-    if "user" not in _viewers.get(request.sid, {}) or not _may_watch(None):
-        return {"ok": False, "error": "Sign in to watch a sweep."}
+    if not _may_watch_sweep(sweep_id):
+        return {"ok": False, "error": "This connection may not watch that sweep (sign in, or open its share link)."}
     with _in_order:   # join first, read second, as for a run
         join_room(sweep_room(sweep_id))
         payload = services().sweeps.history(sweep_id)

@@ -1,6 +1,6 @@
 """Sweeps: create, list, read, stop, resume, and download trials.csv and sweep.py."""
 
-from flask import Response, jsonify
+from flask import Response, jsonify, url_for
 from flask_login import current_user
 
 from ...team import accounts
@@ -72,3 +72,26 @@ def sweep_artifact(sweep_id, name):
     else:
         body, kind = services().sweeps.script(sweep_id), "text/x-python"
     return Response(body, mimetype=kind, headers={"Content-Disposition": f"attachment; filename={name}"})
+
+
+@bp.post("/sweeps/<int:sweep_id>/shares")
+def create_sweep_share(sweep_id):
+    """Make a read-only link to this sweep and its trials' runs: 201 {"share": {"token", "url"}}."""
+    kd = services()
+    kd.sweeps.get(sweep_id, detail=False)   # 404 for none
+    token = accounts.new_share(kd.store, None, current_user.id, sweep_id=sweep_id)
+    _note("sweep.share", sweep_id)
+    return jsonify({"share": {"token": token, "url": url_for("pages.sweep", sweep_id=sweep_id, share=token,
+                                                                 _external=True)}}), 201
+
+
+@bp.delete("/sweeps/<int:sweep_id>/shares/<token>")
+def delete_sweep_share(sweep_id, token):
+    """Revoke a sweep's share link at once, closing the live streams it opened: 204."""
+    if not accounts.revoke_share(services().store, None, token, sweep_id=sweep_id):
+        return error(404, "There is no live share link like that for this sweep.")
+    from ..events import drop_share
+
+    drop_share(token)
+    _note("sweep.unshare", sweep_id)
+    return "", 204

@@ -1,4 +1,4 @@
-"""sweeps
+"""sweeps, and share links to a sweep
 
 Revision ID: 0004
 Revises: 0003
@@ -47,12 +47,27 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('sweep_trial', sa.Integer(), nullable=True))
         batch_op.create_index(batch_op.f('ix_runs_sweep_id'), ['sweep_id'], unique=False)
         batch_op.create_foreign_key('fk_runs_sweep_id_sweeps', 'sweeps', ['sweep_id'], ['id'], ondelete='SET NULL')
+        batch_op.create_unique_constraint('uq_runs_sweep_trial', ['sweep_id', 'sweep_trial'])
+
+    with op.batch_alter_table('shares', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('sweep_id', sa.Integer(), nullable=True))
+        batch_op.alter_column('run_id', existing_type=sa.Integer(), nullable=True)
+        batch_op.create_index(batch_op.f('ix_shares_sweep_id'), ['sweep_id'], unique=False)
+        batch_op.create_foreign_key('fk_shares_sweep_id_sweeps', 'sweeps', ['sweep_id'], ['id'], ondelete='CASCADE')
 
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    op.execute("DELETE FROM shares WHERE run_id IS NULL")   # sweep links go with sweeps
+    with op.batch_alter_table('shares', schema=None) as batch_op:
+        batch_op.drop_constraint('fk_shares_sweep_id_sweeps', type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_shares_sweep_id'))
+        batch_op.alter_column('run_id', existing_type=sa.Integer(), nullable=False)
+        batch_op.drop_column('sweep_id')
+
     with op.batch_alter_table('runs', schema=None) as batch_op:
+        batch_op.drop_constraint('uq_runs_sweep_trial', type_='unique')
         batch_op.drop_constraint('fk_runs_sweep_id_sweeps', type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_runs_sweep_id'))
         batch_op.drop_column('sweep_trial')
