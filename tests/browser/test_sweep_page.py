@@ -67,7 +67,7 @@ def complete_rows(page):
     return page.locator('#trials-body tr[data-state="complete"]')
 
 
-def test_a_sweep_started_in_the_builder_is_followed_live_and_stopped(browser_page, live_server, screens):
+def test_a_sweep_started_in_the_builder_is_followed_live_and_stopped(browser_page, open_page, live_server, screens):
     page = browser_page
     open_mlp(page)
     expect(page.locator("#sweep-button")).to_be_hidden()   # nothing searched: Train only
@@ -137,6 +137,21 @@ def test_a_sweep_started_in_the_builder_is_followed_live_and_stopped(browser_pag
         "href", f"/runs/{best['run_id']}")
     expect(page.locator('#artifacts li[data-artifact="trials.csv"] a')).to_have_attribute(
         "href", f"/api/sweeps/{sweep_id}/artifacts/trials.csv")
+
+    # A share link: its visitor, signed in as nobody, sees the sweep read-only, its runs linked through the link.
+    page.locator("#share-button").click()
+    expect(page.locator("#share-url")).to_have_value(re.compile(rf"/sweeps/{sweep_id}\?share="))
+    link = page.locator("#share-url").input_value()
+    token = re.search(r"[?&]share=([^&]+)", link).group(1)
+    visitor = open_page(None)
+    visitor.goto(link)
+    expect(visitor.locator("#sweep-name")).to_have_text("units and rate")
+    expect(complete_rows(visitor)).to_have_count(len(complete))
+    expect(visitor.locator("#best-run")).to_have_attribute("href", f"/runs/{best['run_id']}?share={token}")
+    expect(visitor.locator("#stop-button")).to_have_count(0)
+    expect(visitor.locator("#open-in-builder")).to_have_count(0)
+    expect(visitor.locator("#readonly-note")).to_be_visible()
+    expect(visitor.locator("#parcoords")).to_have_attribute("data-lines", str(len(complete)))
 
     # The runs page lists the sweep with its trials done and its best value.
     page.goto("/runs")

@@ -97,14 +97,20 @@ async function copy(text, field) {
   }
 }
 
+const RUN_SHARE = {
+  made: "Anyone with this link can watch this run live and see its gallery, read-only, without an account.",
+  revoked: "Revoked: the link no longer opens this run, and whoever was watching through it is cut off.",
+};
+
 /**
  * Wire Share: make a read-only link (POST .../shares), show it with Copy, and revoke it (DELETE).
  *
  * Args:
- *   runUrl: "/api/runs/ID".
+ *   runUrl: "/api/runs/ID" (or "/api/sweeps/ID": a sweep's links work the same way).
  *   onChange(): called after a link is made or revoked (the page fetches the run's actions again).
+ *   texts: {made, revoked}: what the link opens, said when it is made and when it is revoked.
  */
-export function wireShare(runUrl, onChange, errorNode) {
+export function wireShare(runUrl, onChange, errorNode, texts = RUN_SHARE) {
   const box = byId("share-box");
   const url = byId("share-url");
   const state = byId("share-state");
@@ -121,7 +127,7 @@ export function wireShare(runUrl, onChange, errorNode) {
       token = share.token;
       url.value = share.url;
       showLink(true);
-      state.textContent = "Anyone with this link can watch this run live and see its gallery, read-only, without an account.";
+      state.textContent = texts.made;
       url.focus();
       url.select();
       onChange();
@@ -137,7 +143,7 @@ export function wireShare(runUrl, onChange, errorNode) {
     try {
       await api("DELETE", `${runUrl}/shares/${encodeURIComponent(token)}`);
       showLink(false);
-      state.textContent = "Revoked: the link no longer opens this run, and whoever was watching through it is cut off.";
+      state.textContent = texts.revoked;
       onChange();
     } catch (err) {
       say(errorNode, `Revoke: ${err.message}`);

@@ -44,20 +44,20 @@ export function bestTrial(sweep, trials) {
   return best;
 }
 
-/** Give a trial's run link, or its number alone when its run does not exist yet (or a share link cannot open it). */
-function runLink(trial, linked) {
+/** Give a trial's number linked to its run (through `shared`: a share link's token), or alone before its run exists. */
+function runLink(trial, shared) {
   const text = String(trial.number);
-  if (trial.run_id === null || trial.run_id === undefined || !linked) return el("span", { class: "mono", text });
-  return el("a", { href: `/runs/${encodeURIComponent(trial.run_id)}`, class: "mono", title: `Run ${trial.run_id}`, text });
+  if (trial.run_id === null || trial.run_id === undefined) return el("span", { class: "mono", text });
+  return el("a", { href: shared(`/runs/${encodeURIComponent(trial.run_id)}`), class: "mono", title: `Run ${trial.run_id}`, text });
 }
 
 /**
  * Draw the trials table: number (linked to its run), state, each searched field, the objective and the epochs.
  *
  * Args: head, body (the table's <tr> and <tbody>); sweep; trials; bestNumber (its row is marked);
- * linked: whether numbers link to their runs.
+ * shared: gives a run's URL with the page's share token (api.js's sharing).
  */
-export function drawTrials(head, body, sweep, trials, bestNumber, linked) {
+export function drawTrials(head, body, sweep, trials, bestNumber, shared) {
   const paths = Object.keys(sweep.space || {});
   const layers = baseLayers(sweep);
   replaceChildren(head, el("th", { class: "num", text: "#" }), el("th", { text: "State" }),
@@ -67,7 +67,7 @@ export function drawTrials(head, body, sweep, trials, bestNumber, linked) {
     class: t.number === bestNumber ? "best" : "",
     dataset: { number: String(t.number), state: String(t.state), runId: t.run_id === null ? "" : String(t.run_id) },
   },
-  el("td", { class: "num" }, runLink(t, linked)),
+  el("td", { class: "num" }, runLink(t, shared)),
   el("td", { title: t.error || null }, statusBadge(t.state)),   // why a trial failed, on hover
   paths.map((p) => el("td", { class: "num mono", dataset: { path: p }, text: paramText((t.params || {})[p]) })),
   el("td", { class: "num mono", dataset: { col: "value" }, text: metric(t.value) }),
@@ -78,14 +78,14 @@ export function drawTrials(head, body, sweep, trials, bestNumber, linked) {
 
 /**
  * Draw the best trial: its number linked to its run, its value and its params; `parts` are
- * {box, empty, link, value, params} nodes.
+ * {box, empty, link, value, params} nodes; `shared` as drawTrials's.
  */
-export function drawBest(parts, best, sweep, linked) {
+export function drawBest(parts, best, sweep, shared) {
   parts.box.hidden = !best;
   parts.empty.hidden = Boolean(best);
   if (!best) return;
   parts.link.textContent = best.run_id === null ? `Trial ${best.number}` : `Trial ${best.number} · run ${best.run_id}`;
-  if (linked && best.run_id !== null) parts.link.href = `/runs/${encodeURIComponent(best.run_id)}`;
+  if (best.run_id !== null) parts.link.href = shared(`/runs/${encodeURIComponent(best.run_id)}`);
   else parts.link.removeAttribute("href");
   parts.link.dataset.number = String(best.number);
   parts.value.textContent = `${sweep.objective.metric} ${metric(best.value)}`;

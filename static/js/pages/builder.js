@@ -224,12 +224,13 @@ function showProblems(errors) {
 
 /** Replace the model (and compile, fit and predict, when given) with what an import gave; show its notes. */
 function applyImport(result, reimport) {
-  space = {};   // the searches were of the model the import replaces
   spec.model = { layers: (result.model && result.model.layers ? result.model.layers : []).map((l) => withDefaults(l, cat)) };
   if (result.compile) spec.compile = normalizeCompile(result.compile, cat);
   if (result.fit) spec.fit = defaultFit(cat, result.fit);
   if (result.predict) spec.predict = result.predict;
   else delete spec.predict;
+  // The searches were of the model the import replaces; a tuner's script brings its own space.
+  space = result.space && typeof result.space === "object" ? pruneSpace(result.space, spec, cat) : {};
   drawLayers();
   drawSettings();
   showNotes(result, root, reimport);

@@ -7,7 +7,7 @@
 import { getJSON, postJSON, sharing } from "../lib/api.js";
 import { byId, debounce } from "../lib/dom.js";
 import { TRIAL_ENDED, localTime, setBadge, statusText } from "../lib/run-format.js";
-import { mayControl } from "../lib/run-manage.js";
+import { mayControl, wireShare } from "../lib/run-manage.js";
 import { watchSweep } from "../lib/socket.js";
 import { indexCatalog, openInBuilder } from "../lib/spec.js";
 import { drawCurves, drawImportance, drawObjective, drawParcoords } from "../lib/sweep-charts.js";
@@ -21,6 +21,10 @@ const sweepUrl = `/api/sweeps/${encodeURIComponent(sweepId)}`;
 const share = page.share || null;
 const shared = sharing(share);   // a share link's token on every read
 const ACTIVE = new Set(["running", "stopping"]);
+const SHARE_TEXTS = {
+  made: "Anyone with this link can watch this sweep live and open its trials' runs, read-only, without an account.",
+  revoked: "Revoked: the link no longer opens this sweep or its runs, and whoever was watching through it is cut off.",
+};
 
 // What the page shows: the sweep as last fetched, its status and trials (by number) as the live events move them.
 const view = { sweep: null, status: null, trials: new Map(), busy: false, awaiting: null };
@@ -85,10 +89,10 @@ function drawNow() {
   drawStatus();
   const all = trials();
   const best = bestTrial(sweep, all);
-  drawTrials(byId("trials-head"), byId("trials-body"), sweep, all, best ? best.number : null, !share);
+  drawTrials(byId("trials-head"), byId("trials-body"), sweep, all, best ? best.number : null, shared);
   byId("trials-table").dataset.count = String(all.length);
   drawBest({ box: byId("best"), empty: byId("best-empty"), link: byId("best-run"), value: byId("best-value"),
-    params: byId("best-params") }, best, sweep, !share);
+    params: byId("best-params") }, best, sweep, shared);
   drawObjective(byId("objective-chart"), byId("objective-empty"), all, sweep.objective);
   drawCurves(byId("curves-chart"), byId("curves-empty"), all, sweep.objective);
   drawParcoords(byId("parcoords"), byId("parcoords-empty"), sweep, all);
@@ -160,16 +164,17 @@ async function act(path, body) {
   }
 }
 
-/** Wire Stop and Resume for the owner or an admin; remove them for anyone else. */
+/** Wire Stop, Resume and Share for the owner or an admin; remove them for anyone else. */
 function wireControls() {
   if (share || !view.sweep || !mayControl(page.me, view.sweep)) {
     for (const node of document.querySelectorAll(".owner-only")) node.remove();
     const note = byId("readonly-note");
     note.hidden = false;
-    note.textContent = share ? "Shared with you read-only."
-      : `Read-only: only ${(view.sweep && view.sweep.owner) || "the sweep's owner"} and admins can stop or resume this sweep.`;
+    note.textContent = share ? "Shared with you read-only: this link shows the sweep and its trials' runs."
+      : `Read-only: only ${(view.sweep && view.sweep.owner) || "the sweep's owner"} and admins can stop, resume or share this sweep.`;
     return;
   }
+  wireShare(sweepUrl, () => {}, actionError, SHARE_TEXTS);
   stopButton.addEventListener("click", () => act("stop", {}));
   resumeButton.addEventListener("click", () => {
     const more = Number(resumeTrials.value);
@@ -210,8 +215,13 @@ async function start() {
   }
   wireControls();
   const open = byId("open-in-builder");
-  if (share) open.remove();
-  else open.addEventListener("click", openBest);
+  if (share) {
+    // The builder and the runs list need an account: a share link's visitor gets neither.
+    open.remove();
+    byId("back-to-runs").closest("p").remove();
+  } else {
+    open.addEventListener("click", openBest);
+  }
   drawNow();
   watch = watchSweep(sweepId, { onHistory, onTrial, onStatus, onConnection }, share ? { auth: { share } } : {});
   window.addEventListener("pagehide", () => watch.close());
