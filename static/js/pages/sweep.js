@@ -34,7 +34,7 @@ const resumeButton = byId("resume-button");
 const resumeTrials = byId("resume-trials");
 const actionError = byId("action-error");
 
-/** Make the page's status and trials those of `state` (a sweep_history, or a REST answer newer than the live events). */
+/** Make the page's status and trials those of `state`: a sweep_history, or a REST answer newer than the live events. */
 function rebuild(state) {
   view.status = state.status;
   view.trials = new Map((state.trials || []).map((t) => [t.number, t]));
@@ -171,7 +171,8 @@ function wireControls() {
     const note = byId("readonly-note");
     note.hidden = false;
     note.textContent = share ? "Shared with you read-only: this link shows the sweep and its trials' runs."
-      : `Read-only: only ${(view.sweep && view.sweep.owner) || "the sweep's owner"} and admins can stop, resume or share this sweep.`;
+      : `Read-only: only ${(view.sweep && view.sweep.owner) || "the sweep's owner"} and admins can stop, resume or `
+        + "share this sweep.";
     return;
   }
   wireShare(sweepUrl, () => {}, actionError, SHARE_TEXTS);
@@ -194,7 +195,9 @@ async function openBest() {
   if (!best) return;
   let optimizers = null;
   try {
-    if ("compile.optimizer.type" in (best.params || {})) optimizers = indexCatalog((await getJSON("/api/layers"))).optimizers;
+    if ("compile.optimizer.type" in (best.params || {})) {
+      optimizers = indexCatalog(await getJSON("/api/layers")).optimizers;
+    }
     openInBuilder(applyParams(view.sweep.base, best.params, optimizers));
   } catch (err) {
     const error = byId("open-error");
