@@ -118,6 +118,9 @@ def test_every_value_from_the_sweep_stays_inside_its_literal():
     (SPACE, {"metric": "val_auc", "direction": "maximize"}, "tpe", "objective.metric"),
     (SPACE, {"metric": "val_loss", "direction": "down"}, "tpe", "objective.direction"),
     (SPACE, MAXIMIZE, "cmaes", "sampler"),
+    ({"compile.optimizer.learning_rate": {"type": "float", "low": 0.0, "high": 1e300, "step": 1e-300}}, MAXIMIZE,
+     "tpe", "space.compile.optimizer.learning_rate"),   # 10**600 values: refused before anything is counted out
+    ({"model.layers.1.units": {"type": "int", "low": 1, "high": 2 ** 62}}, MAXIMIZE, "grid", "space.model.layers.1.units"),
 ])
 def test_what_cannot_be_written_is_refused_naming_the_field(space, objective, sampler, field):
     with pytest.raises(SpecError) as info:

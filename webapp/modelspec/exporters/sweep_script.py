@@ -23,6 +23,7 @@ PRUNERS = {"median": "MedianPruner()", "hyperband": "HyperbandPruner(min_resourc
 DIRECTIONS = ("maximize", "minimize")
 FIT_PATHS = ("epochs", "batch_size")
 GRID_POINTS = 5   # a float searched without a step is tried at this many points by the grid sampler
+MOST_GRID = 100_000   # values of one setting the grid sampler's SEARCH_SPACE may list
 PLAIN = (str, int, float, bool, type(None))   # what Optuna takes as a categorical choice
 
 DOC = [
@@ -168,6 +169,8 @@ def suggest(path, field):
             raise _error(f"space.{path}", f"an {kind} field needs low <= high (and a step above 0), {kind}s.")
         if field.get("log") and (low <= 0 or step not in (None, 1)):
             raise _error(f"space.{path}", "a field searched on a log scale needs low above 0 and no step.")
+        if step is not None and not (high - low) / step < MOST_GRID:
+            raise _error(f"space.{path}", f"a step makes at most {MOST_GRID:,} values between low and high.")
         if kind == "int":   # 16.0 is 16: suggest_int takes ints
             low, high, step = int(low), int(high), None if step is None else int(step)
         extra = ([f"step={literal(step)}"] if step is not None else []) + (["log=True"] if field.get("log") else [])
@@ -240,6 +243,10 @@ def _study(space, direction, sampler, pruner, epochs):
     """Give the study's lines: the grid (for the grid sampler), create_study, optimize, and the best trial printed."""
     lines = []
     if sampler == "grid":
+        for path, field in space.items():
+            if field["type"] == "int" and (field["high"] - field["low"]) / (field.get("step") or 1) >= MOST_GRID:
+                raise _error(f"space.{path}", f"the grid sampler lists every value: at most {MOST_GRID:,}; "
+                                              "give a step or fewer values.")
         lines += ["# The grid the sampler walks: every value of each searched setting (a float without a step at "
                   f"{GRID_POINTS} points).", "SEARCH_SPACE = {"]
         lines += [f"{INDENT}{literal(path)}: {_grid(field)}," for path, field in space.items()] + ["}", ""]
@@ -266,7 +273,7 @@ def _grid(field):
         return literal(choices if plain else list(range(len(choices))), tuples=False)
     low, high, step = field["low"], field["high"], field.get("step")
     if field["type"] == "int":
-        return f"list(range({literal(low)}, {literal(high + 1)}, {literal(step or 1)}))"
+        return f"list(range({literal(int(low))}, {literal(int(high) + 1)}, {literal(int(step or 1))}))"
     if step is not None:
         return f"np.linspace({literal(low)}, {literal(high)}, {literal(int((high - low) / step + 1e-9) + 1)}).tolist()"
     spaced = "geomspace" if field.get("log") else "linspace"
