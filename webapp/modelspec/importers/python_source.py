@@ -189,7 +189,9 @@ class Reader:
         """Give base.attr: a longer Ref, a Model's or Parser's method, or an argparse default."""
         if isinstance(base, Ref):
             return Ref(python_legacy.current_path(self, f"{base.path}.{attr}", node.lineno))
-        if isinstance(base, (Model, Parser, Generator, *python_tuner.OWNERS)):
+        if isinstance(base, python_tuner.OWNERS):
+            return python_tuner.member(base, attr, node)
+        if isinstance(base, (Model, Parser, Generator)):
             return Method(base, attr)
         if isinstance(base, Namespace) and attr in base.defaults:
             return base.defaults[attr]

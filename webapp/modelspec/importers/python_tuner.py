@@ -46,6 +46,13 @@ def owns(func):
     return len(parts) == 1 or parts[0] in MODULES
 
 
+def member(owner, attr, node):
+    """Give owner.attr: a method to call, or an Unknown for a HyperModel's own attribute (`self.classes`)."""
+    if isinstance(owner, HyperModelInstance) and attr not in ("build", "fit"):
+        return Unknown(node)
+    return Method(owner, attr)
+
+
 def call(reader, call_):
     """Give what a Keras Tuner call makes: an HpValue, a Tuner, an hp, a HyperModel instance or its model; else None."""
     func = call_.func
