@@ -55,7 +55,7 @@ def test_each_searched_path_is_suggested_where_its_value_is_used():
 
 def test_the_optimizer_type_is_a_branch_per_choice_keeping_the_arguments_each_type_takes():
     space = {"compile.optimizer.type": {"type": "categorical", "choices": ["Adam", "SGD"]},
-             "compile.optimizer.learning_rate": SPACE["compile.optimizer.learning_rate"]}
+             "compile.optimizer.learning_rate": {"type": "float", "low": 0.001, "high": 0.1, "step": 0.033}}
     source = script(space=space, sampler="grid", pruner="hyperband")
     assert 'optimizer_type = trial.suggest_categorical("compile.optimizer.type", ["Adam", "SGD"])' in source
     assert 'if optimizer_type == "Adam":\n        optimizer = keras.optimizers.Adam(learning_rate=trial.suggest_float(' \
@@ -63,13 +63,14 @@ def test_the_optimizer_type_is_a_branch_per_choice_keeping_the_arguments_each_ty
     assert "    else:\n        optimizer = keras.optimizers.SGD(learning_rate=trial.suggest_float(" in source
     assert "optimizer=optimizer," in source
     assert "optuna.samplers.GridSampler(SEARCH_SPACE)" in source
-    assert '"compile.optimizer.learning_rate": np.geomspace(0.001, 0.1, 5).tolist(),' in source
+    assert '"compile.optimizer.learning_rate": [round(0.001 + i * 0.033, 12) for i in range(4)],' in source
     assert "optuna.pruners.HyperbandPruner(min_resource=1, max_resource=2)" in source
 
 
 def test_samplers_and_pruners_are_optunas():
+    stepped = {"model.layers.1.units": {"type": "int", "low": 16, "high": 64, "step": 16}}
     for sampler, name in (("tpe", "TPESampler()"), ("random", "RandomSampler()"), ("grid", "GridSampler(SEARCH_SPACE)")):
-        assert f"sampler=optuna.samplers.{name}," in script(sampler=sampler)
+        assert f"sampler=optuna.samplers.{name}," in script(space=stepped, sampler=sampler)
     for pruner, name in (("median", "MedianPruner()"), ("none", "NopPruner()"),
                          ("hyperband", "HyperbandPruner(min_resource=1, max_resource=2)")):
         assert f"pruner=optuna.pruners.{name}," in script(pruner=pruner)
@@ -118,6 +119,7 @@ def test_every_value_from_the_sweep_stays_inside_its_literal():
     (SPACE, {"metric": "val_auc", "direction": "maximize"}, "tpe", "objective.metric"),
     (SPACE, {"metric": "val_loss", "direction": "down"}, "tpe", "objective.direction"),
     (SPACE, MAXIMIZE, "cmaes", "sampler"),
+    (SPACE, MAXIMIZE, "grid", "space.compile.optimizer.learning_rate"),   # a grid lists a float only by a step
     ({"compile.optimizer.learning_rate": {"type": "float", "low": 0.0, "high": 1e300, "step": 1e-300}}, MAXIMIZE,
      "tpe", "space.compile.optimizer.learning_rate"),   # 10**600 values: refused before anything is counted out
     ({"model.layers.1.units": {"type": "int", "low": 1, "high": 2 ** 62}}, MAXIMIZE, "grid", "space.model.layers.1.units"),

@@ -151,6 +151,7 @@ tuner.search(x, y, epochs=2, validation_split=0.2)
     ('hp.Int("units", 32, 64, step=0)', "Line 10: hp.Int('units'): step must be above 0"),
     ('hp.Choice("units", [32, 64], default=16)', "Line 10: hp.Choice('units'): default 16 is not one of the values"),
     ('hp.Int("units", 32, 64, default=128)', "Line 10: hp.Int('units'): default 128 is outside min_value..max_value"),
+    ('hp.Int("units", 8, 64, step=1, sampling="log")', "Line 10: hp.Int('units'): a step on a log scale multiplies"),
 ])
 def test_a_range_keras_tuner_would_refuse_is_refused_naming_the_line(units, message):
     with pytest.raises(SpecError) as info:
@@ -203,6 +204,28 @@ def test_hps_where_no_sweep_searches_give_their_defaults_with_warnings():
     assert [w.split(where)[0] for w in out["warnings"] if where in w] == [
         "line 10: hp.Int('lstm') ", "line 16: hp.Int('patience') ", "line 17: hp.Boolean('shuffle') "]
     assert out["sweep"]["space"] == {} and out["sweep"]["objective"] == {"metric": "val_loss", "direction": "minimize"}
+
+
+def test_a_log_step_is_its_values_and_a_grid_lists_a_range_without_a_step():
+    grid = SCRIPT.replace("kt.RandomSearch(build_model, objective=\"val_accuracy\", max_trials=3)",
+                          "kt.GridSearch(build_model, objective=\"val_accuracy\")").replace(
+        "layers.Flatten(),", 'layers.Flatten(), layers.Dropout(hp.Float("rate", 0.1, 0.5)),')
+    out = import_source("python", grid.format(units='hp.Int("units", 32, 512, step=2, sampling="log")'))
+    assert out["sweep"]["space"] == {   # Keras Tuner's log step multiplies; its grid tries 10 of a float range
+        "model.layers.1.rate": {"type": "categorical", "choices": [0.1, 0.144444444444, 0.188888888889, 0.233333333333,
+                                                                   0.277777777778, 0.322222222222, 0.366666666667,
+                                                                   0.411111111111, 0.455555555556, 0.5]},
+        "model.layers.2.units": {"type": "categorical", "choices": [32, 64, 128, 256, 512]}}
+    assert out["sweep"]["trials"] == 50
+    assert [n["now"] for n in notes(out, "rate")] == ["0.1, searched 0.1..0.5", "10 values, 0.1..0.5"]
+
+
+def test_a_size_such_as_kernel_size_is_searched_by_choices():
+    conv = SCRIPT.replace("layers.Flatten(),", "layers.Reshape((8, 8)), layers.Conv1D(8, {size}), layers.Flatten(),")
+    out = import_source("python", conv.format(units=32, size='hp.Int("size", 2, 5)'))
+    assert out["sweep"]["space"] == {"model.layers.1.kernel_size": {"type": "categorical", "choices": [2, 3, 4, 5]}}
+    out = import_source("python", conv.format(units=32, size='hp.Int("size", 1, 999)'))
+    assert out["sweep"]["space"] == {} and "kernel_size is a size, searched by choices" in out["warnings"][0]
 
 
 def test_counts_past_reason_stop_at_a_million():

@@ -4,7 +4,7 @@ The script is train.py's data, model, compile and fit (`train_script.py`'s piece
 objective. Each searched PATH of the space is a `trial.suggest_*` call, named by its PATH, where
 that value is used: a layer's argument, the optimizer's argument or type, fit's batch_size or
 epochs. A small Keras callback reports the objective after every epoch, so the pruner can stop a
-trial. Every value from the sweep is written with repr(); names written bare (layer and optimizer
+trial (never at its last epoch, as the dashboard's sweeps do); the grid is the dashboard's. Every value from the sweep is written with repr(); names written bare (layer and optimizer
 classes, samplers, pruners) come from the catalog and the tables here. A categorical choice that
 is not a plain value (a kernel size such as (3, 3)) is suggested by its index in the choices.
 """
@@ -22,8 +22,7 @@ PRUNERS = {"median": "MedianPruner()", "hyperband": "HyperbandPruner(min_resourc
            "none": "NopPruner()"}
 DIRECTIONS = ("maximize", "minimize")
 FIT_PATHS = ("epochs", "batch_size")
-GRID_POINTS = 5   # a float searched without a step is tried at this many points by the grid sampler
-MOST_GRID = 100_000   # values of one setting the grid sampler's SEARCH_SPACE may list
+MOST_GRID = 100_000   # values of one setting the grid sampler's SEARCH_SPACE may list (as the dashboard's grid)
 PLAIN = (str, int, float, bool, type(None))   # what Optuna takes as a categorical choice
 
 DOC = [
@@ -54,8 +53,8 @@ CALLBACK = '''class ReportEpochs(keras.callbacks.Callback):
         value = (logs or {}).get(self.metric)
         if value is None:
             return
-        self.trial.report(float(value), epoch)
-        if self.trial.should_prune():
+        self.trial.report(float(value), epoch + 1)   # steps count epochs from 1, as the dashboard reports them
+        if epoch + 1 < self.params["epochs"] and self.trial.should_prune():   # a trial at its last epoch completes
             raise optuna.TrialPruned(f"pruned after epoch {epoch + 1}: {self.metric} = {value:.4f}")'''
 
 
@@ -243,13 +242,9 @@ def _study(space, direction, sampler, pruner, epochs):
     """Give the study's lines: the grid (for the grid sampler), create_study, optimize, and the best trial printed."""
     lines = []
     if sampler == "grid":
-        for path, field in space.items():
-            if field["type"] == "int" and (field["high"] - field["low"]) / (field.get("step") or 1) >= MOST_GRID:
-                raise _error(f"space.{path}", f"the grid sampler lists every value: at most {MOST_GRID:,}; "
-                                              "give a step or fewer values.")
-        lines += ["# The grid the sampler walks: every value of each searched setting (a float without a step at "
-                  f"{GRID_POINTS} points).", "SEARCH_SPACE = {"]
-        lines += [f"{INDENT}{literal(path)}: {_grid(field)}," for path, field in space.items()] + ["}", ""]
+        lines += ["# The grid the sampler walks: every value of each searched setting, as the dashboard lists them.",
+                  "SEARCH_SPACE = {"]
+        lines += [f"{INDENT}{literal(path)}: {_grid(path, field)}," for path, field in space.items()] + ["}", ""]
     return "\n".join(lines + [
         "study = optuna.create_study(",
         f"{INDENT}study_name=RUN_NAME,",
@@ -265,16 +260,18 @@ def _study(space, direction, sampler, pruner, epochs):
     ])
 
 
-def _grid(field):
-    """Give the source of the values the grid sampler tries for one field."""
+def _grid(path, field):
+    """Give the source of the values the grid sampler tries for one field: the choices, every int from low to high
+    by step, a float's low + i * step (rounded to 12 places, as the dashboard's grid); refuse a float without a step."""
     if field["type"] == "categorical":
         choices = field["choices"]
         plain = all(isinstance(c, PLAIN) for c in choices)
         return literal(choices if plain else list(range(len(choices))), tuples=False)
     low, high, step = field["low"], field["high"], field.get("step")
+    count = (high - low) / (step or 1) if step or field["type"] == "int" else None
+    if count is None or not count < MOST_GRID:
+        raise _error(f"space.{path}", f"a grid search needs a finite list here: give choices, or a step (at most "
+                                      f"{MOST_GRID:,} points).")
     if field["type"] == "int":
         return f"list(range({literal(int(low))}, {literal(int(high) + 1)}, {literal(int(step or 1))}))"
-    if step is not None:
-        return f"np.linspace({literal(low)}, {literal(high)}, {literal(int((high - low) / step + 1e-9) + 1)}).tolist()"
-    spaced = "geomspace" if field.get("log") else "linspace"
-    return f"np.{spaced}({literal(low)}, {literal(high)}, {GRID_POINTS}).tolist()"
+    return f"[round({literal(low)} + i * {literal(step)}, 12) for i in range({literal(int(count + 1e-9) + 1)})]"

@@ -208,7 +208,7 @@ class PythonImport:
         """
         if key in ("activation", "recurrent_activation"):
             value = python_sweep.place(self, self.activation(value), path, call.line, self.activation)
-        value = python_sweep.place(self, value, path, call.line)
+        value = python_sweep.place(self, value, path, call.line, listed=param.kind == "ints")
         try:
             layer[key] = self.plain(value, call.line)
         except NotStatic as exc:

@@ -22,22 +22,26 @@ DEFAULT_TRIALS = 10     # Keras Tuner's max_trials for RandomSearch and Bayesian
 GRID_SAMPLES = 10       # the values Keras Tuner's grid tries of a float (or a log-scaled int) without a step
 HYPERBAND = {"max_epochs": 100, "factor": 3, "hyperband_iterations": 1}   # Keras Tuner's defaults
 FIRST = {"Int": " (min_value)", "Float": " (min_value)", "Choice": " (its first value)", "Boolean": " (False)"}
+MOST_CHOICES = 100      # values of a size (kernel_size...) a range is written out as
 MOST_TRIALS = 1_000_000   # a count past it (a grid of wide ranges, a huge Hyperband) is read as this many
 MINIMIZED = ("loss", "error", "mse", "mae", "mape", "msle")   # how Keras Tuner tells a key to minimize
 
 
-def place(imp, value, path, line, convert=None):
+def place(imp, value, path, line, convert=None, listed=False):
     """Give the spec's value of a field read from the script: for an HpValue its default, its field put into the
     space at `path` (None: where no sweep searches, so the default with a warning); any other value as it is.
 
     convert: what the importer makes of a value there (an activation's name), applied to the choices too.
+    listed: the field holds a size such as kernel_size (3 or (3, 3)), which a sweep searches by choices only.
     """
     if not isinstance(value, HpValue):
         return value
-    if path is None:
-        return unplaced(imp, value, line)
+    field = _choices(value.field) if listed else dict(value.field)
+    if path is None or field is None:
+        return unplaced(imp, value, line, None if path is None else f"{path.rsplit('.', 1)[-1]} is a size, searched "
+                        f"by choices: a range of at most {MOST_CHOICES} whole numbers, or hp.Choice")
     convert = convert or (lambda v: v)
-    field, default = dict(value.field), convert(value.default)
+    default = convert(value.default)
     if field["type"] == "categorical":
         field["choices"] = [convert(c) for c in field["choices"]]
     shared = [p for p, (v, _) in imp.space.items() if v is value and p != path]
@@ -52,11 +56,22 @@ def place(imp, value, path, line, convert=None):
     return default
 
 
-def unplaced(imp, value, line):
+def _choices(field):
+    """Give a field as choices: an int range's every value (at most MOST_CHOICES); None for a float range."""
+    if field["type"] == "categorical":
+        return dict(field)
+    step = field.get("step") or 1
+    if field["type"] != "int" or (field["high"] - field["low"]) // step >= MOST_CHOICES:
+        return None
+    return {"type": "categorical", "choices": list(range(field["low"], field["high"] + 1, step))}
+
+
+def unplaced(imp, value, line, why=None):
     """Give an HpValue's default where no sweep can search it, with a warning naming the line."""
     where = f" (line {value.call.line})" if value.call.line != line else ""
-    imp.warn(line, f"{value.label}{where} is used where a sweep cannot search it (it searches layer arguments, the "
-                   f"optimizer's, fit's epochs and batch_size); its default {value.default!r} is used")
+    why = why or "it searches layer arguments, the optimizer's, fit's epochs and batch_size"
+    imp.warn(line, f"{value.label}{where} is used where a sweep cannot search it ({why}); its default "
+                   f"{value.default!r} is used")
     return value.default
 
 
@@ -92,8 +107,28 @@ def sweep_part(imp, model, compile_spec, fit):
         imp.warn(line, f"{kind}: tuner.search(...) is never called, so fit is Keras's default")
     if not imp.space:
         imp.warn(line, f"{kind}: no hp.* value is used where the spec has a field, so the sweep searches nothing")
-    space = {path: field for path, (_, field) in imp.space.items()}
+    space = {path: _listed(imp, path, hp, field) if sampler == "grid" else field
+             for path, (hp, field) in imp.space.items()}
     return {"space": space, "objective": objective, "trials": trials, "sampler": sampler, "pruner": pruner}
+
+
+def _listed(imp, path, value, field):
+    """Give a grid's field as a list: a range without a step (a float, or an int on a log scale) becomes the
+    GRID_SAMPLES values Keras Tuner's grid tries, evenly spaced on its scale, with a note."""
+    if field["type"] == "categorical" or "step" in field or field["type"] == "int" and not field.get("log"):
+        return field
+    low, high, last = field["low"], field["high"], GRID_SAMPLES - 1
+    if field.get("log"):   # through logarithms: high / low may overflow, their logs do not
+        points = [math.exp(math.log(low) + (math.log(high) - math.log(low)) * i / last) for i in range(GRID_SAMPLES)]
+    else:
+        points = [low + (high - low) * i / last for i in range(GRID_SAMPLES)]
+    points = list(dict.fromkeys(int(round(p)) if field["type"] == "int" else float(f"{p:.12g}") for p in points))
+    parts = path.split(".")
+    layer, name = (int(parts[2]), parts[3]) if parts[:2] == ["model", "layers"] else (None, path)
+    imp.note(value.call.line, imp.reader.text(value.call), f"{len(points)} values, {points[0]!r}..{points[-1]!r}",
+             f"a grid lists its values: Keras Tuner's grid tries {GRID_SAMPLES} of a range without a step, evenly "
+             f"spaced{' on a log scale' if field.get('log') else ''}; they are the choices of {path}", layer, name)
+    return {"type": "categorical", "choices": points}
 
 
 def _count(imp, tuner, key, default, least=1):

@@ -12,6 +12,7 @@ here, naming the line.
 """
 
 import ast
+import math
 
 from .python_values import (Call, Function, HpValue, Hyper, HyperModelClass, HyperModelInstance, Method, Model,
                             NotStatic, Ref, Tuner, Unknown)
@@ -29,6 +30,7 @@ HP_ARGUMENTS = {"Int": ("name", "min_value", "max_value", "step", "sampling", "d
                 "Boolean": ("name", "default"),
                 "Fixed": ("name", "value")}
 SAMPLINGS = ("linear", "log", "reverse_log")
+MOST_CHOICES = 100   # values of a log-scaled step written out as choices (a sweep's categorical field takes 100)
 PLAIN = (str, int, float, bool, type(None))
 READ = ("min_value", "max_value", "step", "sampling", "default", "values", "value")   # what an hp.* call is read for
 OWNERS = (Hyper, Tuner, HyperModelInstance)   # what a script calls methods of
@@ -186,16 +188,29 @@ def _numeric(kind, given):
     default = low if default is None else default
     if not low <= default <= high:
         raise ValueError(f"default {default!r} is outside min_value..max_value ({low!r}..{high!r})")
-    field = {"type": kind.lower(), "low": low, "high": high}
-    caveat = ""
-    if sampling == "log":
-        field["log"] = True
-        caveat = "; Keras Tuner's step on a log scale (a factor) is dropped" if step is not None else ""
-    elif step is not None:
-        field["step"] = step
-    if sampling == "reverse_log":
-        caveat = "; Keras Tuner's reverse_log sampling is searched on a linear scale (Optuna has no reverse log)"
+    field, caveat = _range(kind, low, high, step, sampling)
     return field, default, caveat
+
+
+def _range(kind, low, high, step, sampling):
+    """Give (field, caveat) of a range: on a log scale Keras Tuner's step is a factor, so its values are choices."""
+    field = {"type": kind.lower(), "low": low, "high": high}
+    if sampling == "reverse_log":
+        return {**field, **({"step": step} if step else {})}, ("; Keras Tuner's reverse_log sampling is searched on "
+                                                               "a linear scale (Optuna has no reverse log)")
+    if sampling == "linear":
+        return {**field, **({"step": step} if step else {})}, ""
+    if step is None:
+        return {**field, "log": True}, ""
+    if step <= 1:
+        raise ValueError(f"a step on a log scale multiplies, so it must be above 1; got {step!r}")
+    count = math.log(high / low, step) if high > low else 0.0   # high / low may be inf: then count is too
+    if not count < MOST_CHOICES:
+        return {**field, "log": True}, f"; its step on a log scale would make over {MOST_CHOICES} values, so it is dropped"
+    values = [low * step ** i for i in range(int(count + 1e-9) + 1)]
+    values = [int(round(v)) if kind == "Int" else float(f"{v:.12g}") for v in values]   # 0.1, not 0.10000000000000002
+    return {"type": "categorical", "choices": list(dict.fromkeys(values))}, (
+        "; Keras Tuner's step on a log scale multiplies, so the values it gives are the choices")
 
 
 def _categorical(kind, given):
