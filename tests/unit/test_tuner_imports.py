@@ -228,6 +228,13 @@ def test_a_size_such_as_kernel_size_is_searched_by_choices():
     assert out["sweep"]["space"] == {} and "kernel_size is a size, searched by choices" in out["warnings"][0]
 
 
+def test_an_int_hp_written_with_whole_floats_gives_ints():
+    out = import_source("python", SCRIPT.format(units='hp.Int("units", 32.0, 64.0, step=16.0)'))
+    field = out["sweep"]["space"]["model.layers.1.units"]
+    assert field == {"type": "int", "low": 32, "high": 64, "step": 16} and all(type(v) is int for v in field.values()
+                                                                                if v != "int")
+
+
 def test_counts_past_reason_stop_at_a_million():
     source = SCRIPT.format(units='hp.Int("units", 1, 10 ** 15)').replace(
         "kt.RandomSearch(build_model, objective=\"val_accuracy\", max_trials=3)", "kt.GridSearch(build_model)")

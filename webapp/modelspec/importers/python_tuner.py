@@ -177,6 +177,8 @@ def _numeric(kind, given):
     sampling, default = given.get("sampling") or "linear", given.get("default")
     if not all(fits(v) for v in (low, high, *[v for v in (step, default) if v is not None])):
         raise ValueError(f"min_value, max_value, step and default must be {what}")
+    if kind == "Int":   # 32.0 is 32: a sweep's int field and the spec take ints
+        low, high, step, default = (None if v is None else int(v) for v in (low, high, step, default))
     if low > high:
         raise ValueError(f"min_value {low!r} is above max_value {high!r}")
     if sampling not in SAMPLINGS:
