@@ -5,6 +5,7 @@ model), the best is the highest, Optuna's importance is shared between the searc
 stream tells of every trial, and stop and resume work on a live sweep.
 """
 
+import ast
 import csv
 import io
 import math
@@ -83,6 +84,10 @@ def test_a_sweep_trains_each_trial_with_its_values_and_tells_of_every_trial(serv
 
     rows = list(csv.reader(io.StringIO(server.get(f"/api/sweeps/{sweep['id']}/artifacts/trials.csv").text)))
     assert rows[0] == ["number", "state", "val_accuracy", "run_id", *SPACE] and len(rows) == 7
+    script = server.get(f"/api/sweeps/{sweep['id']}/artifacts/sweep.py")   # run for real in test_sweep_exports.py
+    assert "attachment" in script.headers["Content-Disposition"]
+    ast.parse(script.text)
+    assert all(f"suggest_{'int' if f['type'] == 'int' else 'float'}({path!r}" in script.text for path, f in SPACE.items())
 
     # Stop and resume: resumed with 4 more, stopped once one of them trains; nothing new starts after.
     server.post(f"/api/sweeps/{sweep['id']}/resume", json={"trials": 4}, expect=202)

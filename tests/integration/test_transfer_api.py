@@ -30,6 +30,19 @@ def test_import_python_gives_the_canonical_parts(client):
     assert len(body["warnings"]) == 1 and "input shape (28, 28, 1) ignored" in body["warnings"][0]
 
 
+def test_import_of_a_keras_tuner_script_gives_its_sweep(client):
+    from tests.unit.test_tuner_imports import HERE, SCRIPT
+
+    source = (HERE / "random_search_guide.py").read_text()
+    body = post(client, "/api/models/import", {"format": "python", "source": source}).get_json()
+    assert set(body) == {"model", "compile", "fit", "warnings", "notes", "keras_version", "sweep"}
+    assert body["sweep"]["space"]["model.layers.1.units"] == {"type": "int", "low": 32, "high": 512, "step": 32}
+    assert (body["sweep"]["trials"], body["sweep"]["sampler"], body["sweep"]["pruner"]) == (10, "random", "none")
+    r = post(client, "/api/models/import", {"format": "python", "source": SCRIPT.format(units='hp.Choice("u", [])')})
+    assert r.status_code == 422
+    assert r.get_json()["errors"][0]["field"] == "source" and r.get_json()["errors"][0]["message"].startswith("Line 10:")
+
+
 def test_import_without_compile_or_fit_gives_null(client):
     source = "import keras\nmodel = keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(10)])\n"
     body = post(client, "/api/models/import", {"format": "python", "source": source}).get_json()

@@ -58,8 +58,10 @@ def sampler(config):
 
 def pruner(config):
     """Give the pruner a sweep names: the median of earlier trials at the same epoch, Hyperband, or none."""
-    if config["pruner"] == "hyperband":
-        epochs = max(config["base"]["fit"]["epochs"], 1)
+    if config["pruner"] == "hyperband":   # its largest budget: the most epochs a trial may train
+        field = config["space"].get("fit.epochs")
+        most = (max(field["choices"]) if field["type"] == "categorical" else field["high"]) if field else None
+        epochs = max(int(most or config["base"]["fit"]["epochs"]), 1)
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs)
     if config["pruner"] == "median":
         return optuna.pruners.MedianPruner()   # Optuna's defaults: from the 6th trial, at any epoch

@@ -16,46 +16,60 @@ from .script_data import data_arguments, data_imports, data_source
 from .source_text import INDENT, literal
 
 
-def layer_call(layer, name=False):
+def layer_call(layer, name=False, given=None):
     """Give `keras.layers.X(...)` for a canonical layer, with only the arguments that differ from Keras's
-    defaults (and its `name=`, when asked, for a functional model)."""
-    kind = layer["type"]
+    defaults (and its `name=`, when asked, for a functional model).
+
+    given: {argument: source text} written in place of the layer's value, always (a sweep's trial.suggest_*).
+    """
+    kind, given = layer["type"], given or {}
     entry = catalog.LAYERS[kind]
     positional = kn.POSITIONAL.get(kind, ())[:kn.EXPORT_POSITIONAL.get(kind, 0)]
-    args = [layer_call(layer[name]) if name == "layer" else literal(layer[name]) for name in positional]
+    args = [given.get(name) or (layer_call(layer[name]) if name == "layer" else literal(layer[name]))
+            for name in positional]
     for param in entry.params:
         if param.name in positional:
             continue
         value = layer[param.name]
-        if param.required or value != param.default:
+        if param.name in given:
+            args.append(f"{param.name}={given[param.name]}")
+        elif param.required or value != param.default:
             args.append(f"{param.name}={layer_call(value) if param.kind == 'layer' else literal(value)}")
     if name:
         args.append(f"name={literal(layer['name'])}")
     return f"keras.layers.{kind}({', '.join(args)})"
 
 
-def optimizer_call(optimizer):
-    """Give `keras.optimizers.X(...)` with only the arguments that differ from Keras's defaults."""
-    entry = catalog.OPTIMIZERS[optimizer["type"]]
+def optimizer_call(optimizer, given=None):
+    """Give `keras.optimizers.X(...)` with only the arguments that differ from Keras's defaults.
+
+    given: {argument: source text} written in place of the optimizer's value, always; a schedule's
+    initial_learning_rate is its learning_rate.
+    """
+    entry, given = catalog.OPTIMIZERS[optimizer["type"]], given or {}
     schedule = optimizer.get("schedule")
-    args = [f"{p.name}={literal(optimizer[p.name])}" for p in entry.params
-            if optimizer[p.name] != p.default and not (schedule and p.name == "learning_rate")]
+
+    def text(name):
+        return given.get(name) or literal(optimizer[name])
+
+    args = [f"{p.name}={text(p.name)}" for p in entry.params
+            if (optimizer[p.name] != p.default or p.name in given) and not (schedule and p.name == "learning_rate")]
     if schedule:
-        settings = [f"initial_learning_rate={literal(optimizer['learning_rate'])}"] + [
+        settings = [f"initial_learning_rate={text('learning_rate')}"] + [
             f"{k}={literal(v)}" for k, v in schedule.items() if k != "type" and not (k == "staircase" and not v)]
         args.insert(0, f"learning_rate=keras.optimizers.schedules.{schedule['type']}({', '.join(settings)})")
     return f"keras.optimizers.{entry.type}({', '.join(args)})"
 
 
-def callback_calls(callbacks):
+def callback_calls(callbacks, checkpoint='"best.keras"'):
     """Give the callbacks list's items: the spec's callbacks, then TerminateOnNaN (the dashboard's Progress
-    callback stops on a NaN loss the same way)."""
+    callback stops on a NaN loss the same way). checkpoint: the source text of the best epoch's file."""
     calls = []
     for name, settings in callbacks.items():
         if not settings:
             continue
         defaults = kn.KERAS_CALLBACKS[name]
-        args = ['"best.keras"'] if name == "checkpoint" else []
+        args = [checkpoint] if name == "checkpoint" else []
         args += [f"{k}={literal(v)}" for k, v in settings.items() if defaults.get(k) != v]
         calls.append(f"keras.callbacks.{kn.CALLBACK_CLASSES[name]}({', '.join(args)})")
     return calls + ["keras.callbacks.TerminateOnNaN()"]
@@ -64,45 +78,42 @@ def callback_calls(callbacks):
 def python_script(spec, dataset):
     """Give train.py for a checked spec with compile and fit, on a dataset description."""
     fit = spec.fit or {}
-    before = [_header(spec, dataset, fit), "\n".join(data_source(dataset)), _labels(spec.label_mode, dataset)]
-    after = [_compile(spec.compile), _fit(fit), _results(spec.label_mode)]
+    before = [_header(spec, dataset, fit), "\n".join(data_source(dataset)), labels(spec.label_mode, dataset)]
+    after = [compile_lines(spec.compile), fit_lines(fit), _results(spec.label_mode)]
     if spec.predict:
         after.append(_predict(spec.predict["indexes"], spec.label_mode))
     # Read from the script itself, so a name it comes to use is never a layer's variable too.
     reserved = PYTHON_NAMES | script_names("\n\n".join(before + after))
-    return "\n\n".join(before + [_model(spec, dataset, reserved)] + after) + "\n"
+    return "\n\n".join(before + [model_lines(spec, dataset, reserved)] + after) + "\n"
 
 
 def _header(spec, dataset, fit):
     checkpoint = (fit.get("callbacks") or {}).get("checkpoint")
-    lines = [
-        '"""Train a Keras model as a run of the Keras dashboard did: data, model, compile, fit, evaluate.',
+    doc = [
+        "Train a Keras model as a run of the Keras dashboard did: data, model, compile, fit, evaluate.",
         "",
         "Run it with `python train.py`; `--epochs N` and `--batch-size N` override the run's settings.",
         "It writes model.keras (the trained model)" + (" and best.keras (the best epoch)." if checkpoint else "."),
-        '"""',
-        "",
-        "import argparse",
-        "",
-        "import keras",
-        "import numpy as np",
     ]
-    lines += data_imports(dataset)
-    lines += [
-        "",
-        f"RUN_NAME = {literal(spec.name)}",
-        f"DATASET = {literal(dataset['id'])}",
-        "",
-        "parser = argparse.ArgumentParser(description=__doc__)",
+    arguments = [
         f'parser.add_argument("--epochs", type=int, default={literal(fit.get("epochs", 1))}, help="passes over the training data")',
         f'parser.add_argument("--batch-size", type=int, default={literal(fit.get("batch_size", 32))}, '
         'help="samples per gradient update")',
     ]
-    lines += data_arguments(dataset)
+    return header(doc, dataset, [f"RUN_NAME = {literal(spec.name)}"], arguments)
+
+
+def header(doc, dataset, constants, arguments, imports=()):
+    """Give a script's head: its docstring (`doc`, lines of text), imports, constants (DATASET last) and argparse
+    options (`arguments`, then the dataset's), ending with `args = parser.parse_args()`."""
+    lines = ['"""' + doc[0], *doc[1:], '"""', "", "import argparse", "", "import keras", "import numpy as np",
+             *imports, *data_imports(dataset), "", *constants, f"DATASET = {literal(dataset['id'])}", "",
+             "parser = argparse.ArgumentParser(description=__doc__)", *arguments, *data_arguments(dataset)]
     return "\n".join(lines + ["args = parser.parse_args()"])
 
 
-def _labels(mode, dataset):
+def labels(mode, dataset):
+    """Give the lines that encode the labels for the loss (`mode`: onehot, sparse or binary)."""
     lines = [f"num_classes = {literal(int(dataset['num_classes']))}",
              "labels_test = y_test  # the integer labels, to compare with the predictions"]
     if mode == "onehot":
@@ -118,13 +129,17 @@ def _labels(mode, dataset):
     return "\n".join(lines)
 
 
-def _model(spec, dataset, reserved):
-    shape = literal([int(d) for d in dataset["input_shape"]])
+def model_lines(spec, dataset, reserved, given=None, summary=True):
+    """Give the lines that build `model` (Sequential, or the functional API for a graph spec), then its summary.
+
+    given: {layer index: {argument: source text}}, as layer_call takes it.
+    """
+    shape, given = literal([int(d) for d in dataset["input_shape"]]), given or {}
     if spec.is_graph:
-        return functional_model(spec.layers, shape, reserved)
-    rows = [f"keras.Input(shape={shape})"] + [layer_call(layer) for layer in spec.layers]
+        return functional_model(spec.layers, shape, reserved, given, summary)
+    rows = [f"keras.Input(shape={shape})"] + [layer_call(layer, given=given.get(i)) for i, layer in enumerate(spec.layers)]
     body = "".join(f"{INDENT * 2}{row},\n" for row in rows)
-    return f"model = keras.Sequential(\n{INDENT}[\n{body}{INDENT}]\n)\nmodel.summary()"
+    return f"model = keras.Sequential(\n{INDENT}[\n{body}{INDENT}]\n)" + ("\nmodel.summary()" if summary else "")
 
 
 # Python's own names: keywords (a syntax error) and builtins (print, len, range... shadowed, the
@@ -147,20 +162,20 @@ def script_names(source):
     return names
 
 
-def functional_model(layers, shape, reserved):
+def functional_model(layers, shape, reserved, given=None, summary=True):
     """Give the functional API lines for a graph spec: one variable per layer, named after it (never a
     `reserved` name: Python's, or one the rest of the script uses)."""
-    variables, taken = {graph.INPUT: "inputs"}, {*reserved, "inputs"}
+    variables, taken, given = {graph.INPUT: "inputs"}, {*reserved, "inputs"}, given or {}
     lines = [f"inputs = keras.Input(shape={shape})"]
-    for layer in layers:
+    for index, layer in enumerate(layers):
         var = _variable(layer["name"], taken)
         taken.add(var)
         args = [variables[n] for n in layer["inputs"]]
         called = f"[{', '.join(args)}]" if graph.merge_arity(layer["type"]) else args[0]
-        lines.append(f"{var} = {layer_call(layer, name=True)}({called})")
+        lines.append(f"{var} = {layer_call(layer, name=True, given=given.get(index))}({called})")
         variables[layer["name"]] = var
     lines.append(f"model = keras.Model(inputs, {variables[layers[-1]['name']]})")
-    return "\n".join(lines + ["model.summary()"])
+    return "\n".join(lines + (["model.summary()"] if summary else []))
 
 
 def _variable(name, taken):
@@ -173,19 +188,24 @@ def _variable(name, taken):
     return var
 
 
-def _compile(compile_spec):
+def compile_lines(compile_spec, optimizer=None):
+    """Give `model.compile(...)`; optimizer: the source text of the optimizer, else the spec's as a call."""
     return "\n".join([
         "model.compile(",
-        f"{INDENT}optimizer={optimizer_call(compile_spec['optimizer'])},",
+        f"{INDENT}optimizer={optimizer or optimizer_call(compile_spec['optimizer'])},",
         f"{INDENT}loss={literal(compile_spec['loss'])},",
         f"{INDENT}metrics={literal(compile_spec['metrics'], tuples=False)},",
         ")",
     ])
 
 
-def _fit(fit):
-    lines = ["callbacks = ["] + [f"{INDENT}{call}," for call in callback_calls(fit.get("callbacks") or {})] + ["]"]
-    args = ["x_train", "y_train", "epochs=args.epochs", "batch_size=args.batch_size"]
+def fit_lines(fit, epochs="args.epochs", batch_size="args.batch_size", callbacks=(), checkpoint='"best.keras"',
+              verbose=None):
+    """Give the callbacks list and `history = model.fit(...)`: epochs and batch_size as source text, `callbacks`
+    added to the spec's (source text), checkpoint as callback_calls takes it, verbose when not Keras's default."""
+    calls = callback_calls(fit.get("callbacks") or {}, checkpoint) + list(callbacks)
+    lines = ["callbacks = ["] + [f"{INDENT}{call}," for call in calls] + ["]"]
+    args = ["x_train", "y_train", f"epochs={epochs}", f"batch_size={batch_size}"]
     validation = fit.get("validation", "none")
     if validation == "test":
         args.append("validation_data=(x_test, y_test)")
@@ -194,6 +214,8 @@ def _fit(fit):
     if fit.get("shuffle") is False:
         args.append("shuffle=False")
     args.append("callbacks=callbacks")
+    if verbose is not None:
+        args.append(f"verbose={verbose}")
     return "\n".join(lines + ["history = model.fit("] + [f"{INDENT}{arg}," for arg in args] + [")"])
 
 
@@ -228,5 +250,3 @@ def _results(mode):
         'model.save("model.keras")',
     ])
 
-
-# Datasets built from folder archives (webapp/datasets/): say where the .npz came from and how to fetch it.

@@ -1,6 +1,6 @@
 """The data a script writes out, computed by the Reader itself: constants, lists and tuples, arithmetic, subscripts.
 
-`units = 64 * 2`, `layers = [*base, Dense(10)]`, `sizes[1:]`, `x_test[10:20]` mean what they mean.
+`units = 64 * 2`, `layers = [*base, Dense(10)]`, `sizes[1:]`, `x_test[10:20]`, `f"units_{i}"` mean what they mean.
 Each value is kept within `python_cost.py`'s bounds, measured before it is built; past them it is
 an Unknown, as what only running the script would give.
 """
@@ -34,6 +34,23 @@ def items(reader, node):
             parts.append((reader.value(element), False))
     built = reader.cost.build(parts, tuple if isinstance(node, ast.Tuple) else list)
     return Unknown(node) if built is None else built
+
+
+def joined(reader, node):
+    """Give an f-string of constants (`f"units_{i}"`) as its text; an Unknown when a part needs running code."""
+    parts = []
+    for value in node.values:
+        if isinstance(value, ast.FormattedValue):
+            inner = reader.value(value.value)
+            if value.conversion != -1 or value.format_spec is not None or not isinstance(inner, (int, str)):
+                return Unknown(node)
+            value = str(inner)
+        else:
+            value = value.value
+        parts.append(value)
+    reader.cost.charge(len(parts))
+    text_size = sum(len(p) for p in parts)
+    return "".join(parts) if text_size < python_cost.MAX_SIZE else Unknown(node)
 
 
 def sign(node, operand):

@@ -12,6 +12,7 @@ import ast
 import operator
 import weakref
 
+from . import python_tuner
 from .python_values import Function, Unknown
 from ..fields import FieldError, SpecError
 
@@ -59,6 +60,8 @@ class Flow:
             return self.branch(stmt)
         elif isinstance(stmt, ast.For):
             return self.loop(stmt)
+        elif isinstance(stmt, ast.ClassDef):
+            return python_tuner.hyper_class(self.reader, stmt)
         else:
             return isinstance(stmt, (ast.Pass, ast.Global, ast.Nonlocal))
         return True
@@ -84,7 +87,7 @@ class Flow:
 
     def constant_range(self, call):
         """Give range(...) as a list when its bounds are constants, else the Call."""
-        args = call.args
+        args = [python_tuner.settle(self.reader, a, call.line, "sets the bounds of a range()") for a in call.args]
         if call.kwargs or not 1 <= len(args) <= 3 or not all(isinstance(a, int) and not isinstance(a, bool) for a in args):
             return call
         if len(args) == 3 and args[2] == 0:
@@ -103,9 +106,9 @@ class Flow:
             inner = self.constant_test(node.operand)
             return None if inner is None else not inner
         if isinstance(node, ast.Compare):
-            left = self.reader.value(node.left)
+            left = self.settled(node.left)
             for op, right_node in zip(node.ops, node.comparators):
-                right = self.reader.value(right_node)
+                right = self.settled(right_node)
                 if not _comparable(left) or not _comparable(right):
                     return None
                 self.reader.cost.charge(self.reader.cost.measure(left)[0] + self.reader.cost.measure(right)[0])
@@ -116,8 +119,12 @@ class Flow:
                     return None
                 left = right
             return True
-        value = self.reader.value(node)
+        value = self.settled(node)
         return bool(value) if isinstance(value, CONSTANT) else None
+
+    def settled(self, node):
+        """Give the value of a node an if tests: an hp.* value is its default (python_tuner.settle)."""
+        return python_tuner.settle(self.reader, self.reader.value(node), node.lineno, "decides an if")
 
     def call_function(self, function, call):
         """Give what a top-level function returns, following its body with the call's arguments bound."""

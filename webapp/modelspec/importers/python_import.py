@@ -2,14 +2,15 @@
 
 The model's layers are mapped here, compile and fit in `python_training.py`. What the script
 leaves to Keras gets Keras's defaults (fit() trains 1 epoch without validation, EarlyStopping has
-patience 0), so the imported run does what the script did.
+patience 0), so the imported run does what the script did. A model a Keras Tuner tuner builds
+adds the answer's "sweep" (`python_sweep.py`): its `hp.*` values placed at the fields that read them.
 """
 
 from .. import catalog, keras_names as kn
-from . import old_keras, python_graph, python_legacy, python_training
+from . import old_keras, python_graph, python_legacy, python_sweep, python_training
 from .import_answer import finish, refuse, shape_note
 from .python_source import Reader
-from .python_values import Call, Model, NotStatic, Ref, Rows, Unknown
+from .python_values import Call, HpValue, Model, NotStatic, Ref, Rows, Unknown
 from ..fields import FieldError, SpecError
 
 
@@ -34,6 +35,7 @@ class PythonImport:
         self.layer_lines = []
         self.generation, self.version = python_legacy.generation(reader, keras_version)
         self.shift = 0   # layers put before the script's own (augmentation), for note indexes
+        self.space = {}  # spec path -> (HpValue, field): where a tuned model's hp.* values are searched
 
     def warn(self, line, message):
         """Add a warning that names its line."""
@@ -86,6 +88,8 @@ class PythonImport:
             return [self.plain(v, at) for v in value]
         if value is None or isinstance(value, (bool, int, float, str)):
             return value
+        if isinstance(value, HpValue):   # one the importer did not place at a field a sweep searches
+            return python_sweep.unplaced(self, value, at)
         line = getattr(value, "line", None)
         raise NotStatic(self.text(value) + (f" (from line {line})" if line and line != at else ""))
 
@@ -99,6 +103,7 @@ class PythonImport:
                                           "choose a loss in the builder")
             compile_spec = None
         fit = python_training.fit_part(self, model) if model.fit else None
+        sweep = python_sweep.sweep_part(self, model, compile_spec, fit) if model.tuner else None
         predict = python_legacy.predict_part(self, model)
         warnings = sorted(self.warnings, key=lambda w: int(w.split(":")[0].split()[-1]))   # "line N: ..."
         version = self.version
@@ -106,7 +111,7 @@ class PythonImport:
                   "why": version["why"], "field": "keras_version"}]
         notes += sorted(self.reader.notes.values(), key=lambda n: n["line"] or 0)
         return finish(layers, compile_spec, fit, warnings, where=lambda e: self.where(e, model), notes=notes,
-                      extra={"predict": predict, "keras_version": version})
+                      extra={"predict": predict, "keras_version": version, **({"sweep": sweep} if sweep else {})})
 
     def choose_model(self):
         """Give the model to import (Sequential or functional): the one fitted, else compiled, else the first."""
@@ -120,9 +125,11 @@ class PythonImport:
             hint = next((w for w in self.warnings if "model" in w), "")
             raise SpecError([FieldError(None, "source", "No keras.Sequential model was found at the top level of the "
                                         "script." + (f" Note {hint}." if hint else ""))])
-        chosen = next((m for m in models if m.fit), None) or next((m for m in models if m.compile), models[0])
+        chosen = next((m for m in models if m.tuner), None) or next((m for m in models if m.fit), None) \
+            or next((m for m in models if m.compile), models[0])
         for other in models:
-            if other is not chosen:
+            # a tuner's model-building function called again outside it (to check it, or with the best hp)
+            if other is not chosen and not (chosen.tuner and other.line == chosen.line):
                 self.warn(other.line, f"another Sequential model is ignored; the one on line {chosen.line} is imported")
         return chosen
 
@@ -191,13 +198,17 @@ class PythonImport:
                 else:
                     self.warn(line, f"{kind}: layer = {self.text(value)} cannot be read without running the script")
             else:
-                self.argument(layer, param, key, value, call)
+                self.argument(layer, param, key, value, call, None if inner else f"model.layers.{index}.{key}")
         return layer
 
-    def argument(self, layer, param, key, value, call):
-        """Put one catalog argument into the layer, or warn and leave it to the default."""
+    def argument(self, layer, param, key, value, call, path=None):
+        """Put one catalog argument into the layer, or warn and leave it to the default.
+
+        path: the argument's spec path, where a sweep searches an hp.* value given for it (None: nowhere).
+        """
         if key in ("activation", "recurrent_activation"):
-            value = self.activation(value)
+            value = python_sweep.place(self, self.activation(value), path, call.line, self.activation)
+        value = python_sweep.place(self, value, path, call.line, listed=param.kind == "ints")
         try:
             layer[key] = self.plain(value, call.line)
         except NotStatic as exc:

@@ -14,7 +14,7 @@ what is read into a spec.
 import ast
 import re
 
-from . import old_keras, python_cost, python_data, python_flow, python_graph, python_legacy
+from . import old_keras, python_cost, python_data, python_flow, python_graph, python_legacy, python_tuner
 from .import_answer import MAX_KEPT, note, note_key
 from .python_values import (Call, Flow, Function, Generator, Method, Model, Namespace, Parser, Ref, Rows,
                             Unknown)
@@ -40,6 +40,7 @@ class Reader:
         self.cost = python_cost.Cost()
         self.flow = python_flow.Flow(self)
         self.renamed = set()      # old module prefixes already noted
+        self.hps = {}             # Keras Tuner's hp.* values by name (python_tuner.py)
 
     def text(self, node):
         """Give the source text of a node, shortened for messages (offsets are UTF-8 bytes)."""
@@ -94,11 +95,12 @@ class Reader:
         """Let go of what the script built: a model's compile call refers to the model, so they hold each other."""
         for model in self.models:
             model.items.clear()
-            model.compile = model.fit = model.predict = None
+            model.compile = model.fit = model.predict = model.tuner = None   # a tuner refers to its model too
         for parser in self.parsers:
             parser.defaults.clear()
         self.env.clear()
         self.graph_layers.clear()
+        self.hps.clear()
         self.cost = None
 
     def statements(self, body):
@@ -172,17 +174,23 @@ class Reader:
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             return python_data.sign(node, self.value(node.operand))
         if isinstance(node, ast.BinOp) and type(node.op) in python_data.OPERATORS:
-            return python_data.arithmetic(node, self.value(node.left), self.value(node.right), self.cost)
+            left, right = (python_tuner.settle(self, self.value(n), node.lineno, "is used in arithmetic")
+                           for n in (node.left, node.right))
+            return python_data.arithmetic(node, left, right, self.cost)
         if isinstance(node, ast.Call):
             return self.call(node)
         if isinstance(node, ast.Subscript):
             return python_data.subscript(self, node)
+        if isinstance(node, ast.JoinedStr):
+            return python_data.joined(self, node)
         return Unknown(node)
 
     def attribute(self, base, attr, node):
         """Give base.attr: a longer Ref, a Model's or Parser's method, or an argparse default."""
         if isinstance(base, Ref):
             return Ref(python_legacy.current_path(self, f"{base.path}.{attr}", node.lineno))
+        if isinstance(base, python_tuner.OWNERS):
+            return python_tuner.member(base, attr, node)
         if isinstance(base, (Model, Parser, Generator)):
             return Method(base, attr)
         if isinstance(base, Namespace) and attr in base.defaults:
@@ -196,6 +204,8 @@ class Reader:
         kwargs = {k.arg: self.value(k.value) for k in node.keywords if k.arg is not None}
         call = Call(func, args, kwargs, node, starred=any(k.arg is None for k in node.keywords))
         python_legacy.date(self, call)
+        if python_tuner.owns(func):   # hp.Int(...), kt.RandomSearch(...), tuner.search(...)
+            return python_tuner.call(self, call)
         if isinstance(func, Method):
             return self.method(func, call)
         if isinstance(func, Function):

@@ -4,7 +4,7 @@ Functions of the PythonImport that reads the script (`imp`): its warnings, text 
 """
 
 from .. import catalog, keras_names as kn
-from . import old_keras, python_legacy
+from . import old_keras, python_legacy, python_sweep
 from .python_values import Call, Flow, NotStatic, Ref
 
 
@@ -42,6 +42,8 @@ def named(imp, value, group, known):
 
 def optimizer(imp, value, call):
     """Give the spec's optimizer from "adam", keras.optimizers.Adam(...) or a name bound to one."""
+    value = python_sweep.place(imp, value, "compile.optimizer.type", call.line,
+                               lambda v: catalog.OPTIMIZER_ALIASES.get(v.lower(), v) if isinstance(v, str) else v)
     name = named(imp, value, "optimizers", lambda n: n.lower() in catalog.OPTIMIZER_ALIASES)
     if name is None:
         imp.warn(call.line, f"optimizer = {imp.text(value)} cannot be read without running the script; "
@@ -71,7 +73,7 @@ def optimizer(imp, value, call):
             imp.other_argument(value, key, item)
             continue
         try:
-            out[key] = imp.plain(item, value.line)
+            out[key] = imp.plain(python_sweep.place(imp, item, f"compile.optimizer.{key}", value.line), value.line)
         except NotStatic as exc:
             imp.warn(value.line, f"{name}: {key} = {exc} cannot be read without running the script; "
                                  "the default is used")
@@ -150,7 +152,8 @@ def fit_part(imp, model):
     for key in ("epochs", "batch_size", "shuffle"):
         if key in given:
             try:
-                value = imp.plain(given[key], call.line)
+                searched = f"fit.{key}" if key in ("epochs", "batch_size") else None
+                value = imp.plain(python_sweep.place(imp, given[key], searched, call.line), call.line)
             except NotStatic as exc:
                 value = None
                 imp.warn(call.line, f"fit: {key} = {exc} cannot be read without running the script; "

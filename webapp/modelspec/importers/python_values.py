@@ -1,6 +1,8 @@
 """What a value read from a Keras script can be: a Ref to a name, a Call, a Model being built, an Unknown.
 
 The Reader (`python_source.py`) makes these; the importer (`python_import.py`) maps them to spec dicts.
+Keras Tuner's are here too (`python_tuner.py` reads them): the `hp` object, the values its `hp.*`
+calls give, a tuner, a HyperModel class and its instance.
 """
 
 import ast
@@ -88,6 +90,7 @@ class Model:
     fit_method: str = "fit"                       # or fit_generator
     predict: Call | None = None                   # predict_classes(x[...]) or predict(x[...])
     graph: bool = False                           # a functional keras.Model: items are python_graph Tensors
+    tuner: object = None                          # the Tuner whose hypermodel built it (python_tuner.py)
 
 
 @dataclass
@@ -142,3 +145,51 @@ class Rows:
     indexes: list
     line: int
     node: ast.AST
+
+
+@dataclass(eq=False)
+class Hyper:
+    """A keras_tuner.HyperParameters: the `hp` a hypermodel is built with; its hp.* calls give HpValues."""
+
+
+@dataclass(eq=False)
+class HpValue:
+    """What hp.Int / Float / Choice / Boolean gives: its default stands in the spec, its field is searched.
+
+    field: the sweep's FIELD ({"type": "int", "low", "high", "step"?, "log"?}, float, or categorical
+    {"choices"}); call: the hp.* call; label: how notes name it (hp.Int('units'), or the call's text when
+    its name cannot be read); caveat: what the field does not keep of it.
+    """
+
+    kind: str
+    label: str
+    field: dict
+    default: object
+    call: Call
+    caveat: str = ""
+
+
+@dataclass(eq=False)
+class Tuner:
+    """A Keras Tuner tuner (RandomSearch, BayesianOptimization, Hyperband, GridSearch) and what it was given."""
+
+    call: Call
+    given: dict                   # its arguments by name
+    model: object = None          # the Model its hypermodel built, when that could be read
+    hypermodel: object = None     # a HyperModel instance, whose fit method search() follows
+    searched: bool = False        # tuner.search(...) was called
+
+
+@dataclass
+class HyperModelClass:
+    """A class the script derives from keras_tuner.HyperModel: its methods by name (build, fit)."""
+
+    name: str
+    methods: dict
+
+
+@dataclass(eq=False)
+class HyperModelInstance:
+    """An instance of a HyperModelClass, made by calling it."""
+
+    cls: HyperModelClass
