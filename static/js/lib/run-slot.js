@@ -105,7 +105,8 @@ export function setupRunSlot(ctx) {
   /** Offer the objective keys of the spec now, keeping the chosen one when it is still logged. */
   const fillMetrics = () => {
     const keys = objectiveKeys(ctx.getSpec(), ctx.cat);
-    const chosen = keys.includes(metric.value) ? metric.value : keys[0];
+    const wanted = metric.dataset.wanted || metric.value;   // an import's objective, before the keys were offered
+    const chosen = keys.includes(wanted) ? wanted : keys[0];
     replaceChildren(metric, keys.map((k) => el("option", { value: k, text: k })));
     if (metric.value !== chosen || !direction.dataset.touched) direction.value = directionOf(chosen);
     metric.value = chosen;
@@ -136,6 +137,7 @@ export function setupRunSlot(ctx) {
   });
   byId("sweep-cancel").addEventListener("click", () => open(false));
   metric.addEventListener("change", () => {
+    delete metric.dataset.wanted;   // the user's pick now, not an import's
     if (!direction.dataset.touched) direction.value = directionOf(metric.value);
   });
   direction.addEventListener("change", () => { direction.dataset.touched = "1"; });
@@ -169,6 +171,19 @@ export function setupRunSlot(ctx) {
       }
     }
   });
+  /** Fill the form with a Keras Tuner import's sweep: its objective, trials, sampler and pruner. */
+  const prefill = (sweep) => {
+    if (sweep.trials) byId("sweep-trials").value = String(sweep.trials);
+    if (sweep.sampler) byId("sweep-sampler").value = sweep.sampler;
+    if (sweep.pruner) byId("sweep-pruner").value = sweep.pruner;
+    if (sweep.objective && sweep.objective.metric) {
+      metric.dataset.wanted = sweep.objective.metric;
+      fillMetrics();
+      direction.value = sweep.objective.direction || directionOf(sweep.objective.metric);
+      direction.dataset.touched = "1";
+    }
+  };
+
   refresh();
-  return { refresh };
+  return { refresh, prefill };
 }

@@ -4,7 +4,7 @@
 // as a number is kept as typed, so the server's check names the field and says what it accepts.
 
 import { el } from "./dom.js";
-import { newField, searchable } from "./sweep-space.js";
+import { choicesText, newField, parseChoices, searchable } from "./sweep-space.js";
 
 let uid = 0;
 
@@ -40,7 +40,7 @@ function numberInputs(field, onEdit) {
     el("span", { class: "search-part check" }, log, el("label", { for: id, text: "log" }))];
 }
 
-/** Give the input of a choice search: the choices, comma-separated. */
+/** Give the input of a choice search: the choices, comma-separated (numbers, true/false and [lists] read as such). */
 function choiceInputs(field, param, onEdit) {
   const id = `q${++uid}`;
   const allowed = (param.choices || []).join(", ");
@@ -48,9 +48,9 @@ function choiceInputs(field, param, onEdit) {
     el("label", { for: id, text: "choices" }),
     el("input", {
       id, type: "text", autocomplete: "off", spellcheck: "false", dataset: { search: "choices" },
-      value: (field.choices || []).join(", "), placeholder: (param.choices || []).slice(0, 2).join(", "),
+      value: choicesText(field.choices), placeholder: (param.choices || []).slice(0, 2).join(", ") || null,
       title: allowed ? `Any of: ${allowed}` : null,
-      on: { input: (e) => onEdit("choices", e.target.value.split(",").map((c) => c.trim()).filter(Boolean)) },
+      on: { input: (e) => onEdit("choices", parseChoices(e.target.value, param.kind)) },
     }))];
 }
 
@@ -81,8 +81,11 @@ function searchBox(path, param, field, search) {
  */
 export function addSearch(node, input, param, path, search, current) {
   if (!search || !searchable(path, param.kind)) return;
+  // Its name is "search"; the field's label describes it (so a label look-up finds the field's input only).
+  const label = node.querySelector(":scope > label");
+  if (label && !label.id) label.id = `${input.id || `q${++uid}`}-label`;
   const toggle = el("button", {
-    type: "button", class: "search-toggle", "aria-label": `Search ${param.name} in a sweep`,
+    type: "button", class: "search-toggle", "aria-describedby": label ? label.id : null,
     title: "Search this field in a sweep: a range or a list of choices instead of one value",
     dataset: { path }, text: "search",
   });

@@ -6,9 +6,10 @@
 import { layerNames } from "./spec.js";
 
 // The PATHs the builder offers a search for: a layer's own arguments (not a wrapped layer's), the
-// optimizer's type and arguments, and fit's batch size and epochs.
+// optimizer's type and arguments, and fit's batch size and epochs. Numbers get a range; choices,
+// flags and sizes (kernel_size: a Keras Tuner script's choices) a list of choices.
 const SEARCHABLE = /^(model\.layers\.\d+\.[A-Za-z_][A-Za-z0-9_]*|compile\.optimizer\.[A-Za-z_][A-Za-z0-9_]*|fit\.(batch_size|epochs))$/;
-const KINDS = new Set(["int", "float", "choice"]);
+const KINDS = new Set(["int", "float", "choice", "bool", "ints"]);
 
 /** Tell whether the builder offers "search" for a parameter of this kind at this PATH. */
 export function searchable(path, kind) {
@@ -41,13 +42,47 @@ export function newField(param, value) {
     const low = Math.max(param.min ?? 1, Math.floor(v / 2));
     return { type: "int", low, high: Math.max(low + 1, Math.min(param.max ?? Infinity, v * 2)) };
   }
+  if (param.kind === "bool") return { type: "categorical", choices: [false, true] };
   return { type: "categorical", choices: value === null || value === undefined || value === "" ? [] : [value] };
+}
+
+/** Give choices as they are typed: "relu, tanh", "16, 32", "false, true", "3, [3, 5]" (a list stays one choice). */
+export function choicesText(choices) {
+  return (choices || []).map((c) => (typeof c === "string" ? c : JSON.stringify(c))).join(", ");
+}
+
+/**
+ * Give the choices typed as a list (the commas inside [...] do not split). A choice parameter's are
+ * text; any other's are read as JSON where they can be (16, 0.5, true, [3, 5]), else kept as typed.
+ */
+export function parseChoices(text, kind) {
+  const parts = [];
+  let depth = 0;
+  let current = "";
+  for (const ch of String(text)) {
+    depth += ch === "[" ? 1 : ch === "]" ? -1 : 0;
+    if (ch === "," && depth <= 0) {
+      parts.push(current);
+      current = "";
+    } else {
+      current += ch;
+    }
+  }
+  parts.push(current);
+  return parts.map((p) => p.trim()).filter(Boolean).map((p) => {
+    if (kind === "choice") return p;
+    try {
+      return JSON.parse(p);
+    } catch {
+      return p;
+    }
+  });
 }
 
 /** Give a FIELD as text: "0.0001 … 0.1, log", "16 … 128 step 16", "relu | tanh". */
 export function fieldText(field) {
   if (!field || typeof field !== "object") return "";
-  if (field.type === "categorical") return (field.choices || []).map(String).join(" | ");
+  if (field.type === "categorical") return (field.choices || []).map((c) => (typeof c === "string" ? c : JSON.stringify(c))).join(" | ");
   const extra = [field.log ? "log" : "", field.step ? `step ${field.step}` : ""].filter(Boolean);
   return `${field.low} … ${field.high}${extra.length ? `, ${extra.join(", ")}` : ""}`;
 }

@@ -229,8 +229,9 @@ function applyImport(result, reimport) {
   if (result.fit) spec.fit = defaultFit(cat, result.fit);
   if (result.predict) spec.predict = result.predict;
   else delete spec.predict;
-  // The searches were of the model the import replaces; a tuner's script brings its own space.
-  space = result.space && typeof result.space === "object" ? pruneSpace(result.space, spec, cat) : {};
+  // The searches were of the model the import replaces; a Keras Tuner script brings its own sweep.
+  space = result.sweep && result.sweep.space ? pruneSpace(result.sweep.space, spec, cat) : {};
+  if (result.sweep) runSlot.prefill(result.sweep);
   drawLayers();
   drawSettings();
   showNotes(result, root, reimport);
