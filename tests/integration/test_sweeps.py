@@ -58,7 +58,7 @@ def test_a_sweep_trains_each_trial_with_its_values_and_tells_of_every_trial(serv
     for trial in got["trials"]:
         run = server.run(trial["run_id"])
         assert run["sweep"] == {"id": sweep["id"], "trial": trial["number"]}
-        assert f'href="/sweeps/{sweep["id"]}"' in server.get(f"/runs/{run["id"]}").text   # the run page leads back
+        assert f'href="/sweeps/{sweep["id"]}"' in server.get(f"/runs/{run['id']}").text   # the run page leads back
         for path, value in trial["params"].items():
             assert space.get(run["spec"], path) == value, (path, trial)
         model = keras.saving.load_model(paths.artifact(server.data_dir, run["id"], paths.MODEL))
