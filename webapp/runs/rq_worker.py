@@ -51,7 +51,7 @@ def train_job(run_id):
     watch.start()
     from . import trainer
 
-    trainer.train(run_id, settings, emit, watch.asked.is_set)
+    trainer.train(run_id, settings, emit, watch.asked.is_set, worker=get_current_job().worker_name)
     with store.session() as s:
         return s.get(Run, run_id).status
 
