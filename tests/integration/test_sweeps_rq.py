@@ -105,3 +105,21 @@ def test_a_sweep_spreads_over_two_workers_and_outlives_the_instance_that_started
         workers.add(run["worker"].split("@", 1)[0])   # NAME@HOST:PID under RQ
     assert workers == {"gpu0", "gpu1"}
     print(f"{started_by_a} of {TRIALS} trials started before the kill; runs trained by {sorted(workers)}")
+
+
+def test_a_run_event_from_a_worker_wakes_the_sweep_scheduler_at_once():
+    # Under RQ the web instance's scheduler hears of a trial's end only through Socket.IO's message
+    # queue: another process's run event is handed to it as it is delivered (no Redis call here).
+    import socketio
+
+    from webapp.web.message_queue import manager
+
+    heard = []
+    queue = manager("redis://127.0.0.1:1/0", "kd-test", on_event=heard.append)
+    socketio.Server(client_manager=queue)
+    event = {"run_id": 7, "seq": 3, "status": "completed", "error": None}
+    queue._handle_emit({"method": "emit", "event": "run_status", "data": event, "namespace": "/runs",
+                        "room": "run:7", "host_id": "a-worker"})
+    queue._handle_emit({"method": "emit", "event": "run_status", "data": event, "namespace": "/runs",
+                        "room": "run:7", "host_id": queue.host_id})   # its own: its service told it already
+    assert heard == [("run_status", event)]
