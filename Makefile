@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(PY) bench/gallery.py
 	$(PY) bench/inside.py
 	$(PY) bench/viewers.py
+	$(PY) bench/sweeps.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -91,7 +91,8 @@ def register_extensions(app):
     if app.config["KD_EXECUTOR"] == "rq":
         from .web import message_queue
 
-        queue = message_queue.manager(app.config["KD_REDIS_URL"], app.config["KD_SOCKETIO_CHANNEL"])
+        queue = message_queue.manager(app.config["KD_REDIS_URL"], app.config["KD_SOCKETIO_CHANNEL"],
+                                      on_event=app.extensions["kd"].sweeps.on_run_event)
     # Import the handlers before init_app: @socketio.on only queues a handler for every later
     # init_app while no app is bound; imported after the first one, the next apps had none.
     from .web import events, fanout

@@ -64,7 +64,7 @@ class Run(Base):
     error: Mapped[str | None] = mapped_column(Text)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     progress: Mapped[dict | None] = mapped_column(JSON)          # the last batch event of this epoch
-    worker: Mapped[str | None] = mapped_column(String(128))       # host:pid of the process training it
+    worker: Mapped[str | None] = mapped_column(String(128))       # [RQ worker name@]host:pid of the process training it
     sweep_id: Mapped[int | None] = mapped_column(ForeignKey("sweeps.id", ondelete="SET NULL"), index=True)
     sweep_trial: Mapped[int | None] = mapped_column(Integer)      # the Optuna trial number this run trains
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -34,8 +34,6 @@ POLL_S = 0.5
 def train_job(run_id):
     """The RQ job, in the work-horse: mark the run running, train it, and give its final status."""
     settings = rq_shared.settings()
-    # The run names the RQ worker that trained it, and the work-horse's host:pid (as the local executor's runs do).
-    settings["KD_WORKER_NAME"] = f"{get_current_job().worker_name}@{socket.gethostname()}:{os.getpid()}"[-128:]
     store = Store(settings["KD_DATABASE_URL"])
     with store.session() as s:
         run = s.get(Run, run_id)
@@ -53,7 +51,7 @@ def train_job(run_id):
     watch.start()
     from . import trainer
 
-    trainer.train(run_id, settings, emit, watch.asked.is_set)
+    trainer.train(run_id, settings, emit, watch.asked.is_set, worker=get_current_job().worker_name)
     with store.session() as s:
         return s.get(Run, run_id).status
 

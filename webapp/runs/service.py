@@ -230,6 +230,15 @@ class RunService:
             if busy + started < self.max_concurrent:
                 self.executor.warm()
 
+    def expect_run(self):
+        """Warm the spare now, even beside training runs: another run is sure to come (a sweep's next trial).
+
+        schedule() warms one only when a slot is free, so that a run that may be the last is not
+        slowed for nothing; then each trial waited for a new spare's TensorFlow import (~4-5 s,
+        bench/sweeps.py). When a run is certain to follow, that import overlaps the current ones.
+        """
+        self.executor.warm()
+
     def on_event(self, event):
         """Relay a stored event from a trainer to viewers."""
         self._emit(event)

@@ -109,16 +109,17 @@ def save_predictions(model, x_test, y_test, folder, epoch, batch_size=32):
     atomic_write(folder / predictions.FILE, lambda p: np.savez(p, **arrays))
 
 
-def train(run_id, settings, send, should_stop):
+def train(run_id, settings, send, should_stop, worker=None):
     """Train one run to its end. Every outcome, an exception included, ends in a status event.
 
     settings: KD_DATA_DIR and KD_DATABASE_URL. send(event): delivers a stored (name, data) event.
-    should_stop(): True once the user asked to stop.
+    should_stop(): True once the user asked to stop. worker: the name of the RQ worker whose
+    work-horse this is, or None; the run's `worker` reads NAME@HOST:PID, or HOST:PID without one.
     """
     store = Store(settings["KD_DATABASE_URL"])
     publisher = Publisher(store, run_id, send)
     try:
-        status, error = _fit(store, run_id, settings, publisher, should_stop)
+        status, error = _fit(store, run_id, settings, publisher, should_stop, worker)
     except Exception as exc:
         log.exception("run %s failed", run_id)
         status, error = "failed", failure_message(exc)
@@ -132,14 +133,14 @@ def failure_message(exc):
     return f"Training failed: {build.keras_message(exc)}"
 
 
-def _fit(store, run_id, settings, publisher, should_stop):
+def _fit(store, run_id, settings, publisher, should_stop, worker=None):
     keras = build.init_keras(gpu=True)
     from .callbacks import EpochSample, Progress, fit_callbacks, inside_recorders
 
     with store.session() as s:
         run = s.get(Run, run_id)
-        # Under RQ, the worker's name (rq_worker.train_job sets it): a run says which worker trained it.
-        run.worker = settings.get("KD_WORKER_NAME") or f"{socket.gethostname()}:{os.getpid()}"
+        # Two workers on one machine differ only by name: the work-horse's pid is new for every job.
+        run.worker = f"{worker[:60] + '@' if worker else ''}{socket.gethostname()[:60]}:{os.getpid()}"
         epochs_done, epochs_planned, raw_spec = run.epochs_done, run.epochs_planned, run.spec
     spec = validate(raw_spec, require_run=True)
     registry = Registry(settings["KD_DATA_DIR"], store)

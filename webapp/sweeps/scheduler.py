@@ -130,6 +130,8 @@ class Scheduler:
                 total, running = total + 1, running + 1   # (a failed start is told at once: counted next pass)
                 if not self._start_trial(row, st, number, params):
                     break   # the owner's queue is full: the asked trial starts on a later pass
+            if total < row.trials_planned:
+                self.runs.expect_run()   # more trials to come: a spare ready when one ends (bench/sweeps.py)
         self._send_changes(row, st)
         if running == 0 and (row.status == "stopping" or total >= row.trials_planned):
             self._finish(row, st, "stopped" if row.status == "stopping" else "completed")
