@@ -53,6 +53,7 @@ class Scheduler:
         self._tick_lock = threading.Lock()
         self._sent = {}      # sweep id -> {trial number: the trial as last sent}
         self._failures = {}  # sweep id -> passes failed in a row
+        self._told = 0       # trials this pass has ended (told the study)
         self._thread = None
 
     def wake(self):
@@ -114,7 +115,11 @@ class Scheduler:
             row = s.get(Sweep, sweep_id)
         config, st = row.config, self._study(row)
         runs = self._runs(sweep_id)
-        for trial in st.get_trials(deepcopy=False, states=(study.TrialState.RUNNING,)):
+        # One read of the study per pass (each costs milliseconds of the web process's CPU); what this
+        # pass tells it is counted in self._told rather than read back.
+        trials, self._told = st.get_trials(deepcopy=False), 0
+        active = [t for t in trials if t.state == study.TrialState.RUNNING]
+        for trial in active:
             run = runs.get(trial.number)
             if run is None and row.status == "running":
                 self._start_trial(row, st, trial.number, trial.params)
@@ -122,8 +127,7 @@ class Scheduler:
                 self._end(st, trial.number, "failed", "stopped")
             else:
                 self._follow(row, st, trial, run)
-        running = len(st.get_trials(deepcopy=False, states=(study.TrialState.RUNNING,)))
-        total = len(st.get_trials(deepcopy=False))
+        running, total = len(active) - self._told, len(trials)
         if row.status == "running":
             for _ in range(max(min(row.trials_planned - total, config["parallel"] - running), 0)):
                 number, params = study.ask(st, config)
@@ -196,6 +200,7 @@ class Scheduler:
 
     def _end(self, st, number, state, why=None, error=None, value=None):
         """Tell the study a trial ended; `why` (stopped, failed, pruned) and `error` are kept on it."""
+        self._told += 1
         live = study.live_trial(self.url, st, number)
         if why:
             live.set_user_attr("kd_state", why)
