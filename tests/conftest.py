@@ -30,8 +30,13 @@ def require_program(name):
 
 @pytest.fixture
 def app(tmp_path):
-    """Give an app whose data (database, uploads, runs) lives in a fresh temporary directory."""
-    return create_app({"KD_DATA_DIR": str(tmp_path / "data"), "KD_WARM_SPARE": "0", "TESTING": True})
+    """Give an app whose data (database, uploads, runs) lives in a fresh temporary directory.
+
+    Afterwards its sweep scheduler stops: a sweep a test leaves running must not keep a thread
+    polling beside the tests that follow."""
+    app = create_app({"KD_DATA_DIR": str(tmp_path / "data"), "KD_WARM_SPARE": "0", "TESTING": True})
+    yield app
+    app.extensions["kd"].sweeps.shutdown()
 
 
 def signed_in(app, name="admin", role="admin"):

@@ -61,7 +61,7 @@ def register_services(app):
     builds = Builds(cfg, datasets)
     runs.at_start_up.append(builds.start_up)   # builds a previous server left fail when runs are marked
     sweeps = SweepService(store, runs, cfg["KD_DATABASE_URL"], cfg["KD_MAX_TRIALS"])
-    runs.at_start_up.append(sweeps.start)      # after runs are marked: the scheduler sees their end
+    runs.at_start_up.append(sweeps.start_up)   # after runs are marked: the scheduler sees their end
     runs.watchers.append(sweeps.on_run_event)
     app.extensions["kd"] = Services(store=store, datasets=datasets, builds=builds, runs=runs, sweeps=sweeps,
                                     data_dir=Path(cfg["KD_DATA_DIR"]))

@@ -153,7 +153,8 @@ def world(tmp_path_factory):
                A: app.test_client(), S: app.test_client()}
     store = app.extensions["kd"].store
     ids = {"owner_id": accounts.find_user(store, "owner").id, "viewer_id": accounts.find_user(store, "viewer").id}
-    return app, clients, ids
+    yield app, clients, ids
+    app.extensions["kd"].sweeps.shutdown()   # the sweeps left running (their trials never train here)
 
 
 def new_run(app, owner_id, status):

@@ -72,8 +72,10 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    return create_app({"KD_DATA_DIR": str(tmp_path_factory.mktemp("sweeps")), "KD_WARM_SPARE": "0",
-                       "KD_MAX_CONCURRENT_RUNS": "0", "KD_MAX_PARAMS": "2000000", "TESTING": True})
+    app = create_app({"KD_DATA_DIR": str(tmp_path_factory.mktemp("sweeps")), "KD_WARM_SPARE": "0",
+                      "KD_MAX_CONCURRENT_RUNS": "0", "KD_MAX_PARAMS": "2000000", "TESTING": True})
+    yield app
+    app.extensions["kd"].sweeps.shutdown()
 
 
 def nothing_made(app):
@@ -95,6 +97,7 @@ def test_a_bad_sweep_is_422_naming_the_field_and_makes_nothing(app, case):
 def test_resume_past_kd_max_trials_is_422_and_changes_nothing(tmp_path):
     app = create_app({"KD_DATA_DIR": str(tmp_path), "KD_WARM_SPARE": "0", "KD_MAX_CONCURRENT_RUNS": "0",
                       "KD_MAX_TRIALS": "3", "TESTING": True})
+    app.extensions["kd"].sweeps.shutdown()   # its passes are made here, one at a time
     client = signed_in(app)
     sweep = client.post("/api/sweeps", json=changed(trials=2)).get_json()["sweep"]
     app.extensions["kd"].sweeps.tick()   # its first trial is asked (parallel 1: only that one)

@@ -29,6 +29,7 @@ UNITS = {"model.layers.1.units": {"type": "int", "low": 8, "high": 64, "step": 8
 def kd(tmp_path):
     app = create_app({"KD_DATA_DIR": str(tmp_path / "data"), "KD_WARM_SPARE": "0", "KD_MAX_CONCURRENT_RUNS": "0",
                       "TESTING": True})
+    app.extensions["kd"].sweeps.shutdown()   # no scheduler thread: each test makes the passes itself
     return app.extensions["kd"]
 
 

@@ -50,21 +50,37 @@ class Scheduler:
         self.store, self.runs, self.url, self.notify = store, runs, url, notify
         self.me = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake, self._closed = threading.Event(), threading.Event()
-        self._tick_lock = threading.Lock()
+        self._tick_lock, self._start_lock = threading.Lock(), threading.Lock()
         self._sent = {}      # sweep id -> {trial number: the trial as last sent}
         self._failures = {}  # sweep id -> passes failed in a row
         self._told = 0       # trials this pass has ended (told the study)
         self._thread = None
 
     def wake(self):
-        """Make a pass now rather than at the next poll."""
+        """Make a pass now rather than at the next poll (starting the thread if it had ended)."""
         self._wake.set()
+        self.start()
 
     def start(self):
-        """Start the thread (once; RunService.begin calls this as the server starts)."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="kd-sweeps", daemon=True)
-            self._thread.start()
+        """Start the thread unless it runs (RunService.begin, a sweep made, resumed or watched, a run event).
+
+        It runs only while some sweep is running or stopping, and ends after a pass that finds none:
+        a process without sweeps (every CLI command, most test apps) keeps no thread polling the database.
+        """
+        with self._start_lock:
+            if self._thread is None and not self._closed.is_set():
+                self._thread = threading.Thread(target=self._loop, name="kd-sweeps", daemon=True)
+                self._thread.start()
+
+    def start_up(self):
+        """As the server starts (RunService.begin): start the thread if a sweep is running, to go on with it."""
+        try:
+            active = self._active()
+        except Exception:   # e.g. a team database not upgraded yet: its sweeps wait for a pass started later
+            log.exception("could not look for running sweeps")
+            return
+        if active:
+            self.start()
 
     def shutdown(self):
         """Stop the scheduler thread; sweeps go on under another instance, or this one restarted."""
@@ -72,24 +88,38 @@ class Scheduler:
         self._wake.set()
 
     def on_run_event(self, event):
-        """A run of this process changed: schedule now rather than at the next poll."""
+        """A run changed (this process's, or under RQ a worker's): schedule now rather than at the next poll.
+
+        Under RQ it also starts the thread of an instance that was up before the sweep was made, so it
+        takes the sweep over should the instance scheduling it die.
+        """
         if event and event[0] in ("run_status", "run_epoch"):
             self._wake.set()
+            self.start()
 
     def _loop(self):
         while not self._closed.is_set():
             self._wake.wait(POLL_S)
             self._wake.clear()
             try:
-                self.tick()
+                active = self.tick()
             except Exception:   # the database away for a moment: try again next pass
                 log.exception("the sweep scheduler's pass failed")
+                active = True
+            if not active:
+                with self._start_lock:   # a sweep made meanwhile either is seen here or starts a new thread
+                    if not self._active():
+                        self._thread = None
+                        return
+
+    def _active(self):
+        with self.store.session() as s:
+            return list(s.scalars(select(Sweep.id).where(Sweep.status.in_(("running", "stopping")))))
 
     def tick(self):
-        """One pass over every running or stopping sweep whose lease this process holds or can take."""
+        """One pass over every running or stopping sweep whose lease this process holds or can take; give how many there were."""
         with self._tick_lock:
-            with self.store.session() as s:
-                ids = list(s.scalars(select(Sweep.id).where(Sweep.status.in_(("running", "stopping")))))
+            ids = self._active()
             for sweep_id in ids:
                 if self._claim(sweep_id):
                     try:
@@ -100,6 +130,7 @@ class Scheduler:
                         self._failures[sweep_id] = self._failures.get(sweep_id, 0) + 1
                         if self._failures[sweep_id] >= FAILED_PASSES:
                             self._fail(sweep_id, f"The scheduler could not go on ({FAILED_PASSES} passes failed): {exc}")
+            return len(ids)
 
     def _claim(self, sweep_id):
         """Take or renew this process's lease on a sweep; say whether it holds it."""

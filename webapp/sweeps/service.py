@@ -31,7 +31,7 @@ class SweepService:
         self.store, self.runs, self.url, self.max_trials = store, runs, url, max_trials
         self.notify = notify or (lambda event: None)
         self.scheduler = Scheduler(store, runs, url, lambda event: self.notify(event))
-        self.start, self.shutdown, self.tick = self.scheduler.start, self.scheduler.shutdown, self.scheduler.tick
+        self.start_up, self.shutdown, self.tick = self.scheduler.start_up, self.scheduler.shutdown, self.scheduler.tick
         self.on_run_event = self.scheduler.on_run_event
 
     # -- what users ask -------------------------------------------------------------------------
@@ -100,7 +100,13 @@ class SweepService:
         """Give a sweep's JSON, or raise 404."""
         with self.store.session() as s:
             row = self._sweep(s, sweep_id)
+            self._scheduled(row)
             return views.sweep_json(s, row, self._study(row), detail)
+
+    def _scheduled(self, row):
+        """See that this process's scheduler runs while the sweep does (another instance may have made it and died)."""
+        if row.status not in ENDED:
+            self.scheduler.start()
 
     def list(self):
         """Give every sweep, newest first, without its base spec."""
@@ -118,6 +124,8 @@ class SweepService:
         """Give the stream's sweep_history for a sweep, or None when there is none."""
         with self.store.session() as s:
             row = s.get(Sweep, sweep_id)
+            if row:
+                self._scheduled(row)
             return views.history_payload(s, row, self._study(row)) if row else None
 
     def script(self, sweep_id):
