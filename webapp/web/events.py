@@ -57,9 +57,9 @@ def batch_key(pkt):
     return key
 
 
-def _run_id(data):
-    """Give the run id an event names (a whole number, or its ASCII digits), or None."""
-    value = data.get("run_id") if isinstance(data, dict) else None
+def _event_id(data, key):
+    """Give the id (run_id, sweep_id) an event names (a whole number, or its ASCII digits), or None."""
+    value = data.get(key) if isinstance(data, dict) else None
     if isinstance(value, str):
         return whole(value)
     return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_ID else None
@@ -157,7 +157,7 @@ def _may_watch_sweep(sweep_id):
 @socketio.on("subscribe", namespace=NAMESPACE)
 def subscribe(data):
     """Join a run's room and answer with its run_history; the ack says whether it worked."""
-    run_id = _run_id(data)
+    run_id = _event_id(data, "run_id")
     kd = services()
     if run_id is not None and not _may_watch(run_id):
         return {"ok": False, "error": "This connection may not watch that run (another run's share link, or "
@@ -180,7 +180,7 @@ def subscribe(data):
 @socketio.on("unsubscribe", namespace=NAMESPACE)
 def unsubscribe(data):
     """Leave a run's room."""
-    run_id = _run_id(data)
+    run_id = _event_id(data, "run_id")
     if run_id is not None:
         leave_room(room(run_id))
     return {"ok": True}
@@ -224,10 +224,10 @@ def broadcast_sweep(event):
 @socketio.on("subscribe_sweep", namespace=NAMESPACE)
 def subscribe_sweep(data):
     """Join a sweep's room and answer with its sweep_history; the ack says whether it worked."""
-    value = data.get("sweep_id") if isinstance(data, dict) else None
-    sweep_id = whole(value) if isinstance(value, str) else value
-    if not isinstance(sweep_id, int) or isinstance(sweep_id, bool) or not 0 <= sweep_id <= MAX_ID:
-        return {"ok": False, "error": f"There is no sweep {str(value)[:40]}."}
+    sweep_id = _event_id(data, "sweep_id")
+    if sweep_id is None:
+        asked = data.get("sweep_id") if isinstance(data, dict) else data
+        return {"ok": False, "error": f"There is no sweep {str(asked)[:40]}."}
     if not _may_watch_sweep(sweep_id):
         return {"ok": False, "error": "This connection may not watch that sweep (sign in, or open its share link)."}
     with _in_order:   # join first, read second, as for a run
@@ -243,7 +243,7 @@ def subscribe_sweep(data):
 @socketio.on("unsubscribe_sweep", namespace=NAMESPACE)
 def unsubscribe_sweep(data):
     """Leave a sweep's room."""
-    value = data.get("sweep_id") if isinstance(data, dict) else None
-    if isinstance(value, int) and not isinstance(value, bool):
-        leave_room(sweep_room(value))
+    sweep_id = _event_id(data, "sweep_id")
+    if sweep_id is not None:
+        leave_room(sweep_room(sweep_id))
     return {"ok": True}
