@@ -223,3 +223,23 @@ def test_optunas_public_api_does_what_the_scheduler_relies_on(tmp_path):
     assert done[5].state == optuna.trial.TrialState.PRUNED and done[5].value == -1.0
     shares = study.importance(st)
     assert set(shares) == {"x", "y"} and math.isclose(sum(shares.values()), 1.0, abs_tol=0.01)
+
+
+def test_a_trial_whose_ask_was_cut_short_gets_the_rest_of_its_values_not_a_second_trial(kd):
+    # Optuna's ask makes the trial, then stores its values one by one: an instance killed in between
+    # leaves a running trial with part of the space. Its run must still train a whole sample.
+    both = {**UNITS, "compile.optimizer.learning_rate": {"type": "float", "low": 1e-3, "high": 3e-2, "log": True}}
+    sweep_id = sweep_of(kd, space=both, trials=1, parallel=1)
+    with kd.store.session() as s:
+        row = s.get(Sweep, sweep_id)
+    config = row.config
+    st = study.load(kd.sweeps.url, row.study_name, config)
+    cut = st.ask({"model.layers.1.units": study.distribution(config["space"]["model.layers.1.units"])})
+    assert set(cut.params) == {"model.layers.1.units"}
+    kd.sweeps.tick()
+    got = kd.sweeps.get(sweep_id)["trials"]
+    assert [t["number"] for t in got] == [0]                      # no trial asked besides it
+    assert set(got[0]["params"]) == set(both) and got[0]["params"]["model.layers.1.units"] == cut.params["model.layers.1.units"]
+    run = runs_of(kd, sweep_id)[0]
+    for path, value in got[0]["params"].items():
+        assert space.get(run.spec, path) == value, path

@@ -153,7 +153,10 @@ class Scheduler:
         for trial in active:
             run = runs.get(trial.number)
             if run is None and row.status == "running":
-                self._start_trial(row, st, trial.number, trial.params)
+                params = trial.params
+                if set(params) != set(config["space"]):   # its asker died between Optuna's writes
+                    params = study.finish_ask(self.url, st, trial.number, config)
+                self._start_trial(row, st, trial.number, params)
             elif run is None:
                 self._end(st, trial.number, "failed", "stopped")
             else:

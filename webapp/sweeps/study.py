@@ -93,6 +93,29 @@ def ask(study, config):
     return trial.number, dict(trial.params)
 
 
+def finish_ask(url, study, number, config):
+    """Give a running trial's params, suggesting those its ask never stored; the same trial, not a new one.
+
+    Optuna's `ask` makes the trial and then stores one value at a time: a process killed in between
+    (a web instance restarted mid-pass) leaves a trial with part of the space, which the instance
+    that takes the sweep over completes here before starting its run.
+    """
+    trial = live_trial(url, study, number)
+    for path, field in config["space"].items():
+        if path not in trial.params:
+            suggest(trial, path, field)
+    return dict(trial.params)
+
+
+def suggest(trial, path, field):
+    """Suggest one FIELD on a live trial through Optuna's public suggest_* (the sampler picks it)."""
+    if field["type"] == "categorical":
+        return trial.suggest_categorical(path, field["choices"])
+    if field["type"] == "int":
+        return trial.suggest_int(path, field["low"], field["high"], step=field.get("step", 1), log=field["log"])
+    return trial.suggest_float(path, field["low"], field["high"], step=field.get("step"), log=field["log"])
+
+
 def live_trial(url, study, number):
     """Give an `optuna.trial.Trial` for a running trial's number (to report, prune or tell it)."""
     store = storage(url)
