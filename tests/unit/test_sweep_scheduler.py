@@ -100,12 +100,14 @@ def test_the_pruner_stops_a_lagging_trial_after_an_epoch_but_never_at_its_last(k
     assert got["trials"][5]["state"] == "pruned" and got["trials"][5]["curve"] == [0.1]
     assert got["status"] == "completed" and set(got["importance"]) == set(UNITS)
 
-    # Resumed: a trial as bad, but at its last epoch, is not pruned: it completes with its value.
+    # Resumed: a trial as bad, but in its last epoch, is not pruned: it completes with its value.
     kd.sweeps.resume(sweep_id, 1)
     kd.sweeps.tick()
     last = runs_of(kd, sweep_id)[6]
-    train(kd, last.id, [0.8, 0.85], end=None)
+    train(kd, last.id, [0.8, 0.05], end=None)   # lagging after epoch 2 of 3: the stop would land in the last
     kd.sweeps.tick()
+    with kd.store.session() as s:
+        assert s.get(Run, last.id).status == "running"
     train(kd, last.id, [0.05], end=None)   # its third and last epoch
     kd.sweeps.tick()
     with kd.store.session() as s:

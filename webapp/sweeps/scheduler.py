@@ -5,7 +5,8 @@ takes over when a lease lapses, as after a restart), reads the study and the swe
 new epoch values to the study, stops a run the pruner gives up on, tells the study how ended runs
 did, and asks for new trials while fewer than `parallel` run. Its state is the study and the runs
 table, nothing else, so a restarted instance picks a sweep up where it was. Pruning acts at epoch
-ends and stops a run as a user's stop does (after its batch), never at the run's last epoch.
+ends and stops a run as a user's stop does (after its batch), never once the run is in its last
+epoch (a 2-epoch trial is never pruned: its stop could only cut the last epoch short).
 """
 
 import logging
@@ -206,7 +207,8 @@ class Scheduler:
                 continue
             live = live or study.live_trial(self.url, st, trial.number)
             stop = study.report(live, epoch, value)
-            if stop and epoch < run.epochs_planned and run.status == "running" and row.status == "running":
+            # Never in its last epoch: a stop lands after a batch, and it would cut the last epoch short.
+            if stop and run.epochs_done < run.epochs_planned - 1 and run.status == "running" and row.status == "running":
                 live.set_user_attr("kd_state", "pruned")
                 self._stop_run(run.id)
         if row.status == "stopping" and run.status in ("queued", "running"):
