@@ -122,9 +122,9 @@ class Team:
         self.parts.append(part)
         return part
 
-    def worker(self, name):
-        """Start `flask --app wsgi worker --name NAME`."""
-        self.workers[name] = self.add(start_worker(self.env, self.tmp / f"worker-{name}.log", name=name))
+    def worker(self, name, cpu=None):
+        """Start `flask --app wsgi worker --name NAME` (on one core of its own when `cpu` is given)."""
+        self.workers[name] = self.add(start_worker(self.env, self.tmp / f"worker-{name}.log", name=name, cpus=cpu))
 
     def idle(self):
         """Wait until the web instance and every worker (and work-horse) use no CPU for a second."""

@@ -5,8 +5,11 @@ database upgraded by the CLI, `make run`'s gunicorn with KD_EXECUTOR=rq, `flask 
 and a `make run` server with the embedded executor, on temporary data dirs, and prints:
 
 1. trials per hour: one sweep (random sampler, no pruner, digits MLP) with one RQ worker and with
-   two (goal: two >= 1.8x one), POST /api/sweeps -> status completed; beside it the same trials
-   in one process with plain Optuna + Keras (bench/sweep_baseline.py: study.optimize).
+   two, POST /api/sweeps -> status completed; beside it the same trials in one process with plain
+   Optuna + Keras (bench/sweep_baseline.py: study.optimize). Twice: each worker pinned to a core of
+   its own (`taskset`), as workers on machines of their own (goal: two >= 1.8x one); and every
+   worker on every core, where one worker already keeps both busy (its next work-horse imports
+   TensorFlow on one core while its run trains on the other), so a second adds little here.
 2. the gap between trials: a sweep of parallel 1, from one trial's run ending (its final run_status
    at a Socket.IO client) to the next trial's first run_batch at that client (goal <= 1.5 s),
    under the embedded executor (the warm spare) and under RQ; median and max, and where the
@@ -49,20 +52,17 @@ def run_seconds(server, sweep):
     return statistics.median(stamp(r["finished_at"]) - stamp(r["started_at"]) for r in runs)
 
 
-def sweep_rate(args, team, count, round_):
-    """Run one throughput sweep with `count` workers and print its line; give its trials per hour.
+def sweep_rate(args, team, count, tag, pinned):
+    """Run one throughput sweep with `count` new workers and print its line; give its trials per hour.
 
-    The second worker is started for each round and killed after it, under a new name each time
-    (RQ refuses a name whose killed worker is still registered in Redis).
+    pinned: worker i (its work-horses too) runs on core i alone, as on a one-core machine of its own;
+    else every worker may use every core. The workers are closed after the sweep (RQ refuses the name
+    of a killed worker still registered in Redis, so each has a name of its own).
     """
-    if "gpu0" not in team.workers:
-        team.worker("gpu0")
-    second = f"gpu1-{round_}" if round_ else "gpu1"
-    if count == 2:
-        team.worker(second)
-    else:
-        for name in [n for n in team.workers if n != "gpu0"]:
-            team.workers.pop(name).close()
+    for name in list(team.workers):
+        team.workers.pop(name).close()
+    for i in range(count):
+        team.worker(f"w{i}-of-{count}-{tag}", cpu=i % os.cpu_count() if pinned else None)
     team.idle()
     before = team_cpu(team)
     took, sweep, _, _ = run_sweep(team.web, sweep_body(f"bench-{count}-worker", args.trials, 2, args.epochs))
@@ -82,10 +82,13 @@ def throughput(args, team):
           f"under `make run`'s gunicorn with KD_EXECUTOR=rq, `flask --app wsgi worker` per worker; CPU s from /proc\n"
           f"   (the workers' with their work-horses'), and the share of the machine's {os.cpu_count()} cores they used",
           flush=True)
-    ratios = []
-    for n in range(args.repeat):
-        figures = {count: sweep_rate(args, team, count, n) for count in (1, 2)}
-        ratios.append(figures[2] / figures[1])
+    ratios = {}
+    for pinned in (True, False):
+        print("   - each worker on one core of its own (taskset), as workers on one-core machines of their own:" if pinned
+              else "   - every worker on every core (a worker's next work-horse warms beside its run on the other core):")
+        for n in range(args.repeat):
+            figures = {count: sweep_rate(args, team, count, f"{'p' if pinned else 'a'}{n}", pinned) for count in (1, 2)}
+            ratios.setdefault(pinned, []).append(figures[2] / figures[1])
     team.idle()
     plain, t_launch = plain_sweep(args, args.trials, args.epochs)
     whole, trials_only = plain["end"] - t_launch, plain["end"] - plain["imported_at"]
@@ -94,9 +97,11 @@ def throughput(args, team):
           f"{args.trials / whole * 3600:.0f} trials/h\n"
           f"             ({trials_only:.1f} s after TensorFlow's import: {args.trials / trials_only * 3600:.0f} trials/h; "
           f"a trial median {per_trial:.1f} s; {load()})")
-    ratio = statistics.median(ratios)
-    print(f"   two workers / one: {ratio:.2f}x{' median of ' + ', '.join(f'{r:.2f}' for r in ratios) if len(ratios) > 1 else ''}"
-          f"   (goal >= 1.8x: {met(ratio >= 1.8)})")
+    for pinned, found in ratios.items():
+        ratio = statistics.median(found)
+        print(f"   two workers / one, {'a core each' if pinned else 'sharing the cores'}: {ratio:.2f}x"
+              f"{' median of ' + ', '.join(f'{r:.2f}' for r in found) if len(found) > 1 else ''}"
+              + (f"   (goal >= 1.8x: {met(ratio >= 1.8)})" if pinned else "   (one worker already keeps both cores busy)"))
 
 
 def met(ok):
@@ -176,8 +181,10 @@ def main():
                 warm_web(team.web)
             if "throughput" in parts:
                 throughput(args, team)
-            elif team:
-                team.worker("gpu0")
+            if team and "gap" in parts:
+                for name in list(team.workers):
+                    team.workers.pop(name).close()
+                team.worker("gap")
             if "gap" in parts:
                 gap(args, tmp, team if "rq" in executors else None, "local" in executors)
         finally:

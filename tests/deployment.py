@@ -94,14 +94,18 @@ def _pings(client):
         return False
 
 
-def start_worker(env, log_path, name="gpu0", cli="flask"):
-    """Start an RQ worker as docs/deploy.md does: `flask --app wsgi worker`, or `rq worker -w ...`."""
+def start_worker(env, log_path, name="gpu0", cli="flask", cpus=None):
+    """Start an RQ worker as docs/deploy.md does: `flask --app wsgi worker`, or `rq worker -w ...`.
+
+    cpus: `taskset -c` them for the worker and its work-horses (bench/sweeps.py: a machine of its own each)."""
     if cli == "flask":
         command = [BIN / "flask", "--app", "wsgi", "worker", "--name", name]
     else:
         command = [BIN / "rq", "worker", "-w", "webapp.runs.rq_worker.RunWorker", "-u", env["KD_REDIS_URL"],
                    "--job-monitoring-interval", env.get("KD_WORKER_HEARTBEAT_S", "10"), "-n", name,
                    env.get("KD_RQ_QUEUE", "kd-runs")]
+    if cpus is not None:
+        command = ["taskset", "-c", str(cpus), *command]
     return Process(command, {**env, "CUDA_VISIBLE_DEVICES": "0"}, log_path).wait_for_output("Listening on")
 
 

@@ -98,6 +98,8 @@ def live_events(viewer, run_id):
 
 def test_two_instances_stream_a_run_that_a_worker_trains(team):
     gpu0 = team.worker()
+    # The worker spawns its next work-horse ahead (KD_WARM_SPARE): it imports TensorFlow while nothing is queued.
+    spare = wait_until(lambda: gpu0.children(), 30, "the worker's spare work-horse")
     a, b = team.web("a"), team.web("b", gunicorn=True)
     with Viewer(b.url, auth=b.auth) as on_b, Viewer(a.url, auth=a.auth) as on_a:
         run_id = a.start_run(SHORT)                         # started through A ...
@@ -116,8 +118,12 @@ def test_two_instances_stream_a_run_that_a_worker_trains(team):
         epochs = history["epochs_done"], [d["epoch"] for n, d in after if n == "run_epoch"]
         assert list(range(1, epochs[0] + 1)) + epochs[1] == [1, 2]
         assert after[-1][1]["seq"] == run["last_seq"]
-    # One process per run: the work-horse is gone, and the worker itself never loaded TensorFlow.
-    wait_until(lambda: not gpu0.children(), 30, "the work-horse exiting")
+    # The spare spawned before the run was posted trained it (RQ's work-horse, handed the job).
+    horse = horse_pid(team, run_id)
+    assert spare == [horse], (spare, horse)
+    # One process per run: that work-horse is gone, a new spare waits, and the worker itself never loaded TensorFlow.
+    wait_until(lambda: horse not in gpu0.children(), 30, "the work-horse exiting")
+    assert len(gpu0.children()) == 1
     maps = open(f"/proc/{gpu0.pid}/maps").read()
     assert "tensorflow" not in maps and "_pywrap" not in maps
 
@@ -155,7 +161,7 @@ def test_a_run_that_ignores_stop_is_killed_with_rqs_stop_job(team):
 
 
 def test_sigkill_of_the_work_horse_fails_the_run_and_the_worker_goes_on(team):
-    gpu0 = team.worker()
+    gpu0 = team.worker(KD_WARM_SPARE="0")   # RQ's own spawn of each work-horse, none ahead
     a = team.web()
     run_id = a.start_run(LONG)
     a.wait_run(run_id, lambda r: r["status"] == "running" and r["epochs_done"] >= 1)
@@ -167,6 +173,7 @@ def test_sigkill_of_the_work_horse_fails_the_run_and_the_worker_goes_on(team):
     run = a.wait_run(run_id, lambda r: r["status"] not in ("queued", "running"))
     assert run["status"] == "completed" and run["epochs_done"] == done + 1, run["error"]
     assert gpu0.process.poll() is None
+    wait_until(lambda: not gpu0.children(), 30, "the work-horse exiting")   # and no spare kept
 
 
 def test_a_dead_worker_is_detected(team):
@@ -178,7 +185,7 @@ def test_a_dead_worker_is_detected(team):
     os.kill(gpu0.pid, signal.SIGKILL)
     run = a.wait_run(run_id, lambda r: r["status"] != "running", timeout=30)
     assert run["status"] == "failed" and "worker supervising this run died" in run["error"], run["error"]
-    wait_until(lambda: not gpu0.children(), 30, "the orphaned work-horse exiting")
+    wait_until(lambda: not gpu0.children(), 30, "the orphaned work-horse and the unused spare exiting")
 
     # The worker and its work-horse die together (the machine is gone): RQ's heartbeat lapses
     # (3 beats of KD_WORKER_HEARTBEAT_S=1) and the web's watchdog fails the run.
@@ -193,7 +200,7 @@ def test_a_dead_worker_is_detected(team):
 
 
 def test_the_worker_process_never_imports_tensorflow(team):
-    # RQ forks the work-horse from the worker: TensorFlow in the worker would be inherited broken.
+    # The worker only spawns work-horses; TensorFlow, with its threads and GPU memory, is theirs alone.
     code = (
         "import sys\n"
         "from webapp import create_app\n"

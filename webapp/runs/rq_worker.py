@@ -1,8 +1,10 @@
 """The worker side of KD_EXECUTOR=rq: an RQ worker whose work-horse trains one run and exits.
 
-RQ's Worker forks a fresh work-horse per job, so the worker process itself must never import
-TensorFlow (it is not fork-safe once started): only `train_job`, in the work-horse, imports the
-trainer. One process per run: the work-horse exits after its job and its memory goes back.
+RunWorker is RQ's SpawnWorker: each work-horse is a new process (spawned, never forked, so nothing
+of the worker's state is inherited), and the worker itself never imports TensorFlow. With
+KD_WARM_SPARE (the default) the next work-horse is spawned ahead and imports TensorFlow while the
+worker waits or trains (rq_horse.py), so a job starts training at once. One process per run: the
+work-horse exits after its job and its memory goes back.
 
 Every event is stored through the journal first, then emitted through Socket.IO's Redis message
 queue (rq_shared.Emitter). How a run that did not end by itself ends:
@@ -13,15 +15,17 @@ queue (rq_shared.Emitter). How a run that did not end by itself ends:
   watchdog, or any worker's maintenance) calls `on_failure` with AbandonedJobError.
 """
 
+import json
 import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 
 from redis import RedisError
-from rq import Queue, Worker, get_current_job
+from rq import Queue, SpawnWorker, get_current_job
 
 from ..db.store import Run, Store
 from . import journal, rq_shared
@@ -95,15 +99,95 @@ def on_failure(job, connection, exc_type, exc, traceback):
     fail_run(Store(settings["KD_DATABASE_URL"]), settings, job.args[0], message, job.id)
 
 
-class RunWorker(Worker):
-    """RQ's forking Worker, with a heartbeat short enough to notice a dead worker within ~3 beats,
-    and a look at each run after its work-horse exits (settle)."""
+class Spare:
+    """A spawned rq_horse process warming up, and the pipe its job will come through."""
+
+    def __init__(self):
+        read, self.pipe = os.pipe()
+        try:   # its own process group, as RQ gives a work-horse: a stop kills the group
+            self.pid = os.posix_spawn(sys.executable, [sys.executable, "-m", "webapp.runs.rq_horse"], os.environ,
+                                      file_actions=[(os.POSIX_SPAWN_DUP2, read, 0)], setpgroup=0)
+        finally:
+            os.close(read)
+
+    def alive(self):
+        """Say whether it is still there (reaping it if it died while it waited)."""
+        try:
+            return os.waitpid(self.pid, os.WNOHANG) == (0, 0)
+        except ChildProcessError:
+            return False
+
+    def hand(self, source, env):
+        """Give it the work-horse's SOURCE and environment (RQ's, see rq_horse.py); it is the work-horse from now on."""
+        order = json.dumps({"source": source, "env": dict(env)}).encode()
+        try:
+            while order:
+                order = order[os.write(self.pipe, order):]
+        finally:
+            os.close(self.pipe)
+
+    def close(self):
+        """End it unused (the worker is shutting down) and reap it."""
+        os.close(self.pipe)
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+
+
+class RunWorker(SpawnWorker):
+    """RQ's SpawnWorker, with a warm spare work-horse (rq_horse.py), a heartbeat short enough to
+    notice a dead worker within ~3 beats, and a look at each run after its work-horse exits (settle)."""
 
     def __init__(self, *args, **kwargs):
-        rq_shared.settings()   # `rq worker -w webapp.runs.rq_worker.RunWorker` reads the KD_* environment
+        settings = rq_shared.settings()   # `rq worker -w webapp.runs.rq_worker.RunWorker` reads the KD_* environment
         super().__init__(*args, **kwargs)
         self._horse_status = None
         self._store = None
+        self._warm = bool(settings["KD_WARM_SPARE"])
+        self._spare = None
+
+    def bootstrap(self, *args, **kwargs):
+        """Register the worker, then spawn the spare that will take its first job."""
+        super().bootstrap(*args, **kwargs)
+        self._renew_spare()
+
+    def _renew_spare(self):
+        if self._warm and not self.is_horse and (self._spare is None or not self._spare.alive()):
+            self._spare = Spare()
+
+    def fork_work_horse(self, job, queue):
+        """Hand the job to the spare, which RQ then treats as the work-horse it spawned; spawn the next spare.
+
+        SpawnWorker builds the work-horse's SOURCE and spawns `python -c SOURCE` with os.posix_spawn;
+        that one call is sent to the spare instead (tests/integration/test_rq.py checks a spare's pid
+        trains the run, so an RQ that spawns otherwise fails a test rather than going cold unnoticed).
+        """
+        spare, self._spare = self._spare, None
+        if spare is None or not spare.alive():
+            return super().fork_work_horse(job, queue)
+        spawn = os.posix_spawn
+
+        def hand_over(path, argv, env, **kwargs):
+            if argv[1:2] != ["-c"]:
+                return spawn(path, argv, env, **kwargs)
+            spare.hand(argv[2], env)
+            return spare.pid
+
+        os.posix_spawn = hand_over
+        try:
+            super().fork_work_horse(job, queue)
+        finally:
+            os.posix_spawn = spawn
+        self._renew_spare()
+
+    def teardown(self):
+        """Unregister the worker, and end a spare that got no job."""
+        super().teardown()
+        if self._spare is not None and not self.is_horse:
+            self._spare.close()
+            self._spare = None
 
     def get_heartbeat_ttl(self, job, working_time=0.0):
         """Give how long the job counts as alive without a beat: three monitoring intervals."""
