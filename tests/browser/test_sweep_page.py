@@ -14,7 +14,7 @@ from tests.live import wait_until
 pytestmark = pytest.mark.browser
 
 TRIAL_WAIT_MS = 180_000   # a trial's run on two shared cores: patient, never a measured limit
-TRIALS = 6                # more than the test waits for, so the sweep is still going when Stop is pressed
+TRIALS = 20               # far more than the test waits for, so the sweep is still going when Stop is pressed
 
 
 def api(base_url, method, path, body=None, user=OWNER):

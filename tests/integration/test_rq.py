@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -58,6 +59,11 @@ class Team:
         part.use_token(self.token)
         return part
 
+    def start(self, *starts):
+        """Call each part's start side by side (each loads the whole app: seconds apiece); give the parts in order."""
+        with ThreadPoolExecutor(len(starts)) as pool:
+            return [future.result() for future in [pool.submit(start) for start in starts]]
+
     def store(self):
         """Give a Store on the team's database."""
         return Store(self.env.get("KD_DATABASE_URL") or f"sqlite:///{self.data / 'dashboard.db'}")
@@ -97,10 +103,10 @@ def live_events(viewer, run_id):
 
 
 def test_two_instances_stream_a_run_that_a_worker_trains(team):
-    gpu0 = team.worker()
+    gpu0, a = team.start(team.worker, lambda: team.web("a"))
+    b = team.web("b", gunicorn=True)
     # The worker spawns its next work-horse ahead (KD_WARM_SPARE): it imports TensorFlow while nothing is queued.
     spare = wait_until(lambda: gpu0.children(), 30, "the worker's spare work-horse")
-    a, b = team.web("a"), team.web("b", gunicorn=True)
     with Viewer(b.url, auth=b.auth) as on_b, Viewer(a.url, auth=a.auth) as on_a:
         run_id = a.start_run(SHORT)                         # started through A ...
         assert a.run(run_id)["status"] == "queued"       # ... it waits until a worker takes it
@@ -128,7 +134,8 @@ def test_two_instances_stream_a_run_that_a_worker_trains(team):
     assert "tensorflow" not in maps and "_pywrap" not in maps
 
 
-@pytest.mark.parametrize("team", ["sqlite", "postgresql"], indirect=True)
+# On PostgreSQL, the production database (every other test here runs on SQLite).
+@pytest.mark.parametrize("team", ["postgresql"], indirect=True)
 def test_stop_while_queued_and_while_running_then_continue(team):
     a = team.web()
     first, second = a.start_run(LONG), a.start_run(SHORT)   # no worker yet: both wait, in order
@@ -150,8 +157,7 @@ def test_stop_while_queued_and_while_running_then_continue(team):
 
 
 def test_a_run_that_ignores_stop_is_killed_with_rqs_stop_job(team):
-    team.worker()
-    a = team.web(KD_STOP_GRACE_S="0.01")
+    _, a = team.start(team.worker, lambda: team.web(KD_STOP_GRACE_S="0.01"))
     run_id = a.start_run(LONG)
     a.wait_run(run_id, lambda r: r["status"] == "running" and r["epochs_done"] >= 1)
     a.post(f"/api/runs/{run_id}/stop", expect=202)
@@ -161,8 +167,7 @@ def test_a_run_that_ignores_stop_is_killed_with_rqs_stop_job(team):
 
 
 def test_sigkill_of_the_work_horse_fails_the_run_and_the_worker_goes_on(team):
-    gpu0 = team.worker(KD_WARM_SPARE="0")   # RQ's own spawn of each work-horse, none ahead
-    a = team.web()
+    gpu0, a = team.start(lambda: team.worker(KD_WARM_SPARE="0"), team.web)   # RQ's own spawn of each work-horse
     run_id = a.start_run(LONG)
     a.wait_run(run_id, lambda r: r["status"] == "running" and r["epochs_done"] >= 1)
     os.kill(horse_pid(team, run_id), signal.SIGKILL)
@@ -177,9 +182,8 @@ def test_sigkill_of_the_work_horse_fails_the_run_and_the_worker_goes_on(team):
 
 
 def test_a_dead_worker_is_detected(team):
-    a = team.web()
     # The worker alone is killed: its work-horse notices within half a second and fails the run.
-    gpu0 = team.worker("gpu0")
+    a, gpu0 = team.start(team.web, lambda: team.worker("gpu0"))
     run_id = a.start_run(LONG)
     a.wait_run(run_id, lambda r: r["status"] == "running" and r["epochs_done"] >= 1)
     os.kill(gpu0.pid, signal.SIGKILL)

@@ -132,13 +132,34 @@ def test_what_cannot_be_written_is_refused_naming_the_field(space, objective, sa
 
 # ---- with Keras --------------------------------------------------------------------------------
 
-def run(cwd, name, source, *args):
-    """Write a script to cwd and run it with this Python; give its output (it must exit 0)."""
-    (cwd / name).write_text(source)
+GRID = {"compile.optimizer.type": {"type": "categorical", "choices": ["Adam", "RMSprop"]},
+        "fit.batch_size": {"type": "int", "low": 32, "high": 64, "step": 32}}
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory):
+    """Run the three scripts side by side (each imports TensorFlow, seconds apiece), each in a folder of its own:
+    the base's train.py, a TPE sweep.py of SPACE, and a grid sweep.py with Hyperband. Give {name: output};
+    each must exit 0."""
+    scripts = {
+        "train.py": python_script(validate(BASE, require_run=True), DIGITS),
+        "sweep.py": script(),
+        "grid.py": script(base=spec(BASE, fit={"epochs": 1, "batch_size": 64, "validation": "test"}), space=GRID,
+                          trials=4, sampler="grid", pruner="hyperband"),
+    }
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
-    done = subprocess.run([sys.executable, name, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout + done.stderr   # Optuna logs its trials on stderr
+    started = {}
+    for name, source in scripts.items():
+        cwd = tmp_path_factory.mktemp(name.split(".")[0])
+        (cwd / name).write_text(source)
+        started[name] = subprocess.Popen([sys.executable, name], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, text=True)
+    outputs = {}
+    for name, process in started.items():
+        out, err = process.communicate(timeout=600)
+        assert process.returncode == 0, f"{name}: {err[-3000:]}"
+        outputs[name] = out + err   # Optuna logs its trials on stderr
+    return outputs
 
 
 def printed(out, label):
@@ -147,10 +168,9 @@ def printed(out, label):
 
 
 @pytest.mark.keras
-def test_sweep_script_searches_the_space_and_reaches_at_least_the_base_run(tmp_path):
-    base = printed(run(tmp_path, "train.py", python_script(validate(BASE, require_run=True), DIGITS)),
-                   "Test accuracy from the predictions")
-    out = run(tmp_path, "sweep.py", script())
+def test_sweep_script_searches_the_space_and_reaches_at_least_the_base_run(ran):
+    base = printed(ran["train.py"], "Test accuracy from the predictions")
+    out = ran["sweep.py"]
     assert printed(out, "Trials finished") == 3
     best, params = printed(out, "Best value"), printed(out, "Best params")
     assert best >= base - 0.1, (best, base)   # the base is the space's weakest corner: a search does at least as well
@@ -161,11 +181,8 @@ def test_sweep_script_searches_the_space_and_reaches_at_least_the_base_run(tmp_p
 
 
 @pytest.mark.keras
-def test_grid_sweep_over_optimizer_type_and_batch_size_runs_with_hyperband(tmp_path):
-    space = {"compile.optimizer.type": {"type": "categorical", "choices": ["Adam", "RMSprop"]},
-             "fit.batch_size": {"type": "int", "low": 32, "high": 64, "step": 32}}
-    out = run(tmp_path, "sweep.py", script(base=spec(BASE, fit={"epochs": 1, "batch_size": 64, "validation": "test"}),
-                                           space=space, trials=4, sampler="grid", pruner="hyperband"))
+def test_grid_sweep_over_optimizer_type_and_batch_size_runs_with_hyperband(ran):
+    out = ran["grid.py"]
     assert printed(out, "Trials finished") == 4
     assert printed(out, "Best params")["compile.optimizer.type"] in ("Adam", "RMSprop")
     assert 0 <= printed(out, "Best value") <= 1
