@@ -194,8 +194,13 @@ def test_a_dead_worker_is_detected(team):
     # The worker and its work-horse die together (the machine is gone): RQ's heartbeat lapses
     # (3 beats of KD_WORKER_HEARTBEAT_S=1) and the web's watchdog fails the run.
     gpu1 = team.worker("gpu1")
+    # Its spare work-horse dies while it waits (the OOM killer): the job gets a work-horse of RQ's own spawn.
+    dead_spare = wait_until(lambda: gpu1.children(), 30, "gpu1's spare work-horse")[0]
+    os.kill(dead_spare, signal.SIGKILL)
     a.post(f"/api/runs/{run_id}/continue", json={"epochs": 40}, expect=202)
     a.wait_run(run_id, lambda r: r["status"] == "running" and r["progress"])
+    assert horse_pid(team, run_id) != dead_spare
+    wait_until(lambda: len(gpu1.children()) == 2, 30, "a new spare beside the work-horse")
     gpu1.close()
     killed = time.monotonic()
     run = a.wait_run(run_id, lambda r: r["status"] != "running", timeout=60)

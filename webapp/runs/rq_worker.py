@@ -165,14 +165,25 @@ class RunWorker(SpawnWorker):
         trains the run, so an RQ that spawns otherwise fails a test rather than going cold unnoticed).
         """
         spare, self._spare = self._spare, None
-        if spare is None or not spare.alive():
-            return super().fork_work_horse(job, queue)
+        if spare is None or not spare.alive():   # none kept (KD_WARM_SPARE=0), or it died waiting: RQ's own spawn
+            super().fork_work_horse(job, queue)
+            self._renew_spare()
+            return
         spawn = os.posix_spawn
 
         def hand_over(path, argv, env, **kwargs):
             if argv[1:2] != ["-c"]:
                 return spawn(path, argv, env, **kwargs)
-            spare.hand(argv[2], env)
+            try:
+                spare.hand(argv[2], env)
+            except OSError:   # it died since alive() (a broken pipe): RQ's own spawn, and reap the spare
+                log.warning("the spare work-horse %s was gone; spawning one for job %s", spare.pid, job.id)
+                try:
+                    os.kill(spare.pid, signal.SIGKILL)
+                    os.waitpid(spare.pid, 0)
+                except (ProcessLookupError, ChildProcessError):
+                    pass
+                return spawn(path, argv, env, **kwargs)
             return spare.pid
 
         os.posix_spawn = hand_over
