@@ -26,6 +26,30 @@ function say(node, text) {
 }
 
 /**
+ * Wire a button that sends a whole count of at least 1 (Continue's epochs, Resume's trials); Enter in the field presses it.
+ *
+ * Args:
+ *   button, input: the button and its number field.
+ *   label, noun: "Continue", "epochs": named in the message a bad count gets.
+ *   errorNode: where that message is shown.
+ *   send(count): called with a good count.
+ */
+export function wireCount(button, input, label, noun, errorNode, send) {
+  button.addEventListener("click", () => {
+    const count = Number(input.value);
+    if (!Number.isInteger(count) || count < 1) {
+      say(errorNode, `${label}: ${noun} must be a whole number of at least 1.`);
+      input.focus();
+      return;
+    }
+    send(count);
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !button.disabled) button.click();
+  });
+}
+
+/**
  * Wire the Rename button: the name turns into a field; Save sends PATCH {"name"}.
  *
  * Args:

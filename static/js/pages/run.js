@@ -8,7 +8,7 @@ import { RunCharts } from "../lib/charts.js";
 import { byId, el } from "../lib/dom.js";
 import { WeightHistograms } from "../lib/histogram-chart.js";
 import { ACTIVE, CAN_CONTINUE, CAN_STOP, localTime, setBadge, statusText } from "../lib/run-format.js";
-import { mayControl, showActions, wireDelete, wireRename, wireShare } from "../lib/run-manage.js";
+import { mayControl, showActions, wireCount, wireDelete, wireRename, wireShare } from "../lib/run-manage.js";
 import { EventLog, showArtifacts, showOptions, showProgress } from "../lib/run-view.js";
 import { watchRun } from "../lib/socket.js";
 import { showSummary } from "../lib/summary.js";
@@ -253,19 +253,7 @@ function wireControls() {
     return;
   }
   stopButton.addEventListener("click", () => act("stop", {}));
-  continueButton.addEventListener("click", () => {
-    const epochs = Number(continueEpochs.value);
-    if (!Number.isInteger(epochs) || epochs < 1) {
-      actionError.textContent = "Continue: epochs must be a whole number of at least 1.";
-      actionError.hidden = false;
-      continueEpochs.focus();
-      return;
-    }
-    act("continue", { epochs });
-  });
-  continueEpochs.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !continueButton.disabled) continueButton.click();
-  });
+  wireCount(continueButton, continueEpochs, "Continue", "epochs", actionError, (epochs) => act("continue", { epochs }));
   const getName = () => run.name || `Run ${run.id}`;
   wireRename(runUrl, getName, (fresh) => { applyRun(fresh); drawStatus(); }, actionError);
   wireDelete(runUrl, getName, actionError);

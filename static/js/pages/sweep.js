@@ -7,7 +7,7 @@
 import { getJSON, postJSON, sharing } from "../lib/api.js";
 import { byId, debounce } from "../lib/dom.js";
 import { TRIAL_ENDED, localTime, setBadge, statusText } from "../lib/run-format.js";
-import { mayControl, wireShare } from "../lib/run-manage.js";
+import { mayControl, wireCount, wireShare } from "../lib/run-manage.js";
 import { watchSweep } from "../lib/socket.js";
 import { indexCatalog, openInBuilder } from "../lib/spec.js";
 import { drawCurves, drawImportance, drawObjective, drawParcoords } from "../lib/sweep-charts.js";
@@ -177,16 +177,7 @@ function wireControls() {
   }
   wireShare(sweepUrl, () => {}, actionError, SHARE_TEXTS);
   stopButton.addEventListener("click", () => act("stop", {}));
-  resumeButton.addEventListener("click", () => {
-    const more = Number(resumeTrials.value);
-    if (!Number.isInteger(more) || more < 1) {
-      actionError.textContent = "Resume: trials must be a whole number of at least 1.";
-      actionError.hidden = false;
-      resumeTrials.focus();
-      return;
-    }
-    act("resume", { trials: more });
-  });
+  wireCount(resumeButton, resumeTrials, "Resume", "trials", actionError, (trials) => act("resume", { trials }));
 }
 
 /** Open the builder on the base spec with the best trial's values (a new optimizer type keeps what it takes). */
