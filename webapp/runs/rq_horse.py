@@ -15,6 +15,7 @@ A spare that gets no job (its stdin closed: the worker shut down or died) exits 
 import json
 import os
 import select
+import stat
 import sys
 
 
@@ -27,14 +28,19 @@ def main():
     """Warm up, then be the work-horse of the job the worker hands over (see the module)."""
     from . import startup, trainer  # noqa: F401  (TensorFlow, Keras and the trainer: the seconds a fresh horse pays)
 
+    # The order can come from the worker alone: stdin is the pipe it spawned this process with, and
+    # it holds the only write end. Anything else on stdin (a terminal, a file) is refused unread.
+    if not stat.S_ISFIFO(os.fstat(0).st_mode):
+        sys.exit("rq_horse runs only as an RQ worker's spare work-horse, with the worker's pipe on stdin.")
     startup.warm_up(interrupted=waiting)
     order = sys.stdin.buffer.read()
-    if not order:
+    if not order.strip():   # the worker ended without a job for it
         return 0
     order = json.loads(order)
     os.environ.clear()
     os.environ.update(order["env"])
-    exec(compile(order["source"], "<rq work-horse>", "exec"), {"__name__": "__main__"})   # noqa: S102 (RQ's SOURCE)
+    # RQ's own SOURCE, built by SpawnWorker.fork_work_horse in the worker: never a user's text.
+    exec(compile(order["source"], "<rq work-horse>", "exec"), {"__name__": "__main__"})   # noqa: S102
     return 0
 
 
