@@ -17,8 +17,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) -m gunicorn -c python:webapp.web.server wsgi:app
 
+# Two pytest-xdist workers: the suite waits on servers and browsers about a third of the time, so a
+# second worker fills 2 cores. Each test file stays on one worker (tests/conftest.py groups them).
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 bench: $(STAMP)
 	$(PY) bench/check_latency.py

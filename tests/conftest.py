@@ -28,6 +28,15 @@ def require_program(name):
     return path
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Keep each test file on one pytest-xdist worker (`make test` runs two, `--dist loadgroup`), and
+    every browser test on one: files share module fixtures, browser tests a session's live server."""
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group("browser" if path.startswith("tests/browser/") else path))
+
+
 @pytest.fixture
 def app(tmp_path):
     """Give an app whose data (database, uploads, runs) lives in a fresh temporary directory.

@@ -16,6 +16,7 @@ the server sent them.
 """
 
 import os
+import random
 import re
 import secrets
 import signal
@@ -34,13 +35,26 @@ ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE = "/runs"
 STATUSES = ("queued", "running", "stopping", "completed", "stopped", "failed", "interrupted")
 ENDED = ("completed", "stopped", "failed", "interrupted")
+_PORTS = random.Random()   # its own: a test seeding `random` must not make two draws alike
 
 
 def free_port():
-    """Give a TCP port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """Give a TCP port nothing listens on right now, from 20000-32767 (below Linux's ephemeral range,
+    which outgoing connections draw from).
+
+    Under pytest-xdist each worker takes only ports that are its own modulo the number of workers:
+    a port one worker found free and has not bound yet is never handed to the other. (Not bind(0)'s
+    choice: Linux gives it odd ports only.)"""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    mine = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:])
+    while True:
+        port = _PORTS.randrange(20000 + mine, 32768, workers)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
 
 
 def make_run_command():

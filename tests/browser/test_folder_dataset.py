@@ -1,8 +1,14 @@
 """A folder archive in real Chromium: upload it, watch its build, read its page, preview and train with augmentation."""
 
+import contextlib
 import io
+import os
 import re
+import signal
+import threading
+import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,16 +34,53 @@ def class_folders(path, n=N):
     return path
 
 
+@contextlib.contextmanager
+def builder_held_until_watched(page, server):
+    """Pause the build's process (`python -m webapp.datasets.builder`) as soon as it appears, until the
+    page's `subscribe_dataset` was answered "building": on a busy machine the page can load after a
+    whole build, and then it rightly shows no progress at all."""
+    watched, done, held = threading.Event(), threading.Event(), set()
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda frame: isinstance(frame, str)
+                                             and '"building"' in frame and watched.set()))
+
+    def hold():
+        """SIGSTOP every builder process of the server until the page watches (then SIGCONT them)."""
+        while not done.is_set() and not watched.is_set():
+            for pid in set(server.group()) - held:
+                try:
+                    if b"webapp.datasets.builder" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                        os.kill(pid, signal.SIGSTOP)
+                        held.add(pid)
+                except OSError:
+                    pass
+            time.sleep(0.005)
+        for pid in held:
+            os.kill(pid, signal.SIGCONT)
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    try:
+        yield
+        deadline = time.monotonic() + 60
+        while not watched.is_set():   # Playwright calls the frame handler only inside its own calls
+            assert time.monotonic() < deadline, "the page did not subscribe to the build within 60 s"
+            page.wait_for_timeout(20)
+    finally:
+        done.set()
+        thread.join()
+
+
 def test_upload_a_folder_archive_watch_it_build_preview_augmentation_and_train(browser_page, live_server, tmp_path,
                                                                              screens):
     page = browser_page
     page.goto("/datasets")
     page.locator("#upload-name").fill("Light or dark")
     page.locator("#upload-file").set_input_files(str(class_folders(tmp_path / "shapes.zip")))
-    with page.expect_response(re.compile(r"/api/datasets$")) as answer:
-        page.get_by_role("button", name="Upload", exact=True).click()
-    assert answer.value.status == 202
-    page.wait_for_url(re.compile(r"/datasets/[^/]+$"))
+    with builder_held_until_watched(page, live_server):
+        with page.expect_response(re.compile(r"/api/datasets$")) as answer:
+            page.get_by_role("button", name="Upload", exact=True).click()
+        assert answer.value.status == 202
+        page.wait_for_url(re.compile(r"/datasets/[^/]+$"))
     ds_id = page.url.rsplit("/", 1)[1]
 
     # The build's progress bar counts the images, then the page reloads with the ready dataset.
