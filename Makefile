@@ -18,10 +18,11 @@ run: $(STAMP)
 	$(PY) -m gunicorn -c python:webapp.web.server wsgi:app
 
 # Two pytest-xdist workers: the suite waits on servers and browsers about a third of the time, so a
-# second worker fills 2 cores. Each test file stays on one worker (tests/conftest.py groups them).
+# second worker fills 2 cores. Each test file stays on one worker (tests/conftest.py groups them), in
+# collection order (browser/ and integration/, the slow ones, first), not by how many tests a file has.
 TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 bench: $(STAMP)
 	$(PY) bench/check_latency.py
