@@ -41,6 +41,7 @@ function watchBuild() {
   };
   socket.on("connect", () => socket.emit("subscribe_dataset", { dataset_id: ds.id }, (ack) => {
     if (!ack || !ack.ok) return;
+    document.getElementById("ds-building").setAttribute("aria-busy", "true");   // live from here on
     showProgress(ack.progress);
     ended(ack);
   }));
