@@ -235,9 +235,19 @@ export function saveSpace(space) {
   }
 }
 
-/** Hand a spec to the builder (as its saved work, with no field searched) and open it. */
-export function openInBuilder(spec) {
+const ASKED_LAYER = "kd-open-layer";
+
+/** Hand a spec to the builder (as its saved work, with no field searched) and open it; `layer`: a layer name to show. */
+export function openInBuilder(spec, layer = null) {
   save(spec);
   saveSpace({});
+  if (layer) sessionStorage.setItem(ASKED_LAYER, layer);
   window.location.assign("/");
+}
+
+/** Give the layer name another page asked the builder to show (once), or null. */
+export function askedLayer() {
+  const layer = sessionStorage.getItem(ASKED_LAYER);
+  sessionStorage.removeItem(ASKED_LAYER);
+  return layer;
 }
