@@ -51,14 +51,14 @@ class TrainingDynamics(keras.callbacks.Callback):
         super().__init__()
         self.probe, self.publish, self.path, self.most = probe, publish, Path(path), most
         self.stop_on_nan, self.interval = stop_on_nan, 1.0 / per_second
-        self.doc = dynamics.empty(int(probe.every.numpy()), probe.pairs)
+        self.doc = dynamics.empty(probe.every, probe.pairs)
         self.failure, self.kept_good_weights = None, True
         self.epoch = self.k = 0
 
     def on_train_begin(self, logs=None):
         """Start from the stored document (a continued run), forgetting records from this fit's first step on."""
         self.k = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
-        every = int(self.probe.every.numpy())
+        every = self.probe.every
         stored = dynamics.load(self.path)
         if stored and [(w["layer"], w["name"]) for w in stored["weights"]] == self.probe.pairs:
             dynamics.drop_from(stored, self.k + 1)
@@ -66,7 +66,6 @@ class TrainingDynamics(keras.callbacks.Callback):
             self.doc = stored
         else:
             self.doc = dynamics.empty(every, self.probe.pairs)
-        self.probe.set_every(self.doc["every"])
         self.watch = dynamics_warnings.Watch(dict.fromkeys(self.probe.layers))
         self.sent_step, self.sent_warnings, self.last_sent = dynamics.last_step(self.doc), len(self.doc["warnings"]), 0.0
         self.failure, self.kept_good_weights = None, True
@@ -76,13 +75,21 @@ class TrainingDynamics(keras.callbacks.Callback):
         """Note the epoch (Keras counts from 0; records from 1)."""
         self.epoch = epoch + 1
 
+    def on_train_batch_begin(self, batch, logs=None):
+        """Before a step to record, make the recorded step fit's train function."""
+        if self.k % self.doc["every"] == 0:
+            self.model.train_function = self.probe.recorded
+
     def on_train_batch_end(self, batch, logs=None):
-        """Stop on a non-finite loss; on a recorded step, read the probe and record."""
+        """Stop on a non-finite loss; after a recorded step, read the probe, record, and go back to the guarded step."""
         k, self.k = self.k, self.k + 1
+        recorded = k % self.doc["every"] == 0
+        if recorded:
+            self.model.train_function = self.probe.plain
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             self._stop(k, batch + 1)
-        elif k % self.doc["every"] == 0:
+        elif recorded:
             state = self.probe.read()
             if state["outcome"] == FAILED:
                 self._stop(k, batch + 1, state)
@@ -96,8 +103,7 @@ class TrainingDynamics(keras.callbacks.Callback):
         dead = {name: units == 0 for name, units in state["units"].items()}
         found = self.watch.add(self.epoch, batch, k + 1, per_layer, dead)
         self.doc["warnings"] += found
-        if dynamics.thin(self.doc, self.most):
-            self.probe.set_every(self.doc["every"])
+        dynamics.thin(self.doc, self.most)
         self._send(force=bool(found))
 
     def _stop(self, k, batch, state=None):
@@ -136,7 +142,8 @@ class TrainingDynamics(keras.callbacks.Callback):
         self._write()
 
     def on_train_end(self, logs=None):
-        """Send what is left and write the document."""
+        """Send what is left, write the document, and leave the guarded step as the train function."""
+        self.model.train_function = self.probe.plain
         self.on_epoch_end(self.epoch - 1)
 
     def _write(self):

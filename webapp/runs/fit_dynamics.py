@@ -1,15 +1,19 @@
-"""What each training step does to each weight, measured inside the compiled train step, and the callbacks that read it.
+"""What each training step does to each weight, measured inside the compiled train step, and the callbacks' probe.
 
 Runs inside a trainer process only (it imports Keras and TensorFlow at the top). `instrument`
-gives a `Probe`: the model's `train_step`, replaced on the instance only (so its class, and the
-saved model.keras, stay plain Keras), is Keras's own TensorFlow step (keras/src/backend/tensorflow/
-trainer.py) with one `tf.switch_case` after the gradients: an ordinary step applies them; every
-`every` steps a recorded one also keeps each weight's gradient norm, its norm after the step and
-the norm of the change the optimizer really made (after minus before) in variables; a step whose
-loss is not finite applies nothing and notes which gradients and weights were not finite. No
-second forward pass, no eager round trip: the callbacks read the variables only after a recorded
-or a failed step. `TrainingDynamics` records, warns, streams and stops; `LearningRateRangeTest`
-is the range test. The data side is runs/dynamics.py, dynamics_warnings.py and lr_range.py.
+gives a `Probe` and sets the model's train function to the first of two that Keras makes of the
+probe's steps (`_make_function`, as Keras makes its own from `train_step`; the model's class, and
+so its saved model.keras, stay plain Keras). Both are Keras's own TensorFlow train step
+(keras/src/backend/tensorflow/trainer.py) with the update under one `tf.cond`:
+- `guarded_step`, every step but the recorded ones: a loss that is not finite applies nothing and
+  notes which gradients and weights were not finite (its only cost: the test of the loss);
+- `recorded_step`, every `every` steps (the TrainingDynamics callback switches `train_function` to
+  it before the step and back after): it also keeps each weight's gradient norm, its norm after the
+  step and the norm of the change the optimizer really made (after minus before) in variables.
+No second forward pass, no eager round trip: the callbacks read the variables only after a
+recorded or a failed step. A `tf.switch_case` of three steps in one function cost every step ~15 %
+of an MLP's samples/s here (the untaken branches' optimizer and measuring ops still pass through
+TensorFlow's executor): bench/dynamics.py.
 """
 
 import logging
@@ -26,15 +30,16 @@ from . import dynamics, dynamics_warnings, lr_range
 from .paths import atomic_write
 
 log = logging.getLogger(__name__)
-PLAIN, RECORDED, FAILED = 0, 1, 2
+PLAIN, RECORDED, FAILED = 0, 1, 2   # what the last step that noted anything did (Probe.outcome)
 _UNITS_LAST = ("Dense", "Conv1D", "Conv2D", "Conv3D")   # layers whose kernel's last axis is their units
 
 
 def instrument(model, every):
-    """Give the model's Probe, its train step now measuring every `every` steps (a built, compiled model)."""
+    """Give the model's Probe, its train function now the guarded step (a built, compiled model)."""
     probe = Probe(model, every)
-    model.train_step = probe.train_step   # on the instance: type(model) and its saved config are unchanged
-    model.train_function = None           # fit makes its train function again, from this step
+    probe.plain = model._make_function(probe.guarded_step)
+    probe.recorded = model._make_function(probe.recorded_step)
+    model.train_function = probe.plain   # fit keeps a train function it finds (make_train_function)
     return probe
 
 
@@ -69,14 +74,15 @@ class Probe:
 
     Args:
         model: a built, compiled Keras model (its optimizer built: startup.build_state).
-        every: steps between two records (a record is taken when optimizer.iterations % every == 0).
+        every: steps between two records, to begin with (the TrainingDynamics callback keeps it after).
 
     Example:
 
     ```python
     probe = instrument(model, every=10)
-    model.fit(x, y, epochs=1, verbose=0)
-    probe.read()["figures"]   # (weights, 3): grad, weight and update norms of the last recorded step
+    model.train_function = probe.recorded   # what TrainingDynamics does before a recorded step
+    model.fit(x, y, epochs=1, steps_per_epoch=1, verbose=0)
+    probe.read()["figures"]   # (weights, 3): grad, weight and update norms of that step
     ```
     """
 
@@ -89,7 +95,8 @@ class Probe:
         index = {id(w): i for i, w in enumerate(self.weights)}
         self.relu = [(name, index[id(k)], index.get(id(b))) for name, k, b in relu_layers(model) if id(k) in index]
         n = len(self.weights)
-        self.every = tf.Variable(int(every), dtype=tf.int64, trainable=False)
+        self.every = int(every)
+        self.plain = self.recorded = None   # the two train functions (instrument)
         self.outcome = tf.Variable(PLAIN, dtype=tf.int32, trainable=False)
         self.loss = tf.Variable(0.0, dtype=tf.float64, trainable=False)
         self.rate = tf.Variable(0.0, dtype=tf.float64, trainable=False)
@@ -103,18 +110,14 @@ class Probe:
         """Give [(layer name, weight name)] in the model's order of trainable weights."""
         return list(zip(self.layers, self.names))
 
-    def set_every(self, every):
-        """Record every `every` steps from now on."""
-        self.every.assign(int(every))
-
     def read(self):
         """Give what the last recorded or failed step left: outcome, loss, rate, figures, finite, units (numpy)."""
         return {"outcome": int(self.outcome.numpy()), "loss": float(self.loss.numpy()), "rate": float(self.rate.numpy()),
                 "figures": self.figures.numpy(), "finite": self.finite.numpy() > 0.5,
                 "units": {name: v.numpy() for (name, _, _), v in zip(self.relu, self.units)}}
 
-    def train_step(self, data):
-        """Give the step's metrics, as Keras's TensorFlow train step does, measuring on recorded steps."""
+    def _forward(self, data):
+        """Give (x, y, y_pred, sample_weight, loss, gradients), as Keras's TensorFlow train step computes them."""
         model = self.model
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
@@ -123,12 +126,21 @@ class Probe:
             model._loss_tracker.update_state(unscale_loss_for_distribution(loss),
                                              sample_weight=tf.shape(next(i for i in tf.nest.flatten(x) if i is not None))[0])
             scaled = model.optimizer.scale_loss(loss)
-        grads = tape.gradient(scaled, self.weights)
-        due = tf.equal(tf.math.floormod(tf.cast(model.optimizer.iterations, tf.int64), self.every), 0)
-        branch = tf.where(tf.math.is_finite(loss), tf.where(due, RECORDED, PLAIN), FAILED)
-        tf.switch_case(tf.cast(branch, tf.int32), [lambda: self._apply(grads), lambda: self._recorded(grads, loss),
-                                                  lambda: self._failed(grads, loss)])
-        return model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        return x, y, y_pred, sample_weight, loss, tape.gradient(scaled, self.weights)
+
+    def guarded_step(self, data):
+        """Give the step's metrics; apply its update only when its loss is finite."""
+        x, y, y_pred, sample_weight, loss, grads = self._forward(data)
+        tf.cond(tf.math.is_finite(loss), lambda: self._apply(grads), lambda: self._failed(grads, loss))
+        return self.model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def recorded_step(self, data):
+        """Give the step's metrics; apply its update and keep its figures, or fail when a loss or gradient is not finite."""
+        x, y, y_pred, sample_weight, loss, grads = self._forward(data)
+        norms = tf.stack([_norm(g) for g in self._true_grads(grads)])
+        ok = tf.logical_and(tf.math.is_finite(loss), tf.reduce_all(tf.math.is_finite(norms)))
+        tf.cond(ok, lambda: self._measured(grads, norms, loss), lambda: self._failed(grads, loss))
+        return self.model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def _apply(self, grads):
         self.model.optimizer.apply(grads, self.weights)
@@ -137,12 +149,6 @@ class Probe:
     def _true_grads(self, grads):
         scale = self.model.optimizer.loss_scale_factor
         return [tf.zeros_like(w) if g is None else (g / scale if scale else g) for g, w in zip(grads, self.weights)]
-
-    def _recorded(self, grads, loss):
-        """Apply the step and keep its figures; a gradient that is not finite fails the step instead."""
-        norms = tf.stack([_norm(g) for g in self._true_grads(grads)])
-        return tf.cond(tf.reduce_all(tf.math.is_finite(norms)), lambda: self._measured(grads, norms, loss),
-                       lambda: self._failed(grads, loss))
 
     def _measured(self, grads, norms, loss):
         optimizer = self.model.optimizer
