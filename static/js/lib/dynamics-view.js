@@ -25,13 +25,14 @@ const plotly = () => window.Plotly;
 /** Give a chart layout along the steps: log y unless told otherwise. */
 function stepLayout(title, yTitle, log = true) {
   return {
-    height: HEIGHT, margin: { l: 58, r: 14, t: 36, b: 44 },
+    height: HEIGHT, margin: { l: 58, r: 14, t: 36, b: 44 },   // Plotly widens r for the legend
     title: { text: plotlyText(title), font: { size: 14 }, x: 0.01, xanchor: "left", y: 0.97 },
     font: { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 12, color: "#1d2329" },
     xaxis: { title: { text: "step" }, gridcolor: "#eceef1", zeroline: false, showline: true, linecolor: "#c4cad2" },
     yaxis: { title: { text: plotlyText(yTitle), standoff: 8 }, type: log ? "log" : "linear", exponentformat: "power",
       gridcolor: "#eceef1", zeroline: false, showline: true, linecolor: "#c4cad2", automargin: true },
-    legend: { orientation: "h", x: 1, xanchor: "right", y: 1.14, yanchor: "bottom", font: { size: 11.5 } },
+    // One entry per layer: a column beside the plot, where a deep model's dozen names do not cover the title.
+    legend: { orientation: "v", x: 1.01, xanchor: "left", y: 1, yanchor: "top", font: { size: 10.5 } },
     hovermode: "x unified",
   };
 }
@@ -138,8 +139,11 @@ export class FitDynamics {
       fillcolor: "rgba(46, 125, 50, 0.10)", line: { width: 0 }, layer: "below" };
     plotly().react(ratio, lines("ratio"), { ...stepLayout("Update / weight, per layer", "‖Δw‖ / ‖w‖"), shapes: [band] }, CONFIG);
     plotly().react(grads, lines("grad"), stepLayout("Gradient norm, per layer", "‖∇w‖"), CONFIG);
+    const rateLayout = stepLayout("Learning rate", "learning_rate", false);
+    rateLayout.yaxis.rangemode = "tozero";
+    rateLayout.showlegend = false;
     plotly().react(rate, [{ x: steps, y: doc.steps.map((s) => s.learning_rate), name: "learning rate", mode: "lines",
-      line: { shape: "hv", color: "#6b4fbb" } }], stepLayout("Learning rate", "learning_rate", false), CONFIG);
+      line: { shape: "hv", color: "#6b4fbb" } }], rateLayout, CONFIG);
     ratio.dataset.layers = String(layers.size);
     ratio.dataset.steps = String(steps.length);
     this.drawWarnings();
