@@ -11,7 +11,7 @@ import { getJSON } from "./api.js";
 import { CONFIG } from "./charts.js";
 import { el } from "./dom.js";
 import { plotlyText } from "./plotly-text.js";
-import { openInBuilder } from "./spec.js";
+import { RANGE_TEST_SUFFIX, openInBuilder } from "./spec.js";
 
 const HEALTHY = 1e-3;
 const BAND = [1e-4, 1e-2];   // the shaded band: an order of magnitude either side of 1e-3
@@ -203,6 +203,9 @@ export class FitDynamics {
     if (finder && finder.smoothed) traces.push({ x: lrs.slice(0, finder.smoothed.length), y: finder.smoothed, name: "smoothed", mode: "lines", line: { color: "#e07b00" } });
     const suggested = finder ? finder.suggested : null;
     const layout = { ...stepLayout("Loss against learning rate", "loss", false), xaxis: { title: { text: "learning rate" }, type: "log", exponentformat: "power" } };
+    // The runaway at the end would flatten the rest: show up to twice the first loss, as range-test plots do.
+    const first = losses.find((v) => Number.isFinite(v));
+    if (first) layout.yaxis = { ...layout.yaxis, range: [0, 2 * Math.max(first, ...losses.filter(Number.isFinite).slice(0, 3))] };
     if (suggested) layout.shapes = [{ type: "line", xref: "x", yref: "paper", x0: suggested, x1: suggested, y0: 0, y1: 1, line: { color: "#2e7d32", width: 2, dash: "dash" } }];
     plotly().react(node, traces, layout, CONFIG);
     node.dataset.points = String(lrs.length);
@@ -213,6 +216,7 @@ export class FitDynamics {
     useRate.onclick = () => {
       const spec = structuredClone(this.spec);
       delete spec.fit.find_lr;
+      if (spec.name && spec.name.endsWith(RANGE_TEST_SUFFIX)) spec.name = spec.name.slice(0, -RANGE_TEST_SUFFIX.length);
       spec.compile.optimizer = { ...spec.compile.optimizer, learning_rate: suggested };
       openInBuilder(spec);
     };

@@ -6,6 +6,7 @@
 import { ApiError, postJSON } from "./api.js";
 import { byId, el, replaceChildren } from "./dom.js";
 import { clearErrors, placeErrors } from "./field-errors.js";
+import { RANGE_TEST_SUFFIX } from "./spec.js";
 import { fieldText, pathLabel } from "./sweep-space.js";
 
 const LOWER_IS_BETTER = /loss|error/;
@@ -81,7 +82,8 @@ function wireTrain(ctx) {
   buttons[1].addEventListener("click", () => {
     const spec = ctx.getSpec();
     // The test's defaults (GET /api/layers "find_lr"): its page suggests a rate, and "Use this rate" comes back here.
-    start({ ...spec, name: `${spec.name || "model"} · learning-rate test`.slice(0, 100), fit: { ...spec.fit, find_lr: {} } });
+    start({ ...spec, name: `${(spec.name || "model").slice(0, 100 - RANGE_TEST_SUFFIX.length)}${RANGE_TEST_SUFFIX}`,
+      fit: { ...spec.fit, find_lr: {} } });
   });
 }
 

@@ -236,6 +236,8 @@ export function saveSpace(space) {
 }
 
 const ASKED_LAYER = "kd-open-layer";
+/** What the builder's "Find a learning rate" adds to the name of the range test it starts ("Use this rate" takes it off). */
+export const RANGE_TEST_SUFFIX = " · learning-rate test";
 
 /** Hand a spec to the builder (as its saved work, with no field searched) and open it; `layer`: a layer name to show. */
 export function openInBuilder(spec, layer = null) {

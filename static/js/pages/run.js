@@ -119,7 +119,8 @@ function drawStatus() {
   if (view.awaiting !== view.status) view.awaiting = null;
   const waiting = view.busy || view.awaiting !== null;
   stopButton.disabled = waiting || !CAN_STOP.has(view.status);
-  const canContinue = !waiting && CAN_CONTINUE.has(view.status);
+  // A range test's weights are thrown away: there is nothing to continue from (the server answers 409).
+  const canContinue = !waiting && CAN_CONTINUE.has(view.status) && !(run.spec && run.spec.fit && run.spec.fit.find_lr);
   continueButton.disabled = !canContinue;
   continueEpochs.disabled = !canContinue;
   const deleteButton = document.getElementById("delete-button");
