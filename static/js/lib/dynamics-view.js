@@ -16,6 +16,7 @@ import { RANGE_TEST_SUFFIX, openInBuilder } from "./spec.js";
 const HEALTHY = 1e-3;
 const BAND = [1e-4, 1e-2];   // the shaded band: an order of magnitude either side of 1e-3
 const HEIGHT = 240;
+const DRAW_MS = 1000;   // live events are drawn at most this often
 const FIGURES = ["grad_norm", "weight_norm", "update_norm"];
 const KIND_TEXT = { nan: "NaN", vanishing: "vanishing gradient", exploding: "exploding gradient", dead_relu: "dead ReLUs" };
 
@@ -64,6 +65,8 @@ export class FitDynamics {
     this.loading = null;
     this.drawing = false;
     this.finder = null;   // a range test's answer, once it has ended (GET /api/runs/ID's lr_finder)
+    this.drawnAt = -Infinity;
+    this.warned = -1;     // the warnings drawn and pinned so far
   }
 
   /** Take a range test's lr_finder ({lrs, losses, smoothed, suggested}) and draw it. */
@@ -74,6 +77,7 @@ export class FitDynamics {
 
   /** Fetch the document and draw it; events that arrive meanwhile are merged after it. */
   async load() {
+    this.warned = -1;   // a reload draws and pins them again (the loss chart was drawn anew)
     this.loading = getJSON(this.url);
     try {
       this.doc = await this.loading;
@@ -88,7 +92,8 @@ export class FitDynamics {
     this.draw();
   }
 
-  /** Take a run_dynamics event: merge it and redraw (at most once a frame). */
+  /** Take a run_dynamics event: merge it and redraw, at most once every DRAW_MS (a redraw of every layer's
+   * lines costs the page tens of milliseconds, which four events a second would spend four times over). */
   add(part) {
     if (!this.doc || this.loading) {
       this.waiting.push(part);
@@ -97,7 +102,8 @@ export class FitDynamics {
     this.merge(part);
     if (this.drawing) return;
     this.drawing = true;
-    requestAnimationFrame(() => { this.drawing = false; this.draw(); });
+    const wait = Math.max(0, this.drawnAt + DRAW_MS - performance.now());
+    setTimeout(() => { this.drawing = false; this.draw(); }, wait);
   }
 
   /** Add an event's records after the last step drawn, and its warnings not shown yet. */
@@ -126,6 +132,7 @@ export class FitDynamics {
   /** Draw the charts, the warnings and the texts from the document. */
   draw() {
     const doc = this.doc;
+    this.drawnAt = performance.now();
     const { ratio, grads, rate, note } = this.parts;
     note.hidden = doc.steps.length > 0;
     note.textContent = this.spec.fit && this.spec.fit.dynamics === false
@@ -151,8 +158,10 @@ export class FitDynamics {
     if (this.spec.fit && this.spec.fit.find_lr) this.drawRangeTest(this.finder);
   }
 
-  /** List the warnings, each layer a link to it in the builder, and pin them on the loss chart. */
+  /** List the warnings, each layer a link to it in the builder, and pin them on the loss chart (when there are new ones). */
   drawWarnings() {
+    if (this.doc.warnings.length === this.warned) return;
+    this.warned = this.doc.warnings.length;
     const list = this.parts.warnings;
     const items = this.doc.warnings.map((w) => el("li", { class: `dynamics-warning warning-${w.kind}`, dataset: { kind: w.kind } },
       el("strong", { text: `${KIND_TEXT[w.kind] || w.kind}` }), " · epoch ", String(w.epoch), ", batch ", String(w.batch),
