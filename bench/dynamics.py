@@ -6,7 +6,8 @@ cross-entropy) on synthetic 28x28x1 images fed as the trainer feeds them (runs/f
 (fit_dynamics.instrument) with the TrainingDynamics callback writing dynamics.json and queueing its
 events, as a run does. Pairs alternate which side goes first; a side's samples/s is over epochs
 2..E (epoch 1 holds the trace), and beside it samples per CPU second of this process (steadier
-than the wall clock on a machine others share). Goal: the median ratio of samples/s on / off with
+than the wall clock on a machine others share). Then each train function's own step: Keras's, the
+guarded and the recorded, called in turn on one model, the least of several runs. Goal: the median ratio of samples/s on / off with
 the default `every` (catalog.DYNAMICS_EVERY) >= 0.97. `every: 1` (a record at every step) is
 reported beside it.
 
@@ -78,6 +79,42 @@ def side(args, x, y, every, folder):
     return samples / wall, samples / cpu, len(watch.doc["steps"]) if watch else 0
 
 
+def step_costs(args, x, y, reps=7, steps=200):
+    """Give {train function: the least µs a step took over `reps` runs of `steps`}: Keras's own, the guarded, the recorded.
+
+    The three are called directly on one model, in turn, so the machine's load falls on all three;
+    the least of several runs is the step's own cost, the rest is others' work.
+    """
+    keras = init_keras(gpu=True)
+    from webapp.runs import feed, fit_dynamics, startup, trainer
+
+    keras.backend.clear_session()
+    spec = validate({"name": "bench", "dataset": "bench", "model": {"layers": MODELS[args.model]},
+                     "compile": {"optimizer": {"type": "Adam", "learning_rate": 0.001},
+                                 "loss": "categorical_crossentropy", "metrics": ["accuracy"]},
+                     "fit": {"epochs": 1, "batch_size": args.batch_size, "validation": "none"}}, require_run=True)
+    model = trainer.new_model(spec, {"input_shape": [28, 28, 1]})
+    startup.build_state(model, feed.scaled(x[:1], 1 / 255), y)
+    train, _ = feed.fit_inputs(x, y, None, None, spec.fit, 1 / 255)
+    model.make_train_function()
+    keras_own = model.train_function
+    probe = fit_dynamics.instrument(model, catalog.DYNAMICS_EVERY)
+    functions = {"Keras's own": keras_own, "guarded": probe.plain, "recorded": probe.recorded}
+    batches = iter(train.repeat())
+    for fn in functions.values():
+        for _ in range(20):   # traced and warm
+            fn(batches)
+    least = dict.fromkeys(functions, float("inf"))
+    for _ in range(reps):
+        for name, fn in functions.items():
+            start = time.perf_counter()
+            for _ in range(steps):
+                logs = fn(batches)
+            float(logs["loss"])
+            least[name] = min(least[name], (time.perf_counter() - start) / steps * 1e6)
+    return least
+
+
 def pairs(args, x, y, every, count):
     """Measure `count` pairs (on, off) in alternating order; give [(on, off)] of side()'s figures."""
     out = []
@@ -122,6 +159,13 @@ def main():
         print("-- every 1 (a record at every step; reported, no goal)")
         ones, ones_cpu = medians(pairs(args, x, y, 1, args.every_one_pairs))
         print(f"   median ratio on / off: {ones:.3f} samples/s; {ones_cpu:.3f} samples per CPU second")
+    costs = step_costs(args, x, y)
+    print("-- one step, the train function alone (the least of 7 runs of 200 steps): " + ", ".join(
+        f"{name} {us:.0f} µs" for name, us in costs.items()))
+    own = costs["Keras's own"]
+    extra = (costs["recorded"] - costs["guarded"]) / args.every + costs["guarded"] - own
+    print(f"   so every {args.every} steps cost {extra:+.0f} µs a step in the compiled step, {extra / own:+.1%} "
+          "(the callback's reading and recording of each record come on top)")
     print(f"RESULT dynamics: ratio {ratio:.3f}")
 
 
