@@ -116,11 +116,38 @@ def test_a_diverging_run_stops_in_its_first_epoch_at_the_batch_plain_keras_finds
 
 
 @pytest.mark.keras
+def test_gradients_growing_step_over_step_warn_exploding_before_the_nan_stop(keras, digits, tmp_path):
+    x, labels = digits[:2]
+    model = model_of(keras, layers=[{"type": "Flatten"}, {"type": "Dense", "units": 10}],
+                     optimizer={"type": "SGD", "learning_rate": 10.0}, loss="mean_squared_error")
+    cb, _ = record(model, tmp_path, x, np.eye(10, dtype="float32")[labels], every=1)
+    assert [(w["kind"], w["layer"]) for w in cb.doc["warnings"]] == [("exploding", "dense"), ("nan", "dense")]
+    exploding, nan = cb.doc["warnings"]
+    grads = [s for s, g in zip(cb.doc["steps"], cb.doc["weights"][0]["grad_norm"]) if s["step"] <= exploding["step"]]
+    assert exploding["step"] < nan["step"] and len(grads) >= dynamics_warnings.EXPLODING_RECORDS + 1
+    kernel = cb.doc["weights"][0]["grad_norm"][:len(grads)]
+    assert kernel[-1] >= dynamics_warnings.EXPLODING_FACTOR * kernel[-1 - dynamics_warnings.EXPLODING_RECORDS]
+
+
+@pytest.mark.keras
+def test_a_rate_that_kills_relu_units_warns_dead_relu_naming_the_layer(keras, digits, tmp_path):
+    layers = [{"type": "Flatten"}, {"type": "Dense", "units": 64, "activation": "relu"},
+              {"type": "Dense", "units": 10, "activation": "softmax"}]
+    model = model_of(keras, layers=layers, optimizer={"type": "SGD", "learning_rate": 10.0})
+    cb, _ = record(model, tmp_path, *digits[:2], every=1)
+    dead = [w for w in cb.doc["warnings"] if w["kind"] == "dead_relu"]
+    assert [w["layer"] for w in dead] == [model.layers[1].name] and "LeakyReLU" in dead[0]["message"]
+    # Those units really output 0 for every input: none of the sample's activations is positive.
+    hidden = keras.ops.convert_to_numpy(model.layers[1](model.layers[0](digits[0][:256])))
+    assert np.mean((hidden > 0).sum(axis=0) == 0) >= dynamics_warnings.DEAD_FRACTION
+
+
+@pytest.mark.keras
 def test_a_deep_sigmoid_stack_warns_that_its_first_layers_vanish(keras, digits, tmp_path):
     layers = [{"type": "Flatten"}] + [{"type": "Dense", "units": 32, "activation": "sigmoid"}] * 12 + \
         [{"type": "Dense", "units": 10, "activation": "softmax"}]
     model = model_of(keras, layers=layers, optimizer={"type": "SGD", "learning_rate": 0.1})
-    cb, _ = record(model, tmp_path, *digits[:2], every=2, epochs=2)
+    cb, _ = record(model, tmp_path, *digits[:2], every=1)   # 16 records: one train function traced, not two
     dense = [layer.name for layer in model.layers if layer.weights]
     vanishing = [w["layer"] for w in cb.doc["warnings"] if w["kind"] == "vanishing"]
     assert dense[0] in vanishing and dense[1] in vanishing
@@ -178,7 +205,8 @@ def test_an_event_merges_after_the_stored_records_only():
     dynamics.append(stored, {"step": 7, "epoch": 1, "batch": 7, "loss": float("nan"), "learning_rate": 0.1}, [(7, 0, 0)])
     newer = dynamics.since(stored, 5)
     newer["warnings"] = [dynamics_warnings.nan_warning(1, 7, 7, float("nan"), "dense")]
-    doc = dynamics.answer(dynamics.load("/nonexistent") or dynamics.empty(2, [("dense", "kernel")]), [], 2)
+    doc = dynamics.answer(None, [], 2)
+    doc["weights"] = [{"layer": "dense", "name": "kernel", "grad_norm": [], "weight_norm": [], "update_norm": []}]
     for part in (dynamics.since(stored, 0), older, newer, newer):
         dynamics.merge(doc, part)
     assert [s["step"] for s in doc["steps"]] == [1, 3, 5, 7] and doc["weights"][0]["grad_norm"] == [1, 3, 5, 7]
