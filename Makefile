@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(PY) bench/runs.py
 	$(PY) bench/gallery.py
 	$(PY) bench/inside.py
+	$(PY) bench/dynamics.py
 	$(PY) bench/viewers.py
 	$(PY) bench/sweeps.py
 

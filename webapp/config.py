@@ -77,6 +77,9 @@ def load(env=None):
         "KD_MAX_PREVIEW_PIXELS": _int(env, "KD_MAX_PREVIEW_PIXELS", 8_000_000),
         # The most trials one sweep may plan (resumes included): each is a run, with its own files.
         "KD_MAX_TRIALS": _int(env, "KD_MAX_TRIALS", 200),
+        # The most records of training dynamics a run keeps (runs/dynamics.py): past it the stride doubles
+        # and every other record goes, so dynamics.json and GET /api/runs/ID/dynamics stay bounded.
+        "KD_DYNAMICS_MAX_STEPS": max(_int(env, "KD_DYNAMICS_MAX_STEPS", 500), 2),
         "KD_WARM_SPARE": env.get("KD_WARM_SPARE", "1") != "0",          # keep a trainer process ready
         # bench/runs.py: the trainer writes each callback's time per epoch to hook_times.json (runs/hook_times.py).
         "KD_TIME_CALLBACKS": env.get("KD_TIME_CALLBACKS", "0") == "1",

@@ -259,3 +259,33 @@ def test_train_with_a_bad_spec_shows_its_problems_and_starts_nothing(browser_pag
     assert page.url.endswith("/")
     assert len(api(live_server, "GET", "/api/runs")["runs"]) == runs_before
     screens("train-refused")
+
+
+def test_inside_fit_draws_the_update_strip_and_a_vanishing_warning_live(browser_page, live_server, screens):
+    page = browser_page
+    layers = [{"type": "Flatten"}] + [{"type": "Dense", "units": 32, "activation": "sigmoid"}] * 12 + \
+        [{"type": "Dense", "units": 10, "activation": "softmax"}]
+    deep = spec(name="deep sigmoid", model={"layers": layers},
+                compile={"optimizer": {"type": "SGD", "learning_rate": 0.1}, "loss": "categorical_crossentropy",
+                         "metrics": ["accuracy"]},
+                fit={"epochs": 500, "batch_size": 16, "dynamics": {"every": 2}})
+    run_id = api(live_server, "POST", "/api/runs", deep)["run"]["id"]
+    page.goto(f"/runs/{run_id}")
+    # One line per layer with weights (13 Dense), filling live as run_dynamics events arrive.
+    wait_attached(page, '#dynamics-ratio[data-layers="13"]:not([data-steps="0"])', RUN_WAIT_MS)
+    band = page.locator("#dynamics-ratio").evaluate("node => node.layout.shapes.map((s) => [s.y0, s.y1])")
+    assert band == [[1e-4, 1e-2]] and page.locator("#dynamics-ratio").evaluate("node => node.layout.yaxis.type") == "log"
+    warning = page.locator('#dynamics-warnings li[data-kind="vanishing"]').first
+    expect(warning).to_contain_text("he_normal", timeout=EPOCH_WAIT_MS)
+    expect(warning.locator("a")).to_have_text("dense")      # the first Dense layer, a link to it in the builder
+    expect(page.locator("#run-status")).to_have_attribute("data-status", "running")
+    # Once the loss chart exists (after epoch 1) the warnings are pinned on it.
+    wait_attached(page, '.chart[data-metric="loss"]:not([data-pins="0"])')
+    steps_drawn = int(page.locator("#dynamics-ratio").get_attribute("data-steps"))
+    wait_attached(page, f'#dynamics-ratio:not([data-steps="{steps_drawn}"])')   # still moving
+    expect(page.locator("#dynamics-explain")).to_contain_text("gradient")
+    screens("inside-fit")
+    api(live_server, "POST", f"/api/runs/{run_id}/stop", {})
+    warning.locator("a").click()
+    page.wait_for_url(re.compile(r"/$"))
+    expect(page.locator('.layer-card[data-asked="true"] .layer-name')).to_have_text("dense")

@@ -107,6 +107,7 @@ CASES = [
     ("inside saliency", "GET", "/api/runs/{run}/inside/0/saliency.png", None, "completed", shared(409)),
     ("first kernels", "GET", "/api/runs/{run}/kernels.png", None, "completed", shared(409)),
     ("weight histograms", "GET", "/api/runs/{run}/histograms", None, "completed", shared(200)),
+    ("training dynamics", "GET", "/api/runs/{run}/dynamics", None, "completed", shared(200)),
     ("inside view of an upload", "POST", "/api/runs/{run}/inside", "image", "completed", signed(409)),
     ("stop", "POST", "/api/runs/{run}/stop", None, "queued", owners(202)),
     ("continue", "POST", "/api/runs/{run}/continue", {"epochs": 1}, "completed", owners(202)),

@@ -120,6 +120,46 @@ def test_a_late_joiner_gets_the_whole_run_in_run_history(server):
     assert {"val_loss", "val_accuracy"} <= set(history["history"])
 
 
+def test_the_training_dynamics_stream_as_run_dynamics_and_read_back_whole(server):
+    fit = {"epochs": 2, "batch_size": 64, "validation": "test", "dynamics": {"every": 3}}
+    with Viewer(server.url, transport="websocket", auth=server.auth) as viewer:
+        run_id = server.start_run(spec(SHORT, name="dynamics", fit=fit))
+        assert viewer.subscribe(run_id) == {"ok": True}
+        viewer.wait(lambda v: any(d["run_id"] == run_id and d["status"] == "completed" for d in v.named("run_status")),
+                    what=f"the end of run {run_id}")
+    history, fresh = session(viewer.events, run_id)       # run_dynamics events take their seqs in order too
+    answer = server.get(f"/api/runs/{run_id}/dynamics").json()
+    steps_per_epoch = -(-1437 // 64)
+    assert answer["every"] == 3 and [s["step"] for s in answer["steps"]] == list(range(1, 2 * steps_per_epoch + 1, 3))
+    assert all(s["step"] == (s["epoch"] - 1) * steps_per_epoch + s["batch"] and s["loss"] > 0 and s["learning_rate"] == 0.001
+               for s in answer["steps"])
+    assert [(w["layer"], w["name"]) for w in answer["weights"]] == [(layer, name) for layer in ("dense", "dense_1")
+                                                                    for name in ("kernel", "bias")]
+    assert all(len(w[key]) == len(answer["steps"]) and all(v >= 0 for v in w[key])
+               for w in answer["weights"] for key in ("grad_norm", "weight_norm", "update_norm"))
+    # What the live events carried, assembled, is what the API answers (the run started after the subscribe).
+    live = [data for name, data in fresh if name == "run_dynamics"]
+    assert live and all(set(d) >= {"run_id", "seq", "steps", "weights", "warnings"} for d in live)
+    assert [s for d in live for s in d["steps"]] == answer["steps"] and answer["warnings"] == []
+    kernel = [v for d in live for v in d["weights"][0]["update_norm"]]
+    assert kernel == answer["weights"][0]["update_norm"]
+    # An epoch's run_dynamics events are pruned once dynamics.json holds them; the answer stays whole.
+    assert all(name != "run_dynamics" for name, _ in server_events(server, run_id))
+    assert "There is no run 999999" in server.get("/api/runs/999999/dynamics", expect=404).json()["error"]["message"]
+    for fit, field in (({"dynamics": {"every": 0}}, "fit.dynamics.every"),
+                       ({"find_lr": {"min_lr": 1.0, "max_lr": 0.1}}, "fit.find_lr.max_lr")):
+        refused = server.post("/api/runs", json=spec(SHORT, fit=fit), expect=422).json()
+        assert [e["field"] for e in refused["errors"]] == [field]
+
+
+def server_events(server, run_id):
+    """Give the (kind, payload) events the server's journal still stores for a run."""
+    from webapp.db.store import Store
+    from webapp.runs import journal
+
+    return journal.events_after(Store(f"sqlite:///{server.data_dir / 'dashboard.db'}"), run_id, 0)
+
+
 def test_a_viewer_that_reconnects_mid_run_misses_no_epoch(server):
     run_id = server.start_run(LONG)
     viewer = Viewer(server.url, transport="websocket", auth=server.auth).connect()

@@ -130,3 +130,17 @@ def test_run_needs_compile_and_fit_but_check_does_not():
 def test_junk_gives_spec_errors_not_crashes(junk):
     with pytest.raises(SpecError):
         validate(junk)
+
+
+def test_fit_dynamics_and_find_lr_are_canonical_and_every_mistake_names_its_field():
+    s = validate(MLP)
+    assert s.fit["dynamics"] == {"every": 50} and s.fit["find_lr"] is None
+    assert validate(spec(fit={"dynamics": False})).fit["dynamics"] is False
+    assert validate(spec(fit={"dynamics": {"every": 3}, "find_lr": {"steps": 40}})).fit["find_lr"] == \
+        {"min_lr": 1e-6, "max_lr": 1.0, "steps": 40}
+    cases = [({"dynamics": {"every": 0}}, "fit.dynamics.every"), ({"dynamics": {"every": "x"}}, "fit.dynamics.every"),
+             ({"dynamics": {"each": 5}}, "fit.dynamics.each"), ({"dynamics": 7}, "fit.dynamics"),
+             ({"find_lr": {"min_lr": 0}}, "fit.find_lr.min_lr"), ({"find_lr": {"steps": 10**6}}, "fit.find_lr.steps"),
+             ({"find_lr": {"min_lr": 0.1, "max_lr": 0.01}}, "fit.find_lr.max_lr"), ({"find_lr": [1]}, "fit.find_lr")]
+    for fit, field in cases:
+        assert [e["field"] for e in errors_of(spec(fit={"epochs": 1, **fit}))] == [field], fit

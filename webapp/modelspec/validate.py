@@ -137,14 +137,16 @@ def _check_validation(value, errors):
 
 
 def check_fit(data, compile_spec, errors):
-    """Give the canonical fit dict: epochs, batch_size, shuffle, validation and callbacks."""
+    """Give the canonical fit dict: epochs, batch_size, shuffle, validation, callbacks, dynamics and find_lr."""
     if not isinstance(data, dict):
         errors.append(FieldError(None, "fit", "fit must be an object with epochs, batch_size, validation..."))
         return None
     entry = catalog.Entry("fit", catalog.FIT, "")
-    plain = {k: v for k, v in data.items() if k not in ("validation", "callbacks")}
+    plain = {k: v for k, v in data.items() if k not in ("validation", "callbacks", "dynamics", "find_lr")}
     out = check_params(entry, plain, errors, None, "fit.", "fit")
     out["validation"] = _check_validation(data.get("validation", "test"), errors)
+    out["dynamics"] = _check_dynamics(data.get("dynamics"), errors)
+    out["find_lr"] = _check_find_lr(data.get("find_lr"), errors)
     callbacks = data.get("callbacks") or {}
     if not isinstance(callbacks, dict):
         errors.append(FieldError(None, "fit.callbacks", "fit.callbacks must be an object such as {\"early_stopping\": {\"patience\": 3}}."))
@@ -168,6 +170,36 @@ def check_fit(data, compile_spec, errors):
             errors.append(FieldError(None, f"fit.callbacks.{name}.monitor", f"{name} watches {show(cb.get('monitor'))}, "
                                      f"which this run will not log. It logs: {', '.join(keys)}."))
         out["callbacks"][name] = cb
+    return out
+
+
+def _check_dynamics(value, errors):
+    """Give fit.dynamics canonical: {"every": N} (null or true: the default N), or False (off)."""
+    if value is False:
+        return False
+    if value is None or value is True:
+        value = {}
+    if not isinstance(value, dict):
+        errors.append(FieldError(None, "fit.dynamics", "fit.dynamics must be an object such as {\"every\": "
+                                 f"{catalog.DYNAMICS_EVERY}}}, true, null or false; got {show(value)}."))
+        return {"every": catalog.DYNAMICS_EVERY}
+    return check_params(catalog.Entry("dynamics", catalog.DYNAMICS, ""), value, errors, None, "fit.dynamics.", "fit.dynamics")
+
+
+def _check_find_lr(value, errors):
+    """Give fit.find_lr canonical ({"min_lr", "max_lr", "steps"}, min_lr below max_lr), or None (a normal run)."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        value = {}
+    if not isinstance(value, dict):
+        errors.append(FieldError(None, "fit.find_lr", "fit.find_lr must be an object such as {\"min_lr\": 1e-6, "
+                                 f"\"max_lr\": 1, \"steps\": 100}}, or null; got {show(value)}."))
+        return None
+    out = check_params(catalog.Entry("find_lr", catalog.FIND_LR, ""), value, errors, None, "fit.find_lr.", "fit.find_lr")
+    if isinstance(out.get("min_lr"), float) and isinstance(out.get("max_lr"), float) and out["min_lr"] >= out["max_lr"]:
+        errors.append(FieldError(None, "fit.find_lr.max_lr", f"fit.find_lr.max_lr ({out['max_lr']:g}) must be above "
+                                 f"min_lr ({out['min_lr']:g}): the test raises the rate from min_lr to max_lr."))
     return out
 
 

@@ -153,7 +153,11 @@ class SaveEveryEpoch(keras.callbacks.Callback):
         cache_save_skipsets()
 
     def on_epoch_end(self, epoch, logs=None):
-        """Write the model to a temporary file and move it onto `path`."""
+        """Write the model to a temporary file and move it onto `path` (never weights a NaN has reached)."""
+        # Only a fit being stopped can end an epoch with weights that are not finite (a NaN stop), and then the
+        # file there, the last epoch's, is the last good model: checked then only, so other epochs pay nothing.
+        if self.model.stop_training and not all(np.isfinite(keras.ops.convert_to_numpy(w)).all() for w in self.model.weights):
+            return
         atomic_write(self.path, self.model.save)
 
 

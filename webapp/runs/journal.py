@@ -91,10 +91,30 @@ def add_epoch(store, run_id, epoch, logs, sent_at=None):
             values[epoch - 1:] = [logs.get(key)]
         run.history, run.epochs_done, run.progress = history, epoch, None
         event = _store(s, run, "run_epoch", {"epoch": epoch, "logs": logs, "sent_at": sent_at})
-        # Batch events of finished epochs are only progress: keep the journal small.
-        s.execute(delete(RunEvent).where(RunEvent.run_id == run_id, RunEvent.kind == "run_batch",
+        # Batch events of finished epochs are only progress, and their dynamics are in dynamics.json (written
+        # before the epoch was reported): keep the journal small.
+        s.execute(delete(RunEvent).where(RunEvent.run_id == run_id, RunEvent.kind.in_(("run_batch", "run_dynamics")),
                                          RunEvent.seq < event[1]["seq"]))
         return event
+
+
+def add_dynamics(store, run_id, data):
+    """Record a run_dynamics event: {"every", "steps", "weights", "warnings"} new since the last one (runs/dynamics.since)."""
+    with store.session() as s:
+        return _store(s, s.get(Run, run_id), "run_dynamics", data)
+
+
+def dynamics_events(store, run_id):
+    """Give the payloads of a run's stored run_dynamics events (those of its unfinished epoch), in order."""
+    with store.session() as s:
+        return list(s.scalars(select(RunEvent.payload).where(RunEvent.run_id == run_id, RunEvent.kind == "run_dynamics")
+                              .order_by(RunEvent.seq)))
+
+
+def drop_dynamics(store, run_id):
+    """Forget a run's stored run_dynamics events (a new fit starts from dynamics.json, which holds what they held)."""
+    with store.session() as s:
+        s.execute(delete(RunEvent).where(RunEvent.run_id == run_id, RunEvent.kind == "run_dynamics"))
 
 
 def add_batch(store, run_id, data):

@@ -130,7 +130,8 @@ class LocalExecutor:
     """
 
     def __init__(self, settings, on_event, on_exit, grace_s=30.0, warm=True):
-        self.settings = {k: settings.get(k) for k in ("KD_DATA_DIR", "KD_DATABASE_URL", "KD_TIME_CALLBACKS")}
+        self.settings = {k: settings.get(k) for k in ("KD_DATA_DIR", "KD_DATABASE_URL", "KD_TIME_CALLBACKS",
+                                                             "KD_DYNAMICS_MAX_STEPS")}
         self.on_event, self.on_exit = on_event, on_exit
         self.grace_s, self.warm_spare = grace_s, warm
         self._spare = None

@@ -17,7 +17,7 @@ from . import journal
 # The web layer's names (web/events.py; a test checks they agree): the namespace and a run's room.
 NAMESPACE = "/runs"
 SETTINGS = ("KD_DATA_DIR", "KD_DATABASE_URL", "KD_REDIS_URL", "KD_RQ_QUEUE", "KD_SOCKETIO_CHANNEL",
-            "KD_RUN_TIMEOUT_S", "KD_WORKER_HEARTBEAT_S", "KD_STOP_GRACE_S", "KD_WARM_SPARE")
+            "KD_RUN_TIMEOUT_S", "KD_WORKER_HEARTBEAT_S", "KD_STOP_GRACE_S", "KD_WARM_SPARE", "KD_DYNAMICS_MAX_STEPS")
 _settings = {}
 
 

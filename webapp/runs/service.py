@@ -66,7 +66,8 @@ class RunService:
         with self.store.session() as s:
             run = Run(name=spec.name or f"{spec.dataset}-{len(spec.layers)}-layers", owner_id=owner_id,
                       status="queued", dataset=spec.dataset, spec=spec.to_dict(), summary=summary,
-                      epochs_planned=spec.fit["epochs"], history={}, sweep_id=sweep_id, sweep_trial=trial)
+                      epochs_planned=1 if spec.fit["find_lr"] else spec.fit["epochs"], history={},
+                      sweep_id=sweep_id, sweep_trial=trial)   # a range test trains its steps as one epoch
             s.add(run)
         self._emit(journal.announce(self.store, run.id))
         self.schedule()
@@ -155,6 +156,9 @@ class RunService:
             run = self._run(run_id)
             if run.status not in journal.ENDED:
                 raise RunError(409, f"Run {run_id} is {run.status}; stop it or wait until it ends to continue it.")
+            if ((run.spec or {}).get("fit") or {}).get("find_lr"):
+                raise RunError(409, f"Run {run_id} was a learning-rate range test, whose weights are thrown away: "
+                                    "start a run at its suggested rate instead.")
             self.check_queue(run.owner_id)
             saved = paths.artifact(self.data_dir, run_id, paths.MODEL).exists()
             if run.epochs_done and not saved:

@@ -21,7 +21,7 @@ from ..modelspec import build
 from ..modelspec.exporters import train_script
 from ..modelspec.validate import validate
 from ..db.store import Run, Store
-from . import feed, hook_times, journal, paths, startup
+from . import dynamics, feed, hook_times, journal, lr_range, paths, startup
 from .paths import atomic_write
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class Publisher:
         self._thread.start()
 
     def __call__(self, kind, data):
-        """Queue a "batch" or "epoch" event."""
+        """Queue a "batch", "epoch" or "dynamics" event."""
         self._queue.put((kind, data))
 
     def _loop(self):
@@ -51,6 +51,8 @@ class Publisher:
         """Store one event in the journal and send it (on the publisher's thread)."""
         if kind == "epoch":
             event = journal.add_epoch(self.store, self.run_id, data["epoch"], data["logs"], data.get("sent_at"))
+        elif kind == "dynamics":
+            event = journal.add_dynamics(self.store, self.run_id, data)
         else:
             event = journal.add_batch(self.store, self.run_id, data)
         self.send(event)
@@ -88,9 +90,12 @@ def prepare(data, num_classes, label_mode):
 
 
 def new_model(spec, dataset):
-    """Give the spec's model, compiled with its optimizer, loss and metrics."""
+    """Give the spec's model, compiled with its optimizer, loss and metrics (a range test's at its first rate, unscheduled)."""
     model = build.build_model(spec, dataset["input_shape"], name=_model_name(spec.name))
-    optimizer = build.make_optimizer(spec.compile["optimizer"])
+    chosen = spec.compile["optimizer"]
+    if spec.fit and spec.fit.get("find_lr"):   # the range test sets the rate of every batch itself
+        chosen = {**{k: v for k, v in chosen.items() if k != "schedule"}, "learning_rate": spec.fit["find_lr"]["min_lr"]}
+    optimizer = build.make_optimizer(chosen)
     model.compile(optimizer=optimizer, loss=spec.compile["loss"], metrics=list(spec.compile["metrics"]))
     return model
 
@@ -157,8 +162,12 @@ def _fit(store, run_id, settings, publisher, should_stop, worker=None):
     train_data, validation_data = feed.fit_inputs(data.x_train, y, data.x_test, y_test, fit, scale)
     if should_stop():
         return "stopped", None
+    watcher = watch_dynamics(model, spec, folder, publisher, store, run_id, settings)
+    if fit["find_lr"]:
+        return range_test(model, fit["find_lr"], folder, train_data, watcher, progress, publisher)
     sample = EpochSample(folder / predictions.EPOCH_FILE, x_test, data.y_test, batch_size=fit["batch_size"])
-    callbacks = fit_callbacks(spec, folder, progress, sample, inside_recorders(folder, x_test, sample.predict))
+    recorders = inside_recorders(folder, x_test, sample.predict) + ([watcher] if watcher else [])
+    callbacks = fit_callbacks(spec, folder, progress, sample, recorders)
     if settings.get("KD_TIME_CALLBACKS"):
         callbacks = timed(keras, callbacks, folder, publisher)
     # train() runs only in a process that trains this one run and exits (runs/local.py, rq_worker.py).
@@ -170,13 +179,61 @@ def _fit(store, run_id, settings, publisher, should_stop, worker=None):
     model.fit(train_data, epochs=epochs_planned, initial_epoch=epochs_done if resume else 0, shuffle=False,
               verbose=0, callbacks=callbacks, validation_data=validation_data)
     publisher.close()
-    epochs = save_artifacts(store, run_id, model, folder)
+    return _ended(store, run_id, model, folder, progress, watcher, x_test, data.y_test, fit["batch_size"])
+
+
+def _ended(store, run_id, model, folder, progress, watcher, x_test, y_test, batch_size):
+    """Save what the fit left and give (status, error): a NaN keeps the last good weights and fails the run."""
+    failure = watcher.failure if watcher else None
+    # A NaN step's update is never applied (fit_dynamics), so the weights are the last good ones, unless an
+    # unrecorded step applied a gradient that overflowed or the dynamics were off: then the last epoch's
+    # model.keras stays as it is.
+    epochs = save_artifacts(store, run_id, model if _finite(model) else None, folder)
+    if failure:
+        return "failed", failure
     if progress.nan_at:
         epoch, batch = progress.nan_at
         return "failed", (f"The loss became NaN at epoch {epoch}, batch {batch}, so training stopped "
                           "(TerminateOnNaN). Try a lower learning_rate, clipnorm, or BatchNormalization.")
     # After the save, from the same weights: the gallery shows what the downloaded model.keras predicts.
-    save_predictions(model, x_test, data.y_test, folder, epochs, fit["batch_size"])
+    save_predictions(model, x_test, y_test, folder, epochs, batch_size)
+    return ("stopped" if progress.stopped_by_user else "completed"), None
+
+
+def _finite(model):
+    """Say whether every weight of the model is finite."""
+    import numpy as np
+
+    return all(np.isfinite(np.asarray(w)).all() for w in model.get_weights())
+
+
+def watch_dynamics(model, spec, folder, publisher, store, run_id, settings):
+    """Give the run's TrainingDynamics callback on its instrumented model, or None when fit.dynamics is off.
+
+    A range test records every step (it needs each batch's loss), whatever fit.dynamics says.
+    """
+    from . import fit_dynamics
+    from .dynamics_callbacks import TrainingDynamics
+
+    find_lr = spec.fit["find_lr"]
+    every = 1 if find_lr else (spec.fit["dynamics"] or {}).get("every")
+    if not every:
+        return None
+    journal.drop_dynamics(store, run_id)   # a fit starts from dynamics.json: what an earlier fit streamed is in it
+    probe = fit_dynamics.instrument(model, every)
+    return TrainingDynamics(probe, publisher, folder / dynamics.FILE, most=settings.get("KD_DYNAMICS_MAX_STEPS")
+                            or dynamics.MOST, stop_on_nan=not find_lr)
+
+
+def range_test(model, find_lr, folder, train_data, watcher, progress, publisher):
+    """Train the range test's batches, the rate rising at each, and give (status, None); no weights are kept."""
+    from .dynamics_callbacks import LearningRateRangeTest
+
+    test = LearningRateRangeTest(watcher.probe, folder / lr_range.FILE, **find_lr)
+    gc.freeze()
+    model.fit(train_data.repeat(), epochs=1, steps_per_epoch=find_lr["steps"], shuffle=False, verbose=0,
+              callbacks=[test, watcher, progress])
+    publisher.close()
     return ("stopped" if progress.stopped_by_user else "completed"), None
 
 
@@ -190,9 +247,10 @@ def timed(keras, callbacks, folder, publisher):
 
 
 def save_artifacts(store, run_id, model, folder):
-    """Write model.keras, model.json and history.csv, each atomically; give the epochs done."""
-    atomic_write(folder / paths.MODEL, model.save)
-    atomic_write(folder / paths.MODEL_JSON, lambda p: Path(p).write_text(model.to_json()))
+    """Write model.keras, model.json (unless model is None) and history.csv, each atomically; give the epochs done."""
+    if model is not None:
+        atomic_write(folder / paths.MODEL, model.save)
+        atomic_write(folder / paths.MODEL_JSON, lambda p: Path(p).write_text(model.to_json()))
     with store.session() as s:
         run = s.get(Run, run_id)
         history, epochs = run.history or {}, run.epochs_done

@@ -3,7 +3,7 @@
 from sqlalchemy import func, select
 
 from ..db.store import Action, Run, User
-from . import paths
+from . import dynamics, journal, lr_range, paths
 
 LIST_FIELDS = ("id", "name", "status", "dataset", "epochs_done", "epochs_planned", "error")
 
@@ -38,7 +38,30 @@ def run_json(session, run, data_dir, detail=True):
         out.update(spec=run.spec, summary=run.summary, history=run.history or {}, progress=run.progress,
                    artifacts=paths.existing_artifacts(data_dir, run.id),
                    actions=run_actions(session, run.id))
+        if _fit_of(run).get("find_lr"):   # a learning-rate range test: its answer once it has ended
+            out["lr_finder"] = lr_range.load(paths.run_dir(data_dir, run.id))
     return out
+
+
+def _fit_of(run):
+    return (run.spec or {}).get("fit") or {}
+
+
+def dynamics_json(store, data_dir, run_id):
+    """Give GET /api/runs/ID/dynamics: dynamics.json with the run_dynamics events stored after it; None for no run.
+
+    The events are read first: an epoch end between the two reads writes the file and prunes the
+    events, so the file then holds them; what is stored after the read reaches a subscribed viewer live.
+    """
+    with store.session() as s:
+        run = s.get(Run, run_id)
+        if run is None:
+            return None
+        fit = _fit_of(run)
+    events = journal.dynamics_events(store, run_id)
+    stored = dynamics.load(paths.run_dir(data_dir, run_id) / dynamics.FILE)
+    every = 1 if fit.get("find_lr") else (fit.get("dynamics") or {}).get("every", 0)
+    return dynamics.answer(stored, events, every)
 
 
 def run_actions(session, run_id):

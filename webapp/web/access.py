@@ -43,7 +43,7 @@ RULES = {
     "api.list_datasets": READ, "api.dataset": READ, "api.image": READ_IMAGE, "api.upload": MEMBER,
     "api.delete_dataset": OWNER,
     "api.samples": READ, "api.pixel_stats": READ, "api.mean_image": READ, "api.download": READ, "api.augment": READ,
-    "api.list_runs": READ, "api.get_run": READ_RUN, "api.artifact": READ_RUN,
+    "api.list_runs": READ, "api.get_run": READ_RUN, "api.artifact": READ_RUN, "api.dynamics": READ_RUN,
     "api.predictions": READ_RUN, "api.confusion": READ_RUN, "api.sample": READ_RUN, "api.predict": READ,
     "api.predictions_sprite": READ_RUN, "api.sample_sprite": READ_RUN,
     "api.inside_view": READ_RUN, "api.inside_layer": READ_RUN, "api.inside_saliency": READ_RUN,

@@ -123,9 +123,24 @@ export function epochLayout({ title, yTitle, range, fromZero = false, showLegend
 }
 
 /** Give a run chart's layout; loss and learning rate from zero: a constant rate then reads as a flat line, not noise. */
-function layout(group, range) {
-  return epochLayout({ title: group.title, yTitle: group.id, range, fromZero: group.id === "loss" || ALONE.has(group.id),
-    showLegend: group.keys.length > 1 });
+function layout(group, range, pins = []) {
+  return { ...epochLayout({ title: group.title, yTitle: group.id, range, fromZero: group.id === "loss" || ALONE.has(group.id),
+    showLegend: group.keys.length > 1 }), ...pinLayout(pins) };
+}
+
+const PIN_COLORS = { nan: "#c62828", exploding: "#d84315", vanishing: "#8e6c00", dead_relu: "#6b4fbb" };
+
+/**
+ * Give the shapes and annotations that pin warnings to a chart: a dashed line at each pin's x and a
+ * mark above it whose hover text is the warning. pins: [{x (epochs, fractional), kind, text}].
+ */
+export function pinLayout(pins) {
+  return {
+    shapes: pins.map((p) => ({ type: "line", xref: "x", yref: "paper", x0: p.x, x1: p.x, y0: 0, y1: 1,
+      line: { color: PIN_COLORS[p.kind] || "#8e6c00", width: 1.5, dash: "dot" } })),
+    annotations: pins.map((p) => ({ xref: "x", yref: "paper", x: p.x, y: 1, yanchor: "bottom", showarrow: false,
+      text: "⚠", font: { color: PIN_COLORS[p.kind] || "#8e6c00", size: 13 }, hovertext: plotlyText(p.text) })),
+  };
 }
 
 export const CONFIG = {
@@ -154,6 +169,22 @@ export class RunCharts {
     this.shown = 0;   // the last epoch the x axes show
     this.groups = null;   // none drawn yet: the first draw builds the chart elements
     this.nodes = new Map();
+    this.pins = [];   // warnings pinned to the loss chart (setPins)
+  }
+
+  /** Give the x range that shows epochs 1..last and every pin (a warning in epoch 1 sits left of 1). */
+  range(last) {
+    const [lo, hi] = xRange(last);
+    return [Math.min(lo, ...this.pins.map((p) => p.x - 0.1)), hi];
+  }
+
+  /** Pin warnings to the loss chart: [{x, kind, text}], x in epochs (epoch - 1 + batch / steps). */
+  setPins(pins) {
+    this.pins = pins;
+    const node = this.nodes.get("loss");
+    if (!node) return;
+    plotly().relayout(node, { ...pinLayout(pins), ...xAxis(this.range(this.shown)) });
+    node.dataset.pins = String(pins.length);
   }
 
   /** Give the number of epochs drawn. */
@@ -171,16 +202,18 @@ export class RunCharts {
     if (!same) this.rebuildNodes(wanted);
     const n = this.epochCount;
     this.shown = shownEpochs(this.planned, n);
-    const range = xRange(this.shown);
+    const range = this.range(this.shown);
     for (const group of this.groups) {
       const node = this.nodes.get(group.id);
       // Copies: Plotly keeps the arrays it is given and extendTraces appends to them.
       const traces = group.keys.map((key) => ({
         ...traceStyle(key, this.shown), x: epochs(this.history[key].length), y: [...this.history[key]],
       }));
+      const pins = group.id === "loss" ? this.pins : [];
       // react() updates in place: a redraw (e.g. after a reconnect) does not flash or move the page.
-      plotly().react(node, traces, layout(group, range), CONFIG);
+      plotly().react(node, traces, layout(group, range, pins), CONFIG);
       node.dataset.points = String(n);
+      if (group.id === "loss") node.dataset.pins = String(pins.length);
     }
     this.container.dataset.epochs = String(n);
   }
@@ -233,7 +266,7 @@ export class RunCharts {
     const modeChanges = traceMode(last) !== traceMode(this.shown);
     this.shown = last;
     for (const [id, node] of this.nodes) {
-      plotly().relayout(node, xAxis(xRange(last)));
+      plotly().relayout(node, xAxis(this.range(last)));
       if (modeChanges) {
         const group = this.groups.find((g) => g.id === id);
         plotly().restyle(node, { mode: traceMode(last) }, group.keys.map((_, i) => i));

@@ -6,6 +6,7 @@
 import { ApiError, postJSON } from "./api.js";
 import { byId, el, replaceChildren } from "./dom.js";
 import { clearErrors, placeErrors } from "./field-errors.js";
+import { RANGE_TEST_SUFFIX } from "./spec.js";
 import { fieldText, pathLabel } from "./sweep-space.js";
 
 const LOWER_IS_BETTER = /loss|error/;
@@ -51,24 +52,24 @@ function splitErrors(errors) {
   return out;
 }
 
-/** Start a run of the spec and open its page; a refused spec shows its errors (viewers get no button). */
+/** Start a run of the spec (Train), or a learning-rate range test of it, and open its page; a refused spec shows its errors. */
 function wireTrain(ctx) {
-  const button = byId("train-button");
+  const buttons = [byId("train-button"), byId("find-lr-button")];
   const status = byId("train-status");
   if (ctx.me && ctx.me.role === "viewer") {
     // The server would refuse it (403): say so instead of offering a button that cannot work.
-    button.disabled = true;
+    for (const button of buttons) button.disabled = true;
     status.textContent = "Viewers build and check models; members and admins start runs.";
     return;
   }
-  button.addEventListener("click", async () => {
-    button.disabled = true;
+  const start = async (body) => {
+    for (const button of buttons) button.disabled = true;
     status.textContent = "starting…";
     try {
-      const result = await postJSON("/api/runs", ctx.getSpec());
+      const result = await postJSON("/api/runs", body);
       window.location.assign(`/runs/${result.run.id}`);
     } catch (error) {
-      button.disabled = false;
+      for (const button of buttons) button.disabled = false;
       if (error instanceof ApiError && error.status === 422 && error.body && Array.isArray(error.body.errors)) {
         status.textContent = "fix the problems shown first";
         ctx.showProblems(error.body.errors);
@@ -76,6 +77,13 @@ function wireTrain(ctx) {
         status.textContent = `Could not start the run: ${error.message}`;
       }
     }
+  };
+  buttons[0].addEventListener("click", () => start(ctx.getSpec()));
+  buttons[1].addEventListener("click", () => {
+    const spec = ctx.getSpec();
+    // The test's defaults (GET /api/layers "find_lr"): its page suggests a rate, and "Use this rate" comes back here.
+    start({ ...spec, name: `${(spec.name || "model").slice(0, 100 - RANGE_TEST_SUFFIX.length)}${RANGE_TEST_SUFFIX}`,
+      fit: { ...spec.fit, find_lr: {} } });
   });
 }
 

@@ -235,9 +235,21 @@ export function saveSpace(space) {
   }
 }
 
-/** Hand a spec to the builder (as its saved work, with no field searched) and open it. */
-export function openInBuilder(spec) {
+const ASKED_LAYER = "kd-open-layer";
+/** What the builder's "Find a learning rate" adds to the name of the range test it starts ("Use this rate" takes it off). */
+export const RANGE_TEST_SUFFIX = " · learning-rate test";
+
+/** Hand a spec to the builder (as its saved work, with no field searched) and open it; `layer`: a layer name to show. */
+export function openInBuilder(spec, layer = null) {
   save(spec);
   saveSpace({});
+  if (layer) sessionStorage.setItem(ASKED_LAYER, layer);
   window.location.assign("/");
+}
+
+/** Give the layer name another page asked the builder to show (once), or null. */
+export function askedLayer() {
+  const layer = sessionStorage.getItem(ASKED_LAYER);
+  sessionStorage.removeItem(ASKED_LAYER);
+  return layer;
 }

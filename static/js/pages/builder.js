@@ -11,7 +11,7 @@ import { branch, mergeAt, removeLayer } from "../lib/graph-edit.js";
 import { drawGraph } from "../lib/graph-view.js";
 import { renderCompile, renderFit } from "../lib/settings-form.js";
 import {
-  defaultFit, indexCatalog, loadSaved, loadSavedSpace, newLayer, normalizeCompile, normalizeSpec, presetSpec, save,
+  askedLayer, defaultFit, indexCatalog, loadSaved, loadSavedSpace, newLayer, normalizeCompile, normalizeSpec, presetSpec, save,
   saveSpace, withAugmentation, withDefaults,
 } from "../lib/spec.js";
 import { showFailedSummary, showStatus, showSummary } from "../lib/summary.js";
@@ -301,6 +301,18 @@ function wireLayers() {
   });
 }
 
+/** Scroll to and focus the layer a run page's warning named (lib/spec.js askedLayer), if any. */
+function showAskedLayer() {
+  const name = askedLayer();
+  const card = name && [...layerList.querySelectorAll(".layer-card")]
+    .find((c) => c.querySelector(".layer-name").textContent === name);
+  if (!card) return;
+  card.scrollIntoView({ block: "center" });
+  card.dataset.asked = "true";
+  const field = card.querySelector("input, select");
+  if (field) field.focus({ preventScroll: true });
+}
+
 /** Say whether a layer type merges two or more inputs (Add, Concatenate...). */
 function isMerge(type) {
   const entry = cat.layers.get(type);
@@ -317,3 +329,4 @@ setupExport(() => spec);
 drawAll();
 save(spec);
 requestCheck();
+showAskedLayer();

@@ -6,6 +6,7 @@
 import { getJSON, postJSON, sharing } from "../lib/api.js";
 import { RunCharts } from "../lib/charts.js";
 import { byId, el } from "../lib/dom.js";
+import { FitDynamics } from "../lib/dynamics-view.js";
 import { WeightHistograms } from "../lib/histogram-chart.js";
 import { ACTIVE, CAN_CONTINUE, CAN_STOP, localTime, setBadge, statusText } from "../lib/run-format.js";
 import { mayControl, showActions, wireCount, wireDelete, wireRename, wireShare } from "../lib/run-manage.js";
@@ -48,6 +49,20 @@ const continueEpochs = byId("continue-epochs");
 const actionError = byId("action-error");
 const histograms = new WeightHistograms(byId("histograms"), byId("histograms-note"), shared(`${runUrl}/histograms`),
   byId("histograms-latest"));
+const inside = new FitDynamics({
+  ratio: byId("dynamics-ratio"), grads: byId("dynamics-grads"), rate: byId("dynamics-rate"),
+  warnings: byId("dynamics-warnings"), explain: byId("dynamics-explain"), note: byId("dynamics-note"),
+  finder: byId("lr-finder"), finderNote: byId("lr-finder-note"), useRate: byId("use-rate"),
+}, shared(`${runUrl}/dynamics`), run.spec || {}, pinWarnings);
+
+/** Pin the dynamics' warnings on the loss chart, each where it happened (its epoch plus batch / steps). */
+function pinWarnings(warnings, steps) {
+  charts.setPins(warnings.map((w) => {
+    const batches = steps.filter((s) => s.epoch === w.epoch).map((s) => s.batch);
+    const perEpoch = Math.max(w.batch, (view.progress && view.progress.steps) || 0, ...batches);
+    return { x: w.epoch - 1 + w.batch / perEpoch, kind: w.kind, text: `${w.kind}: ${w.message}` };
+  }));
+}
 
 /** Draw the parts that never change: name, id, dataset, model summary and settings. */
 function drawFixed() {
@@ -104,7 +119,8 @@ function drawStatus() {
   if (view.awaiting !== view.status) view.awaiting = null;
   const waiting = view.busy || view.awaiting !== null;
   stopButton.disabled = waiting || !CAN_STOP.has(view.status);
-  const canContinue = !waiting && CAN_CONTINUE.has(view.status);
+  // A range test's weights are thrown away: there is nothing to continue from (the server answers 409).
+  const canContinue = !waiting && CAN_CONTINUE.has(view.status) && !(run.spec && run.spec.fit && run.spec.fit.find_lr);
   continueButton.disabled = !canContinue;
   continueEpochs.disabled = !canContinue;
   const deleteButton = document.getElementById("delete-button");
@@ -209,6 +225,7 @@ function applyRun(fresh) {
   Object.assign(run, { started_at: fresh.started_at, finished_at: fresh.finished_at, artifacts: fresh.artifacts,
     actions: fresh.actions ?? run.actions, name: fresh.name ?? run.name });
   drawName();
+  if (fresh.lr_finder) inside.setFinder(fresh.lr_finder);
   if (typeof fresh.last_seq === "number" && fresh.last_seq > watch.lastSeq) {
     watch.skipTo(fresh.last_seq);
     onHistory(fresh);
@@ -284,7 +301,11 @@ drawTimes();
 startLog();
 onHistory(run);
 histograms.follow(byId("histograms").closest("section"));
-const watch = watchRun(run.id, { onHistory, onStatus, onBatch, onEpoch, onConnection },
-  page.share ? { auth: { share: page.share } } : {});
+inside.setFinder(run.lr_finder);
+// Each run_history (a connection or a reconnect) fetches the dynamics again: events missed meanwhile are in it.
+const watch = watchRun(run.id, {
+  onHistory: (payload) => { onHistory(payload); inside.load(); },
+  onStatus, onBatch, onEpoch, onConnection, onDynamics: (payload) => inside.add(payload),
+}, page.share ? { auth: { share: page.share } } : {});
 window.addEventListener("pagehide", () => watch.close());
 setInterval(() => { if (view.status === "queued") refreshRun(); }, QUEUE_POLL_MS);

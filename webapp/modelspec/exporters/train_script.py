@@ -95,6 +95,9 @@ def _header(spec, dataset, fit):
         "Run it with `python train.py`; `--epochs N` and `--batch-size N` override the run's settings.",
         "It writes model.keras (the trained model)" + (" and best.keras (the best epoch)." if checkpoint else "."),
     ]
+    if fit.get("find_lr"):   # the dashboard's instrumentation (dynamics, the range test) is never exported
+        doc += ["", "The dashboard's run was a learning-rate range test (fit.find_lr); this script trains",
+                "normally, at the learning rate of compile.optimizer."]
     arguments = [
         f'parser.add_argument("--epochs", type=int, default={literal(fit.get("epochs", 1))}, help="passes over the training data")',
         f'parser.add_argument("--batch-size", type=int, default={literal(fit.get("batch_size", 32))}, '

@@ -1,4 +1,4 @@
-"""Runs: create, list, read, stop, continue, rename, delete, share, and download artifacts."""
+"""Runs: create, list, read, their training dynamics, stop, continue, rename, delete, share, and download artifacts."""
 
 from flask import jsonify, request, send_from_directory, url_for
 from flask_login import current_user
@@ -60,6 +60,16 @@ def list_runs():
 def get_run(run_id):
     """Give one run: status, spec, history, summary, artifacts."""
     return jsonify({"run": _run_or_404(run_id)})
+
+
+@bp.get("/runs/<int:run_id>/dynamics")
+def dynamics(run_id):
+    """Give the training dynamics: recorded steps, each weight's norms lined up with them, the warnings."""
+    kd = services()
+    answer = views.dynamics_json(kd.store, kd.data_dir, run_id)
+    if answer is None:
+        raise RunError(404, f"There is no run {run_id}.")
+    return jsonify(answer)
 
 
 @bp.post("/runs/<int:run_id>/stop")
