@@ -84,6 +84,38 @@ def test_plain_sgd_moves_each_weight_by_rate_times_gradient_and_the_saved_model_
 
 
 @pytest.mark.keras
+@pytest.mark.parametrize("every", [1, 3])
+def test_the_instrumented_steps_train_exactly_as_kerass_own_train_step(keras, digits, tmp_path, every):
+    # fit_dynamics rebuilds Keras's TensorFlow train step from private parts (`_make_function`,
+    # `_compute_loss`, `_loss_tracker`, `_call_has_training_arg`, keras.src's loss unscaling): this
+    # pins that, with Adam and dropout, it gives Keras's own weights, loss and metrics, step for step.
+    layers = [{"type": "Flatten"}, {"type": "Dense", "units": 32, "activation": "relu"},
+              {"type": "Dropout", "rate": 0.2}, {"type": "Dense", "units": 10, "activation": "softmax"}]
+    x, y, x_val, y_val = digits[0], digits[1], digits[2][:64], digits[3][:64]
+    results = []
+    for instrumented in (False, True):
+        model = model_of(keras, layers=layers, optimizer={"type": "Adam", "learning_rate": 0.01})
+        keras.utils.set_random_seed(7)   # the same dropout masks in both fits
+        if instrumented:
+            from webapp.runs import fit_dynamics
+            from webapp.runs.dynamics_callbacks import TrainingDynamics
+
+            callbacks = [TrainingDynamics(fit_dynamics.instrument(model, every), lambda kind, data: None,
+                                          tmp_path / dynamics.FILE)]
+        else:
+            callbacks = []
+        history = model.fit(x, y, epochs=2, batch_size=32, shuffle=False, verbose=0, callbacks=callbacks,
+                             validation_data=(x_val, y_val))
+        results.append((history.history, [w.numpy() for w in model.trainable_weights]))
+    (plain_logs, plain_weights), (logs, weights) = results
+    assert logs.keys() == plain_logs.keys()
+    for key in plain_logs:
+        np.testing.assert_allclose(logs[key], plain_logs[key], rtol=1e-5, err_msg=key)
+    for got, want in zip(weights, plain_weights, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.keras
 def test_with_momentum_the_update_is_larger_than_rate_times_gradient(keras, digits, tmp_path):
     model = model_of(keras, optimizer={"type": "SGD", "learning_rate": 0.05, "momentum": 0.9})
     record(model, tmp_path, *digits[:2], every=1)
