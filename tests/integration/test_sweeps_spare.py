@@ -50,8 +50,14 @@ def test_the_next_trial_trains_in_a_spare_warmed_while_the_previous_one_trained(
         second = wait_until(lambda: trial_run(1), 240, "trial 1's run")
         run = wait_until(lambda: (r := get(client, second))["status"] != "queued" and r, 240, "trial 1 starting")
         assert run["status"] == "running", run["error"]
-        with kd.store.session() as s:
-            assert s.get(Run, second).worker.endswith(f":{spare.process.pid}")   # that spare trains it
+
+        def worker():
+            """Give the run's `worker`, which its trainer writes as it begins (after the executor said running)."""
+            with kd.store.session() as s:
+                return s.get(Run, second).worker
+
+        named = wait_until(worker, 120, "trial 1's trainer naming itself")
+        assert named.endswith(f":{spare.process.pid}")   # that spare trains it
         assert client.post(f"/api/sweeps/{sweep_id}/stop").status_code == 202
         wait_until(lambda: client.get(f"/api/sweeps/{sweep_id}").get_json()["sweep"]["status"] == "stopped", 120,
                    "the sweep stopping")
