@@ -12,6 +12,7 @@ from tests.security.conftest import a_run
 from webapp import create_app
 from webapp.predict import inside
 from webapp.runs import paths, weight_histograms
+from webapp.runs.paths import json_text, read_json
 from webapp.runs.epochs_kept import MOST
 
 EPOCHS = 300
@@ -40,10 +41,10 @@ def test_weight_histograms_keep_at_most_MOST_epochs_in_a_file_that_stops_growing
         model.layers[0].kernel.assign(rng.normal(size=(4, 8)) * (1 + epoch / 100))   # weights that move
         hist.on_epoch_end(epoch, {})
         sizes[epoch + 1] = path.stat().st_size
-        for layer in weight_histograms.load(path)["layers"] if epoch % 37 == 0 else ():
+        for layer in read_json(path)["layers"] if epoch % 37 == 0 else ():
             for weight in layer["weights"]:
                 assert_thinned([e["epoch"] for e in weight["epochs"]], epoch + 1)
-    for layer in weight_histograms.load(path)["layers"]:
+    for layer in read_json(path)["layers"]:
         for weight in layer["weights"]:
             assert_thinned([e["epoch"] for e in weight["epochs"]], EPOCHS)
     assert max(sizes.values()) <= 1.5 * sizes[MOST]
@@ -74,7 +75,7 @@ def long_runs_histograms(tensors=10):
         layers = [(f"dense_{i}", [("kernel", rng.normal(size=(16, 16)))]) for i in range(tensors)]
         weight_histograms.record(doc, epoch, layers)
         if epoch == 1:
-            one_epoch = len(weight_histograms.dumps(doc))
+            one_epoch = len(json_text(doc))
     return doc, one_epoch
 
 
@@ -84,7 +85,7 @@ def test_the_histograms_GET_of_a_long_run_is_small_and_quick(tmp_path):
     run_id = a_run(app, "admin")
     doc, one_epoch = long_runs_histograms()
     folder = paths.run_dir(app.extensions["kd"].data_dir, run_id, create=True)
-    (folder / weight_histograms.FILE).write_text(weight_histograms.dumps(doc))
+    (folder / weight_histograms.FILE).write_text(json_text(doc))
     started = time.process_time()
     answer = client.get(f"/api/runs/{run_id}/histograms")
     spent = time.process_time() - started

@@ -14,6 +14,7 @@ from webapp.datasets.data import BUILTIN
 from webapp.modelspec.build import init_keras
 from webapp.modelspec.validate import validate
 from webapp.runs import dynamics, dynamics_warnings, lr_range
+from webapp.runs.paths import read_json
 
 DIGITS = BUILTIN["digits"]
 SAMPLES = 512
@@ -65,7 +66,7 @@ def record(model, folder, x, y, every, epochs=1, batch_size=32, **kwargs):
 def test_plain_sgd_moves_each_weight_by_rate_times_gradient_and_the_saved_model_has_the_last_norms(keras, digits, tmp_path):
     model = model_of(keras, optimizer={"type": "SGD", "learning_rate": 0.5})
     cb, events = record(model, tmp_path, *digits[:2], every=1)
-    doc = dynamics.load(tmp_path / dynamics.FILE)
+    doc = read_json(tmp_path / dynamics.FILE)
     assert [s["step"] for s in doc["steps"]] == list(range(1, SAMPLES // 32 + 1)) and doc["every"] == 1
     assert {s["learning_rate"] for s in doc["steps"]} == {0.5}
     # Each weight's measured change is the weight after minus before, in float32: rate × gradient to float precision.
@@ -119,7 +120,7 @@ def test_the_instrumented_steps_train_exactly_as_kerass_own_train_step(keras, di
 def test_with_momentum_the_update_is_larger_than_rate_times_gradient(keras, digits, tmp_path):
     model = model_of(keras, optimizer={"type": "SGD", "learning_rate": 0.05, "momentum": 0.9})
     record(model, tmp_path, *digits[:2], every=1)
-    kernel = next(w for w in dynamics.load(tmp_path / dynamics.FILE)["weights"] if w["name"] == "kernel")
+    kernel = next(w for w in read_json(tmp_path / dynamics.FILE)["weights"] if w["name"] == "kernel")
     ratio = np.asarray(kernel["update_norm"]) / (0.05 * np.asarray(kernel["grad_norm"]))
     assert ratio[0] == pytest.approx(1.0, rel=1e-4)        # no velocity yet: the first step is plain SGD's
     assert np.median(ratio[4:]) > 2.0                       # then the velocity carries earlier gradients along

@@ -7,6 +7,7 @@ import pytest
 
 from webapp.predict import heatmaps, inside
 from webapp.runs import weight_histograms
+from webapp.runs.paths import json_text, read_json
 
 
 def test_histogram_counts_every_value_with_fixed_bins():
@@ -25,7 +26,7 @@ def test_record_replaces_an_epoch_done_again():
         weight_histograms.record(doc, epoch, [("dense", [("kernel", np.full((2, 3), epoch))])], bins=5)
     entry = doc["layers"][0]["weights"][0]
     assert entry["shape"] == [2, 3] and [e["epoch"] for e in entry["epochs"]] == [1, 2]
-    assert json.loads(weight_histograms.dumps(doc)) == doc
+    assert json.loads(json_text(doc)) == doc
 
 
 def test_epochs_kept_as_they_arrive_are_those_kept_of_the_whole_run():
@@ -71,7 +72,7 @@ def test_callbacks_hooks_on_tiny_data(tmp_path):
     for epoch in (0, 1):
         for cb in (hist, sample):
             cb.on_epoch_end(epoch, {})
-    doc = weight_histograms.load(tmp_path / weight_histograms.FILE)
+    doc = read_json(tmp_path / weight_histograms.FILE)
     assert [layer["name"] for layer in doc["layers"]] == [model.layers[0].name, model.layers[2].name]
     for layer, weights in zip(doc["layers"], (model.layers[0].weights, model.layers[2].weights)):
         for entry, w in zip(layer["weights"], weights):

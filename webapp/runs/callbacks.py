@@ -19,7 +19,7 @@ import numpy as np
 
 from ..predict import inside, predictions
 from . import epochs_kept, weight_histograms
-from .paths import BEST, MODEL, atomic_write
+from .paths import BEST, MODEL, atomic_write, json_text, read_json
 
 log = logging.getLogger(__name__)
 
@@ -299,7 +299,7 @@ class WeightHistograms(keras.callbacks.Callback):
     ```python
     hist = WeightHistograms(folder / "histograms.json")
     model.fit(x, y, epochs=2, callbacks=[hist], verbose=0)
-    doc = weight_histograms.load(folder / "histograms.json")
+    doc = read_json(folder / "histograms.json")
     assert [e["epoch"] for e in doc["layers"][0]["weights"][0]["epochs"]] == [1, 2]
     ```
     """
@@ -311,7 +311,7 @@ class WeightHistograms(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         """Start from the epochs already recorded (a continued run), else from none."""
-        self.doc = weight_histograms.load(self.path) or weight_histograms.empty()
+        self.doc = read_json(self.path) or weight_histograms.empty()
 
     def on_epoch_end(self, epoch, logs=None):
         """Record every layer's weights (Keras counts epochs from 0; the file from 1)."""
@@ -319,7 +319,7 @@ class WeightHistograms(keras.callbacks.Callback):
             layers = [(layer.name, [(w.name, keras.ops.convert_to_numpy(w)) for w in layer.weights])
                       for layer in self.model.layers if layer.weights]
             weight_histograms.record(self.doc, epoch + 1, layers, self.bins)
-            atomic_write(self.path, lambda p: Path(p).write_text(weight_histograms.dumps(self.doc)))
+            atomic_write(self.path, lambda p: Path(p).write_text(json_text(self.doc)))
         except Exception:  # a missing histogram must not end the training
             log.exception("could not record the weight histograms to %s", self.path)
 

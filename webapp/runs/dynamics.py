@@ -14,9 +14,7 @@ stored after it (`merge`). Pure Python, no Keras, no Flask. The document is the 
 s was taken when s - 1 was a multiple of `every`, so the first step is always recorded.
 """
 
-import json
 import math
-from pathlib import Path
 
 FILE = "dynamics.json"
 MOST = 500          # records kept when KD_DYNAMICS_MAX_STEPS does not say
@@ -112,18 +110,6 @@ def merge(doc, part):
 def _warning_key(warning):
     return warning.get("kind"), warning.get("layer"), warning.get("epoch"), warning.get("batch")
 
-
-def dumps(doc):
-    """Give the document as compact JSON text (the trainer writes it atomically)."""
-    return json.dumps(doc, separators=(",", ":"))
-
-
-def load(path):
-    """Give the stored document, or None when the run has written none."""
-    try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        return None
 
 
 def answer(stored, events, every):

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import dynamics, dynamics_warnings, lr_range
 from .fit_dynamics import FAILED, RECORDED
-from .paths import atomic_write
+from .paths import atomic_write, json_text, read_json
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class TrainingDynamics(keras.callbacks.Callback):
     events = []
     cb = TrainingDynamics(probe, lambda kind, data: events.append(data), folder / dynamics.FILE)
     model.fit(x, y, epochs=2, callbacks=[cb], verbose=0)
-    dynamics.load(folder / dynamics.FILE)["steps"][0]["step"]   # 1
+    read_json(folder / dynamics.FILE)["steps"][0]["step"]   # 1
     ```
     """
 
@@ -59,7 +59,7 @@ class TrainingDynamics(keras.callbacks.Callback):
         """Start from the stored document (a continued run), forgetting records from this fit's first step on."""
         self.k = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
         every = self.probe.every
-        stored = dynamics.load(self.path)
+        stored = read_json(self.path)
         if stored and [(w["layer"], w["name"]) for w in stored["weights"]] == self.probe.pairs:
             dynamics.drop_from(stored, self.k + 1)
             stored["every"] = max(stored["every"], every)
@@ -148,7 +148,7 @@ class TrainingDynamics(keras.callbacks.Callback):
 
     def _write(self):
         try:
-            atomic_write(self.path, lambda p: Path(p).write_text(dynamics.dumps(self.doc)))
+            atomic_write(self.path, lambda p: Path(p).write_text(json_text(self.doc)))
         except Exception:   # a missing record must not end the training
             log.exception("could not write the training dynamics to %s", self.path)
 
@@ -202,4 +202,4 @@ class LearningRateRangeTest(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         """Write the losses per rate and the suggested rate."""
         self.result = lr_range.result(self.lrs[:len(self.losses)], self.losses)
-        atomic_write(self.path, lambda p: Path(p).write_text(dynamics.dumps(self.result)))
+        atomic_write(self.path, lambda p: Path(p).write_text(json_text(self.result)))

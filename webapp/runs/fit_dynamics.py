@@ -16,20 +16,10 @@ of an MLP's samples/s here (the untaken branches' optimizer and measuring ops st
 TensorFlow's executor): bench/dynamics.py.
 """
 
-import logging
-import math
-import time
-from pathlib import Path
-
 import keras
-import numpy as np
 import tensorflow as tf
 from keras.src.losses.loss import unscale_loss_for_distribution
 
-from . import dynamics, dynamics_warnings, lr_range
-from .paths import atomic_write
-
-log = logging.getLogger(__name__)
 PLAIN, RECORDED, FAILED = 0, 1, 2   # what the last step that noted anything did (Probe.outcome)
 _UNITS_LAST = ("Dense", "Conv1D", "Conv2D", "Conv3D")   # layers whose kernel's last axis is their units
 

@@ -5,11 +5,12 @@ rates and records the losses, and writes `result` to FILE in the run's folder, w
 `GET /api/runs/ID` gives as `lr_finder`.
 """
 
-import json
 import math
 from pathlib import Path
 
 import numpy as np
+
+from .paths import read_json
 
 FILE = "lr_finder.json"
 # The loss's exponential moving average, bias-corrected, as fastai's LRFinder smooths it; its 0.98 spans ~50
@@ -65,7 +66,4 @@ def result(lrs, losses):
 
 def load(folder):
     """Give a run's stored lr_finder, or None until its range test has ended."""
-    try:
-        return json.loads((Path(folder) / FILE).read_text())
-    except FileNotFoundError:
-        return None
+    return read_json(Path(folder) / FILE)

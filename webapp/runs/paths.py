@@ -6,6 +6,7 @@ ask here. No Flask, no Keras. The prediction files beside the artifacts are name
 `webapp/predict/predictions.py`.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -42,3 +43,16 @@ def atomic_write(path, write):
     tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
     write(tmp)
     os.replace(tmp, path)
+
+
+def json_text(doc):
+    """Give a document as compact JSON text (the run's JSON records: histograms, dynamics, lr_finder)."""
+    return json.dumps(doc, separators=(",", ":"))
+
+
+def read_json(path):
+    """Give the JSON document stored at `path`, or None when the run has written none (yet)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        return None

@@ -59,7 +59,7 @@ def dynamics_json(store, data_dir, run_id):
             return None
         fit = _fit_of(run)
     events = journal.dynamics_events(store, run_id)
-    stored = dynamics.load(paths.run_dir(data_dir, run_id) / dynamics.FILE)
+    stored = paths.read_json(paths.run_dir(data_dir, run_id) / dynamics.FILE)
     every = 1 if fit.get("find_lr") else (fit.get("dynamics") or {}).get("every", 0)
     return dynamics.answer(stored, events, every)
 

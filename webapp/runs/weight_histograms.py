@@ -9,9 +9,6 @@ loss) are counted apart, in "nonfinite", so the sum still holds. Each weight kee
 rewrite each epoch and every read of it stay bounded however long the run.
 """
 
-import json
-from pathlib import Path
-
 import numpy as np
 
 from . import epochs_kept
@@ -62,15 +59,3 @@ def record(doc, epoch, layers, bins=BINS):
             entry["epochs"] = [epochs[i] for i in epochs_kept.kept([e["epoch"] for e in epochs])]
     return doc
 
-
-def dumps(doc):
-    """Give the document as compact JSON text (the trainer writes it atomically)."""
-    return json.dumps(doc, separators=(",", ":"))
-
-
-def load(path):
-    """Give the stored document, or None when the run has recorded none."""
-    try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        return None

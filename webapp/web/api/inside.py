@@ -223,7 +223,7 @@ def inside_kernels(run_id):
 def histograms(run_id):
     """Give the per-epoch weight histograms the trainer recorded ({"layers": []} before the first epoch).
 
-    The file is the answer (weight_histograms.dumps of the document), so it is sent as it is, never
+    The file is the answer (runs.paths.json_text of the document), so it is sent as it is, never
     parsed here: a request costs the file's bytes, which the trainer keeps bounded (epochs_kept).
     """
     run = _run(run_id)
