@@ -32,7 +32,7 @@ def finish(layers, compile_spec, fit, warnings, where=None, notes=(), extra=None
     """Give the import answer: the parts run through `validate`, so defaults are filled.
 
     where(error) may give a prefix such as "Line 12: " that locates an error in the source.
-    extra: more top-level spec parts (predict) and answer fields (keras_version).
+    extra: more top-level spec parts (predict) and answer fields (keras_version; dataset, else null).
     """
     extra = dict(extra or {})
     data = {"dataset": "imported", "model": {"layers": layers}}
@@ -55,7 +55,7 @@ def finish(layers, compile_spec, fit, warnings, where=None, notes=(), extra=None
     if len(notes) > MAX_NOTES:
         notes = notes[:MAX_NOTES] + [note(None, "", "", f"... and {len(notes) - MAX_NOTES} more notes")]
     answer = {"model": {"layers": spec.layers}, "compile": spec.compile, "fit": spec.fit,
-              "warnings": warnings, "notes": notes}
+              "dataset": extra.get("dataset"), "warnings": warnings, "notes": notes}
     if spec.predict is not None:
         answer["predict"] = spec.predict
     answer.update({k: v for k, v in extra.items() if k != "predict"})

@@ -7,7 +7,7 @@ adds the answer's "sweep" (`python_sweep.py`): its `hp.*` values placed at the f
 """
 
 from .. import catalog, keras_names as kn
-from . import old_keras, python_graph, python_legacy, python_sweep, python_training
+from . import old_keras, python_dataset, python_graph, python_legacy, python_sweep, python_training
 from .import_answer import finish, refuse, shape_note
 from .python_source import Reader
 from .python_values import Call, HpValue, Model, NotStatic, Ref, Rows, Unknown
@@ -111,7 +111,8 @@ class PythonImport:
                   "why": version["why"], "field": "keras_version"}]
         notes += sorted(self.reader.notes.values(), key=lambda n: n["line"] or 0)
         return finish(layers, compile_spec, fit, warnings, where=lambda e: self.where(e, model), notes=notes,
-                      extra={"predict": predict, "keras_version": version, **({"sweep": sweep} if sweep else {})})
+                      extra={"predict": predict, "keras_version": version, "dataset": python_dataset.answer(self.reader.data),
+                             **({"sweep": sweep} if sweep else {})})
 
     def choose_model(self):
         """Give the model to import (Sequential or functional): the one fitted, else compiled, else the first."""

@@ -14,7 +14,8 @@ what is read into a spec.
 import ast
 import re
 
-from . import old_keras, python_cost, python_data, python_flow, python_graph, python_legacy, python_tuner
+from . import (old_keras, python_cost, python_data, python_dataset, python_flow, python_graph, python_legacy,
+               python_tuner)
 from .import_answer import MAX_KEPT, note, note_key
 from .python_values import (Call, Flow, Function, Generator, Method, Model, Namespace, Parser, Ref, Rows,
                             Unknown)
@@ -41,6 +42,7 @@ class Reader:
         self.flow = python_flow.Flow(self)
         self.renamed = set()      # old module prefixes already noted
         self.hps = {}             # Keras Tuner's hp.* values by name (python_tuner.py)
+        self.data = python_dataset.Data()   # what the script loads: the answer's "dataset"
 
     def text(self, node):
         """Give the source text of a node, shortened for messages (offsets are UTF-8 bytes)."""
@@ -101,6 +103,7 @@ class Reader:
         self.env.clear()
         self.graph_layers.clear()
         self.hps.clear()
+        self.data.tokenizers.clear()
         self.cost = None
 
     def statements(self, body):
@@ -118,19 +121,28 @@ class Reader:
             self.imports(stmt)
         elif isinstance(stmt, ast.Assign):
             value = self.value(stmt.value)
+            self.data_assigned(stmt.targets, value, stmt.lineno)
             for target in stmt.targets:
                 self.bind(target, value)
         elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)) and stmt.value is not None:
             node = stmt.value if isinstance(stmt, ast.AnnAssign) else ast.BinOp(
                 ast.Name(stmt.target.id, ast.Load()) if isinstance(stmt.target, ast.Name) else stmt.target,
                 stmt.op, stmt.value)
-            self.bind(stmt.target, self.value(ast.copy_location(node, stmt.value)))
+            value = self.value(ast.copy_location(node, stmt.value))
+            self.data_assigned([stmt.target], value, stmt.lineno)
+            self.bind(stmt.target, value)
         elif isinstance(stmt, ast.Expr):
             self.value(stmt.value)
         elif isinstance(stmt, ast.If) and _is_main_guard(stmt.test) or isinstance(stmt, ast.With):
             self.statements(stmt.body)   # straight-line code: `with strategy.scope():` is common in guides
         elif not self.flow.statement(stmt):
             self.flow.skipped(stmt)
+
+    def data_assigned(self, targets, value, line):
+        """Let python_dataset see an assignment: load_data's arrays named, or changed by code it does not carry."""
+        names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+        python_dataset.assigned(self, names, value, line)
+        python_dataset.loaded(self, names, value)
 
     def imports(self, stmt):
         """Bind imported names to what they name: `from keras import layers` -> keras.layers."""
@@ -191,7 +203,7 @@ class Reader:
             return Ref(python_legacy.current_path(self, f"{base.path}.{attr}", node.lineno))
         if isinstance(base, python_tuner.OWNERS):
             return python_tuner.member(base, attr, node)
-        if isinstance(base, (Model, Parser, Generator)):
+        if isinstance(base, (Model, Parser, Generator)) or isinstance(base, Call) and id(base) in self.data.tokenizers:
             return Method(base, attr)
         if isinstance(base, Namespace) and attr in base.defaults:
             return base.defaults[attr]
@@ -219,6 +231,8 @@ class Reader:
             return Generator(call)
         if isinstance(func, Ref) and func.path == "range":
             return self.flow.constant_range(call)
+        if python_dataset.call(self, call):
+            return call
         python_legacy.data_note(self, call)
         if call.name in ("Model", "Functional"):
             self.functional.append(node.lineno)
@@ -251,6 +265,8 @@ class Reader:
             return None
         if isinstance(owner, Generator):
             return Flow(owner, call) if name.startswith("flow") else None
+        if isinstance(owner, Call):   # a Tokenizer (python_dataset.py)
+            return python_dataset.matrix(self, owner, call) if name == "sequences_to_matrix" else None
         if name in ("to_json", "save", "save_weights"):
             self.note(call.line, self.text(call), "the run's artifacts", "every run keeps model.keras, model.json "
                       "(model.to_json()) and history.csv for download")
