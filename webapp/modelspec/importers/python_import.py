@@ -126,13 +126,43 @@ class PythonImport:
             hint = next((w for w in self.warnings if "model" in w), "")
             raise SpecError([FieldError(None, "source", "No keras.Sequential model was found at the top level of the "
                                         "script." + (f" Note {hint}." if hint else ""))])
+        for wrapper in self.reader.wrappers:   # a wrapper fitted in its model's place trains that model
+            inner = wrapper.wraps
+            if wrapper.fit and not inner.fit:
+                inner.fit, inner.fit_method = wrapper.fit, wrapper.fit_method
+                inner.compile = wrapper.compile or inner.compile
         chosen = next((m for m in models if m.tuner), None) or next((m for m in models if m.fit), None) \
             or next((m for m in models if m.compile), models[0])
         for other in models:
             # a tuner's model-building function called again outside it (to check it, or with the best hp)
-            if other is not chosen and not (chosen.tuner and other.line == chosen.line):
+            if other is not chosen and not other.nested and not (chosen.tuner and other.line == chosen.line):
                 self.warn(other.line, f"another Sequential model is ignored; the one on line {chosen.line} is imported")
         return chosen
+
+    def front(self, model):
+        """Give the Tensors an inference wrapper puts in front of the model (catalog layers), noting the wrapper."""
+        out = []
+        for wrapper in self.reader.wrappers:
+            if wrapper.wraps is not model:
+                self.warn(wrapper.line, f"the keras.Model of line {wrapper.line} wraps a model that is not the one "
+                                        f"imported (line {model.line}); ignored")
+                continue
+            if out:
+                self.warn(wrapper.line, f"a second wrapper of the model (line {wrapper.line}) is ignored")
+                continue
+            kept = [t for t in wrapper.items if old_keras.CLASSES.get(t.layer.name, t.layer.name) in catalog.LAYERS]
+            for tensor in wrapper.items:
+                if tensor not in kept:
+                    self.warn(tensor.line, f"{tensor.layer.name or self.text(tensor.layer)} in front of the model is "
+                                           "not a layer the catalog has; left out")
+            names = ", ".join(t.layer.name for t in kept)
+            how = ("the imported model is that one with the wrapper's preprocessing in front, so it takes what "
+                   "the wrapper takes" if kept else "the imported model is that one, as it was trained")
+            self.note(wrapper.line, self.reader.line_text(wrapper.line), f"{names} in front of the model" if kept
+                      else "the model it wraps", f"this keras.Model is an inference wrapper around the model of line "
+                      f"{model.line}, which is the one compiled and fitted: {how}")
+            out = kept or [None]
+        return [t for t in out if t is not None]
 
     def where(self, error, model):
         """Give "Line N: " for a validation error, from the call it comes from."""
@@ -154,8 +184,12 @@ class PythonImport:
                 out.append(layer)
                 self.layer_lines.append(flow.generator.call.line)
         self.shift = len(out)
+        front = self.front(model)
         if model.graph:
-            return python_graph.spec_layers(self, model)
+            return python_graph.spec_layers(self, model, front)
+        for tensor in front:
+            out.append(self.layer(tensor.layer, len(out)))
+            self.layer_lines.append(tensor.line)
         for item in model.items:
             # a lower-case call is a function that makes layers (Keras's classes are capitalized)
             if isinstance(item, Model):

@@ -32,6 +32,7 @@ class Reader:
         self.lines = re.split(r"\r\n|\r|\n", source)   # as the tokenizer splits them
         self.env = {}
         self.models = []
+        self.wrappers = []        # inference wrappers around a trained model (python_graph.py)
         self.functional = []      # lines of keras.Model(...) calls that could not be read as a functional model
         self.graph_layers = {}    # id of a layer object called on a tensor -> line (python_graph.py)
         self.warnings = {}        # text -> None: each once, in order, at most MAX_KEPT
@@ -95,8 +96,9 @@ class Reader:
 
     def close(self):
         """Let go of what the script built: a model's compile call refers to the model, so they hold each other."""
-        for model in self.models:
+        for model in self.models + self.wrappers:
             model.items.clear()
+            model.wraps = None
             model.compile = model.fit = model.predict = model.tuner = None   # a tuner refers to its model too
         for parser in self.parsers:
             parser.defaults.clear()

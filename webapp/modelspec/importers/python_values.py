@@ -91,6 +91,8 @@ class Model:
     predict: Call | None = None                   # predict_classes(x[...]) or predict(x[...])
     graph: bool = False                           # a functional keras.Model: items are python_graph Tensors
     tuner: object = None                          # the Tuner whose hypermodel built it (python_tuner.py)
+    nested: bool = False                          # a Sequential called on a tensor: its layers are in another model
+    wraps: object = None                          # an inference wrapper's model (python_graph.py): items are what goes in front
 
 
 @dataclass
