@@ -90,7 +90,7 @@ def _load(reader, call_, name):
         option = OPTION.get(key)
         value = _plain(reader, value, call_.line, f"{name}.load_data: {key}")
         if option is None or value is None:
-            if key not in ("path",) and value is not None and not (key == "test_split" and value == 0.2):
+            if key != "path" and value is not None and not (name == "reuters" and key == "test_split" and value == 0.2):
                 reader.warn(call_.line, f"{name}.load_data: {key} = {value!r:.40} is not a dataset option; the "
                                         "dataset's own train and test split are used")
             continue

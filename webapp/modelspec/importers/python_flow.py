@@ -12,8 +12,8 @@ import ast
 import operator
 import weakref
 
-from . import python_tuner
-from .python_values import Function, Unknown
+from . import python_backbone, python_tuner
+from .python_values import Function, LayerSlice, Unknown
 from ..fields import FieldError, SpecError
 
 MAX_STEPS = 20_000
@@ -81,6 +81,8 @@ class Flow:
         builds the model is refused before a pass is made.
         """
         items = self.reader.value(stmt.iter)
+        if isinstance(items, LayerSlice):   # for layer in base.layers[-20:]: layer.trainable = True
+            return python_backbone.layer_loop(self.reader, stmt, items)
         jumps = any(isinstance(n, (ast.Break, ast.Continue)) for n in ast.walk(stmt))
         passes = _range_length(items)
         if passes is not None and passes > MAX_LOOP and self.touches_model(stmt):
@@ -100,8 +102,8 @@ class Flow:
         return True
 
     def layer_count(self):
-        """Give how many layers the script's models hold so far (a loop adding some is unrolled)."""
-        return sum(len(m.items) for m in self.reader.models)
+        """Give how many layers the script's models hold or its tensors were made by so far (a loop adding some is unrolled)."""
+        return sum(len(m.items) for m in self.reader.models) + len(self.reader.graph_layers)
 
     def constant_range(self, call):
         """Give range(...) as a list when its bounds are constants, else the Call."""

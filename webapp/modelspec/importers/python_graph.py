@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from .. import graph
 from .import_answer import refuse
-from .python_values import Call, Model, Ref
+from .python_values import Backbone, Call, Model, Ref
 
 # keras.layers' merge functions and the layer class each one builds.
 MERGE_FUNCTIONS = {"add": "Add", "subtract": "Subtract", "multiply": "Multiply", "average": "Average",
@@ -44,8 +44,19 @@ def call(reader, call_):
         return _called_model(reader, func, call_)
     if isinstance(func, Call) and func.name[:1].isupper() and _tensors(reader, call_.args[:1]):
         return _apply(reader, func, call_)
+    if isinstance(func, Backbone) and _tensors(reader, call_.args[:1]):
+        if "training" in call_.kwargs:
+            given = call_.kwargs["training"]
+            reader.note(call_.line, f"training={given if isinstance(given, bool) else reader.text(given)}", "inference-mode "
+                        "BatchNormalization", f"the dashboard keeps {func.call.name}'s BatchNormalization layers in "
+                        "inference mode itself, in both phases (a training=False call alone is not enough in Keras 3)")
+        return _apply(reader, func.call, Call(func.call, call_.args[:1], {}, call_.node))
     if not isinstance(func, Ref):
         return None
+    if call_.name == "preprocess_input" and "applications" in func.path and _tensors(reader, call_.args[:1]):
+        reader.note(call_.line, reader.text(call_), "the backbone's own preprocessing", "the dashboard puts in front "
+                    "of a backbone exactly the scaling its preprocess_input does, from Keras layers")
+        return _tensor(reader, call_.args[0])
     if call_.name in MERGE_FUNCTIONS and func.in_keras("layers") and _tensors(reader, call_.args[:1]):
         layer = Call(Ref(f"keras.layers.{MERGE_FUNCTIONS[call_.name]}"), list(call_.args[1:]),
                      dict(call_.kwargs), call_.node)
@@ -53,6 +64,22 @@ def call(reader, call_):
     if call_.name in ("Model", "Functional") and _tensors(reader, list(call_.args[:2]) + list(call_.kwargs.values())):
         return _model(reader, call_)
     return None
+
+
+def backbone_tensor(reader, backbone, attr):
+    """Give base.input (its own input, or its input_tensor=) or base.output (the backbone applied to it)."""
+    given = _tensor(reader, backbone.input_tensor)
+    key = ("input", id(backbone))
+    if given is None and key not in reader.graph_layers:
+        reader.graph_layers[key] = Tensor(None, [], backbone.call.line)
+    source = given or reader.graph_layers[key]
+    if attr == "input":
+        return source
+    made = reader.graph_layers.get(("output", id(backbone)))
+    if made is None:
+        made = _apply(reader, backbone.call, Call(backbone.call, [source], {}, backbone.call.node))
+        reader.graph_layers[("output", id(backbone))] = made
+    return made
 
 
 def _is_input(value):

@@ -6,11 +6,11 @@ patience 0), so the imported run does what the script did. A model a Keras Tuner
 adds the answer's "sweep" (`python_sweep.py`): its `hp.*` values placed at the fields that read them.
 """
 
-from .. import catalog, keras_names as kn
-from . import old_keras, python_dataset, python_graph, python_legacy, python_sweep, python_training
+from .. import catalog, keras_names as kn, pretrained
+from . import old_keras, python_backbone, python_dataset, python_graph, python_legacy, python_sweep, python_training
 from .import_answer import finish, refuse, shape_note
 from .python_source import Reader
-from .python_values import Call, HpValue, Model, NotStatic, Ref, Rows, Unknown
+from .python_values import Backbone, Call, HpValue, Model, NotStatic, Ref, Rows, Unknown
 from ..fields import FieldError, SpecError
 
 
@@ -96,13 +96,16 @@ class PythonImport:
     def answer(self):
         """Give the import answer for the chosen model."""
         model = self.choose_model()
-        layers = self.layers(model)
+        layers = python_backbone.tidy(self, self.layers(model), self.layer_lines)
+        fine_tune = self.phases(model, layers)
         compile_spec = python_training.compile_part(self, model.compile) if model.compile else None
         if compile_spec and compile_spec["loss"] is None:
             self.warn(model.compile.line, "compile has no loss that can be read, so compile is left out; "
                                           "choose a loss in the builder")
             compile_spec = None
         fit = python_training.fit_part(self, model) if model.fit else None
+        if fit is not None and fine_tune is not None:
+            fit["fine_tune"] = fine_tune
         sweep = python_sweep.sweep_part(self, model, compile_spec, fit) if model.tuner else None
         predict = python_legacy.predict_part(self, model)
         warnings = sorted(self.warnings, key=lambda w: int(w.split(":")[0].split()[-1]))   # "line N: ..."
@@ -164,6 +167,27 @@ class PythonImport:
             out = kept or [None]
         return [t for t in out if t is not None]
 
+    def phases(self, model, layers):
+        """Set each backbone's trainable as at the first fit; give the second fit as fit.fine_tune, or None.
+
+        A script that fits a model with a backbone twice is the transfer-learning recipe: the first
+        fit is the run (its compile too), the second the planned continue.
+        """
+        found = [i for i, layer in enumerate(layers) if layer["type"] in pretrained.BACKBONES]
+        events = self.reader.trainable_events
+        first = model.phases[0] if model.phases else (model.compile, model.fit, len(events))
+        for i in found:
+            unfrozen = python_backbone.state(self, layers, events[:first[2]], i)
+            layers[i]["trainable"] = unfrozen == "all"
+            if unfrozen not in ("all", None):
+                self.warn(first[1].line if first[1] else model.line, f"{layers[i]['type']} trains its top {unfrozen} "
+                          "layers in the first fit; the run trains it frozen (trainable false) and the continue "
+                          "unfreezes them")
+        if not found or len(model.phases) < 2:
+            return None
+        model.compile, model.fit = first[0], first[1]
+        return python_backbone.fine_tune(self, model, layers, found[0], first)
+
     def where(self, error, model):
         """Give "Line N: " for a validation error, from the call it comes from."""
         line = None
@@ -196,6 +220,8 @@ class PythonImport:
                 self.warn(model.line, f"the Sequential model of line {item.line} used as a layer is not part of "
                                       "the spec; skipped")
                 continue
+            if isinstance(item, Backbone):
+                item = item.call
             if not isinstance(item, Call) or not isinstance(item.func, Ref) or not item.name[:1].isupper():
                 line = getattr(item, "line", model.line)
                 self.warn(line, f"layer {self.text(item)} cannot be read without running the script; skipped")
@@ -209,6 +235,8 @@ class PythonImport:
     def layer(self, call, index, inner=False):
         """Give one layer call as a spec dict (None for an input); refuse Lambda and unknown layers."""
         kind, line = old_keras.CLASSES.get(call.name, call.name), call.line
+        if not inner and python_backbone.application(self.reader, call) is not None:
+            return python_backbone.layer(self, call, index)
         if kind in kn.INPUT_LAYERS and not inner:
             self.input_note(call)
             return None

@@ -14,11 +14,11 @@ what is read into a spec.
 import ast
 import re
 
-from . import (old_keras, python_cost, python_data, python_dataset, python_flow, python_graph, python_legacy,
-               python_tuner)
+from . import (old_keras, python_backbone, python_cost, python_data, python_dataset, python_flow, python_graph,
+               python_legacy, python_tuner)
 from .import_answer import MAX_KEPT, note, note_key
-from .python_values import (Call, Flow, Function, Generator, Method, Model, Namespace, Parser, Ref, Rows,
-                            Unknown)
+from .python_values import (Backbone, Call, Flow, Function, Generator, Method, Model, Namespace, Parser, Ref,
+                            Rows, Unknown)
 from ..fields import FieldError, SpecError
 
 MODEL_METHODS = ("add", "pop", "compile", "fit", "fit_generator", "predict", "predict_classes", "predict_proba")
@@ -44,6 +44,7 @@ class Reader:
         self.renamed = set()      # old module prefixes already noted
         self.hps = {}             # Keras Tuner's hp.* values by name (python_tuner.py)
         self.data = python_dataset.Data()   # what the script loads: the answer's "dataset"
+        self.trainable_events = []  # what the script sets trainable, in order (python_backbone.py)
 
     def text(self, node):
         """Give the source text of a node, shortened for messages (offsets are UTF-8 bytes)."""
@@ -106,6 +107,9 @@ class Reader:
         self.graph_layers.clear()
         self.hps.clear()
         self.data.tokenizers.clear()
+        self.trainable_events.clear()
+        for model in self.models:
+            model.phases.clear()
         self.cost = None
 
     def statements(self, body):
@@ -170,6 +174,8 @@ class Reader:
             self.env[target.id] = value
             if isinstance(value, Model) and not value.var:
                 value.var = target.id
+        elif isinstance(target, ast.Attribute):
+            python_backbone.set_trainable(self, target, value, target.lineno)
         elif isinstance(target, (ast.Tuple, ast.List)):
             same = isinstance(value, (tuple, list)) and len(value) == len(target.elts)
             for i, element in enumerate(target.elts):
@@ -205,6 +211,11 @@ class Reader:
             return Ref(python_legacy.current_path(self, f"{base.path}.{attr}", node.lineno))
         if isinstance(base, python_tuner.OWNERS):
             return python_tuner.member(base, attr, node)
+        member = python_backbone.member(base, attr)
+        if member is not None:
+            return member
+        if isinstance(base, Backbone):   # base.output, base.input: tensors of the functional API
+            return python_graph.backbone_tensor(self, base, attr) if attr in ("input", "output") else Unknown(node)
         if isinstance(base, (Model, Parser, Generator)) or isinstance(base, Call) and id(base) in self.data.tokenizers:
             return Method(base, attr)
         if isinstance(base, Namespace) and attr in base.defaults:
@@ -229,6 +240,9 @@ class Reader:
             return made
         if call.name == "Sequential":
             return self.sequential(call)
+        backbone = python_backbone.application(self, call)
+        if backbone is not None:
+            return backbone
         if call.name == "ImageDataGenerator":
             return Generator(call)
         if isinstance(func, Ref) and func.path == "range":
@@ -284,6 +298,7 @@ class Reader:
             owner.compile = call
         elif name in ("fit", "fit_generator"):
             owner.fit, owner.fit_method = call, name
+            owner.phases.append((owner.compile, call, len(self.trainable_events)))
         elif name.startswith("predict"):
             owner.predict = call
         return None
