@@ -203,6 +203,28 @@ def _span(imp, where, total, head, line):
     return [k for k in positions if k < total]
 
 
+def phases(imp, model, layers):
+    """Set each backbone's trainable as at the first fit; give the second fit as fit.fine_tune, or None.
+
+    A script that fits a model with a backbone twice is the transfer-learning recipe: the first
+    fit is the run (its compile too), the second the planned continue.
+    """
+    found = [i for i, layer in enumerate(layers) if layer["type"] in pretrained.BACKBONES]
+    events = imp.reader.trainable_events
+    first = model.phases[0] if model.phases else (model.compile, model.fit, len(events))
+    for i in found:
+        unfrozen = state(imp, layers, events[:first[2]], i)
+        layers[i]["trainable"] = unfrozen == "all"
+        if unfrozen not in ("all", None):
+            imp.warn(first[1].line if first[1] else model.line, f"{layers[i]['type']} trains its top {unfrozen} "
+                     "layers in the first fit; the run trains it frozen (trainable false) and the continue "
+                     "unfreezes them")
+    if not found or len(model.phases) < 2:
+        return None
+    model.compile, model.fit = first[0], first[1]
+    return fine_tune(imp, model, layers, found[0], first)
+
+
 def fine_tune(imp, model, layers, index, first):
     """Give the second fit as {"epochs", "unfreeze", "learning_rate"} with a note, or None when it unfreezes nothing."""
     compile_call, fit_call, seen = model.phases[1]

@@ -15,7 +15,8 @@ Nothing is run.
 import itertools
 from dataclasses import dataclass, field
 
-from .. import graph
+from .. import catalog, graph
+from . import old_keras
 from .import_answer import refuse
 from .python_values import Backbone, Call, Model, Ref
 
@@ -241,3 +242,29 @@ def spec_layers(importer, model, front=()):
         start = names[len(front) - 1] if front and i >= len(front) else graph.INPUT
         layer["inputs"] = [names[index[s.seq]] if s.seq in index else start for s in tensor.sources]
     return layers
+
+
+def front(imp, model):
+    """Give the Tensors an inference wrapper puts in front of the model (catalog layers), noting the wrapper."""
+    out = []
+    for wrapper in imp.reader.wrappers:
+        if wrapper.wraps is not model:
+            imp.warn(wrapper.line, f"the keras.Model of line {wrapper.line} wraps a model that is not the one "
+                                   f"imported (line {model.line}); ignored")
+            continue
+        if out:
+            imp.warn(wrapper.line, f"a second wrapper of the model (line {wrapper.line}) is ignored")
+            continue
+        kept = [t for t in wrapper.items if old_keras.CLASSES.get(t.layer.name, t.layer.name) in catalog.LAYERS]
+        for tensor in wrapper.items:
+            if tensor not in kept:
+                imp.warn(tensor.line, f"{tensor.layer.name or imp.text(tensor.layer)} in front of the model is "
+                                      "not a layer the catalog has; left out")
+        names = ", ".join(t.layer.name for t in kept)
+        how = ("the imported model is that one with the wrapper's preprocessing in front, so it takes what "
+               "the wrapper takes" if kept else "the imported model is that one, as it was trained")
+        imp.note(wrapper.line, imp.reader.line_text(wrapper.line), f"{names} in front of the model" if kept
+                 else "the model it wraps", f"this keras.Model is an inference wrapper around the model of line "
+                 f"{model.line}, which is the one compiled and fitted: {how}")
+        out = kept or [None]
+    return [t for t in out if t is not None]

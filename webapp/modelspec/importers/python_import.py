@@ -6,7 +6,7 @@ patience 0), so the imported run does what the script did. A model a Keras Tuner
 adds the answer's "sweep" (`python_sweep.py`): its `hp.*` values placed at the fields that read them.
 """
 
-from .. import catalog, keras_names as kn, pretrained
+from .. import catalog, keras_names as kn
 from . import old_keras, python_backbone, python_dataset, python_graph, python_legacy, python_sweep, python_training
 from .import_answer import finish, refuse, shape_note
 from .python_source import Reader
@@ -97,7 +97,7 @@ class PythonImport:
         """Give the import answer for the chosen model."""
         model = self.choose_model()
         layers = python_backbone.tidy(self, self.layers(model), self.layer_lines)
-        fine_tune = self.phases(model, layers)
+        fine_tune = python_backbone.phases(self, model, layers)
         compile_spec = python_training.compile_part(self, model.compile) if model.compile else None
         if compile_spec and compile_spec["loss"] is None:
             self.warn(model.compile.line, "compile has no loss that can be read, so compile is left out; "
@@ -142,52 +142,6 @@ class PythonImport:
                 self.warn(other.line, f"another Sequential model is ignored; the one on line {chosen.line} is imported")
         return chosen
 
-    def front(self, model):
-        """Give the Tensors an inference wrapper puts in front of the model (catalog layers), noting the wrapper."""
-        out = []
-        for wrapper in self.reader.wrappers:
-            if wrapper.wraps is not model:
-                self.warn(wrapper.line, f"the keras.Model of line {wrapper.line} wraps a model that is not the one "
-                                        f"imported (line {model.line}); ignored")
-                continue
-            if out:
-                self.warn(wrapper.line, f"a second wrapper of the model (line {wrapper.line}) is ignored")
-                continue
-            kept = [t for t in wrapper.items if old_keras.CLASSES.get(t.layer.name, t.layer.name) in catalog.LAYERS]
-            for tensor in wrapper.items:
-                if tensor not in kept:
-                    self.warn(tensor.line, f"{tensor.layer.name or self.text(tensor.layer)} in front of the model is "
-                                           "not a layer the catalog has; left out")
-            names = ", ".join(t.layer.name for t in kept)
-            how = ("the imported model is that one with the wrapper's preprocessing in front, so it takes what "
-                   "the wrapper takes" if kept else "the imported model is that one, as it was trained")
-            self.note(wrapper.line, self.reader.line_text(wrapper.line), f"{names} in front of the model" if kept
-                      else "the model it wraps", f"this keras.Model is an inference wrapper around the model of line "
-                      f"{model.line}, which is the one compiled and fitted: {how}")
-            out = kept or [None]
-        return [t for t in out if t is not None]
-
-    def phases(self, model, layers):
-        """Set each backbone's trainable as at the first fit; give the second fit as fit.fine_tune, or None.
-
-        A script that fits a model with a backbone twice is the transfer-learning recipe: the first
-        fit is the run (its compile too), the second the planned continue.
-        """
-        found = [i for i, layer in enumerate(layers) if layer["type"] in pretrained.BACKBONES]
-        events = self.reader.trainable_events
-        first = model.phases[0] if model.phases else (model.compile, model.fit, len(events))
-        for i in found:
-            unfrozen = python_backbone.state(self, layers, events[:first[2]], i)
-            layers[i]["trainable"] = unfrozen == "all"
-            if unfrozen not in ("all", None):
-                self.warn(first[1].line if first[1] else model.line, f"{layers[i]['type']} trains its top {unfrozen} "
-                          "layers in the first fit; the run trains it frozen (trainable false) and the continue "
-                          "unfreezes them")
-        if not found or len(model.phases) < 2:
-            return None
-        model.compile, model.fit = first[0], first[1]
-        return python_backbone.fine_tune(self, model, layers, found[0], first)
-
     def where(self, error, model):
         """Give "Line N: " for a validation error, from the call it comes from."""
         line = None
@@ -208,7 +162,7 @@ class PythonImport:
                 out.append(layer)
                 self.layer_lines.append(flow.generator.call.line)
         self.shift = len(out)
-        front = self.front(model)
+        front = python_graph.front(self, model)
         if model.graph:
             return python_graph.spec_layers(self, model, front)
         for tensor in front:
