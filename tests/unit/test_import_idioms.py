@@ -177,3 +177,16 @@ def test_a_second_fit_that_unfreezes_nothing_is_warned_not_planned():
     out = imported(BASE + "base.trainable = False\n" + HEAD_ON + TRAIN + "model.fit(x, y, epochs=3)\n")
     assert "fine_tune" not in out["fit"]
     assert any("still frozen; it is not carried" in w for w in out["warnings"])
+
+
+def test_the_tensorflow_tutorials_continue_counts_from_where_the_first_fit_stopped():
+    out = imported(BASE + "base.trainable = False\n" + HEAD_ON.replace("x = keras.applications.mobilenet_v2."
+                   "preprocess_input(inputs)\n", "x = inputs\n")
+                   + "model.compile('adam', 'mse')\nhistory = model.fit(x, y, epochs=10)\nbase.trainable = True\nfine_tune_at = 100\n"
+                   "for layer in base.layers[:fine_tune_at]:\n    layer.trainable = False\n"
+                   "model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=1e-5), loss='mse')\n"
+                   "model.fit(x, y, epochs=10 + 10, initial_epoch=len(history.epoch))\n")
+    total = pretrained.BACKBONES["MobileNetV2"].layers
+    assert out["fit"]["fine_tune"] == {"epochs": 10, "unfreeze": total - 100, "learning_rate": 1e-5}
+    assert any(n["now"] == "initial_epoch=10" for n in notes(out, "fit.fine_tune.epochs"))
+    assert any("RMSprop) is not carried beyond its learning rate" in w for w in out["warnings"])

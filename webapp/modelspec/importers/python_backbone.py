@@ -235,7 +235,7 @@ def fine_tune(imp, model, layers, index, first):
         imp.warn(fit_call.line, f"the second fit trains with {layers[index]['type']} still frozen; it is not carried "
                                 "(a continue from the run page trains more epochs)")
         return None
-    epochs = _epochs(imp, fit_call)
+    epochs = _epochs(imp, fit_call, first[1])
     rate = _rate(imp, compile_call, first[0])
     out = {"epochs": epochs, "unfreeze": unfreeze, "learning_rate": rate}
     imp.note(fit_call.line, imp.text(fit_call), f"fit.fine_tune: {epochs} epochs, unfreeze {unfreeze!r}, learning "
@@ -245,11 +245,23 @@ def fine_tune(imp, model, layers, index, first):
     return out
 
 
-def _epochs(imp, call):
-    """Give the epochs a fit trains: epochs (Keras 1's nb_epoch), less initial_epoch when it is given."""
-    given = {**dict(zip(kn.FIT_POSITIONAL, call.args)), **call.kwargs}
-    epochs = given.get("epochs", given.get("nb_epoch", kn.KERAS_FIT["epochs"]))
-    start = given.get("initial_epoch", 0)
+def _given_epochs(call):
+    """Give (epochs, initial_epoch) as a fit call writes them (Keras 1's nb_epoch read as epochs)."""
+    given = {**dict(zip(kn.FIT_POSITIONAL, call.args)), **call.kwargs} if call is not None else {}
+    return given.get("epochs", given.get("nb_epoch", kn.KERAS_FIT["epochs"])), given.get("initial_epoch", 0)
+
+
+def _epochs(imp, call, first):
+    """Give the epochs a fit trains: epochs less initial_epoch (the first fit's epochs for len(history.epoch))."""
+    epochs, start = _given_epochs(call)
+    if not isinstance(start, int):
+        before = _given_epochs(first)[0]
+        if isinstance(before, int) and not isinstance(before, bool):
+            text = imp.text(start)
+            guess = before - 1 if "[-1]" in text else before   # history.epoch[-1] is the last epoch's index
+            imp.note(call.line, f"initial_epoch={text}", f"initial_epoch={guess}", "read as where the first fit "
+                     f"stopped ({before} epochs): the continue adds the epochs after it", None, "fit.fine_tune.epochs")
+            start = guess
     try:
         epochs, start = imp.plain(epochs, call.line), imp.plain(start, call.line)
     except NotStatic as exc:
