@@ -173,6 +173,7 @@ def state(imp, layers, events, index):
     backbone = layers[index]
     total = pretrained.BACKBONES[backbone["type"]].layers
     head = len(layers) - index - 1
+    imp.reader.cost.charge((len(events) + 1) * (total + head))   # each event marks up to every layer
     flags = [True] * total   # Keras's layers start trainable
     for where, value, line, guarded in events:
         span = _span(imp, where, total, head, line)

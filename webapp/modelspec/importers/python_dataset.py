@@ -89,6 +89,10 @@ def _load(reader, call_, name):
     for key, value in given.items():
         option = OPTION.get(key)
         value = _plain(reader, value, call_.line, f"{name}.load_data: {key}")
+        if option is not None and value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            reader.warn(call_.line, f"{name}.load_data: {key} = {value!r:.40} is not a whole number; Keras's "
+                                    "default is used")
+            continue
         if option is None or value is None:
             if key != "path" and value is not None and not (name == "reuters" and key == "test_split" and value == 0.2):
                 reader.warn(call_.line, f"{name}.load_data: {key} = {value!r:.40} is not a dataset option; the "
@@ -111,12 +115,10 @@ def _pad(reader, call_):
     """Read pad_sequences(x, maxlen=N): the dataset pads and cuts to maxlen as Keras's default does."""
     given = {**dict(zip(PAD_POSITIONAL, call_.args)), **call_.kwargs}
     data = reader.data
-    if "maxlen" not in given:
-        reader.warn(call_.line, "pad_sequences without maxlen pads to the longest sequence; the dataset needs "
-                                "a maxlen: choose it in the builder's dataset options")
-        return
-    maxlen = _plain(reader, given["maxlen"], call_.line, "pad_sequences: maxlen")
-    if maxlen is None:
+    maxlen = _plain(reader, given.get("maxlen"), call_.line, "pad_sequences: maxlen")
+    if not isinstance(maxlen, int) or isinstance(maxlen, bool):
+        reader.warn(call_.line, "pad_sequences without a whole-number maxlen pads to the longest sequence; the "
+                                "dataset needs a maxlen: choose it in the builder's dataset options")
         return
     if data.options.get("maxlen") == maxlen:
         pass   # x_test padded as x_train was: the note of the first says it
