@@ -247,19 +247,29 @@ function applyImport(result, reimport) {
  * When this instance has none, the choice stays the user's (the import's notes say what to upload).
  */
 function applyImportedDataset(found) {
+  const line = byId("dataset-imported");
+  line.hidden = !found;
   if (!found) return;
   const usable = datasets.filter((d) => d.available);
   let match = found.id ? usable.find((d) => d.id === found.id) : null;
-  if (!match && !found.id && typeof found.folder === "string") {
-    const tail = found.folder.split("/").filter(Boolean).pop();
-    match = usable.find((d) => d.kind === "text" && (d.name === found.folder || d.name === tail));
+  const folder = typeof found.folder === "string" ? found.folder : null;
+  if (!match && !found.id && folder) {
+    const tail = folder.split("/").filter(Boolean).pop();
+    match = usable.find((d) => d.kind === "text" && (d.name === folder || d.name === tail));
   }
-  if (!match) return;
+  if (!match) {
+    line.textContent = found.id
+      ? `The script loads ${found.id}, which is not available here; the dataset stays as chosen.`
+      : `The script reads the text folder ${folder ? `“${folder}”` : "it names"}: upload it as a text dataset ` +
+        "(a .zip or .tar.gz of its class folders), then pick it here.";
+    return;
+  }
   spec.dataset = match.id;
   const options = found.options && typeof found.options === "object" ? found.options : {};
   if (Object.keys(options).length) spec.dataset_options = { ...options };
   else delete spec.dataset_options;
   drawDatasets();
+  line.textContent = `${match.name} is selected: the imported script loads it.`;
 }
 
 /** Connect the model name, the dataset picker and the preset buttons to the spec. */
@@ -271,6 +281,7 @@ function wireHead() {
   byId("dataset-select").addEventListener("change", (e) => {
     spec.dataset = e.target.value;
     delete spec.dataset_options;   // they were the imported script's, for the dataset it loaded
+    byId("dataset-imported").hidden = true;
     drawDatasetInfo();
     changed();
   });
@@ -281,6 +292,7 @@ function wireHead() {
       spec = presetSpec(button.dataset.preset, dataset, cat);
       space = {};
       byId("import-notes").hidden = true;   // the notes spoke of the imported model, which is gone
+      byId("dataset-imported").hidden = true;
       drawAll();
       changed();
     });
