@@ -10,6 +10,8 @@ script does to the arrays it loaded (imdb_fasttext's n-grams) is noted as not ca
 the Reader (`python_source.py`) that reads the script.
 """
 
+import ast
+
 from .python_values import Call, Ref, Unknown
 
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "imdb", "reuters")
@@ -177,6 +179,13 @@ def _folder(reader, call_):
         if key not in ("directory", "labels", "label_mode", "batch_size", "seed", "shuffle", "validation_split",
                        "subset"):
             reader.warn(call_.line, f"text_dataset_from_directory: {key} is not carried; Keras's default is used")
+
+
+def assignment(reader, targets, value, line):
+    """See an assignment (its ast targets): load_data's arrays named, or changed by code the dashboard does not run."""
+    names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+    assigned(reader, names, value, line)
+    loaded(reader, names, value)
 
 
 def assigned(reader, targets, value, line):

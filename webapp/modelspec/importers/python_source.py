@@ -5,7 +5,9 @@ model in: `if __name__ == "__main__":`, `with ...:`, a top-level function the sc
 over constants, an `if` on constants (`python_flow.py`). Names bound to constants, to arithmetic on
 them, to Keras objects or to argparse defaults are remembered; `keras.Sequential`, `model.add`,
 `compile`, `fit` (and `fit_generator`), `predict_classes` and `ImageDataGenerator` are recorded.
-Old module paths (`keras.layers.core`, `tf.keras`) are read as Keras 3's, each with a note.
+Old module paths (`keras.layers.core`, `tf.keras`) are read as Keras 3's, each with a note. The data
+the script loads is read by `python_dataset.py`, `keras.applications` backbones and what the script
+makes trainable by `python_backbone.py`.
 Anything else has no value here: when the model needs it, a warning names its line. Every value
 built and the work of the whole import are bounded (`python_cost.py`). `python_import.py` turns
 what is read into a spec.
@@ -14,8 +16,8 @@ what is read into a spec.
 import ast
 import re
 
-from . import (old_keras, python_backbone, python_cost, python_data, python_dataset, python_flow, python_graph,
-               python_legacy, python_tuner)
+from . import (python_backbone, python_cost, python_data, python_dataset, python_flow, python_graph, python_legacy,
+               python_tuner)
 from .import_answer import MAX_KEPT, note, note_key
 from .python_values import (Backbone, Call, Flow, Function, Generator, Method, Model, Namespace, Parser, Ref,
                             Rows, Unknown)
@@ -127,7 +129,7 @@ class Reader:
             self.imports(stmt)
         elif isinstance(stmt, ast.Assign):
             value = self.value(stmt.value)
-            self.data_assigned(stmt.targets, value, stmt.lineno)
+            python_dataset.assignment(self, stmt.targets, value, stmt.lineno)
             for target in stmt.targets:
                 self.bind(target, value)
         elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)) and stmt.value is not None:
@@ -135,7 +137,7 @@ class Reader:
                 ast.Name(stmt.target.id, ast.Load()) if isinstance(stmt.target, ast.Name) else stmt.target,
                 stmt.op, stmt.value)
             value = self.value(ast.copy_location(node, stmt.value))
-            self.data_assigned([stmt.target], value, stmt.lineno)
+            python_dataset.assignment(self, [stmt.target], value, stmt.lineno)
             self.bind(stmt.target, value)
         elif isinstance(stmt, ast.Expr):
             self.value(stmt.value)
@@ -143,12 +145,6 @@ class Reader:
             self.statements(stmt.body)   # straight-line code: `with strategy.scope():` is common in guides
         elif not self.flow.statement(stmt):
             self.flow.skipped(stmt)
-
-    def data_assigned(self, targets, value, line):
-        """Let python_dataset see an assignment: load_data's arrays named, or changed by code it does not carry."""
-        names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
-        python_dataset.assigned(self, names, value, line)
-        python_dataset.loaded(self, names, value)
 
     def imports(self, stmt):
         """Bind imported names to what they name: `from keras import layers` -> keras.layers."""
