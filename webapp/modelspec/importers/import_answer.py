@@ -67,9 +67,10 @@ def finish(layers, compile_spec, fit, warnings, where=None, notes=(), extra=None
 def _stand_ins(data):
     """Give the spec data `validate` checks, and a function that puts back into its Spec what it does not know yet.
 
-    A backbone layer (pretrained.py) the catalog does not list yet, and fit.fine_tune, are checked here
-    (the backbones work adds them to the catalog and to validate; then nothing stands in): the
-    backbone stands in as a linear Activation with its name and inputs.
+    A backbone layer (pretrained.py) the catalog does not list yet, and fit.fine_tune, are checked here:
+    the backbone stands in as a linear Activation with its name and inputs. A backbone the catalog
+    lists is left to validate; fit.fine_tune always stands aside, so once validate checks it (the
+    backbones work), delete the fine_tune part here and let validate canonicalise it.
     """
     layers, fit = data["model"]["layers"], data.get("fit")
     backbones = {i: layer for i, layer in enumerate(layers)
