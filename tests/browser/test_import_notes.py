@@ -26,6 +26,10 @@ def test_a_keras1_script_imports_with_notes_that_lead_to_their_fields_and_trains
     expect(page.locator("#import-notes")).to_be_visible()
     expect(notes.filter(has_text="line 40: nb_epoch=3 → epochs=3")).to_have_count(1)
     expect(page.locator("#keras-version button[aria-pressed=true]")).to_have_text("Keras 1.x (detected)")
+    # The script loads MNIST, which this server's empty Keras cache lacks: said, and the dataset kept.
+    expect(page.locator("#dataset-imported")).to_have_text(
+        "The script loads mnist, which is not available here; the dataset stays as chosen.")
+    expect(page.locator("#dataset-select")).to_have_value("digits")
     screens("notes")
 
     # A note names the field it changed: clicking it brings that field into view and focuses it.

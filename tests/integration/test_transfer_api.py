@@ -22,7 +22,8 @@ def test_import_python_gives_the_canonical_parts(client):
     r = post(client, "/api/models/import", {"format": "python", "source": MNIST_CONVNET})
     assert r.status_code == 200, r.get_json()
     body = r.get_json()
-    assert set(body) == {"model", "compile", "fit", "warnings", "notes", "keras_version"}
+    assert set(body) == {"model", "compile", "fit", "dataset", "warnings", "notes", "keras_version"}
+    assert body["dataset"] == {"id": "mnist", "options": {}}   # keras.datasets.mnist.load_data()
     assert body["keras_version"]["used"] == "keras3" and body["notes"][0]["field"] == "keras_version"
     assert [l["type"] for l in body["model"]["layers"]][:2] == ["Conv2D", "MaxPooling2D"]
     assert body["model"]["layers"][0]["strides"] == [1, 1]          # defaults filled
@@ -35,7 +36,7 @@ def test_import_of_a_keras_tuner_script_gives_its_sweep(client):
 
     source = (HERE / "random_search_guide.py").read_text()
     body = post(client, "/api/models/import", {"format": "python", "source": source}).get_json()
-    assert set(body) == {"model", "compile", "fit", "warnings", "notes", "keras_version", "sweep"}
+    assert set(body) == {"model", "compile", "fit", "dataset", "warnings", "notes", "keras_version", "sweep"}
     assert body["sweep"]["space"]["model.layers.1.units"] == {"type": "int", "low": 32, "high": 512, "step": 32}
     assert (body["sweep"]["trials"], body["sweep"]["sampler"], body["sweep"]["pruner"]) == (10, "random", "none")
     r = post(client, "/api/models/import", {"format": "python", "source": SCRIPT.format(units='hp.Choice("u", [])')})

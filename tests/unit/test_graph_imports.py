@@ -65,8 +65,11 @@ def test_the_exported_functional_train_py_imports_back_to_the_same_graph(data):
      "Line 4: keras.Model(...) has 2 outputs"),
     ("a = keras.Input((4,))\nd = layers.Dense(4)\nm = keras.Model(a, layers.Dense(2)(d(d(a))))\n",
      "Line 5: the layer layers.Dense(4) made on line 4 is called again"),
-    ("inner = keras.Sequential([layers.Dense(4)])\na = keras.Input((4,))\nm = keras.Model(a, layers.Dense(2)(inner(a)))\n",
-     "Line 5: the model of line 3 is called as a layer (a nested model)"),
+    ("i = keras.Input((4,))\ninner = keras.Model(i, layers.Dense(4)(i))\na = keras.Input((4,))\n"
+     "m = keras.Model(a, layers.Dense(2)(inner(a)))\n",
+     "Line 6: the functional model of line 4 is called as a layer (a nested model)"),
+    ("inner = keras.Sequential([layers.Dense(4)])\na = keras.Input((4,))\n"
+     "m = keras.Model(a, layers.Dense(2)(inner(inner(a))))\n", "Line 5: the model of line 3 is called again"),
 ])
 def test_what_the_spec_cannot_hold_is_refused_with_the_line(body, words):
     with pytest.raises(SpecError) as info:

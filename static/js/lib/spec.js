@@ -98,6 +98,8 @@ export function normalizeSpec(spec, cat, datasetId) {
     fit: defaultFit(cat, spec?.fit && typeof spec.fit === "object" ? spec.fit : {}),
     // An imported script's predict step: the test images the gallery opens on after training.
     ...(spec?.predict && typeof spec.predict === "object" ? { predict: spec.predict } : {}),
+    // The dataset's options (num_words, maxlen...), as an imported script loaded it.
+    ...(spec?.dataset_options && typeof spec.dataset_options === "object" ? { dataset_options: spec.dataset_options } : {}),
   };
 }
 

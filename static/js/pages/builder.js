@@ -144,7 +144,9 @@ function drawDatasetInfo() {
   replaceChildren(info,
     el("span", { class: "pill", text: `input ${shapeText(d.input_shape)}` }),
     el("span", { class: "pill", title: names.join(", "), text: `${d.num_classes} classes: ${shown.join(", ")}` }),
-    d.train_size !== undefined ? el("span", { class: "pill", text: `${grouped(d.train_size)} train / ${grouped(d.test_size)} test` }) : null);
+    d.train_size !== undefined ? el("span", { class: "pill", text: `${grouped(d.train_size)} train / ${grouped(d.test_size)} test` }) : null,
+    ...Object.entries(spec.dataset_options || {}).map(([name, value]) =>
+      el("span", { class: "pill dataset-option", title: "from the imported script", text: `${name} ${value}` })));
   byId("input-note").textContent = `input (None, ${d.input_shape.join(", ")})`;
 }
 
@@ -229,6 +231,7 @@ function applyImport(result, reimport) {
   if (result.fit) spec.fit = defaultFit(cat, result.fit);
   if (result.predict) spec.predict = result.predict;
   else delete spec.predict;
+  applyImportedDataset(result.dataset);
   // The searches were of the model the import replaces; a Keras Tuner script brings its own sweep.
   space = result.sweep && result.sweep.space ? pruneSpace(result.sweep.space, spec, cat) : {};
   if (result.sweep) runSlot.prefill(result.sweep);
@@ -236,6 +239,37 @@ function applyImport(result, reimport) {
   drawSettings();
   showNotes(result, root, reimport);
   changed();
+}
+
+/**
+ * Select the dataset an imported script loads, with its options (num_words, maxlen...): by id, or
+ * for a text folder (`id` null) an uploaded text dataset named as the folder or its last part.
+ * When this instance has none, the choice stays the user's (the import's notes say what to upload).
+ */
+function applyImportedDataset(found) {
+  const line = byId("dataset-imported");
+  line.hidden = !found;
+  if (!found) return;
+  const usable = datasets.filter((d) => d.available);
+  let match = found.id ? usable.find((d) => d.id === found.id) : null;
+  const folder = typeof found.folder === "string" ? found.folder : null;
+  if (!match && !found.id && folder) {
+    const tail = folder.split("/").filter(Boolean).pop();
+    match = usable.find((d) => d.kind === "text" && (d.name === folder || d.name === tail));
+  }
+  if (!match) {
+    line.textContent = found.id
+      ? `The script loads ${found.id}, which is not available here; the dataset stays as chosen.`
+      : `The script reads the text folder ${folder ? `“${folder}”` : "it names"}: upload it as a text dataset ` +
+        "(a .zip or .tar.gz of its class folders), then pick it here.";
+    return;
+  }
+  spec.dataset = match.id;
+  const options = found.options && typeof found.options === "object" ? found.options : {};
+  if (Object.keys(options).length) spec.dataset_options = { ...options };
+  else delete spec.dataset_options;
+  drawDatasets();
+  line.textContent = `${match.name} is selected: the imported script loads it.`;
 }
 
 /** Connect the model name, the dataset picker and the preset buttons to the spec. */
@@ -246,6 +280,8 @@ function wireHead() {
   });
   byId("dataset-select").addEventListener("change", (e) => {
     spec.dataset = e.target.value;
+    delete spec.dataset_options;   // they were the imported script's, for the dataset it loaded
+    byId("dataset-imported").hidden = true;
     drawDatasetInfo();
     changed();
   });
@@ -256,6 +292,7 @@ function wireHead() {
       spec = presetSpec(button.dataset.preset, dataset, cat);
       space = {};
       byId("import-notes").hidden = true;   // the notes spoke of the imported model, which is gone
+      byId("dataset-imported").hidden = true;
       drawAll();
       changed();
     });

@@ -5,6 +5,7 @@ builder shows, `"layer"` (its index) and `"field"` (`units`, `compile.optimizer.
 `fit.epochs`, `keras_version`...), so the page can take the user to it. Pure: no Keras, no Flask.
 """
 
+from .. import catalog, pretrained
 from ..fields import FieldError, SpecError
 from ..validate import validate
 
@@ -32,7 +33,7 @@ def finish(layers, compile_spec, fit, warnings, where=None, notes=(), extra=None
     """Give the import answer: the parts run through `validate`, so defaults are filled.
 
     where(error) may give a prefix such as "Line 12: " that locates an error in the source.
-    extra: more top-level spec parts (predict) and answer fields (keras_version).
+    extra: more top-level spec parts (predict) and answer fields (keras_version; dataset, else null).
     """
     extra = dict(extra or {})
     data = {"dataset": "imported", "model": {"layers": layers}}
@@ -43,7 +44,8 @@ def finish(layers, compile_spec, fit, warnings, where=None, notes=(), extra=None
     if extra.get("predict") is not None:
         data["predict"] = extra["predict"]
     try:
-        spec = validate(data)
+        data, put_back = _stand_ins(data)
+        spec = put_back(validate(data))
     except SpecError as exc:
         if where is None:
             raise
@@ -55,11 +57,76 @@ def finish(layers, compile_spec, fit, warnings, where=None, notes=(), extra=None
     if len(notes) > MAX_NOTES:
         notes = notes[:MAX_NOTES] + [note(None, "", "", f"... and {len(notes) - MAX_NOTES} more notes")]
     answer = {"model": {"layers": spec.layers}, "compile": spec.compile, "fit": spec.fit,
-              "warnings": warnings, "notes": notes}
+              "dataset": extra.get("dataset"), "warnings": warnings, "notes": notes}
     if spec.predict is not None:
         answer["predict"] = spec.predict
     answer.update({k: v for k, v in extra.items() if k != "predict"})
     return answer
+
+
+def _stand_ins(data):
+    """Give the spec data `validate` checks, and a function that puts back into its Spec what it does not know yet.
+
+    A backbone layer (pretrained.py) the catalog does not list yet, and fit.fine_tune, are checked here:
+    the backbone stands in as a linear Activation with its name and inputs. A backbone the catalog
+    lists is left to validate; fit.fine_tune always stands aside, so once validate checks it (the
+    backbones work), delete the fine_tune part here and let validate canonicalise it.
+    """
+    layers, fit = data["model"]["layers"], data.get("fit")
+    backbones = {i: layer for i, layer in enumerate(layers)
+                 if layer.get("type") in pretrained.BACKBONES and layer["type"] not in catalog.LAYERS}
+    fine_tune = fit.get("fine_tune") if isinstance(fit, dict) else None
+    errors = [e for i, layer in backbones.items() for e in _check_backbone(i, layer)] + _check_fine_tune(fine_tune)
+    if errors:
+        raise SpecError(errors)
+    if not backbones and fine_tune is None:
+        return data, lambda spec: spec
+    data = {**data, "model": {"layers": [
+        {"type": "Activation", "activation": "linear", **{k: v for k, v in layer.items() if k in ("name", "inputs")}}
+        if i in backbones else layer for i, layer in enumerate(layers)]}}
+    if isinstance(fit, dict):
+        data["fit"] = {k: v for k, v in fit.items() if k != "fine_tune"}
+
+    def put_back(spec):
+        for i, layer in backbones.items():
+            spec.layers[i] = {**layer, **{k: v for k, v in spec.layers[i].items() if k in ("name", "inputs")}}
+        if fine_tune is not None and spec.fit is not None:
+            spec.fit["fine_tune"] = fine_tune
+        return spec
+    return data, put_back
+
+
+def _check_backbone(index, layer):
+    """Give the errors of a backbone layer's fields, against pretrained.py's table."""
+    errors, kind = [], layer["type"]
+    allowed = {"type", "weights", "include_top", "pooling", "trainable", "name", "inputs",
+               *pretrained.BACKBONES[kind].args}
+    for key in set(layer) - allowed:
+        errors.append(FieldError(index, key, f"{kind} has no field {key}; it has {', '.join(sorted(allowed))}."))
+    checks = (("weights", layer.get("weights") in ("imagenet", None), '"imagenet" or null'),
+              ("include_top", layer.get("include_top") is False, "false"),
+              ("pooling", layer.get("pooling") in (None, "avg", "max"), '"avg", "max" or null'),
+              ("trainable", isinstance(layer.get("trainable"), bool), "true or false"))
+    errors += [FieldError(index, key, f"{kind}: {key} must be {what}.") for key, ok, what in checks if not ok]
+    for key, (_, choices) in pretrained.BACKBONES[kind].args.items():
+        value = layer.get(key)
+        if key in layer and not (isinstance(value, bool) if choices == "bool" else value in choices):
+            errors.append(FieldError(index, key, f"{kind}: {key} must be one of {choices}; got {value!r:.40}."))
+    return errors
+
+
+def _check_fine_tune(value):
+    """Give the errors of fit.fine_tune {"epochs", "unfreeze": N | "all", "learning_rate"} (None: none)."""
+    if value is None:
+        return []
+    epochs, unfreeze, rate = (value.get(k) for k in ("epochs", "unfreeze", "learning_rate"))
+    whole = lambda v: isinstance(v, int) and not isinstance(v, bool)   # noqa: E731
+    checks = (("epochs", whole(epochs) and 1 <= epochs <= 10_000, "a whole number of epochs from 1"),
+              ("unfreeze", unfreeze == "all" or whole(unfreeze) and unfreeze >= 1, 'a layer count from 1, or "all"'),
+              ("learning_rate", isinstance(rate, (int, float)) and not isinstance(rate, bool) and 0 < rate <= 100,
+               "a learning rate above 0"))
+    return [FieldError(None, f"fit.fine_tune.{key}", f"fit.fine_tune.{key} must be {what}.")
+            for key, ok, what in checks if not ok]
 
 
 def note_key(item):

@@ -8,7 +8,7 @@ an Unknown, as what only running the script would give.
 import ast
 import operator
 
-from . import python_cost
+from . import python_backbone, python_cost
 from .python_values import Rows, Unknown
 
 MAX_NUMBER = 10 ** 15           # a computed number (its operands are within python_cost.MAX_BITS)
@@ -88,6 +88,9 @@ def arithmetic(node, left, right, cost):
 def subscript(reader, node):
     """Give x[10:20], x[3] or x[[1, 2]] of an array as Rows; an item or a slice of a constant list; else Unknown."""
     base, index = reader.value(node.value), node.slice
+    layers = python_backbone.layer_slice(reader, base, index)   # base.layers[-20:]
+    if layers is not None:
+        return layers
     if isinstance(index, ast.Slice):
         bounds = [reader.value(part) if part is not None else None for part in (index.lower, index.upper, index.step)]
         if all(b is None or _is_int(b) for b in bounds) and bounds[1] is not None:

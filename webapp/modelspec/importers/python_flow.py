@@ -12,8 +12,8 @@ import ast
 import operator
 import weakref
 
-from . import python_tuner
-from .python_values import Function, Unknown
+from . import python_backbone, python_tuner
+from .python_values import Function, LayerSlice, Unknown
 from ..fields import FieldError, SpecError
 
 MAX_STEPS = 20_000
@@ -75,15 +75,35 @@ class Flow:
         return True
 
     def loop(self, stmt):
-        """Follow a for loop over a constant list, tuple or range; give False otherwise."""
+        """Follow a for loop over a constant list, tuple or range; give False otherwise.
+
+        A loop that adds layers is unrolled with a note; one over a range too long to follow that
+        builds the model is refused before a pass is made.
+        """
         items = self.reader.value(stmt.iter)
+        if isinstance(items, LayerSlice):   # for layer in base.layers[-20:]: layer.trainable = True
+            return python_backbone.layer_loop(self.reader, stmt, items)
         jumps = any(isinstance(n, (ast.Break, ast.Continue)) for n in ast.walk(stmt))
+        passes = _range_length(items)
+        if passes is not None and passes > MAX_LOOP and self.touches_model(stmt):
+            raise SpecError([FieldError(None, "source", f"Line {stmt.lineno}: this loop builds the model in "
+                                        f"{passes:,} passes; at most {MAX_LOOP:,} are followed.")])
         if not isinstance(items, (list, tuple)) or len(items) > MAX_LOOP or stmt.orelse or jumps:
             return False
+        before = self.layer_count()
         for item in items:
             self.reader.bind(stmt.target, item)
             self.reader.statements(stmt.body)
+        added = self.layer_count() - before
+        if added > 0:
+            self.reader.note(stmt.lineno, self.reader.line_text(stmt.lineno), f"{added} layer{'s' * (added != 1)} "
+                             f"written out", f"the loop is unrolled: its {len(items)} pass{'es' * (len(items) != 1)} "
+                             "add these layers one after another, each in the spec as its own layer")
         return True
+
+    def layer_count(self):
+        """Give how many layers the script's models hold or its tensors were made by so far (a loop adding some is unrolled)."""
+        return sum(len(m.items) for m in self.reader.models) + len(self.reader.graph_layers)
 
     def constant_range(self, call):
         """Give range(...) as a list when its bounds are constants, else the Call."""
@@ -135,7 +155,8 @@ class Flow:
             return Unknown(call.node)
         self.reader.cost.charge(len(self.reader.env))   # the copy below
         saved, self.reader.env = self.reader.env, dict(self.reader.env)
-        self.bind_arguments(node.args, call)
+        bound = self.bind_arguments(node.args, call)
+        models = len(self.reader.models)
         self.depth += 1
         try:
             self.reader.statements(node.body)
@@ -145,6 +166,17 @@ class Flow:
         finally:
             self.depth -= 1
             self.reader.env = saved
+            if len(self.reader.models) > models and bound:
+                self.arguments_note(node, call, bound)
+
+    def arguments_note(self, node, call, bound):
+        """Note the arguments a function that builds a model was followed with: the call's, else its defaults."""
+        shown = ", ".join(f"{name}={value!r}" if isinstance(value, CONSTANT) else name for name, value in bound)
+        defaults = [name for name, _ in bound if name not in call.kwargs][len(call.args):]
+        why = f"the function {node.name} is read with these arguments" + (
+            f" ({', '.join(defaults)} at {'its default' if len(defaults) == 1 else 'their defaults'})"
+            if defaults else "") + "; the model it builds is imported as they make it"
+        self.reader.note(call.line, self.reader.text(call), f"{node.name}({shown})"[:80], why)
 
     def bind_arguments(self, args, call):
         """Bind a function's parameters: defaults first, then the call's positional and keyword arguments."""
@@ -157,14 +189,20 @@ class Flow:
             self.reader.env[name] = value
         for name, value in call.kwargs.items():
             self.reader.env[name] = value
+        given = names + [a.arg for a in args.kwonlyargs]
+        return [(name, self.reader.env[name]) for name in given if name in self.reader.env]
 
     def skipped(self, stmt, why="only top-level statements, the functions the script calls, and loops and "
                                  "ifs on constants are followed; nothing is run"):
         """Warn when a statement that is not followed (a loop, a def...) touches the model."""
         kind = {ast.For: "a for loop", ast.While: "a while loop", ast.If: "an if block",
                 ast.Try: "a try block", ast.FunctionDef: "a function", ast.ClassDef: "a class"}.get(type(stmt))
-        if kind is None:
-            return
+        what = self.touches_model(stmt) if kind else None
+        if what:
+            self.reader.warn(stmt.lineno, f"{kind} that {what} is not read ({why}); skipped")
+
+    def touches_model(self, stmt):
+        """Give what a statement does to a model ("builds a model", "calls model.add"), or None."""
         models = {m.var for m in self.reader.models if m.var}
         for node in ast.walk(stmt):
             if isinstance(node, ast.Call):
@@ -174,9 +212,8 @@ class Flow:
                 changes = (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
                            and func.value.id in models and func.attr in ("add", "compile", "fit", "pop"))
                 if builds or changes:
-                    what = "builds a model" if builds else f"calls {func.value.id}.{func.attr}"
-                    self.reader.warn(stmt.lineno, f"{kind} that {what} is not read ({why}); skipped")
-                    return
+                    return "builds a model" if builds else f"calls {func.value.id}.{func.attr}"
+        return None
 
     def unused_functions(self):
         """Warn about a function that builds a model but that the script never calls at the top level."""
@@ -184,6 +221,16 @@ class Flow:
         for node in nodes.values():   # once each, however many names it has (`f = g = build`)
             if node.name not in self.called:
                 self.skipped(node, "it is never called at the top level")
+
+
+def _range_length(value):
+    """Give the passes of a range(...) of whole numbers left as a Call (too long to list), else None."""
+    func, args = getattr(value, "func", None), getattr(value, "args", None)
+    if getattr(func, "path", None) != "range" or getattr(value, "kwargs", True) or not 1 <= len(args) <= 3:
+        return None
+    if not all(isinstance(a, int) and not isinstance(a, bool) for a in args) or len(args) == 3 and args[2] == 0:
+        return None
+    return len(range(*args))   # computed from the bounds: nothing is listed
 
 
 def _comparable(value):

@@ -7,10 +7,10 @@ adds the answer's "sweep" (`python_sweep.py`): its `hp.*` values placed at the f
 """
 
 from .. import catalog, keras_names as kn
-from . import old_keras, python_graph, python_legacy, python_sweep, python_training
+from . import old_keras, python_backbone, python_dataset, python_graph, python_legacy, python_sweep, python_training
 from .import_answer import finish, refuse, shape_note
 from .python_source import Reader
-from .python_values import Call, HpValue, Model, NotStatic, Ref, Rows, Unknown
+from .python_values import Backbone, Call, HpValue, Model, NotStatic, Ref, Rows, Unknown
 from ..fields import FieldError, SpecError
 
 
@@ -96,13 +96,16 @@ class PythonImport:
     def answer(self):
         """Give the import answer for the chosen model."""
         model = self.choose_model()
-        layers = self.layers(model)
+        layers = python_backbone.tidy(self, self.layers(model), self.layer_lines)
+        fine_tune = python_backbone.phases(self, model, layers)
         compile_spec = python_training.compile_part(self, model.compile) if model.compile else None
         if compile_spec and compile_spec["loss"] is None:
             self.warn(model.compile.line, "compile has no loss that can be read, so compile is left out; "
                                           "choose a loss in the builder")
             compile_spec = None
         fit = python_training.fit_part(self, model) if model.fit else None
+        if fit is not None and fine_tune is not None:
+            fit["fine_tune"] = fine_tune
         sweep = python_sweep.sweep_part(self, model, compile_spec, fit) if model.tuner else None
         predict = python_legacy.predict_part(self, model)
         warnings = sorted(self.warnings, key=lambda w: int(w.split(":")[0].split()[-1]))   # "line N: ..."
@@ -111,7 +114,8 @@ class PythonImport:
                   "why": version["why"], "field": "keras_version"}]
         notes += sorted(self.reader.notes.values(), key=lambda n: n["line"] or 0)
         return finish(layers, compile_spec, fit, warnings, where=lambda e: self.where(e, model), notes=notes,
-                      extra={"predict": predict, "keras_version": version, **({"sweep": sweep} if sweep else {})})
+                      extra={"predict": predict, "keras_version": version, "dataset": python_dataset.answer(self.reader.data),
+                             **({"sweep": sweep} if sweep else {})})
 
     def choose_model(self):
         """Give the model to import (Sequential or functional): the one fitted, else compiled, else the first."""
@@ -125,11 +129,16 @@ class PythonImport:
             hint = next((w for w in self.warnings if "model" in w), "")
             raise SpecError([FieldError(None, "source", "No keras.Sequential model was found at the top level of the "
                                         "script." + (f" Note {hint}." if hint else ""))])
+        for wrapper in self.reader.wrappers:   # a wrapper fitted in its model's place trains that model
+            inner = wrapper.wraps
+            if wrapper.fit and not inner.fit:
+                inner.fit, inner.fit_method = wrapper.fit, wrapper.fit_method
+                inner.compile = wrapper.compile or inner.compile
         chosen = next((m for m in models if m.tuner), None) or next((m for m in models if m.fit), None) \
             or next((m for m in models if m.compile), models[0])
         for other in models:
             # a tuner's model-building function called again outside it (to check it, or with the best hp)
-            if other is not chosen and not (chosen.tuner and other.line == chosen.line):
+            if other is not chosen and not other.nested and not (chosen.tuner and other.line == chosen.line):
                 self.warn(other.line, f"another Sequential model is ignored; the one on line {chosen.line} is imported")
         return chosen
 
@@ -153,14 +162,20 @@ class PythonImport:
                 out.append(layer)
                 self.layer_lines.append(flow.generator.call.line)
         self.shift = len(out)
+        front = python_graph.front(self, model)
         if model.graph:
-            return python_graph.spec_layers(self, model)
+            return python_graph.spec_layers(self, model, front)
+        for tensor in front:
+            out.append(self.layer(tensor.layer, len(out)))
+            self.layer_lines.append(tensor.line)
         for item in model.items:
             # a lower-case call is a function that makes layers (Keras's classes are capitalized)
             if isinstance(item, Model):
                 self.warn(model.line, f"the Sequential model of line {item.line} used as a layer is not part of "
                                       "the spec; skipped")
                 continue
+            if isinstance(item, Backbone):
+                item = item.call
             if not isinstance(item, Call) or not isinstance(item.func, Ref) or not item.name[:1].isupper():
                 line = getattr(item, "line", model.line)
                 self.warn(line, f"layer {self.text(item)} cannot be read without running the script; skipped")
@@ -174,6 +189,8 @@ class PythonImport:
     def layer(self, call, index, inner=False):
         """Give one layer call as a spec dict (None for an input); refuse Lambda and unknown layers."""
         kind, line = old_keras.CLASSES.get(call.name, call.name), call.line
+        if not inner and python_backbone.application(self.reader, call) is not None:
+            return python_backbone.layer(self, call, index)
         if kind in kn.INPUT_LAYERS and not inner:
             self.input_note(call)
             return None

@@ -5,7 +5,9 @@ model in: `if __name__ == "__main__":`, `with ...:`, a top-level function the sc
 over constants, an `if` on constants (`python_flow.py`). Names bound to constants, to arithmetic on
 them, to Keras objects or to argparse defaults are remembered; `keras.Sequential`, `model.add`,
 `compile`, `fit` (and `fit_generator`), `predict_classes` and `ImageDataGenerator` are recorded.
-Old module paths (`keras.layers.core`, `tf.keras`) are read as Keras 3's, each with a note.
+Old module paths (`keras.layers.core`, `tf.keras`) are read as Keras 3's, each with a note. The data
+the script loads is read by `python_dataset.py`, `keras.applications` backbones and what the script
+makes trainable by `python_backbone.py`.
 Anything else has no value here: when the model needs it, a warning names its line. Every value
 built and the work of the whole import are bounded (`python_cost.py`). `python_import.py` turns
 what is read into a spec.
@@ -14,10 +16,11 @@ what is read into a spec.
 import ast
 import re
 
-from . import old_keras, python_cost, python_data, python_flow, python_graph, python_legacy, python_tuner
+from . import (python_backbone, python_cost, python_data, python_dataset, python_flow, python_graph, python_legacy,
+               python_tuner)
 from .import_answer import MAX_KEPT, note, note_key
-from .python_values import (Call, Flow, Function, Generator, Method, Model, Namespace, Parser, Ref, Rows,
-                            Unknown)
+from .python_values import (Backbone, Call, Flow, Function, Generator, Method, Model, Namespace, Parser, Ref,
+                            Rows, Unknown)
 from ..fields import FieldError, SpecError
 
 MODEL_METHODS = ("add", "pop", "compile", "fit", "fit_generator", "predict", "predict_classes", "predict_proba")
@@ -31,6 +34,7 @@ class Reader:
         self.lines = re.split(r"\r\n|\r|\n", source)   # as the tokenizer splits them
         self.env = {}
         self.models = []
+        self.wrappers = []        # inference wrappers around a trained model (python_graph.py)
         self.functional = []      # lines of keras.Model(...) calls that could not be read as a functional model
         self.graph_layers = {}    # id of a layer object called on a tensor -> line (python_graph.py)
         self.warnings = {}        # text -> None: each once, in order, at most MAX_KEPT
@@ -41,6 +45,8 @@ class Reader:
         self.flow = python_flow.Flow(self)
         self.renamed = set()      # old module prefixes already noted
         self.hps = {}             # Keras Tuner's hp.* values by name (python_tuner.py)
+        self.data = python_dataset.Data()   # what the script loads: the answer's "dataset"
+        self.trainable_events = []  # what the script sets trainable, in order (python_backbone.py)
 
     def text(self, node):
         """Give the source text of a node, shortened for messages (offsets are UTF-8 bytes)."""
@@ -93,14 +99,19 @@ class Reader:
 
     def close(self):
         """Let go of what the script built: a model's compile call refers to the model, so they hold each other."""
-        for model in self.models:
+        for model in self.models + self.wrappers:
             model.items.clear()
+            model.wraps = None
             model.compile = model.fit = model.predict = model.tuner = None   # a tuner refers to its model too
         for parser in self.parsers:
             parser.defaults.clear()
         self.env.clear()
         self.graph_layers.clear()
         self.hps.clear()
+        self.data.tokenizers.clear()
+        self.trainable_events.clear()
+        for model in self.models:
+            model.phases.clear()
         self.cost = None
 
     def statements(self, body):
@@ -118,13 +129,16 @@ class Reader:
             self.imports(stmt)
         elif isinstance(stmt, ast.Assign):
             value = self.value(stmt.value)
+            python_dataset.assignment(self, stmt.targets, value, stmt.lineno)
             for target in stmt.targets:
                 self.bind(target, value)
         elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)) and stmt.value is not None:
             node = stmt.value if isinstance(stmt, ast.AnnAssign) else ast.BinOp(
                 ast.Name(stmt.target.id, ast.Load()) if isinstance(stmt.target, ast.Name) else stmt.target,
                 stmt.op, stmt.value)
-            self.bind(stmt.target, self.value(ast.copy_location(node, stmt.value)))
+            value = self.value(ast.copy_location(node, stmt.value))
+            python_dataset.assignment(self, [stmt.target], value, stmt.lineno)
+            self.bind(stmt.target, value)
         elif isinstance(stmt, ast.Expr):
             self.value(stmt.value)
         elif isinstance(stmt, ast.If) and _is_main_guard(stmt.test) or isinstance(stmt, ast.With):
@@ -156,6 +170,8 @@ class Reader:
             self.env[target.id] = value
             if isinstance(value, Model) and not value.var:
                 value.var = target.id
+        elif isinstance(target, ast.Attribute):
+            python_backbone.set_trainable(self, target, value, target.lineno)
         elif isinstance(target, (ast.Tuple, ast.List)):
             same = isinstance(value, (tuple, list)) and len(value) == len(target.elts)
             for i, element in enumerate(target.elts):
@@ -191,7 +207,12 @@ class Reader:
             return Ref(python_legacy.current_path(self, f"{base.path}.{attr}", node.lineno))
         if isinstance(base, python_tuner.OWNERS):
             return python_tuner.member(base, attr, node)
-        if isinstance(base, (Model, Parser, Generator)):
+        member = python_backbone.member(base, attr)
+        if member is not None:
+            return member
+        if isinstance(base, Backbone):   # base.output, base.input: tensors of the functional API
+            return python_graph.backbone_tensor(self, base, attr) if attr in ("input", "output") else Unknown(node)
+        if isinstance(base, (Model, Parser, Generator)) or isinstance(base, Call) and id(base) in self.data.tokenizers:
             return Method(base, attr)
         if isinstance(base, Namespace) and attr in base.defaults:
             return base.defaults[attr]
@@ -215,10 +236,15 @@ class Reader:
             return made
         if call.name == "Sequential":
             return self.sequential(call)
+        backbone = python_backbone.application(self, call)
+        if backbone is not None:
+            return backbone
         if call.name == "ImageDataGenerator":
             return Generator(call)
         if isinstance(func, Ref) and func.path == "range":
             return self.flow.constant_range(call)
+        if python_dataset.call(self, call):
+            return call
         python_legacy.data_note(self, call)
         if call.name in ("Model", "Functional"):
             self.functional.append(node.lineno)
@@ -251,6 +277,8 @@ class Reader:
             return None
         if isinstance(owner, Generator):
             return Flow(owner, call) if name.startswith("flow") else None
+        if isinstance(owner, Call):   # a Tokenizer (python_dataset.py)
+            return python_dataset.matrix(self, owner, call) if name == "sequences_to_matrix" else None
         if name in ("to_json", "save", "save_weights"):
             self.note(call.line, self.text(call), "the run's artifacts", "every run keeps model.keras, model.json "
                       "(model.to_json()) and history.csv for download")
@@ -266,6 +294,7 @@ class Reader:
             owner.compile = call
         elif name in ("fit", "fit_generator"):
             owner.fit, owner.fit_method = call, name
+            owner.phases.append((owner.compile, call, len(self.trainable_events)))
         elif name.startswith("predict"):
             owner.predict = call
         return None

@@ -91,6 +91,29 @@ class Model:
     predict: Call | None = None                   # predict_classes(x[...]) or predict(x[...])
     graph: bool = False                           # a functional keras.Model: items are python_graph Tensors
     tuner: object = None                          # the Tuner whose hypermodel built it (python_tuner.py)
+    nested: bool = False                          # a Sequential called on a tensor: its layers are in another model
+    phases: list = field(default_factory=list)    # each fit: (the compile then in force, the fit call, trainable events so far)
+    wraps: object = None                          # an inference wrapper's model (python_graph.py): items are what goes in front
+
+
+@dataclass(eq=False)
+class Backbone:
+    """keras.applications.X(...): a pretrained backbone, one layer of the spec (python_backbone.py).
+
+    input_tensor: the Tensor given as input_tensor= (else its `.input` is an input of its own).
+    """
+
+    call: Call
+    input_tensor: object = None
+
+
+@dataclass(eq=False)
+class LayerSlice:
+    """`base.layers[-20:]` or `model.layers[:249]`: some of a backbone's or a model's layers, by position."""
+
+    owner: object
+    start: int | None = None
+    stop: int | None = None
 
 
 @dataclass
