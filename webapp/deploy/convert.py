@@ -62,7 +62,14 @@ def size_bytes(path):
 
 
 def load_model(path):
-    """Give the Keras model saved at `path` (a run's model.keras), without its optimizer."""
+    """Give the Keras model saved at `path` (a run's model.keras), without its optimizer, called once.
+
+    Keras's ONNX export refuses a model that was never called ("The model provided has never
+    called"), which a freshly loaded one is; one call on zeros of its input shapes makes it ready.
+    """
     from ..modelspec.build import init_keras
 
-    return init_keras().saving.load_model(path, compile=False)
+    model = init_keras().saving.load_model(path, compile=False)
+    zeros = [np.zeros((1, *tensor.shape[1:]), dtype="float32") for tensor in model.inputs]
+    model(zeros[0] if len(zeros) == 1 else zeros, training=False)
+    return model
