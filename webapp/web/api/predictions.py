@@ -215,8 +215,15 @@ def confusion(run_id):
 
 @bp.post("/runs/<int:run_id>/predict")
 def predict(run_id):
-    """Give the top classes the run's saved model predicts for an uploaded image (multipart `image`)."""
+    """Give the top classes the run's saved model predicts for an uploaded image (multipart `image`).
+
+    Several `image` parts, or JSON {"instances": [...]}, are a batch: batch_predict.py answers those.
+    """
     run = _run(run_id)
+    from . import batch_predict   # here: it imports this module's helpers
+
+    if batch_predict.is_batch():
+        return batch_predict.predict_batch(run)
     limit = user_image.MAX_BYTES
     if request.content_length and request.content_length > limit + 2**20:
         return error(400, f"image: the file is larger than {limit // 2**20} MB; send a smaller image.")
