@@ -406,6 +406,13 @@ def test_an_export_is_built_verified_in_its_runtime_and_downloaded(trained, tmp_
     assert (export["state"], export["format"], export["quantization"]) == ("building", "litert", "int8")
     again = client.post(f"/api/runs/{run_id}/exports", json={"format": "litert", "quantization": "int8"})
     assert again.get_json()["export"]["id"] == export["id"]   # the same request answers the export being built
+    exports = client.application.extensions["kd"].exports
+    exports.max_building = 1   # KD_MAX_EXPORTS_BUILDING=1: while this one builds, another is refused
+    try:
+        refused = client.post(f"/api/runs/{run_id}/exports", json={"format": "onnx"})
+    finally:
+        exports.max_building = 2
+    assert refused.status_code == 429 and "KD_MAX_EXPORTS_BUILDING" in refused.get_json()["error"]["message"]
 
     def ended():
         found = client.get(f"/api/runs/{run_id}/exports").get_json()["exports"]

@@ -16,6 +16,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from webapp.deploy import builder, convert, formats, records, verify
+from webapp.deploy.exports import Exports
 from webapp.modelspec.build import init_keras
 from webapp.runs import paths
 
@@ -136,3 +137,17 @@ def test_a_request_it_cannot_take_names_the_field(body, status, field):
         formats.check(body)
     assert (caught.value.status, caught.value.field) == (status, field)
     assert field in caught.value.message or status == 400
+
+
+def test_an_export_a_previous_server_left_building_fails_at_start_up(tmp_path):
+    run_dir = paths.run_dir(tmp_path, 5, create=True)
+    (run_dir / paths.MODEL).write_bytes(b"model")
+    records.new(tmp_path, 5, "litert", "none")
+    (run_dir / "exports" / ".1.partial.zip").write_bytes(b"half")
+    sent = []
+    exports = Exports({"KD_DATA_DIR": str(tmp_path), "KD_DATABASE_URL": "sqlite://", "KD_EXECUTOR": "local",
+                       "KD_MAX_EXPORT_S": 60, "KD_MAX_EXPORTS_BUILDING": 2}, notify=sent.append)
+    exports.start_up()
+    assert exports.list(5)[0]["state"] == "failed" and exports.list(5)[0]["error"] == records.RESTARTED
+    assert sent == [("run_export", {"run_id": 5, "export": exports.list(5)[0]})]
+    assert sorted(p.name for p in (run_dir / "exports").iterdir()) == ["1.json"]
