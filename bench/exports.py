@@ -22,30 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
+from tests.unit.test_exports import train_digits_cnn  # noqa: E402  (the tests' model: one definition)
 from webapp.deploy import convert, verify  # noqa: E402
-from webapp.modelspec.build import init_keras  # noqa: E402
 
 PAIRS = [("tf_saved_model", "none"), ("onnx", "none"), ("litert", "none"), ("litert", "dynamic"),
          ("litert", "float16"), ("litert", "int8")]
-
-
-def digits_cnn(epochs):
-    """Give (model, x_train, x_test, y_test) of the digits CNN, trained here (pixels / 16, as the trainer scales)."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    keras = init_keras()
-    bunch = load_digits()
-    x = bunch.images[..., None].astype("float32") / 16.0
-    x_train, x_test, y_train, y_test = train_test_split(x, bunch.target, test_size=0.2, random_state=0,
-                                                        stratify=bunch.target)
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(32, 3, activation="relu"),
-                              keras.layers.Flatten(), keras.layers.Dense(64, activation="relu"),
-                              keras.layers.Dense(10, activation="softmax")])
-    model.compile("adam", "sparse_categorical_crossentropy")
-    model.fit(x_train, y_train, epochs=epochs, batch_size=32, verbose=0)
-    return model, x_train, x_test, y_test
 
 
 def main():
@@ -55,7 +36,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=3)
     args = parser.parse_args()
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
-    model, x_train, x_test, y_test = digits_cnn(args.epochs)
+    model, x_train, x_test, y_test = train_digits_cnn(args.epochs)
     keras_classes = model.predict(x_test, verbose=0).argmax(axis=1)
     timed = x_test[np.linspace(0, len(x_test) - 1, min(args.sample, len(x_test))).astype(int)]
     keras_call = verify.latency_ms(verify.keras_call(model), timed)

@@ -10,7 +10,6 @@ checked against those same figures.
 import json
 import zipfile
 
-import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
@@ -26,9 +25,11 @@ MATRIX = [("tf_saved_model", "none", 0.99), ("onnx", "none", 0.99), ("litert", "
           ("litert", "float16", 0.99), ("litert", "dynamic", 0.97), ("litert", "int8", 0.97)]
 
 
-@pytest.fixture(scope="module")
-def digits_cnn():
-    """Give (model, x_train, x_test, y_test, the model's classes on x_test): the digits scaled /16 as the trainer does."""
+def train_digits_cnn(epochs=3):
+    """Give (model, x_train, x_test, y_test) of the digits CNN trained here (pixels / 16, as the trainer scales).
+
+    bench/exports.py measures the same model.
+    """
     keras = init_keras()
     bunch = load_digits()
     x = bunch.images[..., None].astype("float32") / 16.0
@@ -39,7 +40,14 @@ def digits_cnn():
                               keras.layers.Flatten(), keras.layers.Dense(64, activation="relu"),
                               keras.layers.Dense(10, activation="softmax")])
     model.compile("adam", "sparse_categorical_crossentropy")
-    model.fit(x_train, y_train, epochs=3, batch_size=32, verbose=0)
+    model.fit(x_train, y_train, epochs=epochs, batch_size=32, verbose=0)
+    return model, x_train, x_test, y_test
+
+
+@pytest.fixture(scope="module")
+def digits_cnn():
+    """Give (model, x_train, x_test, y_test, the model's classes on x_test)."""
+    model, x_train, x_test, y_test = train_digits_cnn()
     return model, x_train, x_test, y_test, model.predict(x_test, verbose=0).argmax(axis=1)
 
 

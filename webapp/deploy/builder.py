@@ -60,33 +60,14 @@ def keras_classes(folder, model, x_test):
 
 def build(settings, run_id, eid, order):
     """Build export `eid` of run `run_id` as `order` says ({format, quantization, dataset}); give its final record."""
-    from . import convert, verify
-
     data_dir = settings["KD_DATA_DIR"]
     where = records.folder(data_dir, run_id)
-    work = where / f".{eid}.partial"
-    partial = where / f".{eid}.partial.zip"
-    fmt, quantization = order["format"], order["quantization"]
+    work, partial = where / f".{eid}.partial", where / f".{eid}.partial.zip"
     try:
-        calibration, x_test, y_test, names, num_classes, pixel_max = inputs(data_dir, settings["KD_DATABASE_URL"],
-                                                                            order["dataset"])
-        model = convert.load_model(paths.artifact(data_dir, run_id, paths.MODEL))
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
-        try:
-            written = convert.export(model, work, fmt, quantization, calibration)
-        except Exception as exc:
-            raise ExportFailed(f"The {fmt} converter could not convert this model: {reason(exc)}") from None
-        try:
-            figures = verify.measure(verify.runtime(fmt, written), x_test, y_test,
-                                     keras_classes(paths.run_dir(data_dir, run_id), model, x_test),
-                                     verify.keras_call(model), formats.LATENCY_SAMPLE)
-        except Exception as exc:
-            raise ExportFailed(f"The {fmt} export was written but its runtime could not run it: {reason(exc)}") from None
-        (work / formats.LABELS).write_text(formats.labels_text(names, num_classes))
-        (work / formats.README).write_text(formats.readme_text(fmt, quantization, pixel_max, x_test.shape[1:]))
+        fields = made(settings, run_id, order, work)
         zip_folder(work, partial)
-        fields = {"state": "ready", "size_bytes": convert.size_bytes(written), **figures}
         partial.replace(records.download_path(data_dir, run_id, eid))
     except ExportFailed as exc:
         fields = {"state": "failed", "error": str(exc)}
@@ -100,6 +81,29 @@ def build(settings, run_id, eid, order):
     if record is None:   # the run was deleted meanwhile
         return None
     return records.write(data_dir, run_id, {**record, **fields})
+
+
+def made(settings, run_id, order, work):
+    """Convert the run's model into `work`, verify it in its runtime, add the labels; give the record's fields."""
+    from . import convert, verify
+
+    data_dir, fmt, quantization = settings["KD_DATA_DIR"], order["format"], order["quantization"]
+    calibration, x_test, y_test, names, num_classes, pixel_max = inputs(data_dir, settings["KD_DATABASE_URL"],
+                                                                        order["dataset"])
+    model = convert.load_model(paths.artifact(data_dir, run_id, paths.MODEL))
+    try:
+        written = convert.export(model, work, fmt, quantization, calibration)
+    except Exception as exc:
+        raise ExportFailed(f"The {fmt} converter could not convert this model: {reason(exc)}") from None
+    try:
+        figures = verify.measure(verify.runtime(fmt, written), x_test, y_test,
+                                 keras_classes(paths.run_dir(data_dir, run_id), model, x_test),
+                                 verify.keras_call(model), formats.LATENCY_SAMPLE)
+    except Exception as exc:
+        raise ExportFailed(f"The {fmt} export was written but its runtime could not run it: {reason(exc)}") from None
+    (work / formats.LABELS).write_text(formats.labels_text(names, num_classes))
+    (work / formats.README).write_text(formats.readme_text(fmt, quantization, pixel_max, x_test.shape[1:]))
+    return {"state": "ready", "size_bytes": convert.size_bytes(written), **figures}
 
 
 class ExportFailed(Exception):
