@@ -65,7 +65,7 @@ def build(settings, run_id, eid, order):
     work, partial = where / f".{eid}.partial", where / f".{eid}.partial.zip"
     try:
         shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
+        work.mkdir()   # in exports/, made with the record: a run deleted meanwhile is not made again
         fields = made(settings, run_id, order, work)
         zip_folder(work, partial)
         partial.replace(records.download_path(data_dir, run_id, eid))
