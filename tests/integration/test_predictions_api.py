@@ -387,7 +387,7 @@ def test_batch_predict_answers_each_instance_in_order(trained):
     ([[[0] * 8] * 8, [[0] * 7] * 8], "instances[1]"),          # a wrong shape
     ([[[0] * 8] * 8, [[0] * 8] * 7 + [[0] * 8 + [1]]], "instances[1]"),   # ragged rows
     ([[[17] * 8] * 8], "instances[0]"),                        # past the dataset's pixel_max (16)
-    ("pixels", "instances"), ([], "instances")])
+    ("pixels", "instances"), ([], "instances"), (None, "instances")])
 def test_a_batch_it_cannot_take_is_422_naming_the_instance(trained, instances, field):
     client, run_id = trained[:2]
     r = client.post(f"/api/runs/{run_id}/predict", json={"instances": instances})

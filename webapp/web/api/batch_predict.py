@@ -11,21 +11,29 @@ from ...predict import batch, predictions as preds, web_bound
 from ...runs import paths
 from .. import services
 from . import bp
-from .errors import json_body
 from .predictions import Missing, _dataset, run_dir, runnable, state
 
 
 def is_batch():
-    """Say whether a predict request is a batch: JSON, or a multipart form with more than one `image` part."""
-    return request.is_json or ((request.content_type or "").startswith("multipart/") and _many_images())
+    """Say whether a predict request is a batch: JSON with `instances`, or a multipart form with more than one `image` part.
+
+    Any other JSON goes on to predict-one's checks (and to the other JSON inputs that endpoint takes).
+    """
+    if request.is_json:
+        _bounded("instances")
+        body = request.get_json(silent=True)
+        return isinstance(body, dict) and "instances" in body
+    if (request.content_type or "").startswith("multipart/"):
+        _bounded("image")
+        return len(request.files.getlist("image")) > 1
+    return False
 
 
-def _many_images():
-    """Say whether a multipart request has more than one `image` part (its body bounded before it is parsed)."""
+def _bounded(field):
+    """Refuse (400, naming `field`) a request body past MAX_TOTAL_BYTES, before it is read."""
     if request.content_length and request.content_length > batch.MAX_TOTAL_BYTES:
-        raise Missing(400, f"image: the request is larger than {batch.MAX_TOTAL_BYTES // 2**20} MB; send fewer or "
-                           "smaller images per request.")
-    return len(request.files.getlist("image")) > 1
+        raise Missing(400, f"{field}: the request is larger than {batch.MAX_TOTAL_BYTES // 2**20} MB; send fewer or "
+                           "smaller instances per request.")
 
 
 @bp.errorhandler(batch.BatchError)
@@ -37,18 +45,14 @@ def _batch_error(exc):
 def predict_batch(run):
     """Give {"predictions": [{predicted, name, confidence, top}]}, one per instance in order, for a batch request."""
     cfg = current_app.config
-    if request.content_length and request.content_length > batch.MAX_TOTAL_BYTES:
-        raise Missing(400, f"instances: the request is larger than {batch.MAX_TOTAL_BYTES // 2**20} MB; send fewer instances.")
     path = run_dir(run.id) / paths.MODEL
     if not path.exists():
         raise Missing(409, f"Run {run.id} has no saved model yet: it is saved after each finished epoch.")
     runnable(run)
     info = services().datasets.info(run.dataset)
     if request.is_json:
-        body = json_body()
-        if not isinstance(body, dict) or "instances" not in body:
-            raise batch.BatchError("instances", 'send {"instances": [pixel arrays]} or several multipart `image` parts.')
-        x = batch.from_arrays(body["instances"], info["input_shape"], float(info["pixel_max"]), cfg["KD_MAX_PREDICT_BATCH"])
+        x = batch.from_arrays(request.get_json()["instances"], info["input_shape"], float(info["pixel_max"]),
+                              cfg["KD_MAX_PREDICT_BATCH"])
     else:
         try:
             look = state().look(run.dataset)

@@ -229,7 +229,8 @@ def predict(run_id):
         return error(400, f"image: the file is larger than {limit // 2**20} MB; send a smaller image.")
     file = request.files.get("image")
     if file is None:
-        return error(400, "image: send an image file as the multipart form field `image` (PNG, JPEG, GIF, BMP, WebP).")
+        return error(400, "image: send an image file as the multipart form field `image` (PNG, JPEG, GIF, BMP, WebP), "
+                          'several `image` parts, or JSON {"instances": [pixel arrays]}.')
     path = run_dir(run.id) / paths.MODEL
     if not path.exists():
         raise Missing(409, f"Run {run.id} has no saved model yet: it is saved after each finished epoch.")
