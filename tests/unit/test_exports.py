@@ -159,3 +159,19 @@ def test_an_export_a_previous_server_left_building_fails_at_start_up(tmp_path):
     assert exports.list(5)[0]["state"] == "failed" and exports.list(5)[0]["error"] == records.RESTARTED
     assert sent == [("run_export", {"run_id": 5, "export": exports.list(5)[0]})]
     assert sorted(p.name for p in (run_dir / "exports").iterdir()) == ["1.json"]
+
+
+def test_an_op_litert_lacks_fails_the_export_with_the_runtimes_reason_and_no_file(tmp_path):
+    # Bicubic resizing has no LiteRT kernel: the converter keeps TensorFlow's op (a Flex op), which
+    # the LiteRT interpreter cannot run; the export fails saying so, and leaves no file.
+    keras = init_keras()
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Resizing(12, 12, interpolation="bicubic"),
+                              keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    run_dir = paths.run_dir(tmp_path, 4, create=True)
+    model.save(run_dir / paths.MODEL)
+    records.new(tmp_path, 4, "litert", "none")
+    record = builder.build({"KD_DATA_DIR": str(tmp_path), "KD_DATABASE_URL": f"sqlite:///{tmp_path / 'db'}"}, 4, 1,
+                           {"format": "litert", "quantization": "none", "dataset": "digits"})
+    assert record["state"] == "failed"
+    assert "runtime could not run it" in record["error"] and "FlexResizeBicubic" in record["error"]
+    assert sorted(p.name for p in (run_dir / "exports").iterdir()) == ["1.json"]
