@@ -458,3 +458,10 @@ def test_an_unfinished_run_cannot_be_exported(trained):
     assert r.status_code == 409 and "once it has completed" in r.get_json()["error"]["message"]
     assert client.post("/api/runs/999/exports", json={"format": "onnx"}).status_code == 404
     assert client.get(f"/api/runs/{run.id}/exports/1/download").status_code == 404
+    bicubic = {**MLP, "model": {"layers": [{"type": "Resizing", "height": 12, "width": 12, "interpolation": "bicubic"},
+                                           *MLP["model"]["layers"]]}}
+    with client.application.extensions["kd"].store.session() as s:
+        done = Run(name="bicubic", owner_id=None, status="completed", dataset="digits", history={}, spec=bicubic)
+        s.add(done)
+    r = client.post(f"/api/runs/{done.id}/exports", json={"format": "litert", "quantization": "int8"})
+    assert r.status_code == 422 and r.get_json()["errors"][0]["layer"] == 0   # known up front: no worker spent

@@ -175,3 +175,13 @@ def test_an_op_litert_lacks_fails_the_export_with_the_runtimes_reason_and_no_fil
     assert record["state"] == "failed"
     assert "runtime could not run it" in record["error"] and "FlexResizeBicubic" in record["error"]
     assert sorted(p.name for p in (run_dir / "exports").iterdir()) == ["1.json"]
+
+
+def test_a_layer_litert_cannot_run_is_refused_up_front_naming_it():
+    spec = {"model": {"layers": [{"type": "Resizing", "height": 12, "width": 12, "interpolation": "bilinear"},
+                                 {"type": "Resizing", "height": 8, "width": 8, "interpolation": "bicubic"},
+                                 {"type": "Flatten"}]}}
+    with pytest.raises(formats.ExportError) as caught:
+        formats.check_model(spec, "litert")
+    assert (caught.value.status, caught.value.layer) == (422, 1) and "'bicubic'" in caught.value.message
+    formats.check_model(spec, "onnx")   # ONNX and SavedModel run it

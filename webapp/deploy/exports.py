@@ -51,6 +51,7 @@ class Exports:
         (building or ready); a failed one, or one of an older save, is replaced.
         """
         fmt, quantization = formats.check(body)
+        formats.check_model(run.spec, fmt)
         self.exportable(run)
         with self._lock:
             existing = [r for r in records.all_of(self.data_dir, run.id)

@@ -7,6 +7,9 @@ STATES = ("building", "ready", "failed")
 MODEL_FILE = {"tf_saved_model": "saved_model", "litert": "model.tflite", "onnx": "model.onnx"}
 LABELS = "labels.txt"
 README = "README.txt"
+# Resizing interpolations the LiteRT interpreter has kernels for; the others become TensorFlow ops
+# (FlexResizeBicubic, ScaleAndTranslate) it cannot run (measured: bicubic, area, lanczos3, lanczos5 fail).
+LITERT_INTERPOLATIONS = ("bilinear", "nearest")
 CALIBRATION_SIZE = 200     # training images int8 calibrates on (TFLite's guide: ~100-500 suffice)
 LATENCY_SAMPLE = 100       # test images each runtime is timed on, one at a time
 
@@ -14,9 +17,9 @@ LATENCY_SAMPLE = 100       # test images each runtime is timed on, one at a time
 class ExportError(ValueError):
     """A request that cannot be exported: an HTTP status, the field it is about and a message naming what would be accepted."""
 
-    def __init__(self, status, field, message):
+    def __init__(self, status, field, message, layer=None):
         super().__init__(message)
-        self.status, self.field, self.message = status, field, message
+        self.status, self.field, self.message, self.layer = status, field, message, layer
 
 
 def check(body):
@@ -37,6 +40,18 @@ def check(body):
         raise ExportError(422, "quantization", f"quantization: {quantization!r} is for format litert only; "
                                                f"a {fmt} export is float32 (send quantization none, or leave it out).")
     return fmt, quantization
+
+
+def check_model(spec, fmt):
+    """Refuse (422 naming the layer) a run spec with a layer `fmt` is known not to run, before any worker is busy."""
+    if fmt != "litert":
+        return
+    for index, layer in enumerate((spec or {}).get("model", {}).get("layers", [])):
+        interpolation = layer.get("interpolation", "bilinear")
+        if layer.get("type") == "Resizing" and interpolation not in LITERT_INTERPOLATIONS:
+            raise ExportError(422, "format", f"Layer {index} (Resizing) uses interpolation {interpolation!r}, which the "
+                                             f"LiteRT interpreter cannot run (it has {' and '.join(LITERT_INTERPOLATIONS)}); "
+                                             "export as tf_saved_model or onnx, or train with bilinear.", layer=index)
 
 
 def labels_text(class_names, num_classes):

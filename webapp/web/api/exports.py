@@ -13,7 +13,7 @@ from .errors import error, json_body
 def _export_error(exc):
     """Answer an ExportError: a 422 in the contract's field-error form, any other status with its message."""
     if exc.status == 422:
-        return jsonify({"ok": False, "errors": [{"layer": None, "field": exc.field, "message": exc.message}]}), 422
+        return jsonify({"ok": False, "errors": [{"layer": exc.layer, "field": exc.field, "message": exc.message}]}), 422
     return error(exc.status, exc.message, field=exc.field)
 
 
