@@ -440,6 +440,26 @@ def test_an_export_is_built_verified_in_its_runtime_and_downloaded(trained, tmp_
     assert found[0]["accuracy"] == pytest.approx(float((classes == y_test).mean()), abs=1e-6)
 
 
+
+def test_an_export_past_KD_MAX_EXPORT_S_is_killed_and_fails_leaving_no_file(trained):
+    client, run_id = trained[:2]
+    exports = client.application.extensions["kd"].exports
+    exports.max_s = 1   # KD_MAX_EXPORT_S=1: the builder is still importing TensorFlow then
+    try:
+        export = client.post(f"/api/runs/{run_id}/exports", json={"format": "tf_saved_model"}).get_json()["export"]
+
+        def ended():
+            found = {e["id"]: e for e in client.get(f"/api/runs/{run_id}/exports").get_json()["exports"]}
+            return found[export["id"]] if found[export["id"]]["state"] != "building" else None
+
+        found = wait_until(ended, 60, "the export never ended")
+    finally:
+        exports.max_s = 600
+    assert found["state"] == "failed" and "KD_MAX_EXPORT_S" in found["error"]
+    folder = paths.run_dir(client.application.config["KD_DATA_DIR"], run_id) / "exports"
+    assert not [p for p in folder.iterdir() if p.name.startswith(f"{export['id']}.zip") or ".partial" in p.name]
+
+
 @pytest.mark.parametrize("body, status, field", [
     ({"format": "tflite"}, 422, "format"), ({"format": "onnx", "quantization": "int8"}, 422, "quantization"),
     ({"format": "litert", "quantization": "int4"}, 422, "quantization")])

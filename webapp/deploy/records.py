@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..runs import paths
 
-FOLDER = "exports"
+FOLDER = paths.EXPORTS
 VIEW = ("id", "format", "quantization", "state", "error", "size_bytes", "agreement", "accuracy",
         "latency_ms", "keras_latency_ms", "created_at")
 RESTARTED = "The server restarted while this export was being built; build it again."
