@@ -97,7 +97,11 @@ class Exports:
     def start(self, run_id, eid, order):
         """Build the export elsewhere: a spawned process here (on a relay thread), or an RQ job."""
         if self.rq is not None:
-            self._enqueue(run_id, eid, order)
+            try:
+                self._enqueue(run_id, eid, order)
+            except Exception as exc:   # Redis unreachable, say: the export fails now rather than build never
+                log.exception("export %s of run %s could not be queued", eid, run_id)
+                self._ended(run_id, eid, f"The export could not be put on the workers' queue ({type(exc).__name__}: {exc}).")
             return
         threading.Thread(target=self._build_here, args=(run_id, eid, order), daemon=True, name="kd-export").start()
 
