@@ -68,7 +68,7 @@ class Exports:
                 records.remove(self.data_dir, run.id, record["id"])
             record = records.new(self.data_dir, run.id, fmt, quantization)
         self.start(run.id, record["id"], {"format": fmt, "quantization": quantization, "dataset": run.dataset})
-        return records.view(record), True
+        return records.view(records.read(self.data_dir, run.id, record["id"]) or record), True
 
     def exportable(self, run):
         """Refuse (409) a run that has not finished, or has no saved model and test predictions."""
