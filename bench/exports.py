@@ -1,6 +1,6 @@
 """Exports beside plain Keras: per format and quantization, size, agreement, accuracy and latency per image at batch 1.
 
-One invocation trains the digits CNN of tests/unit/test_exports.py (Conv2D 32 + Dense 64 on the
+One invocation trains the digits CNN of tests/unit/test_deploy_exports.py (Conv2D 32 + Dense 64 on the
 scikit-learn 8×8 digits, 3 epochs) in this process, writes every export with the dashboard's own
 code (webapp/deploy/convert.py: Keras's `model.export`), loads each in its own runtime
 (webapp/deploy/verify.py: tf.saved_model.load, the LiteRT interpreter, onnxruntime) and prints:
@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from tests.unit.test_exports import train_digits_cnn  # noqa: E402  (the tests' model: one definition)
+from tests.unit.test_deploy_exports import train_digits_cnn  # noqa: E402  (the tests' model: one definition)
 from webapp.deploy import convert, verify  # noqa: E402
 
 PAIRS = [("tf_saved_model", "none"), ("onnx", "none"), ("litert", "none"), ("litert", "dynamic"),

@@ -1,187 +1,231 @@
-"""Exports of the digits CNN in every format and quantization, each loaded back in its runtime by this test.
+"""Exporting a spec: a train.py that runs and imports back to the same run, and Keras JSON."""
 
-One model is trained once for the module (Conv2D 32 + Dense 64: weights dominate its size, so
-quantization shows); each export is written by `deploy.convert` (Keras's `model.export`), then the
-test opens it with the runtime a user deploys with — not through `deploy.verify` — and compares
-the classes it predicts with the Keras model's on the whole test split. `verify.measure` is
-checked against those same figures.
-"""
-
+import ast
 import json
+import os
+import subprocess
+import sys
 import zipfile
 
+import numpy as np
 import pytest
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
+from PIL import Image
 
-from webapp.deploy import builder, convert, formats, records, verify
-from webapp.deploy.exports import Exports
-from webapp.modelspec.build import init_keras
-from webapp.runs import paths
+from tests.specs import CNN, MLP, spec
+from webapp.datasets import BUILTIN, Registry, describe, folders, npz
+from webapp.datasets.keras_cache import KERAS
+from webapp.modelspec.exporters import keras_json, train_script
+from webapp.modelspec.importers.imports import import_source
+from webapp.modelspec.validate import SpecError, validate
 
-pytestmark = pytest.mark.keras
-# (format, quantization, the least agreement with Keras's classes the issue asks on the test split)
-MATRIX = [("tf_saved_model", "none", 0.99), ("onnx", "none", 0.99), ("litert", "none", 0.99),
-          ("litert", "float16", 0.99), ("litert", "dynamic", 0.97), ("litert", "int8", 0.97)]
+DIGITS = describe("digits", BUILTIN["digits"])
+CALLBACKS = {"checkpoint": {"monitor": "val_accuracy", "mode": "max"}, "early_stopping": {"patience": 2},
+             "reduce_lr_on_plateau": True}
+BI_LSTM = spec(MLP, name="bi-lstm", model={"layers": [
+    {"type": "Reshape", "target_shape": [8, 8]},
+    {"type": "Bidirectional", "layer": {"type": "LSTM", "units": 16, "return_sequences": True}, "merge_mode": "sum"},
+    {"type": "GlobalAveragePooling1D"},
+    {"type": "Dense", "units": 10, "activation": "softmax"},
+]}, compile={"optimizer": {"type": "RMSprop", "learning_rate": 0.01}, "loss": "sparse_categorical_crossentropy",
+             "metrics": ["accuracy"]},
+    fit={"epochs": 3, "batch_size": 16, "validation": 0.1, "shuffle": False, "callbacks": CALLBACKS})
+SPECS = {"mlp": MLP, "cnn": CNN, "bi-lstm": BI_LSTM}
 
 
-def train_digits_cnn(epochs=3):
-    """Give (model, x_train, x_test, y_test) of the digits CNN trained here (pixels / 16, as the trainer scales).
+def script_for(data, dataset=DIGITS):
+    return train_script.python_script(validate(data, require_run=True), dataset)
 
-    bench/exports.py measures the same model.
+
+@pytest.mark.parametrize("name", SPECS)
+def test_python_export_imports_back_to_the_same_run(name):
+    canonical = validate(SPECS[name]).to_dict()
+    back = import_source("python", script_for(SPECS[name]))
+    assert back["model"] == canonical["model"]
+    assert back["compile"] == canonical["compile"]
+    assert back["fit"] == canonical["fit"]
+    assert all("input shape (8, 8, 1) ignored" in w for w in back["warnings"])
+
+
+def test_script_writes_only_non_default_arguments():
+    source = script_for(spec(CNN, fit={"epochs": 4, "callbacks": CALLBACKS}))
+    assert "keras.layers.Conv2D(32, (3, 3), activation=\"relu\")," in source
+    assert "keras.layers.MaxPooling2D((2, 2))," in source
+    assert "keras.optimizers.Adadelta(learning_rate=1.0)" in source
+    assert 'keras.callbacks.ModelCheckpoint("best.keras", monitor="val_accuracy", mode="max", save_best_only=True)' in source
+    assert "keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True)" in source
+    assert "validation_data=(x_test, y_test)" in source
+    assert 'parser.add_argument("--epochs", type=int, default=4' in source
+    assert "predictions = np.argmax(model.predict(x_test, verbose=0), -1)" in source
+
+
+def test_hostile_names_stay_inside_their_literals():
+    checked = validate(MLP, require_run=True)
+    checked.name = 'x"""\nimport os; os.system("echo hi")\n\'\'\'#'
+    dataset = {"id": "up'\nload", "name": "evil\" + __import__('os').getcwd() + \"", "input_shape": [8, 8, 1],
+               "num_classes": 10, "source": "upload"}
+    source = train_script.python_script(checked, dataset)
+    tree = ast.parse(source)
+    constants = {node.targets[0].id: node.value.value for node in tree.body
+                 if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)}
+    assert constants["RUN_NAME"] == checked.name and constants["DATASET"] == dataset["id"]
+    assert not any(isinstance(node, ast.Import) and node.names[0].name == "os" for node in tree.body)
+
+
+@pytest.mark.parametrize("ds_id, expected", [
+    ("mnist", "x_train = x_train[..., None] / 255.0"),
+    ("fashion_mnist", "keras.datasets.fashion_mnist.load_data()"),
+    ("cifar10", "x_train = x_train / 255.0\n"),
+])
+def test_keras_datasets_are_loaded_from_keras(ds_id, expected):
+    dataset = {"id": ds_id, **KERAS[ds_id], "source": "keras"}
+    source = train_script.python_script(validate(MLP, require_run=True), dataset)
+    ast.parse(source)
+    assert expected in source and "sklearn" not in source
+
+
+@pytest.mark.parametrize("loss, line", [
+    ("categorical_crossentropy", "y_train = keras.utils.to_categorical(y_train, num_classes)"),
+    ("sparse_categorical_crossentropy", "# sparse_categorical_crossentropy takes the integer labels as they are."),
+    ("binary_crossentropy", 'y_train = y_train.astype("float32").reshape(-1, 1)'),
+])
+def test_labels_are_encoded_for_the_loss(loss, line):
+    source = script_for(spec(MLP, compile={"optimizer": "adam", "loss": loss, "metrics": ["accuracy"]}))
+    assert line in source
+    assert ("> 0.5" in source) == (loss == "binary_crossentropy")
+
+
+def test_digits_are_split_as_the_dashboard_splits_them(tmp_path):
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    scope = {"load_digits": load_digits, "train_test_split": train_test_split}
+    exec("\n".join(train_script.data_source(DIGITS)), scope)   # the exporter's own lines, not user code
+    data = Registry(str(tmp_path)).load("digits")
+    assert np.array_equal(scope["y_train"], data.y_train) and np.array_equal(scope["y_test"], data.y_test)
+    assert np.allclose(scope["x_train"], data.x_train / data.pixel_max)
+    assert scope["x_test"].shape == (360, 8, 8, 1)
+
+
+# ---- with Keras --------------------------------------------------------------------------------
+
+@pytest.mark.keras
+@pytest.mark.parametrize("name", SPECS)
+def test_keras_json_export_imports_back_to_the_same_model(name):
+    checked = validate(SPECS[name])
+    source = keras_json.keras_json(checked, [8, 8, 1])
+    assert json.loads(source)["compile_config"]["loss"] == checked.compile["loss"]
+    back = import_source("keras_json", source)
+    assert back["model"] == checked.to_dict()["model"]
+    assert back["compile"] == checked.compile
+    assert back["warnings"] == ["input shape (8, 8, 1) ignored: the dataset gives the input shape"]
+
+
+@pytest.mark.keras
+def test_keras_json_import_refuses_a_real_lambda_and_notes_a_regularizer():
+    from webapp.modelspec.build import init_keras
+
+    keras = init_keras()
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10, kernel_regularizer="l2")])
+    out = import_source("keras_json", model.to_json())
+    assert "layer 1 (Dense): kernel_regularizer = L2 is not part of the spec; ignored" in out["warnings"]
+    model.add(keras.layers.Lambda(lambda x: x * 2))
+    with pytest.raises(SpecError) as info:
+        import_source("keras_json", model.to_json())
+    assert info.value.errors[0].layer == 2 and "Lambda" in info.value.errors[0].message
+
+
+def run_script(source, cwd, *args):
+    (cwd / "train.py").write_text(source)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run([sys.executable, "train.py", "--epochs", "1", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def load(path):
+    from webapp.modelspec.build import init_keras
+
+    return init_keras().saving.load_model(path)
+
+
+@pytest.mark.keras
+def test_exported_script_trains_on_digits(tmp_path):
+    out = run_script(script_for(spec(MLP, fit={"epochs": 30, "batch_size": 64, "callbacks": CALLBACKS})), tmp_path)
+    assert "Test accuracy from the predictions:" in out
+    assert "Epochs trained: 1\n" in out          # --epochs overrode the run's 30
+    model = load(tmp_path / "model.keras")
+    assert model.predict(np.zeros((2, 8, 8, 1)), verbose=0).shape == (2, 10)
+    assert (tmp_path / "best.keras").exists()
+
+
+def folder_dataset(tmp_path, root, paths):
+    """Give the description of a dataset built as the server builds it from tmp_path/root holding `paths`.
+
+    Each is a random 6×5 grayscale PNG, stored in the zip in the order given.
     """
-    keras = init_keras()
-    bunch = load_digits()
-    x = bunch.images[..., None].astype("float32") / 16.0
-    x_train, x_test, y_train, y_test = train_test_split(x, bunch.target, test_size=0.2, random_state=0,
-                                                        stratify=bunch.target)
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(32, 3, activation="relu"),
-                              keras.layers.Flatten(), keras.layers.Dense(64, activation="relu"),
-                              keras.layers.Dense(10, activation="softmax")])
-    model.compile("adam", "sparse_categorical_crossentropy")
-    model.fit(x_train, y_train, epochs=epochs, batch_size=32, verbose=0)
-    return model, x_train, x_test, y_test
+    rng, archive = np.random.default_rng(0), tmp_path / f"{root}.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for file in paths:
+            path = tmp_path / root / file
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 256, (6, 5), dtype=np.uint8)).save(path)
+            z.write(path, f"{root}/{file}")
+    arrays, names, _, facts = folders.ingest(archive, "zip", folders.Options(), {"max_images": 100, "max_bytes": 2**20})
+    npz.save(tmp_path, f"{root}-1", arrays)
+    return {"id": f"{root}-1", "name": root, "input_shape": [6, 5, 1], "num_classes": len(names), "class_names": names,
+            "pixel_max": 255.0, "source": "upload", "provenance": {"format": "zip", "archive": f"{root}.zip",
+                                                                  "options": folders.Options().to_dict(), "facts": facts}}
 
 
-@pytest.fixture(scope="module")
-def digits_cnn():
-    """Give (model, x_train, x_test, y_test, the model's classes on x_test)."""
-    model, x_train, x_test, y_test = train_digits_cnn()
-    return model, x_train, x_test, y_test, model.predict(x_test, verbose=0).argmax(axis=1)
+# 3 classes, one with a subfolder; the zip holds them in reverse, and in b/, extra/z.png sorts
+# before y.png though os.walk gives y.png first.
+PETS = [f"{name}/{file}" for name in "cab"
+        for file in reversed([f"{i}.png" for i in range(6)] + (["extra/z.png", "y.png"] if name == "b" else []))]
+# The archive's own split: train/<class>/ and test/<class>/.
+SPLIT = [f"{part}/{name}/{i}.png" for part, n in (("train", 4), ("test", 2)) for name in "ab" for i in range(n)]
 
 
-@pytest.fixture(scope="module")
-def exported(digits_cnn, tmp_path_factory):
-    """Give {(format, quantization): the path `convert.export` wrote}, every pair of MATRIX."""
-    model, x_train = digits_cnn[:2]
-    found = {}
-    for fmt, quantization, _ in MATRIX:
-        folder = tmp_path_factory.mktemp(f"{fmt}-{quantization}")
-        found[fmt, quantization] = convert.export(model, folder, fmt, quantization, x_train[:200])
-    return found
-
-
-def run_in_its_runtime(fmt, path, x):
-    """Give the outputs of the export at `path` for x, in the runtime a user deploys it with (this test's own code)."""
-    if fmt == "tf_saved_model":
-        import tensorflow as tf
-
-        loaded = tf.saved_model.load(str(path))
-        return loaded.serve(tf.constant(x)).numpy()
-    if fmt == "onnx":
-        import onnxruntime
-
-        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        return session.run(None, {session.get_inputs()[0].name: x})[0]
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(path))
-    given = interpreter.get_input_details()[0]
-    interpreter.resize_tensor_input(given["index"], x.shape)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(given["index"], x)   # int8 keeps float32 in and out: the same pixels as every format
-    interpreter.invoke()
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
-
-
-@pytest.mark.parametrize("fmt, quantization, least", MATRIX)
-def test_each_export_predicts_the_keras_models_classes_in_its_own_runtime(digits_cnn, exported, fmt, quantization, least):
-    model, _, x_test, y_test, keras_classes = digits_cnn
-    path = exported[fmt, quantization]
-    classes = run_in_its_runtime(fmt, path, x_test).argmax(axis=1)
-    agreement = float((classes == keras_classes).mean())
-    assert agreement >= least, f"{fmt}/{quantization} agrees on {agreement:.3f} of the test split"
-    figures = verify.measure(verify.runtime(fmt, path), x_test, y_test, keras_classes, verify.keras_call(model), 5)
-    assert figures["agreement"] == pytest.approx(agreement, abs=1e-6)
-    assert figures["accuracy"] == pytest.approx(float((classes == y_test).mean()), abs=1e-6)
-    assert figures["latency_ms"] > 0 and figures["keras_latency_ms"] > 0
-
-
-def test_int8_is_at_most_three_tenths_of_the_float_file(exported):
-    float_size = convert.size_bytes(exported["litert", "none"])
-    assert convert.size_bytes(exported["litert", "int8"]) <= 0.3 * float_size
-    assert convert.size_bytes(exported["litert", "dynamic"]) <= 0.3 * float_size
-    assert convert.size_bytes(exported["litert", "float16"]) <= 0.6 * float_size
-
-
-def test_a_saved_model_is_a_folder_the_others_one_file(exported):
-    assert (exported["tf_saved_model", "none"] / "saved_model.pb").is_file()
-    assert exported["onnx", "none"].suffix == ".onnx" and exported["litert", "int8"].suffix == ".tflite"
-
-
-def test_a_model_that_cannot_be_read_fails_with_a_reason_and_leaves_no_file(tmp_path):
-    run_dir = paths.run_dir(tmp_path, 7, create=True)
-    (run_dir / paths.MODEL).write_bytes(b"not a keras zip")
-    records.new(tmp_path, 7, "litert", "int8")
-    record = builder.build({"KD_DATA_DIR": str(tmp_path), "KD_DATABASE_URL": f"sqlite:///{tmp_path / 'db'}"}, 7, 1,
-                           {"format": "litert", "quantization": "int8", "dataset": "digits"})
-    assert record["state"] == "failed" and record["error"]
-    assert json.loads((run_dir / "exports" / "1.json").read_text())["state"] == "failed"
-    assert sorted(p.name for p in (run_dir / "exports").iterdir()) == ["1.json"]
-
-
-def test_the_download_holds_the_model_labels_and_a_readme(digits_cnn, tmp_path):
-    model = digits_cnn[0]
-    run_dir = paths.run_dir(tmp_path, 3, create=True)
-    model.save(run_dir / paths.MODEL)   # loaded back by the builder: a model never called, as Keras's ONNX export refuses
-    records.new(tmp_path, 3, "onnx", "none")
-    record = builder.build({"KD_DATA_DIR": str(tmp_path), "KD_DATABASE_URL": f"sqlite:///{tmp_path / 'db'}"}, 3, 1,
-                           {"format": "onnx", "quantization": "none", "dataset": "digits"})
-    assert record["state"] == "ready", record["error"]
-    assert record["agreement"] == 1.0 and record["size_bytes"] > 0
-    with zipfile.ZipFile(records.download_path(tmp_path, 3, 1)) as archive:
-        assert sorted(archive.namelist()) == sorted([formats.LABELS, formats.README, "model.onnx"])
-        assert archive.read(formats.LABELS).decode().split() == [str(k) for k in range(10)]
-    assert sorted(p.name for p in (run_dir / "exports").iterdir()) == ["1.json", "1.zip"]
-
-
-@pytest.mark.parametrize("body, status, field", [
-    ({"format": "tflite"}, 422, "format"), ({"format": "onnx", "quantization": "int8"}, 422, "quantization"),
-    ({"format": "litert", "quantization": "int4"}, 422, "quantization"), ({"format": "litert", "opset": 3}, 422, "opset"),
-    (["litert"], 400, "body")])
-def test_a_request_it_cannot_take_names_the_field(body, status, field):
-    with pytest.raises(formats.ExportError) as caught:
-        formats.check(body)
-    assert (caught.value.status, caught.value.field) == (status, field)
-    assert field in caught.value.message or status == 400
-
-
-def test_an_export_a_previous_server_left_building_fails_at_start_up(tmp_path):
-    run_dir = paths.run_dir(tmp_path, 5, create=True)
-    (run_dir / paths.MODEL).write_bytes(b"model")
-    records.new(tmp_path, 5, "litert", "none")
-    (run_dir / "exports" / ".1.partial.zip").write_bytes(b"half")
-    sent = []
-    exports = Exports({"KD_DATA_DIR": str(tmp_path), "KD_DATABASE_URL": "sqlite://", "KD_EXECUTOR": "local",
-                       "KD_MAX_EXPORT_S": 60, "KD_MAX_EXPORTS_BUILDING": 2}, notify=sent.append)
-    exports.start_up()
-    assert exports.list(5)[0]["state"] == "failed" and exports.list(5)[0]["error"] == records.RESTARTED
-    assert sent == [("run_export", {"run_id": 5, "export": exports.list(5)[0]})]
-    assert sorted(p.name for p in (run_dir / "exports").iterdir()) == ["1.json"]
-
-
-def test_an_op_litert_lacks_fails_the_export_with_the_runtimes_reason_and_no_file(tmp_path):
-    # Bicubic resizing has no LiteRT kernel: the converter keeps TensorFlow's op (a Flex op), which
-    # the LiteRT interpreter cannot run; the export fails saying so, and leaves no file.
-    keras = init_keras()
-    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Resizing(12, 12, interpolation="bicubic"),
-                              keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
-    run_dir = paths.run_dir(tmp_path, 4, create=True)
-    model.save(run_dir / paths.MODEL)
-    records.new(tmp_path, 4, "litert", "none")
-    record = builder.build({"KD_DATA_DIR": str(tmp_path), "KD_DATABASE_URL": f"sqlite:///{tmp_path / 'db'}"}, 4, 1,
-                           {"format": "litert", "quantization": "none", "dataset": "digits"})
-    assert record["state"] == "failed"
-    assert "runtime could not run it" in record["error"] and "FlexResizeBicubic" in record["error"]
-    assert sorted(p.name for p in (run_dir / "exports").iterdir()) == ["1.json"]
-
-
-def test_a_layer_litert_cannot_run_is_refused_up_front_naming_it():
-    spec = {"model": {"layers": [{"type": "Resizing", "height": 12, "width": 12, "interpolation": "bilinear"},
-                                 {"type": "Resizing", "height": 8, "width": 8, "interpolation": "bicubic"},
-                                 {"type": "Flatten"}]}}
-    with pytest.raises(formats.ExportError) as caught:
-        formats.check_model(spec, "litert")
-    assert (caught.value.status, caught.value.layer) == (422, 1) and "'bicubic'" in caught.value.message
-    formats.check_model(spec, "onnx")   # ONNX and SavedModel run it
+@pytest.mark.keras
+def test_exported_scripts_train_on_an_uploaded_npz_and_on_an_unpacked_folder_as_the_server_split_it(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 60)
+    np.savez(tmp_path / "up1.npz", x_train=rng.integers(0, 256, (48, 6, 6), dtype=np.uint8),
+             y_train=np.eye(3)[labels[:48]], x_test=rng.integers(0, 256, (12, 6, 6), dtype=np.uint8),
+             y_test=np.eye(3)[labels[48:]])
+    uploaded = {"id": "up1", "name": "tiny", "input_shape": [6, 6, 1], "num_classes": 3, "pixel_max": 255,
+                "source": "upload"}
+    pets, split = folder_dataset(tmp_path, "pets", PETS), folder_dataset(tmp_path, "ab", SPLIT)
+    assert split["provenance"]["facts"]["given_split"]
+    runs = {"npz": (uploaded, []), "folder": (pets, []), "folder_npz": (pets, ["--data", "pets-1.npz"]),
+            "split": (split, [])}
+    runner = ["import os, runpy, sys", "import numpy as np", f"os.chdir({str(tmp_path)!r})"]
+    for name, (dataset, args) in runs.items():
+        model = {"layers": [{"type": "Flatten"}, {"type": "Dense", "units": dataset["num_classes"],
+                                                  "activation": "softmax"}]}
+        data = spec(MLP, dataset=dataset["id"], model=model, fit={"epochs": 2, "batch_size": 16, "validation": 0.25},
+                    compile={"optimizer": "adam", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]})
+        (tmp_path / f"{name}.py").write_text(train_script.python_script(validate(data, require_run=True), dataset))
+        runner += [f"sys.argv = ['train.py', '--epochs', '1', *{args!r}]",
+                   f"g = runpy.run_path({name + '.py'!r}, run_name='__main__')",
+                   f"np.savez({name + '.loaded.npz'!r}, **{{k: g[k] for k in ('x_train', 'y_train', 'x_test', 'y_test')}})"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run([sys.executable, "-c", "\n".join(runner)], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("Test accuracy from the predictions:") == 4
+    assert load(tmp_path / "model.keras").output_shape == (None, 2)   # the last script's: the split archive's 2 classes
+    with np.load(tmp_path / "pets-1.npz") as server:
+        assert server["y_test"].tolist().count(1) == 2 and len(server["y_train"]) == 16   # b: 8 images, 2 to test
+    with np.load(tmp_path / "folder_npz.loaded.npz") as npz_read, np.load(tmp_path / "folder.loaded.npz") as keras_read:
+        assert all(np.allclose(npz_read[key], keras_read[key]) for key in npz_read)
+    for script, ds_id in (("folder", "pets-1"), ("split", "ab-1")):   # Keras read the folder as the server did
+        with np.load(tmp_path / f"{ds_id}.npz") as server, np.load(tmp_path / f"{script}.loaded.npz") as keras_read:
+            for key in ("x_train", "x_test"):
+                assert np.allclose(keras_read[key], server[key][..., None] / 255.0 if server[key].ndim == 3
+                                   else server[key] / 255.0)
+            for key in ("y_train", "y_test"):
+                assert keras_read[key].tolist() == server[key].tolist()
+    with np.load(tmp_path / "ab-1.npz") as server:
+        assert server["y_train"].tolist() == [0] * 4 + [1] * 4 and server["y_test"].tolist() == [0, 0, 1, 1]
