@@ -317,7 +317,7 @@ class Viewer:
     on_event(name, data, received_at): also called for each event, on the client's read loop (keep it quick).
     """
 
-    EVENTS = ("run_history", "run_status", "run_batch", "run_epoch", "run_dynamics", "sweep_history", "sweep_trial",
+    EVENTS = ("run_history", "run_status", "run_batch", "run_epoch", "run_dynamics", "run_export", "sweep_history", "sweep_trial",
               "sweep_status")
 
     def __init__(self, url, transport="websocket", auth=None, on_event=None):

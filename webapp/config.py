@@ -75,6 +75,12 @@ def load(env=None):
         # about 30 bytes a value (measured: 16M values grew it by 0.47 GB). 8M: 16 samples of 408×408
         # RGB, the page's 8 of 577×577.
         "KD_MAX_PREVIEW_PIXELS": _int(env, "KD_MAX_PREVIEW_PIXELS", 8_000_000),
+        # Exports (deploy/): the longest one build may take (killed past it, or the RQ job times out),
+        # how many of one run's may be building at once (each holds a worker), and the most instances
+        # one POST /api/runs/ID/predict may send (each image part or pixel array is one).
+        "KD_MAX_EXPORT_S": max(_int(env, "KD_MAX_EXPORT_S", 600), 1),
+        "KD_MAX_EXPORTS_BUILDING": max(_int(env, "KD_MAX_EXPORTS_BUILDING", 2), 1),
+        "KD_MAX_PREDICT_BATCH": max(_int(env, "KD_MAX_PREDICT_BATCH", 64), 1),
         # The most trials one sweep may plan (resumes included): each is a run, with its own files.
         "KD_MAX_TRIALS": _int(env, "KD_MAX_TRIALS", 200),
         # The most records of training dynamics a run keeps (runs/dynamics.py): past it the stride doubles

@@ -9,6 +9,7 @@ from . import config as settings
 from .db import migrations
 from .datasets import Registry
 from .datasets.builds import Builds
+from .deploy.exports import Exports
 from .extensions import socketio
 from .runs.service import RunService
 from .sweeps.service import SweepService
@@ -26,6 +27,7 @@ class Services:
     builds: Builds
     runs: RunService
     sweeps: SweepService
+    exports: Exports
     data_dir: Path
 
 
@@ -63,7 +65,10 @@ def register_services(app):
     sweeps = SweepService(store, runs, cfg["KD_DATABASE_URL"], cfg["KD_MAX_TRIALS"])
     runs.at_start_up.append(sweeps.start_up)   # after runs are marked: the scheduler sees their end
     runs.watchers.append(sweeps.on_run_event)
+    exports = Exports(cfg)
+    runs.at_start_up.append(exports.start_up)   # exports a previous server left building fail
     app.extensions["kd"] = Services(store=store, datasets=datasets, builds=builds, runs=runs, sweeps=sweeps,
+                                    exports=exports,
                                     data_dir=Path(cfg["KD_DATA_DIR"]))
 
 
@@ -104,6 +109,7 @@ def register_extensions(app):
     kd.runs.notify = events.broadcast
     kd.builds.notify = events.broadcast_dataset
     kd.sweeps.notify = events.broadcast_sweep
+    kd.exports.notify = events.broadcast   # run_export, to the run's room
     # `python wsgi.py` begins at once; under another server the first request does (once).
     app.before_request(lambda: kd.runs.begin(app.config["KD_WARM_SPARE"]))
 

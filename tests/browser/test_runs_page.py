@@ -289,3 +289,29 @@ def test_inside_fit_draws_the_update_strip_and_a_vanishing_warning_live(browser_
     warning.locator("a").click()
     page.wait_for_url(re.compile(r"/$"))
     expect(page.locator('.layer-card[data-asked="true"] .layer-name')).to_have_text("dense")
+
+
+def test_export_a_finished_run_and_see_its_row_fill_in_live(browser_page, live_server, screens):
+    page = browser_page
+    run_id = api(live_server, "POST", "/api/runs", spec(name="to export", fit={"epochs": 1, "batch_size": 64}))["run"]["id"]
+    live_server.wait_run(run_id, {"completed"})
+    page.goto(f"/runs/{run_id}")
+    expect(page.locator("#exports-empty")).to_be_visible()
+    expect(page.locator("#predict-curl")).to_contain_text(f'-H "Authorization: Bearer $TOKEN" -F image=@one.png')
+    expect(page.locator("#predict-curl")).to_contain_text(f"/api/runs/{run_id}/predict")
+    page.locator("#export-format").select_option("onnx")
+    expect(page.locator("#export-quantization")).to_be_disabled()   # quantization is LiteRT's only
+    page.locator("#export-format").select_option("litert")
+    page.locator("#export-quantization").select_option("dynamic")
+    with page.expect_response(f"**/api/runs/{run_id}/exports") as answer:
+        page.locator("#export-build").click()
+    assert answer.value.status == 202
+    export_id = answer.value.json()["export"]["id"]
+    row = page.locator(f'#export-rows tr[data-export-id="{export_id}"]')
+    expect(row).to_have_attribute("data-state", "building")
+    # run_export fills the row in without a reload, with the figures the API lists.
+    expect(row).to_have_attribute("data-state", "ready", timeout=RUN_WAIT_MS)
+    listed = api(live_server, "GET", f"/api/runs/{run_id}/exports")["exports"][0]
+    expect(row.locator(".export-agreement")).to_have_text(f"{100 * listed['agreement']:.1f} %")
+    expect(row.locator("a.export-download")).to_have_attribute("href", f"/api/runs/{run_id}/exports/{export_id}/download")
+    screens("export-ready")

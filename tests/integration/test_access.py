@@ -111,6 +111,11 @@ CASES = [
     ("inside view of an upload", "POST", "/api/runs/{run}/inside", "image", "completed", signed(409)),
     ("stop", "POST", "/api/runs/{run}/stop", None, "queued", owners(202)),
     ("continue", "POST", "/api/runs/{run}/continue", {"epochs": 1}, "completed", owners(202)),
+    # Exports: reading is the run's viewers'; building one (a worker's time) is the owner's. These runs have no
+    # model.keras, so an owner's request gets through to a 409 and nothing is built.
+    ("list exports", "GET", "/api/runs/{run}/exports", None, "completed", shared(200)),
+    ("export a model", "POST", "/api/runs/{run}/exports", {"format": "onnx"}, "completed", owners(409)),
+    ("download an export", "GET", "/api/runs/{run}/exports/1/download", None, "completed", shared(404)),
     ("rename", "PATCH", "/api/runs/{run}", {"name": "renamed"}, "completed", owners(200)),
     ("delete", "DELETE", "/api/runs/{run}", None, "completed", owners(204)),
     ("create a share link", "POST", "/api/runs/{run}/shares", None, "completed", owners(201)),

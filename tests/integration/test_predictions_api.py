@@ -8,6 +8,7 @@ then checks every filter, sort and page of the API against that.
 import base64
 import io
 import itertools
+import zipfile
 
 import numpy as np
 import pytest
@@ -18,8 +19,10 @@ from sklearn.model_selection import train_test_split
 
 from tests.conftest import signed_in
 from tests.integration.runs_helpers import get, start, wait_for
+from tests.live import wait_until
 from tests.specs import MLP, spec
 from webapp import create_app
+from webapp.db.store import Run
 from webapp.runs import paths
 from webapp.modelspec.build import init_keras
 
@@ -357,3 +360,128 @@ def test_a_binary_model_predicts_one_minus_p_and_p(client, tmp_path):
         assert [t["class"] for t in item["top"]] == [int(q > 0.5), int(q <= 0.5)]
         assert [t["name"] for t in item["top"]] == [["zero", "one"][t["class"]] for t in item["top"]]
     assert client.get(f"/api/runs/{run_id}/confusion").get_json()["labels"] == ["zero", "one"]
+
+
+def test_batch_predict_answers_each_instance_in_order(trained):
+    client, run_id, probs, x_test, _ = trained
+    # Pixel arrays in the dataset's own values (0..16), with and without the one channel.
+    instances = [x_test[0].tolist(), x_test[1][..., None].tolist(), x_test[2].tolist()]
+    r = client.post(f"/api/runs/{run_id}/predict", json={"instances": instances})
+    assert r.status_code == 200, r.get_json()
+    answers = r.get_json()["predictions"]
+    assert [a["predicted"] for a in answers] == np.argmax(probs[:3], -1).tolist()
+    assert [a["confidence"] for a in answers] == pytest.approx(probs[:3].max(axis=1).tolist(), abs=1e-5)
+    # Several image parts: each answer is the one predict-one gives that image alone.
+    images = [png_bytes(Image.fromarray((x_test[i] / 16.0 * 255).astype(np.uint8))) for i in (3, 4)]
+    form = {"image": [(io.BytesIO(data), f"{i}.png") for i, data in enumerate(images)]}
+    r = client.post(f"/api/runs/{run_id}/predict", data=form, content_type="multipart/form-data")
+    assert r.status_code == 200, r.get_json()
+    singles = [client.post(f"/api/runs/{run_id}/predict", data={"image": (io.BytesIO(data), "one.png")}).get_json()
+               for data in images]
+    assert [a["predicted"] for a in r.get_json()["predictions"]] == [s["predicted"] for s in singles]
+    assert [a["top"] for a in r.get_json()["predictions"]] == [s["top"] for s in singles]
+
+
+@pytest.mark.parametrize("instances, field", [
+    ([[[0] * 8] * 8] * 65, "instances"),                      # more than KD_MAX_PREDICT_BATCH (64)
+    ([[[0] * 8] * 8, [[0] * 7] * 8], "instances[1]"),          # a wrong shape
+    ([[[0] * 8] * 8, [[0] * 8] * 7 + [[0] * 8 + [1]]], "instances[1]"),   # ragged rows
+    ([[[17] * 8] * 8], "instances[0]"),                        # past the dataset's pixel_max (16)
+    ("pixels", "instances"), ([], "instances"), (None, "instances")])
+def test_a_batch_it_cannot_take_is_422_naming_the_instance(trained, instances, field):
+    client, run_id = trained[:2]
+    r = client.post(f"/api/runs/{run_id}/predict", json={"instances": instances})
+    assert r.status_code == 422, r.get_json()
+    error = r.get_json()["errors"][0]
+    assert error["field"] == field and error["message"].startswith(field)
+
+
+def test_an_export_is_built_verified_in_its_runtime_and_downloaded(trained, tmp_path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    client, run_id, probs, x_test, y_test = trained
+    r = client.post(f"/api/runs/{run_id}/exports", json={"format": "litert", "quantization": "int8"})
+    assert r.status_code == 202, r.get_json()
+    export = r.get_json()["export"]
+    assert (export["state"], export["format"], export["quantization"]) == ("building", "litert", "int8")
+    again = client.post(f"/api/runs/{run_id}/exports", json={"format": "litert", "quantization": "int8"})
+    assert again.get_json()["export"]["id"] == export["id"]   # the same request answers the export being built
+    exports = client.application.extensions["kd"].exports
+    exports.max_building = 1   # KD_MAX_EXPORTS_BUILDING=1: while this one builds, another is refused
+    try:
+        refused = client.post(f"/api/runs/{run_id}/exports", json={"format": "onnx"})
+    finally:
+        exports.max_building = 2
+    assert refused.status_code == 429 and "KD_MAX_EXPORTS_BUILDING" in refused.get_json()["error"]["message"]
+
+    def ended():
+        found = client.get(f"/api/runs/{run_id}/exports").get_json()["exports"]
+        return found if found[0]["state"] != "building" else None
+
+    found = wait_until(ended, 180, "the export never ended")
+    assert len(found) == 1 and found[0]["state"] == "ready", found[0]["error"]
+    assert found[0]["agreement"] >= 0.97 and found[0]["latency_ms"] > 0 and found[0]["keras_latency_ms"] > 0
+    r = client.get(f"/api/runs/{run_id}/exports/{export['id']}/download")
+    assert r.status_code == 200 and r.mimetype == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(r.data)) as archive:
+        assert archive.read("labels.txt").decode().split() == [str(k) for k in range(10)]
+        (tmp_path / "model.tflite").write_bytes(archive.read("model.tflite"))
+    assert found[0]["size_bytes"] == (tmp_path / "model.tflite").stat().st_size
+    interpreter = Interpreter(model_path=str(tmp_path / "model.tflite"))
+    given = interpreter.get_input_details()[0]
+    x = (x_test[..., None] / 16.0).astype(np.float32)
+    interpreter.resize_tensor_input(given["index"], x.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(given["index"], x)
+    interpreter.invoke()
+    classes = interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).argmax(axis=1)
+    agreement = float((classes == probs.argmax(axis=1)).mean())
+    assert agreement >= 0.97 and found[0]["agreement"] == pytest.approx(agreement, abs=1e-6)
+    assert found[0]["accuracy"] == pytest.approx(float((classes == y_test).mean()), abs=1e-6)
+
+
+
+def test_an_export_past_KD_MAX_EXPORT_S_is_killed_and_fails_leaving_no_file(trained):
+    client, run_id = trained[:2]
+    exports = client.application.extensions["kd"].exports
+    exports.max_s = 1   # KD_MAX_EXPORT_S=1: the builder is still importing TensorFlow then
+    try:
+        export = client.post(f"/api/runs/{run_id}/exports", json={"format": "tf_saved_model"}).get_json()["export"]
+
+        def ended():
+            found = {e["id"]: e for e in client.get(f"/api/runs/{run_id}/exports").get_json()["exports"]}
+            return found[export["id"]] if found[export["id"]]["state"] != "building" else None
+
+        found = wait_until(ended, 60, "the export never ended")
+    finally:
+        exports.max_s = 600
+    assert found["state"] == "failed" and "KD_MAX_EXPORT_S" in found["error"]
+    folder = paths.run_dir(client.application.config["KD_DATA_DIR"], run_id) / "exports"
+    assert not [p for p in folder.iterdir() if p.name.startswith(f"{export['id']}.zip") or ".partial" in p.name]
+
+
+@pytest.mark.parametrize("body, status, field", [
+    ({"format": "tflite"}, 422, "format"), ({"format": "onnx", "quantization": "int8"}, 422, "quantization"),
+    ({"format": "litert", "quantization": "int4"}, 422, "quantization")])
+def test_an_export_it_cannot_take_is_4xx_naming_the_field(trained, body, status, field):
+    client, run_id = trained[:2]
+    r = client.post(f"/api/runs/{run_id}/exports", json=body)
+    assert r.status_code == status and r.get_json()["errors"][0]["field"] == field
+
+
+def test_an_unfinished_run_cannot_be_exported(trained):
+    client = trained[0]
+    with client.application.extensions["kd"].store.session() as s:
+        run = Run(name="training", owner_id=None, status="running", dataset="digits", history={}, spec=MLP)
+        s.add(run)
+    r = client.post(f"/api/runs/{run.id}/exports", json={"format": "onnx"})
+    assert r.status_code == 409 and "once it has completed" in r.get_json()["error"]["message"]
+    assert client.post("/api/runs/999/exports", json={"format": "onnx"}).status_code == 404
+    assert client.get(f"/api/runs/{run.id}/exports/1/download").status_code == 404
+    bicubic = {**MLP, "model": {"layers": [{"type": "Resizing", "height": 12, "width": 12, "interpolation": "bicubic"},
+                                           *MLP["model"]["layers"]]}}
+    with client.application.extensions["kd"].store.session() as s:
+        done = Run(name="bicubic", owner_id=None, status="completed", dataset="digits", history={}, spec=bicubic)
+        s.add(done)
+    r = client.post(f"/api/runs/{done.id}/exports", json={"format": "litert", "quantization": "int8"})
+    assert r.status_code == 422 and r.get_json()["errors"][0]["layer"] == 0   # known up front: no worker spent

@@ -132,6 +132,16 @@ def test_two_instances_stream_a_run_that_a_worker_trains(team):
     assert len(gpu0.children()) == 1
     maps = open(f"/proc/{gpu0.pid}/maps").read()
     assert "tensorflow" not in maps and "_pywrap" not in maps
+    # An export rides the same queue (the new spare builds it); its end reaches the run's room on the other instance.
+    with Viewer(b.url, auth=b.auth) as on_b:
+        assert on_b.subscribe(run_id)["ok"]
+        export = a.post(f"/api/runs/{run_id}/exports", json={"format": "onnx"}, expect=202).json()["export"]
+        on_b.wait(lambda v: v.named("run_export"), timeout=180, what="run_export")
+    event = on_b.named("run_export")[0]
+    assert event["run_id"] == run_id and event["export"]["id"] == export["id"]
+    assert event["export"]["state"] == "ready" and event["export"]["agreement"] == 1.0, event["export"]["error"]
+    assert a.get(f"/api/runs/{run_id}/exports").json()["exports"] == [event["export"]]
+    assert "tensorflow" not in open(f"/proc/{gpu0.pid}/maps").read()
 
 
 # On PostgreSQL, the production database (every other test here runs on SQLite).
@@ -229,3 +239,4 @@ def test_the_worker_emits_to_the_rooms_the_web_layer_serves():
     from webapp.web import events
 
     assert rq_shared.NAMESPACE == events.NAMESPACE and rq_shared.room(7) == events.room(7)
+

@@ -24,7 +24,8 @@ def admin(tmp_path_factory):
     ("POST", f"/api/runs/{HUGE}/shares"),
     ("DELETE", f"/api/runs/{HUGE}/shares/some-token"), ("POST", f"/api/runs/{HUGE}/stop"),
     ("PATCH", f"/api/users/{HUGE}"), ("GET", f"/api/datasets/digits/images/test/{HUGE}.png"),
-    ("GET", f"/api/runs/-1"),
+    ("GET", f"/api/runs/-1"), ("POST", f"/api/runs/{HUGE}/exports"),
+    ("GET", f"/api/runs/1/exports/{HUGE}/download"),
 ])
 def test_an_id_past_the_databases_range_is_404(admin, method, url):
     answer = admin.open(url, method=method, json={})

@@ -35,3 +35,9 @@ def check(run_id, spec, summary, input_shape, limit_mb):
         f"(layer {index}, {kind}, keeps {memory.readable(found['largest_layer_bytes'])}); this server runs at most "
         f"{limit_mb:,} MB in its web process (KD_MAX_WEB_ACTIVATION_MB), so the inside view and predict-one are "
         "off for it. Download model.keras and run it where there is memory."))])
+
+
+def per_call(spec, summary, input_shape, limit_mb):
+    """Give how many images the run's model may take in one call here (at least 1: check() refused what one cannot)."""
+    one = max(one_sample(spec, summary, input_shape)["bytes"], 1)
+    return max(1, int(limit_mb * 2**20 // one))

@@ -16,6 +16,7 @@ MODEL_JSON = "model.json"      # model.to_json(), for keras.models.model_from_js
 HISTORY = "history.csv"        # one row per epoch, one column per Keras log key
 SCRIPT = "train.py"            # the spec as a runnable Keras script
 ARTIFACTS = (MODEL, BEST, MODEL_JSON, HISTORY, SCRIPT)   # what a user can download, in this order
+EXPORTS = "exports"            # deploy/records.py: each export's EID.json record and EID.zip download
 
 
 def run_dir(data_dir, run_id, create=False):

@@ -49,6 +49,8 @@ RULES = {
     "api.inside_view": READ_RUN, "api.inside_layer": READ_RUN, "api.inside_saliency": READ_RUN,
     "api.inside_kernels": READ_RUN, "api.histograms": READ_RUN, "api.inside_own": READ, "pages.inside": READ_RUN,
     "api.create_run": MEMBER, "api.stop_run": OWNER, "api.continue_run": OWNER,
+    # An export holds a worker as a continue does, so it is the owner's; what it made, anyone who may see the run reads.
+    "api.create_export": OWNER, "api.list_exports": READ_RUN, "api.download_export": READ_RUN,
     "api.delete_run": OWNER, "api.rename_run": OWNER, "api.create_share": OWNER, "api.delete_share": OWNER,
     "api.list_users": ADMIN, "api.create_user": ADMIN, "api.update_user": ADMIN, "api.list_actions": ADMIN,
     "api.list_tokens": ADMIN, "api.revoke_token": ADMIN,

@@ -11,7 +11,8 @@ import { io } from "../../vendor/socket.io-4.8.4.esm.min.js";
 const KINDS = {
   run: {
     key: "run_id", subscribe: "subscribe", unsubscribe: "unsubscribe", history: "run_history",
-    live: [["run_status", "onStatus"], ["run_batch", "onBatch"], ["run_epoch", "onEpoch"], ["run_dynamics", "onDynamics"]],
+    live: [["run_status", "onStatus"], ["run_batch", "onBatch"], ["run_epoch", "onEpoch"], ["run_dynamics", "onDynamics"],
+      ["run_export", "onExport"]],
   },
   sweep: {
     key: "sweep_id", subscribe: "subscribe_sweep", unsubscribe: "unsubscribe_sweep", history: "sweep_history",
@@ -104,7 +105,8 @@ function watch(kind, id, handlers, options) {
 }
 
 /**
- * Watch one run: onHistory(run_history), onStatus, onBatch, onEpoch, onDynamics (run_dynamics), onConnection.
+ * Watch one run: onHistory(run_history), onStatus, onBatch, onEpoch, onDynamics (run_dynamics), onExport
+ * (run_export), onConnection.
  *
  * Example:
  *   const watch = watchRun(7, {onHistory: draw, onEpoch: addPoint});

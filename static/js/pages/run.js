@@ -10,6 +10,7 @@ import { FitDynamics } from "../lib/dynamics-view.js";
 import { WeightHistograms } from "../lib/histogram-chart.js";
 import { ACTIVE, CAN_CONTINUE, CAN_STOP, localTime, setBadge, statusText } from "../lib/run-format.js";
 import { mayControl, showActions, wireCount, wireDelete, wireRename, wireShare } from "../lib/run-manage.js";
+import { ExportsCard } from "../lib/export-view.js";
 import { EventLog, showArtifacts, showOptions, showProgress } from "../lib/run-view.js";
 import { watchRun } from "../lib/socket.js";
 import { showSummary } from "../lib/summary.js";
@@ -54,6 +55,11 @@ const inside = new FitDynamics({
   warnings: byId("dynamics-warnings"), explain: byId("dynamics-explain"), note: byId("dynamics-note"),
   finder: byId("lr-finder"), finderNote: byId("lr-finder-note"), useRate: byId("use-rate"),
 }, shared(`${runUrl}/dynamics`), run.spec || {}, pinWarnings);
+const exportsCard = new ExportsCard({
+  form: byId("export-form"), format: byId("export-format"), quantization: byId("export-quantization"),
+  build: byId("export-build"), error: byId("export-error"), rows: byId("export-rows"), empty: byId("exports-empty"),
+  curl: byId("predict-curl"),
+}, runUrl, shared, canControl);
 
 /** Pin the dynamics' warnings on the loss chart, each where it happened (its epoch plus batch / steps). */
 function pinWarnings(warnings, steps) {
@@ -304,8 +310,9 @@ histograms.follow(byId("histograms").closest("section"));
 inside.setFinder(run.lr_finder);
 // Each run_history (a connection or a reconnect) fetches the dynamics again: events missed meanwhile are in it.
 const watch = watchRun(run.id, {
-  onHistory: (payload) => { onHistory(payload); inside.load(); },
+  onHistory: (payload) => { onHistory(payload); inside.load(); exportsCard.load(); },
   onStatus, onBatch, onEpoch, onConnection, onDynamics: (payload) => inside.add(payload),
+  onExport: (payload) => exportsCard.upsert(payload.export),
 }, page.share ? { auth: { share: page.share } } : {});
 window.addEventListener("pagehide", () => watch.close());
 setInterval(() => { if (view.status === "queued") refreshRun(); }, QUEUE_POLL_MS);

@@ -215,14 +215,22 @@ def confusion(run_id):
 
 @bp.post("/runs/<int:run_id>/predict")
 def predict(run_id):
-    """Give the top classes the run's saved model predicts for an uploaded image (multipart `image`)."""
+    """Give the top classes the run's saved model predicts for an uploaded image (multipart `image`).
+
+    Several `image` parts, or JSON {"instances": [...]}, are a batch: batch_predict.py answers those.
+    """
     run = _run(run_id)
+    from . import batch_predict   # here: it imports this module's helpers
+
+    if batch_predict.is_batch():
+        return batch_predict.predict_batch(run)
     limit = user_image.MAX_BYTES
     if request.content_length and request.content_length > limit + 2**20:
         return error(400, f"image: the file is larger than {limit // 2**20} MB; send a smaller image.")
     file = request.files.get("image")
     if file is None:
-        return error(400, "image: send an image file as the multipart form field `image` (PNG, JPEG, GIF, BMP, WebP).")
+        return error(400, "image: send an image file as the multipart form field `image` (PNG, JPEG, GIF, BMP, WebP), "
+                          'several `image` parts, or JSON {"instances": [pixel arrays]}.')
     path = run_dir(run.id) / paths.MODEL
     if not path.exists():
         raise Missing(409, f"Run {run.id} has no saved model yet: it is saved after each finished epoch.")
