@@ -52,11 +52,7 @@ def _gradients(loaded, layer):
     from ..modelspec.build import init_keras
 
     model = loaded.model
-    last = loaded.layers[-1]
-    dense = last if type(last).__name__ == "Dense" and getattr(last.activation, "__name__", "") == "softmax" else None
-    output = model.outputs[0]
-    operation, node_index, _ = output._keras_history
-    before_last = operation._inbound_nodes[node_index].input_tensors[0]
+    dense, before_last, output = _last(loaded)
     first = loaded.tensors[layer] if layer else model.inputs[0]
     probe = init_keras().Model(model.inputs, [first, before_last, output])
 
@@ -72,14 +68,33 @@ def _gradients(loaded, layer):
     return gradients
 
 
-def compute(loaded, x, klass, layer=None):
-    """Give the Saliency of class `klass` for the image x (1, H, W, C); InsideError for a bad class or layer."""
-    import tensorflow as tf
+def _last(loaded):
+    """Give (the last layer when it is a softmax Dense else None, its input tensor, the model's output tensor)."""
+    last = loaded.layers[-1]
+    dense = last if type(last).__name__ == "Dense" and getattr(last.activation, "__name__", "") == "softmax" else None
+    output = loaded.model.outputs[0]
+    return dense, input_of(output), output
 
+
+def input_of(tensor):
+    """Give the (first) input tensor of the layer call that made `tensor` in the model's graph."""
+    operation, node_index, _ = tensor._keras_history
+    return operation._inbound_nodes[node_index].input_tensors[0]
+
+
+def check_class(loaded, klass):
+    """Raise InsideError unless klass is one of the model's classes (one sigmoid unit: 0 or 1)."""
     classes = int(np.prod(loaded.model.outputs[0].shape[1:]))
     classes = 2 if classes == 1 else classes
     if not 0 <= klass < classes:
         raise InsideError(f"class must be a whole number from 0 to {classes - 1}; got {klass}.")
+
+
+def compute(loaded, x, klass, layer=None):
+    """Give the Saliency of class `klass` for the image x (1, H, W, C); InsideError for a bad class or layer."""
+    import tensorflow as tf
+
+    check_class(loaded, klass)
     method, layer, note = choose(loaded, layer)
     gradients = _gradients(loaded, layer if method == "grad-cam" else None)
     maps, grads = gradients(tf.convert_to_tensor(x), tf.constant(klass, tf.int32))
@@ -110,3 +125,71 @@ def as_numbers(saliency):
     from .heatmaps import shrink
 
     return np.round(shrink(saliency.map, MAX_MAP), 4).tolist()
+
+
+def layer_of_type(loaded, name):
+    """Give the model's first layer of Keras type `name` (e.g. "Embedding", "TextVectorization"), or None."""
+    return next((layer for layer in loaded.layers if type(layer).__name__ == name), None)
+
+
+def _token_gradients(loaded):
+    """Give a compiled function (x, class) -> (token ids, the class score's gradient × the Embedding's output).
+
+    The model is split at its Embedding: a front model from the inputs to the token ids and the
+    Embedding's output (and its mask, when mask_zero), and a back model from those to the output, so
+    one GradientTape pass differentiates the score with respect to the embedded tokens.
+    """
+    if "tokens" in loaded.saliency_models:
+        return loaded.saliency_models["tokens"]
+    import tensorflow as tf
+
+    from ..modelspec.build import init_keras
+
+    keras = init_keras()
+    embedding = layer_of_type(loaded, "Embedding")
+    if embedding is None:
+        raise InsideError("This model has no Embedding layer, so its tokens have no attribution to show.")
+    embedded = loaded.tensors[embedding.name]
+    # A mask_zero Embedding's mask rides beside its output; the back model takes it as a second input.
+    mask = getattr(embedded, "_keras_mask", None)
+    dense, before_last, output = _last(loaded)
+    front = keras.Model(loaded.model.inputs, [input_of(embedded), embedded] + ([mask] if mask is not None else []))
+    back = keras.Model([embedded] + ([mask] if mask is not None else []), [before_last, output])
+
+    @tf.function(reduce_retracing=True)
+    def gradients(x, klass):
+        ids, vectors, *masks = front([x], training=False)
+        vectors = tf.identity(vectors)   # its mask goes in as the back model's own input, not attached
+        with tf.GradientTape() as tape:
+            tape.watch(vectors)
+            last_input, out = back([vectors, *masks], training=False)
+            score = _score(dense, last_input, out, klass)
+        return ids, tf.reduce_sum(vectors * tape.gradient(score, vectors), axis=-1)
+
+    loaded.saliency_models["tokens"] = gradients
+    return gradients
+
+
+def token_attribution(loaded, x, klass):
+    """Give (token ids (T,), each token's gradient × input attribution to class `klass` (T,)) for one input x."""
+    import tensorflow as tf
+
+    check_class(loaded, klass)
+    ids, attribution = _token_gradients(loaded)(tf.convert_to_tensor(x), tf.constant(klass, tf.int32))
+    return np.asarray(ids).reshape(-1), np.asarray(attribution, dtype=np.float64).reshape(-1)
+
+
+def vocabulary(loaded):
+    """Give the TextVectorization layer's vocabulary (index -> token), or None when the model has none."""
+    layer = layer_of_type(loaded, "TextVectorization")
+    return None if layer is None else [str(t) for t in layer.get_vocabulary()]
+
+
+def series_attribution(loaded, x, klass):
+    """Give gradient × input over time (T,) of a series x (1, T, C) for class `klass` (summed over channels)."""
+    import tensorflow as tf
+
+    check_class(loaded, klass)
+    inputs, grads = _gradients(loaded, None)(tf.convert_to_tensor(x, tf.float32), tf.constant(klass, tf.int32))
+    product = np.asarray(inputs, dtype=np.float64)[0] * np.asarray(grads, dtype=np.float64)[0]
+    return product.reshape(product.shape[0], -1).sum(axis=1)
