@@ -69,6 +69,13 @@ def loaded_copy(keras, model, tmp_path, name):
     return Loaded(again, *build_probe(again))
 
 
+def test_padding_is_keras_pad_sequences_default(keras):
+    for ids, maxlen in (([1, 4, 5], 6), ([1, 4, 5, 6, 7, 8, 9], 4), ([1, 4], 2), ([1, 4, 5], None)):
+        expected = keras.utils.pad_sequences([ids], maxlen=maxlen)
+        assert sequences.pad(ids, maxlen).tolist() == expected.tolist()
+        assert sequences.pad(ids, maxlen).dtype == expected.dtype
+
+
 def test_the_token_that_decides_the_class_gets_the_largest_attribution(keras, tmp_path):
     from webapp.predict import saliency
 
@@ -131,5 +138,5 @@ def test_the_step_that_decides_a_series_gets_the_largest_attribution(keras, tmp_
     weights[5] = 3.0
     model.layers[1].set_weights([weights, np.zeros(1, np.float32)])
     loaded = loaded_copy(keras, model, tmp_path, "series")
-    attribution = saliency.series_attribution(loaded, np.ones((1, 12, 1), np.float32), 1)
+    attribution = saliency.input_attribution(loaded, np.ones((1, 12, 1), np.float32), 1)
     assert attribution.shape == (12,) and int(np.argmax(attribution)) == 5

@@ -185,8 +185,8 @@ def vocabulary(loaded):
     return None if layer is None else [str(t) for t in layer.get_vocabulary()]
 
 
-def series_attribution(loaded, x, klass):
-    """Give gradient × input over time (T,) of a series x (1, T, C) for class `klass` (summed over channels)."""
+def input_attribution(loaded, x, klass):
+    """Give gradient × input on the input x (1, T, ...) for class `klass`, summed past the first axis: a series over time, a bag of words per word."""
     import tensorflow as tf
 
     check_class(loaded, klass)

@@ -79,6 +79,14 @@ def word_ids(text, word_index, options):
     return ids
 
 
+def pad(ids, maxlen):
+    """Give ids as int32 (1, maxlen) padded and cut at the front with 0, as keras.utils.pad_sequences does by default (no maxlen: as they are)."""
+    ids = list(ids)
+    if maxlen is not None:
+        ids = [0] * (maxlen - len(ids)) + ids[-maxlen:] if maxlen else []
+    return np.asarray(ids, dtype=np.int32).reshape(1, -1)
+
+
 def series_points(values, limit=MAX_SERIES_POINTS):
     """Give a series as a list of floats, evenly thinned to at most `limit` points (non-finite values as None)."""
     a = np.asarray(values, dtype=np.float64).reshape(-1)
