@@ -4,28 +4,32 @@ import numpy as np
 import pytest
 
 from webapp.predict import predictions as preds
+from webapp.datasets.data import Data
 from webapp.predict import sequences
 
 WORD_INDEX = {"the": 1, "film": 2, "was": 3, "wonderful": 4, "awful": 5}
 
 
-def test_ids_decode_as_keras_imdb_convention():
-    options = sequences.options_of({})
-    reverse = sequences.reverse_index(WORD_INDEX)
-    # 0 padding, 1 start, 2 oov, rank r at r + 3.
-    ids = [0, 0, 1, 4, 5, 2, 7]
-    assert sequences.text_of(ids, reverse, options) == "the film [oov] wonderful"
-    assert sequences.tokens(ids, reverse, options) == [(2, "[start]"), (3, "the"), (4, "film"), (5, "[oov]"),
-                                                        (6, "wonderful")]
-    assert sequences.text_of([1] + [4] * 1000, reverse, options, limit=20) == "the the the the the…"
+KERAS_DEFAULTS = {"num_words": None, "skip_top": 0, "index_from": 3, "start_char": 1, "oov_char": 2}
+
+
+def test_ids_decode_as_keras_imdb_convention_one_by_one():
+    data = Data(np.zeros((1, 6), np.int32), np.zeros(1, np.int64), np.array([[0, 0, 1, 4, 5, 2, 7, 99]], np.int32),
+                np.zeros(1, np.int64), ["negative", "positive"], 1.0, kind="sequence",
+                meta={"word_index": WORD_INDEX, "index_from": 3, "start_char": 1, "oov_char": 2})
+    assert [data.token(i) for i in data.x_test[0] if i] == ["[start]", "the", "film", "[oov]", "wonderful", "[oov]"]
+    assert data.text("test", 0) == " ".join(data.token(i) for i in data.x_test[0] if i)
 
 
 def test_a_sentence_is_tokenised_as_imdb_load_data_would_give_it():
-    options = sequences.options_of({"num_words": 7})
+    options = {**KERAS_DEFAULTS, "num_words": 7}
     # "wonderful" is rank 4 -> id 7, cut by num_words 7; "great" is not in the index: both oov.
     assert sequences.word_ids("The film, WAS wonderful! great", WORD_INDEX, options) == [1, 4, 5, 6, 2, 2]
-    options = sequences.options_of({"index_from": 0, "start_char": None, "oov_char": None})
+    # Without num_words, the training data's vocabulary is the limit (no Embedding row past it).
+    assert sequences.word_ids("the awful", WORD_INDEX, KERAS_DEFAULTS, vocabulary_size=8) == [1, 4, 2]
+    options = {**KERAS_DEFAULTS, "index_from": 0, "start_char": None, "oov_char": None}
     assert sequences.word_ids("the awful great", WORD_INDEX, options) == [1, 5]
+    assert sequences.clip("x" * 30, 20) == "x" * 19 + "…"
 
 
 def test_series_and_text_requests_name_the_field_and_what_is_accepted():
@@ -67,13 +71,6 @@ def loaded_copy(keras, model, tmp_path, name):
     model.save(path)
     again = keras.saving.load_model(path, compile=False)
     return Loaded(again, *build_probe(again))
-
-
-def test_padding_is_keras_pad_sequences_default(keras):
-    for ids, maxlen in (([1, 4, 5], 6), ([1, 4, 5, 6, 7, 8, 9], 4), ([1, 4], 2), ([1, 4, 5], None)):
-        expected = keras.utils.pad_sequences([ids], maxlen=maxlen)
-        assert sequences.pad(ids, maxlen).tolist() == expected.tolist()
-        assert sequences.pad(ids, maxlen).dtype == expected.dtype
 
 
 def test_the_token_that_decides_the_class_gets_the_largest_attribution(keras, tmp_path):

@@ -76,6 +76,13 @@ class Data:
             return " ".join(str(int(r)) for r in ranks)
         return " ".join(words.get(int(r), OOV_TOKEN) for r in ranks)
 
+    def token(self, i):
+        """Give the word a sequence's id `i` stands for, as text() decodes it (its number without a word index)."""
+        words = self.meta.get("index_words")
+        if words is None and self.meta.get("word_index") is not None:
+            words = self.meta["index_words"] = _index_words(self.meta)
+        return str(int(i)) if words is None else words.get(int(i), OOV_TOKEN)
+
     def series(self, split, index):
         """Give one series sample as a list of floats."""
         return [float(v) for v in np.asarray(self.sample(split, index)).reshape(-1)]

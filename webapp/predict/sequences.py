@@ -1,62 +1,24 @@
-"""Texts and series as the gallery, the inside view and try-your-own show them: word ranks decoded, text tokenised, series checked.
+"""Texts and series as the gallery, the inside view and try-your-own show and take them: bounded, tokenised, checked.
 
 Word ranks follow `keras.datasets.imdb.load_data` (and reuters'): a review is `[start_char] +
 [rank + index_from ...]`, ranks at or past `num_words` (or below `skip_top`) become `oov_char`, and
-0 is padding. Decoding inverts that with the dataset's word index (`imdb.get_word_index()`);
-tokenising a user's sentence does what a Keras user would do with that index (lower-case, split on
-non-letters). Pure Python and numpy: no Keras, no Flask.
+0 is padding (`Data.text` decodes them). A user's sentence is tokenised as a Keras user would with
+`imdb.get_word_index()` (lower-case, split on non-letters) and then given those same steps.
+Pure Python and numpy: no Keras, no Flask.
 """
 
 import re
 
 import numpy as np
 
-# keras.datasets.imdb.load_data's defaults.
-START_CHAR, OOV_CHAR, INDEX_FROM = 1, 2, 3
-START, OOV = "[start]", "[oov]"
 MAX_TEXT_CHARS = 2000       # a gallery card's review: its first characters, whatever the review's length
 MAX_SERIES_POINTS = 1000    # a series sent to the page: evenly thinned past this many points
+MAX_TOKENS = 2000           # tokens (with their attributions) an inside view sends
 WORDS = re.compile(r"[^\W\d_]+")   # letters only (any script): "don't" is "don" and "t", as a split on non-letters gives
 
 
 class InputError(ValueError):
     """A text or series a model cannot take; str() names the field and what is accepted."""
-
-
-def options_of(dataset_options):
-    """Give the word-rank options (num_words, skip_top, index_from, start_char, oov_char, maxlen) of a run, Keras's defaults filled in."""
-    options = dict(dataset_options or {})
-    return {"num_words": options.get("num_words"), "skip_top": int(options.get("skip_top") or 0),
-            "index_from": int(options.get("index_from", INDEX_FROM)),
-            "start_char": options.get("start_char", START_CHAR), "oov_char": options.get("oov_char", OOV_CHAR),
-            "maxlen": options.get("maxlen")}
-
-
-def reverse_index(word_index):
-    """Give {rank: word} of a word index {word: rank}."""
-    return {int(rank): word for word, rank in (word_index or {}).items()}
-
-
-def token(i, reverse, options):
-    """Give the word a model input id stands for: the word, "[start]", "[oov]", or "#id" when the index has none."""
-    i = int(i)
-    if options["start_char"] is not None and i == options["start_char"]:
-        return START
-    if options["oov_char"] is not None and i == options["oov_char"]:
-        return OOV
-    word = reverse.get(i - options["index_from"]) if i >= options["index_from"] else None
-    return word if word is not None else f"#{i}"
-
-
-def tokens(ids, reverse, options):
-    """Give [(position, word)] of a sequence of ids, padding (0) dropped."""
-    return [(t, token(i, reverse, options)) for t, i in enumerate(np.asarray(ids).reshape(-1).tolist()) if i != 0]
-
-
-def text_of(ids, reverse, options, limit=MAX_TEXT_CHARS):
-    """Give the review a sequence of ids decodes to (start marker and padding dropped), cut at `limit` characters."""
-    words = [w for _, w in tokens(ids, reverse, options) if w != START]
-    return clip(" ".join(words), limit)
 
 
 def clip(text, limit=MAX_TEXT_CHARS):
@@ -65,9 +27,14 @@ def clip(text, limit=MAX_TEXT_CHARS):
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def word_ids(text, word_index, options):
-    """Give the ids `imdb.load_data` would give the sentence's words (before padding): start, shifted ranks, oov."""
-    start, oov, skip, limit = options["start_char"], options["oov_char"], options["skip_top"], options["num_words"]
+def word_ids(text, word_index, options, vocabulary_size=None):
+    """Give the ids `imdb.load_data` would give the sentence's words (before padding): start, shifted ranks, oov.
+
+    options: the run's checked dataset_options (datasets/options.py); without num_words, ids from
+    vocabulary_size on (words the training data never had: no Embedding row) are oov too.
+    """
+    start, oov, skip = options["start_char"], options["oov_char"], options["skip_top"]
+    limit = options["num_words"] or vocabulary_size
     ranks = [word_index.get(w) for w in WORDS.findall(str(text).lower())]
     ids = ([start] if start is not None else []) + [
         r + options["index_from"] if r is not None else (oov if oov is not None else None) for r in ranks]
@@ -79,12 +46,9 @@ def word_ids(text, word_index, options):
     return ids
 
 
-def pad(ids, maxlen):
-    """Give ids as int32 (1, maxlen) padded and cut at the front with 0, as keras.utils.pad_sequences does by default (no maxlen: as they are)."""
-    ids = list(ids)
-    if maxlen is not None:
-        ids = [0] * (maxlen - len(ids)) + ids[-maxlen:] if maxlen else []
-    return np.asarray(ids, dtype=np.int32).reshape(1, -1)
+def token_rows(words, attribution, limit=MAX_TOKENS):
+    """Give [{"token", "attribution"}] of parallel words and numbers (padding already left out), at most `limit`."""
+    return [{"token": str(w), "attribution": round(float(a), 7)} for w, a in list(zip(words, attribution))[:limit]]
 
 
 def series_points(values, limit=MAX_SERIES_POINTS):
