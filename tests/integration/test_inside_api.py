@@ -211,3 +211,96 @@ def test_refusals(world):
     assert client.delete(f"/api/runs/{cnn}").status_code == 204     # a deleted run
     r = client.get(f"/api/runs/{cnn}/inside/1")
     assert r.status_code == 404 and f"no run {cnn}" in r.get_json()["error"]["message"]
+
+
+# A sequence run: IMDB-format reviews (tests/keras_cache.py's writer: "great" planted in positive reviews,
+# "awful" in negative ones) and imdb_fasttext.py's model (Embedding, the mean over words, one sigmoid unit).
+IMDB_OPTIONS = {"num_words": 300, "maxlen": 40}
+IMDB_FASTTEXT = {"name": "imdb fasttext", "dataset": "imdb", "dataset_options": IMDB_OPTIONS, "model": {"layers": [
+    {"type": "Embedding", "input_dim": 300, "output_dim": 16},
+    {"type": "GlobalAveragePooling1D"},
+    {"type": "Dense", "units": 1, "activation": "sigmoid"},
+]}, "compile": {"optimizer": {"type": "Adam", "learning_rate": 0.02}, "loss": "binary_crossentropy",
+                "metrics": ["accuracy"]}, "fit": {"epochs": 8, "batch_size": 32, "validation": "test"}}
+
+
+@pytest.fixture(scope="module")
+def imdb_run(tmp_path_factory):
+    """Give (client, run id, the Data of the run's options): a sequence run trained here, its files where the trainer puts them.
+
+    Stand-in until seqdata's imdb reader (keras_cache.read_sequences) is on this branch: the
+    registry is given the raw npz arrays as that reader gives them; dataset_options, the model
+    (modelspec.build), the stored predictions (predictions.arrays) and every API call are the real ones.
+    """
+    from tests.keras_cache import word_index, write_imdb
+    from webapp.datasets.data import Data, describe
+    from webapp.datasets.registry import with_options
+    from webapp.modelspec import build
+    from webapp.modelspec.validate import validate
+    from webapp.predict import predictions as preds
+    from webapp.runs import paths
+
+    tmp = tmp_path_factory.mktemp("imdb")
+    x_train, y_train, x_test, y_test = write_imdb(tmp / "datasets", n_train=300, n_test=100, vocabulary=300)
+    app = create_app({"KD_DATA_DIR": str(tmp / "data"), "KD_WARM_SPARE": "0", "TESTING": True})
+    kd = app.extensions["kd"]
+    client = signed_in(app)   # the admin, user 1, who owns the run
+    raw = Data(x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64), ["negative", "positive"], 1.0,
+               kind="sequence", meta={"word_index": word_index(300), "layout": "imdb"})
+    entry = {"name": "IMDB", "kind": "sequence", "input_shape": [None], "num_classes": 2, "train_size": 300,
+             "class_names": ["negative", "positive"], "test_size": 100, "pixel_max": 1.0, "source": "keras",
+             "options_schema": "keras_sequence", "vocabulary_size": None}
+    read, info = kd.datasets._read, kd.datasets._info
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kd.datasets, "_read", lambda ds_id: raw if ds_id == "imdb" else read(ds_id))
+        patch.setattr(kd.datasets, "_info", lambda ds_id: describe("imdb", with_options(entry)) if ds_id == "imdb"
+                      else info(ds_id))
+        data = kd.datasets.load("imdb", IMDB_OPTIONS)
+        model = build.build_model(validate(IMDB_FASTTEXT, require_run=True), [40])
+        model.compile(optimizer=build.init_keras().optimizers.Adam(0.02), loss="binary_crossentropy")
+        model.fit(data.x_train, data.y_train, epochs=8, batch_size=32, verbose=0)
+        with kd.store.session() as s:
+            run = Run(name="imdb fasttext", owner_id=1, status="completed", dataset="imdb", history={}, spec=IMDB_FASTTEXT,
+                      epochs_planned=8, epochs_done=8)
+            s.add(run)
+        folder = paths.run_dir(kd.data_dir, run.id)
+        folder.mkdir(parents=True, exist_ok=True)
+        model.save(folder / "model.keras")
+        np.savez(folder / preds.FILE, **preds.arrays(model.predict(data.x_test, verbose=0), data.y_test, 8))
+        yield client, run.id, data
+
+
+def test_sequence_predictions_inside_view_and_try_your_own(imdb_run):
+    client, run_id, data = imdb_run
+    body = client.get(f"/api/runs/{run_id}/predictions", query_string={"limit": 100}).get_json()
+    assert body["total"] == 100
+    right = sum(item["predicted"] == item["true"] for item in body["items"])
+    assert right >= 90, right                                   # the planted words are learnt
+    for item in body["items"][:5]:
+        assert item["image_url"] is None and item["text"] == data.text("test", item["index"])
+        assert {t["name"] for t in item["top"]} == {"negative", "positive"}   # one sigmoid unit: two classes
+        assert ("great" if item["true"] == 1 else "awful") in item["text"].split()
+    confusion = client.get(f"/api/runs/{run_id}/confusion").get_json()
+    assert confusion["labels"] == ["negative", "positive"] and confusion["total"] == 100
+    assert client.get(f"/api/runs/{run_id}/predictions/sprite.png").status_code == 404
+
+    for item in body["items"][:6]:
+        view = inside(client, run_id, item["index"])
+        assert view["saliency"] is None and view["text"] == item["text"]
+        tokens = view["tokens"]
+        assert [t["token"] for t in tokens] == data.text("test", item["index"]).split()
+        planted = "great" if view["predicted"] == 1 else "awful"
+        assert max(tokens, key=lambda t: t["attribution"])["token"] == planted, tokens
+        kinds = {layer["type"]: layer["kind"] for layer in view["layers"]}
+        assert kinds["Embedding"] == "sequence" and kinds["Dense"] == "probabilities"
+
+    answer = client.post(f"/api/runs/{run_id}/predict", json={"text": "The w40 w41, GREAT! w42 w43 w44"}).get_json()
+    assert answer["name"] == "positive" and answer["text"] == "[start] the w40 w41 great w42 w43 w44", answer
+    assert max(answer["tokens"], key=lambda t: t["attribution"])["token"] == "great"
+    assert client.post(f"/api/runs/{run_id}/predict", json={"text": "w50 awful w51 w52"}).get_json()["name"] == "negative"
+    for payload, words in (({"text": ""}, "text: send a sentence"), ({"series": [1, 2]}, "text: send a sentence"),
+                           ({"text": "x" * 20_001}, "KD_MAX_TEXT_CHARS"), ([1, 2], "text: send a JSON object")):
+        r = client.post(f"/api/runs/{run_id}/predict", json=payload)
+        assert r.status_code == 400 and words in r.get_json()["error"]["message"], (payload, r.get_json())
+    r = client.post(f"/api/runs/{run_id}/inside", data={"image": (io.BytesIO(b"x"), "x.png")})
+    assert r.status_code == 400 and "send JSON" in r.get_json()["error"]["message"]

@@ -23,6 +23,7 @@ def test_ids_decode_as_keras_imdb_convention_one_by_one():
 
 def test_a_sentence_is_tokenised_as_imdb_load_data_would_give_it():
     options = {**KERAS_DEFAULTS, "num_words": 7}
+    assert sequences.word_ids("the\tFilm_was", WORD_INDEX, KERAS_DEFAULTS) == [1, 4, 5, 6]
     # "wonderful" is rank 4 -> id 7, cut by num_words 7; "great" is not in the index: both oov.
     assert sequences.word_ids("The film, WAS wonderful! great", WORD_INDEX, options) == [1, 4, 5, 6, 2, 2]
     # Without num_words, the training data's vocabulary is the limit (no Embedding row past it).

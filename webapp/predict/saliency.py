@@ -1,4 +1,4 @@
-"""Why the model chose a class: Grad-CAM on a feature-map layer, or gradient × input without one.
+"""Why the model chose a class: Grad-CAM on a feature-map layer, gradient × input without one, integrated gradients for tokens.
 
 Grad-CAM (Selvaraju et al., as keras.io's "Grad-CAM class activation visualization" does it):
 the class score's gradient with respect to a layer's feature maps, averaged per channel, weighs
@@ -14,6 +14,8 @@ import numpy as np
 from .inside import InsideError, Loaded
 
 MAX_MAP = 64            # a map sent as numbers is at most this wide and tall
+STEPS = 32              # integrated gradients' steps from a zero embedding to the text's
+PATH_VALUES = 2**21     # embedded values in one batch of those steps (8 MB of float32): longer texts take fewer
 
 
 @dataclass
@@ -68,10 +70,11 @@ def _gradients(loaded, layer):
     return gradients
 
 
-def _last(loaded):
-    """Give (the last layer when it is a softmax Dense else None, its input tensor, the model's output tensor)."""
+def _last(loaded, sigmoid=False):
+    """Give (the last layer when it is a softmax Dense (or a sigmoid one) else None, its input tensor, the model's output tensor)."""
     last = loaded.layers[-1]
-    dense = last if type(last).__name__ == "Dense" and getattr(last.activation, "__name__", "") == "softmax" else None
+    squashes = ("softmax", "sigmoid") if sigmoid else ("softmax",)
+    dense = last if type(last).__name__ == "Dense" and getattr(last.activation, "__name__", "") in squashes else None
     output = loaded.model.outputs[0]
     return dense, input_of(output), output
 
@@ -108,11 +111,13 @@ def compute(loaded, x, klass, layer=None):
 
 
 def _score(dense, last_input, output, klass):
-    """Give the class's score: its logit for a softmax Dense, else the output (one sigmoid: p or 1 - p)."""
+    """Give the class's score: its logit for a softmax (or sigmoid) Dense, else the output (one sigmoid: p or 1 - p)."""
     import tensorflow as tf
 
     if dense is not None:
         logits = tf.matmul(last_input, dense.kernel) + (dense.bias if dense.use_bias else 0.0)
+        if logits.shape[1] == 1:   # one sigmoid unit: class 1's logit is z, class 0's is -z (1 - p = sigmoid(-z))
+            return tf.where(klass == 1, logits[:, 0], -logits[:, 0])
         return tf.gather(logits, klass, axis=1)
     flat = tf.reshape(output, (tf.shape(output)[0], -1))
     if flat.shape[1] == 1:      # one sigmoid unit: class 1 is p, class 0 is 1 - p
@@ -133,11 +138,14 @@ def layer_of_type(loaded, name):
 
 
 def _token_gradients(loaded):
-    """Give a compiled function (x, class) -> (token ids, the class score's gradient × the Embedding's output).
+    """Give a compiled function (x, class, steps) -> (token ids, each token's integrated gradients).
 
     The model is split at its Embedding: a front model from the inputs to the token ids and the
-    Embedding's output (and its mask, when mask_zero), and a back model from those to the output, so
-    one GradientTape pass differentiates the score with respect to the embedded tokens.
+    Embedding's output (and its mask, when mask_zero), and a back model from those to the output.
+    One GradientTape pass over a batch of `steps` scaled copies of the embedded tokens (1/steps ..
+    1 times them) gives the mean gradient along the path from a zero embedding; times the
+    embedding, summed over its axis, that is each token's integrated gradients (Sundararajan et
+    al.), which sum to the score's change from the zero input. steps 1 is gradient × input.
     """
     if "tokens" in loaded.saliency_models:
         return loaded.saliency_models["tokens"]
@@ -152,31 +160,50 @@ def _token_gradients(loaded):
     embedded = loaded.tensors[embedding.name]
     # A mask_zero Embedding's mask rides beside its output; the back model takes it as a second input.
     mask = getattr(embedded, "_keras_mask", None)
-    dense, before_last, output = _last(loaded)
+    dense, before_last, output = _last(loaded, sigmoid=True)   # logits: a saturated probability has no gradient
     front = keras.Model(loaded.model.inputs, [input_of(embedded), embedded] + ([mask] if mask is not None else []))
     back = keras.Model([embedded] + ([mask] if mask is not None else []), [before_last, output])
 
     @tf.function(reduce_retracing=True)
-    def gradients(x, klass):
+    def gradients(x, klass, steps):
         ids, vectors, *masks = front([x], training=False)
         vectors = tf.identity(vectors)   # its mask goes in as the back model's own input, not attached
+        alphas = tf.reshape(tf.range(1, steps + 1, dtype=vectors.dtype) / tf.cast(steps, vectors.dtype), (-1, 1, 1))
+        path = alphas * vectors
         with tf.GradientTape() as tape:
-            tape.watch(vectors)
-            last_input, out = back([vectors, *masks], training=False)
-            score = _score(dense, last_input, out, klass)
-        return ids, tf.reduce_sum(vectors * tape.gradient(score, vectors), axis=-1)
+            tape.watch(path)
+            last_input, out = back([path, *[tf.repeat(m, steps, axis=0) for m in masks]], training=False)
+            score = tf.reduce_sum(_score(dense, last_input, out, klass))
+        mean = tf.reduce_mean(tape.gradient(score, path), axis=0)
+        return ids, tf.reduce_sum(vectors[0] * mean, axis=-1)
 
     loaded.saliency_models["tokens"] = gradients
     return gradients
 
 
-def token_attribution(loaded, x, klass):
-    """Give (token ids (T,), each token's gradient × input attribution to class `klass` (T,)) for one input x."""
+def token_attribution(loaded, x, klass, steps=STEPS):
+    """Give (token ids (T,), each token's integrated gradients for class `klass` (T,)) for one input x.
+
+    The steps are fewer for a long input (at most PATH_VALUES embedded values in the batch).
+    """
     import tensorflow as tf
 
     check_class(loaded, klass)
-    ids, attribution = _token_gradients(loaded)(tf.convert_to_tensor(x), tf.constant(klass, tf.int32))
+    steps = _steps(loaded, x, steps)
+    ids, attribution = _token_gradients(loaded)(tf.convert_to_tensor(x), tf.constant(klass, tf.int32),
+                                                 tf.constant(steps, tf.int32))
     return np.asarray(ids).reshape(-1), np.asarray(attribution, dtype=np.float64).reshape(-1)
+
+
+def _steps(loaded, x, steps):
+    """Give how many integrated-gradients steps fit PATH_VALUES for this input (a text of unknown length: 2,000 tokens)."""
+    embedding = layer_of_type(loaded, "Embedding")
+    if embedding is None:
+        return steps
+    _, length, *rest = loaded.shape(embedding)
+    x = np.asarray(x)
+    length = length or (x.shape[-1] if x.dtype != object else 2000)
+    return max(1, min(steps, PATH_VALUES // max(1, length * int(np.prod([d or 1 for d in rest])))))
 
 
 def vocabulary(loaded):

@@ -3,7 +3,8 @@
 Word ranks follow `keras.datasets.imdb.load_data` (and reuters'): a review is `[start_char] +
 [rank + index_from ...]`, ranks at or past `num_words` (or below `skip_top`) become `oov_char`, and
 0 is padding (`Data.text` decodes them). A user's sentence is tokenised as a Keras user would with
-`imdb.get_word_index()` (lower-case, split on non-letters) and then given those same steps.
+`imdb.get_word_index()` (lower-case, split as Keras's `text_to_word_sequence` splits) and then
+given those same steps.
 Pure Python and numpy: no Keras, no Flask.
 """
 
@@ -14,7 +15,9 @@ import numpy as np
 MAX_TEXT_CHARS = 2000       # a gallery card's review: its first characters, whatever the review's length
 MAX_SERIES_POINTS = 1000    # a series sent to the page: evenly thinned past this many points
 MAX_TOKENS = 2000           # tokens (with their attributions) an inside view sends
-WORDS = re.compile(r"[^\W\d_]+")   # letters only (any script): "don't" is "don" and "t", as a split on non-letters gives
+# Keras's text_to_word_sequence: lower-case, its default filters (punctuation, tabs, newlines) and spaces
+# split words; letters, digits and apostrophes stay ("don't", "10"), as the imdb word index has them.
+SPLIT = re.compile(r"[\s!\"#$%&()*+,\-./:;<=>?@\[\\\]^_`{|}~]+")
 
 
 class InputError(ValueError):
@@ -35,7 +38,7 @@ def word_ids(text, word_index, options, vocabulary_size=None):
     """
     start, oov, skip = options["start_char"], options["oov_char"], options["skip_top"]
     limit = options["num_words"] or vocabulary_size
-    ranks = [word_index.get(w) for w in WORDS.findall(str(text).lower())]
+    ranks = [word_index.get(w) for w in SPLIT.split(str(text).lower()) if w]
     ids = ([start] if start is not None else []) + [
         r + options["index_from"] if r is not None else (oov if oov is not None else None) for r in ranks]
     ids = [i for i in ids if i is not None]   # oov_char None: Keras drops the unknown words
