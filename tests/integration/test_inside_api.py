@@ -283,6 +283,8 @@ def test_sequence_predictions_inside_view_and_try_your_own(imdb_run):
     confusion = client.get(f"/api/runs/{run_id}/confusion").get_json()
     assert confusion["labels"] == ["negative", "positive"] and confusion["total"] == 100
     assert client.get(f"/api/runs/{run_id}/predictions/sprite.png").status_code == 404
+    for page in ("gallery", "inside/0"):
+        assert client.get(f"/runs/{run_id}/{page}").status_code == 200
 
     for item in body["items"][:6]:
         view = inside(client, run_id, item["index"])
@@ -293,6 +295,8 @@ def test_sequence_predictions_inside_view_and_try_your_own(imdb_run):
         assert max(tokens, key=lambda t: t["attribution"])["token"] == planted, tokens
         kinds = {layer["type"]: layer["kind"] for layer in view["layers"]}
         assert kinds["Embedding"] == "sequence" and kinds["Dense"] == "probabilities"
+    embedded = next(layer for layer in view["layers"] if layer["type"] == "Embedding")
+    assert png_size(client, embedded["image_url"])[0] > 0          # time steps × units, drawn
 
     answer = client.post(f"/api/runs/{run_id}/predict", json={"text": "The w40 w41, GREAT! w42 w43 w44"}).get_json()
     assert answer["name"] == "positive" and answer["text"] == "[start] the w40 w41 great w42 w43 w44", answer

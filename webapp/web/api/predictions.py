@@ -273,7 +273,7 @@ def _predict_json(run):
 
 def thumb_scale(info):
     """Give the scale that makes a dataset's images about THUMB_PX a side (whole pixels, at least 1)."""
-    side = max(info["input_shape"][:2]) if info.get("input_shape") else 1
+    side = max([d for d in (info.get("input_shape") or [])[:2] if d] or [1])   # a text's [null]: no thumbnails anyway
     return min(MAX_SCALE, max(1, math.ceil(THUMB_PX / side)))
 
 

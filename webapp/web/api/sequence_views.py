@@ -119,7 +119,7 @@ def explain(loaded, data, x, klass):
         word = data.token
     keep = np.flatnonzero(ids != 0)   # padding: 0 for pad_sequences and TextVectorization alike
     return {"tokens": sequences.token_rows([word(int(ids[t])) for t in keep], attribution[keep]),
-            "token_method": "gradient × input on the Embedding's output, summed over the embedding axis"}
+            "token_method": "integrated gradients on the Embedding's output (from a zero embedding), summed over the embedding axis"}
 
 
 def request_input(run, data, body):
