@@ -362,3 +362,6 @@ def test_series_predictions_attribution_over_time_and_a_pasted_series(tmp_path):
                                ({"series": [1.0] * 23 + ["x"]}, "value 23")):
             r = client.post(f"/api/runs/{run_id}/predict", json=payload)
             assert r.status_code == 400 and words in r.get_json()["error"]["message"], (payload, r.get_json())
+        (kd.data_dir / "runs" / str(run_id) / "model.keras").write_bytes(b"not a zip")   # a damaged save
+        r = client.post(f"/api/runs/{run_id}/predict", json={"series": pasted})
+        assert r.status_code == 409 and "could not be loaded" in r.get_json()["error"]["message"]

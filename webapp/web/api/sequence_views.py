@@ -153,12 +153,15 @@ def predict(run, path, body, inspector, names):
 
     def use(loaded):
         fitted = fit_input(loaded.model, x)
-        outputs = loaded.model.predict_on_batch(fitted)
-        predicted, confidence, top, top_p = top_classes(outputs)
-        return outputs, explain(loaded, data, fitted, int(predicted[0])), (predicted, confidence, top, top_p)
+        found = top_classes(loaded.model.predict_on_batch(fitted))
+        return found, explain(loaded, data, fitted, int(found[0][0]))
 
     try:
-        _, explained, (predicted, confidence, top, top_p) = inspector.run(path, use)
+        inspector.loaded(path)
+    except Exception as exc:   # a damaged or half-copied file: say so, never a 500
+        raise Unavailable(f"The saved model could not be loaded: {type(exc).__name__}: {exc}") from None
+    try:
+        (predicted, confidence, top, top_p), explained = inspector.run(path, use)
     except inside.InsideError as exc:
         raise sequences.InputError(str(exc)) from None
     return {"predicted": int(predicted[0]), "name": class_name(names, predicted[0]), "confidence": float(confidence[0]),
