@@ -298,6 +298,7 @@ def test_sequence_predictions_inside_view_and_try_your_own(imdb_run):
     assert client.get(f"/api/runs/{run_id}/predictions/sprite.png").status_code == 404
     for page in ("gallery", "inside/0"):
         assert client.get(f"/runs/{run_id}/{page}").status_code == 200
+    assert "Inside the model · sample 0" in client.get(f"/runs/{run_id}/inside/0").get_data(as_text=True)
 
     for item in body["items"][:6]:
         view = inside(client, run_id, item["index"])

@@ -138,3 +138,21 @@ def test_the_step_that_decides_a_series_gets_the_largest_attribution(keras, tmp_
     loaded = loaded_copy(keras, model, tmp_path, "series")
     attribution = saliency.input_attribution(loaded, np.ones((1, 12, 1), np.float32), 1)
     assert attribution.shape == (12,) and int(np.argmax(attribution)) == 5
+
+
+def test_a_bag_of_words_gets_one_attribution_per_word_present(keras, tmp_path):
+    from webapp.web.api import sequence_views
+
+    # reuters_mlp.py's input: a binary bag of num_words; the word of id 5 ("wonderful" at index_from 1) decides.
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1, activation="sigmoid")])
+    weights = np.full((8, 1), 0.1, np.float32)
+    weights[5] = 4.0
+    model.layers[0].set_weights([weights, np.zeros(1, np.float32)])
+    loaded = loaded_copy(keras, model, tmp_path, "bag")
+    x = np.array([[0, 0, 1, 1, 0, 1, 0, 1]], np.float32)
+    data = Data(x, np.zeros(1, np.int64), x, np.zeros(1, np.int64), ["a", "b"], 1.0, kind="sequence",
+                meta={"word_index": WORD_INDEX, "index_from": 1, "start_char": None, "oov_char": 2, "mode": "binary"})
+    found = sequence_views.explain(loaded, data, x, 1)
+    assert [t["token"] for t in found["tokens"]] == ["[oov]", "film", "wonderful", "[oov]"]
+    assert max(found["tokens"], key=lambda t: t["attribution"])["token"] == "wonderful"
+    assert sequence_views.shown(data, x) == {"text": "[oov] film wonderful [oov]"}
