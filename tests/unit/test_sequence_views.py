@@ -156,3 +156,20 @@ def test_a_bag_of_words_gets_one_attribution_per_word_present(keras, tmp_path):
     assert [t["token"] for t in found["tokens"]] == ["[oov]", "film", "wonderful", "[oov]"]
     assert max(found["tokens"], key=lambda t: t["attribution"])["token"] == "wonderful"
     assert sequence_views.shown(data, x) == {"text": "[oov] film wonderful [oov]"}
+
+
+def test_an_lstm_that_returns_its_last_step_shows_every_step(keras, tmp_path):
+    from webapp.predict import inside
+
+    model = keras.Sequential([keras.Input((7,), dtype="int32"), keras.layers.Embedding(12, 3), keras.layers.LSTM(4),
+                              keras.layers.Dense(2, activation="softmax")])
+    loaded = loaded_copy(keras, model, tmp_path, "lstm")
+    forward = inside.run_probe(loaded, np.array([[3, 1, 4, 1, 5, 9, 2]], np.int32))
+    assert list(forward.steps) == [1]                        # the LSTM, not the Embedding or the Dense
+    assert forward.steps[1].shape == (7, 4)
+    np.testing.assert_allclose(forward.steps[1][-1], forward.outputs[1], atol=1e-5)   # its last step is its output
+    panel = inside.panels(loaded, forward, ["a", "b"], lambda i, page: f"/{i}.png?page={page}")[1]
+    assert panel["kind"] == "vector" and panel["steps_image_url"] == "/1.png?page=steps"
+    assert inside.layer_png(forward, 1, "steps")[:4] == b"\x89PNG"
+    with pytest.raises(inside.InsideError, match="only a recurrent layer"):
+        inside.layer_png(forward, 2, "steps")

@@ -150,6 +150,10 @@ function layerPanel(layer) {
   } else if (layer.values) {
     body.push(el("div", { class: "value-strip", dataset: { values: JSON.stringify(layer.values) } }));
     if (layer.chunked) body.push(el("p", { class: "help", text: `${grouped(layer.chunked)} values: each bar is the largest |value| of an equal chunk.` }));
+    if (layer.steps_image_url) {
+      body.push(el("p", { class: "help", text: "Its output at every step, as the same layer with return_sequences=True gives it (rows: time steps; columns: units); the bars above are the last step." }),
+        el("img", { class: "sequence-map", src: layer.steps_image_url, alt: `${layer.name}: its states over time` }));
+    }
   }
   return el("li", { class: "inside-layer", dataset: { kind: layer.kind, name: layer.name } }, head, ...body);
 }

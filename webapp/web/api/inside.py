@@ -231,7 +231,8 @@ def inside_layer(run_id, image, layer):
     _, loaded, _, _, forward = _pass(_run(run_id), image)
     if layer >= len(loaded.layers):
         raise inside.InsideError(f"layer must be a whole number from 0 to {len(loaded.layers) - 1}; got {layer}.")
-    return _png(inside.layer_png(forward, layer, _whole("page", 0)))
+    page = "steps" if request.args.get("page") == "steps" else _whole("page", 0)   # an RNN's states over time
+    return _png(inside.layer_png(forward, layer, page))
 
 
 @bp.get("/runs/<int:run_id>/inside/<image>/saliency.png")
