@@ -320,8 +320,9 @@ def test_sequence_predictions_inside_view_and_try_your_own(imdb_run):
                            ({"text": "x" * 20_001}, "KD_MAX_TEXT_CHARS"), ([1, 2], "text: send a JSON object")):
         r = client.post(f"/api/runs/{run_id}/predict", json=payload)
         assert r.status_code == 400 and words in r.get_json()["error"]["message"], (payload, r.get_json())
-    r = client.post(f"/api/runs/{run_id}/inside", data={"image": (io.BytesIO(b"x"), "x.png")})
-    assert r.status_code == 400 and "send JSON" in r.get_json()["error"]["message"]
+    for path in ("inside", "predict"):   # an image sent to a text run
+        r = client.post(f"/api/runs/{run_id}/{path}", data={"image": (io.BytesIO(b"x"), "x.png")})
+        assert r.status_code == 400 and "send JSON" in r.get_json()["error"]["message"], r.get_json()
 
 
 def test_series_predictions_attribution_over_time_and_a_pasted_series(tmp_path):

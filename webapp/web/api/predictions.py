@@ -223,8 +223,9 @@ def confusion(run_id):
 def predict(run_id):
     """Give the top classes the run's saved model predicts for an uploaded image (multipart `image`), or JSON text or series."""
     run = _run(run_id)
-    if request.is_json:
-        return _predict_json(run)
+    kind = sequence_views.kind_of(run)
+    if request.is_json or kind != sequence_views.IMAGE:
+        return _predict_json(run, kind)
     limit = user_image.MAX_BYTES
     if request.content_length and request.content_length > limit + 2**20:
         return error(400, f"image: the file is larger than {limit // 2**20} MB; send a smaller image.")
@@ -250,18 +251,21 @@ def predict(run_id):
                     "input_image": f"data:image/png;base64,{seen}"})
 
 
-def _predict_json(run):
+def _predict_json(run, kind):
     """Answer predict-one for JSON {"text"} or {"series"}: the body bounded before it is parsed."""
     config = current_app.config
-    field = "series" if sequence_views.kind_of(run) == "series" else "text"
+    field = "series" if kind == "series" else "text"
+    if kind == sequence_views.IMAGE:
+        return error(400, f"text: run {run.id}'s dataset {run.dataset!r} holds images; send an image file as the "
+                          "multipart form field `image`.")
+    if not request.is_json:
+        return error(400, f"{field}: run {run.id}'s dataset {run.dataset!r} holds {kind} data; send JSON "
+                          + ('{"series": [numbers]}.' if field == "series" else '{"text": "a sentence"}.'))
     # A character is at most 6 bytes of JSON (\uXXXX), a number about 25: refused before it is decoded.
     bound = 6 * config["KD_MAX_TEXT_CHARS"] + 32 * config["KD_MAX_SERIES_POINTS"] + 4096
     if request.content_length is None or request.content_length > bound:
         return error(400, f"{field}: the request body is larger than this server takes ({bound:,} bytes; "
                           "KD_MAX_TEXT_CHARS, KD_MAX_SERIES_POINTS).")
-    if field == "text" and sequence_views.kind_of(run) == sequence_views.IMAGE:
-        return error(400, f"text: run {run.id}'s dataset {run.dataset!r} holds images; send an image file as the "
-                          "multipart form field `image`.")
     path = run_dir(run.id) / paths.MODEL
     if not path.exists():
         raise Missing(409, f"Run {run.id} has no saved model yet: it is saved after each finished epoch.")
