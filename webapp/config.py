@@ -61,6 +61,9 @@ def load(env=None):
         # sample's in the web process (the inside view, predict-one): past them a model is refused, 422.
         "KD_MAX_ACTIVATION_MB": _int(env, "KD_MAX_ACTIVATION_MB", 4096),
         "KD_MAX_WEB_ACTIVATION_MB": _int(env, "KD_MAX_WEB_ACTIVATION_MB", 512),
+        # Try-your-own's text (characters) and series (values) for text, sequence and series runs.
+        "KD_MAX_TEXT_CHARS": max(_int(env, "KD_MAX_TEXT_CHARS", 20_000), 1),
+        "KD_MAX_SERIES_POINTS": max(_int(env, "KD_MAX_SERIES_POINTS", 100_000), 1),
         # How many proxies in front of the app to believe about the client's address and scheme
         # (X-Forwarded-For, X-Forwarded-Proto); 0 believes none, so a client cannot forge them.
         "KD_TRUSTED_PROXIES": _int(env, "KD_TRUSTED_PROXIES", 0),

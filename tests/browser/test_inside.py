@@ -2,12 +2,14 @@
 Grad-CAM, another class explained; and the run page's weight histograms growing epoch by epoch."""
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser.test_gallery import cell_centre
-from tests.integration.test_inside_api import SMALL_CNN
+from tests.integration.test_inside_api import IMDB_FASTTEXT, SMALL_CNN
+from tests.keras_cache import write_imdb
 from tests.specs import MLP, spec
 
 pytestmark = pytest.mark.browser
@@ -103,3 +105,39 @@ def test_weight_histograms_grow_during_a_run(browser_page, screens, live_server)
     expect(figures).to_have_attribute("data-loads", str(first + 2))   # besides the first look: asked, run ended
     assert len(fetches) == first + 2, fetches
     screens("histograms")
+
+
+def test_reviews_in_the_gallery_their_words_coloured_inside_and_a_sentence_tried(browser_page, screens, live_server):
+    page = browser_page
+    write_imdb(Path(live_server.env["KERAS_HOME"]) / "datasets", n_train=300, n_test=100, vocabulary=300)
+    run_id = live_server.start_run(IMDB_FASTTEXT)
+    assert live_server.wait_run(run_id, lambda r: r["status"] not in ("queued", "running"))["status"] == "completed"
+    page.goto(f"/runs/{run_id}/gallery")
+    grid = page.locator("#gallery")
+    expect(grid).to_have_attribute("data-state", "ready")
+    expect(grid).to_have_attribute("data-kind", "sequence")
+    cards = grid.locator(".tile .tile-text")
+    expect(cards).to_have_count(100)
+    expect(grid.locator(".tile img, .tile canvas")).to_have_count(0)   # words, not thumbnails
+    assert all(re.search(r"\b(great|awful)\b", text) for text in cards.all_text_contents()[:10])
+    screens("gallery of reviews")
+    grid.locator(".tile-button").first.click()
+    expect(page.locator("#detail-sample .detail-text")).to_contain_text(re.compile(r"\b(great|awful)\b"))
+    page.locator("#detail-inside").click()
+
+    expect(page.locator("#inside-page")).to_have_attribute("data-state", "ready")
+    tokens = page.locator("#token-view .token")
+    expect(tokens.first).to_be_visible()
+    words = tokens.evaluate_all("(ts) => ts.map((t) => [t.textContent, Number(t.dataset.attribution), t.style.backgroundColor])")
+    top = max(words, key=lambda w: w[1])
+    assert top[0] in ("great", "awful") and top[2] == "rgba(30, 160, 70, 0.75)", top   # the planted word, greenest
+    assert page.locator("#input-sample .input-text").text_content().split() == [w[0] for w in words]
+    screens("words coloured by attribution")
+
+    page.goto(f"/runs/{run_id}/gallery")
+    page.locator("#try-text").fill("<b>A</b> great film & w40")
+    page.locator("#try-text-predict").click()
+    expect(page.locator("#try-answer")).to_have_text(re.compile(r"^Predicted 1 · positive"))
+    # [start], b a b film (not in the word index: [oov]), great, w40; the <b> stays text.
+    expect(page.locator("#try-tokens .token")).to_have_count(7)
+    expect(page.locator("#try-tokens b")).to_have_count(0)

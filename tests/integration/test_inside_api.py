@@ -5,6 +5,7 @@ training=False)`), so the numbers do not come from the dashboard's probe; then i
 activations, probabilities, Grad-CAM, pictures, weight histograms, and every refusal.
 """
 
+import contextlib
 import io
 
 import numpy as np
@@ -211,3 +212,158 @@ def test_refusals(world):
     assert client.delete(f"/api/runs/{cnn}").status_code == 204     # a deleted run
     r = client.get(f"/api/runs/{cnn}/inside/1")
     assert r.status_code == 404 and f"no run {cnn}" in r.get_json()["error"]["message"]
+
+
+# A sequence run: IMDB-format reviews (tests/keras_cache.py's writer: "great" planted in positive reviews,
+# "awful" in negative ones) and imdb_fasttext.py's model (Embedding, the mean over words, one sigmoid unit).
+IMDB_OPTIONS = {"num_words": 300, "maxlen": 40}
+IMDB_FASTTEXT = {"name": "imdb fasttext", "dataset": "imdb", "dataset_options": IMDB_OPTIONS, "model": {"layers": [
+    {"type": "Embedding", "input_dim": 300, "output_dim": 16},
+    {"type": "GlobalAveragePooling1D"},
+    {"type": "Dense", "units": 1, "activation": "sigmoid"},
+]}, "compile": {"optimizer": {"type": "Adam", "learning_rate": 0.02}, "loss": "binary_crossentropy",
+                "metrics": ["accuracy"]}, "fit": {"epochs": 8, "batch_size": 32, "validation": "test"}}
+
+
+@contextlib.contextmanager
+def stand_in(registry, datasets):
+    """Make the registry serve {id: (raw Data, description)} besides its own datasets, while the block runs."""
+    read, info = registry._read, registry._info
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(registry, "_read", lambda ds_id: datasets[ds_id][0] if ds_id in datasets else read(ds_id))
+        patch.setattr(registry, "_info", lambda ds_id: datasets[ds_id][1] if ds_id in datasets else info(ds_id))
+        yield
+
+
+def stored_run(kd, spec, model, x_test, y_test, epochs):
+    """Give the id of a completed run of `spec` whose saved model and test predictions are these, where the trainer keeps them."""
+    from webapp.predict import predictions as preds
+    from webapp.runs import paths
+
+    with kd.store.session() as s:
+        run = Run(name=spec["name"], owner_id=1, status="completed", dataset=spec["dataset"], history={}, spec=spec,
+                  epochs_planned=epochs, epochs_done=epochs)
+        s.add(run)
+    folder = paths.run_dir(kd.data_dir, run.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save(folder / "model.keras")
+    np.savez(folder / preds.FILE, **preds.arrays(model.predict(x_test, verbose=0), y_test, epochs))
+    return run.id
+
+
+@pytest.fixture(scope="module")
+def imdb_run(tmp_path_factory):
+    """Give (client, run id, the Data of the run's options): a sequence run trained here, its files where the trainer puts them.
+
+    Stand-in until seqdata's imdb reader (keras_cache.read_sequences) is on this branch: the
+    registry is given the raw npz arrays as that reader gives them; dataset_options, the model
+    (modelspec.build), the stored predictions (predictions.arrays) and every API call are the real ones.
+    """
+    from tests.keras_cache import word_index, write_imdb
+    from webapp.datasets.data import Data, describe
+    from webapp.datasets.registry import with_options
+    from webapp.modelspec import build
+    from webapp.modelspec.validate import validate
+
+    tmp = tmp_path_factory.mktemp("imdb")
+    x_train, y_train, x_test, y_test = write_imdb(tmp / "datasets", n_train=300, n_test=100, vocabulary=300)
+    app = create_app({"KD_DATA_DIR": str(tmp / "data"), "KD_WARM_SPARE": "0", "TESTING": True})
+    kd = app.extensions["kd"]
+    client = signed_in(app)   # the admin, user 1, who owns the run
+    raw = Data(x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64), ["negative", "positive"], 1.0,
+               kind="sequence", meta={"word_index": word_index(300), "layout": "imdb"})
+    entry = {"name": "IMDB", "kind": "sequence", "input_shape": [None], "num_classes": 2, "train_size": 300,
+             "class_names": ["negative", "positive"], "test_size": 100, "pixel_max": 1.0, "source": "keras",
+             "options_schema": "keras_sequence", "vocabulary_size": None}
+    with stand_in(kd.datasets, {"imdb": (raw, describe("imdb", with_options(entry)))}):
+        data = kd.datasets.load("imdb", IMDB_OPTIONS)
+        model = build.build_model(validate(IMDB_FASTTEXT, require_run=True), [40])
+        model.compile(optimizer=build.init_keras().optimizers.Adam(0.02), loss="binary_crossentropy")
+        model.fit(data.x_train, data.y_train, epochs=8, batch_size=32, verbose=0)
+        yield client, stored_run(kd, IMDB_FASTTEXT, model, data.x_test, data.y_test, 8), data
+
+
+def test_sequence_predictions_inside_view_and_try_your_own(imdb_run):
+    client, run_id, data = imdb_run
+    body = client.get(f"/api/runs/{run_id}/predictions", query_string={"limit": 100}).get_json()
+    assert body["total"] == 100
+    right = sum(item["predicted"] == item["true"] for item in body["items"])
+    assert right >= 90, right                                   # the planted words are learnt
+    for item in body["items"][:5]:
+        assert item["image_url"] is None and item["text"] == data.text("test", item["index"])
+        assert {t["name"] for t in item["top"]} == {"negative", "positive"}   # one sigmoid unit: two classes
+        assert ("great" if item["true"] == 1 else "awful") in item["text"].split()
+    confusion = client.get(f"/api/runs/{run_id}/confusion").get_json()
+    assert confusion["labels"] == ["negative", "positive"] and confusion["total"] == 100
+    assert client.get(f"/api/runs/{run_id}/predictions/sprite.png").status_code == 404
+    for page in ("gallery", "inside/0"):
+        assert client.get(f"/runs/{run_id}/{page}").status_code == 200
+    assert "Inside the model · sample 0" in client.get(f"/runs/{run_id}/inside/0").get_data(as_text=True)
+
+    for item in body["items"][:6]:
+        view = inside(client, run_id, item["index"])
+        assert view["saliency"] is None and view["text"] == item["text"]
+        tokens = view["tokens"]
+        assert [t["token"] for t in tokens] == data.text("test", item["index"]).split()
+        planted = "great" if view["predicted"] == 1 else "awful"
+        assert max(tokens, key=lambda t: t["attribution"])["token"] == planted, tokens
+        kinds = {layer["type"]: layer["kind"] for layer in view["layers"]}
+        assert kinds["Embedding"] == "sequence" and kinds["Dense"] == "probabilities"
+    embedded = next(layer for layer in view["layers"] if layer["type"] == "Embedding")
+    assert png_size(client, embedded["image_url"])[0] > 0          # time steps × units, drawn
+
+    answer = client.post(f"/api/runs/{run_id}/predict", json={"text": "The w40 w41, GREAT! w42 w43 w44"}).get_json()
+    assert answer["name"] == "positive" and answer["text"] == "[start] the w40 w41 great w42 w43 w44", answer
+    assert max(answer["tokens"], key=lambda t: t["attribution"])["token"] == "great"
+    assert client.post(f"/api/runs/{run_id}/predict", json={"text": "w50 awful w51 w52"}).get_json()["name"] == "negative"
+    for payload, words in (({"text": ""}, "text: send a sentence"), ({"series": [1, 2]}, "text: send a sentence"),
+                           ({"text": "x" * 20_001}, "KD_MAX_TEXT_CHARS"), ([1, 2], "text: send a JSON object")):
+        r = client.post(f"/api/runs/{run_id}/predict", json=payload)
+        assert r.status_code == 400 and words in r.get_json()["error"]["message"], (payload, r.get_json())
+    for path in ("inside", "predict"):   # an image sent to a text run
+        r = client.post(f"/api/runs/{run_id}/{path}", data={"image": (io.BytesIO(b"x"), "x.png")})
+        assert r.status_code == 400 and "send JSON" in r.get_json()["error"]["message"], r.get_json()
+
+
+def test_series_predictions_attribution_over_time_and_a_pasted_series(tmp_path):
+    from webapp.datasets.data import Data, describe
+    from webapp.modelspec import build
+
+    # Class 1 series have a bump at step 9 of 24; the model (a Conv1D) is trained here, stand-in for a CSV upload.
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 240)
+    x = rng.normal(0, 0.3, (240, 24, 1)).astype(np.float32)
+    x[y == 1, 8:11, 0] += 3.0
+    raw = Data(x[:160], y[:160], x[160:], y[160:], ["flat", "bump"], 1.0, kind="series")
+    entry = describe("bumps", {"name": "bumps", "kind": "series", "input_shape": [24, 1], "num_classes": 2,
+                               "class_names": ["flat", "bump"], "train_size": 160, "test_size": 80, "pixel_max": 1.0,
+                               "source": "upload"})
+    series_spec = {"name": "bumps conv", "dataset": "bumps", "model": {"layers": [
+        {"type": "Conv1D", "filters": 4, "kernel_size": 3, "activation": "relu"},
+        {"type": "GlobalMaxPooling1D"}, {"type": "Dense", "units": 2, "activation": "softmax"}]},
+        "compile": {"optimizer": {"type": "Adam", "learning_rate": 0.05}, "loss": "sparse_categorical_crossentropy",
+                    "metrics": ["accuracy"]}, "fit": {"epochs": 10, "batch_size": 32, "validation": "test"}}
+    app = create_app({"KD_DATA_DIR": str(tmp_path / "data"), "KD_WARM_SPARE": "0", "TESTING": True})
+    kd, client = app.extensions["kd"], signed_in(app)
+    with stand_in(kd.datasets, {"bumps": (raw, entry)}):
+        from webapp.modelspec.validate import validate
+
+        model = build.build_model(validate(series_spec, require_run=True), [24, 1])
+        model.compile(optimizer=build.init_keras().optimizers.Adam(0.05), loss="sparse_categorical_crossentropy")
+        model.fit(raw.x_train, raw.y_train, epochs=10, batch_size=32, verbose=0)
+        run_id = stored_run(kd, series_spec, model, raw.x_test, raw.y_test, 10)
+        item = client.get(f"/api/runs/{run_id}/predictions", query_string={"true": 1, "limit": 1}).get_json()["items"][0]
+        assert item["image_url"] is None and np.allclose(item["series"], raw.x_test[item["index"], :, 0], atol=1e-6)
+        view = inside(client, run_id, item["index"])
+        assert view["tokens"] is None and len(view["attribution"]) == len(view["series"]) == 24
+        assert view["predicted"] == 1 and 8 <= int(np.argmax(view["attribution"])) <= 10   # the bump
+        pasted = [0.0] * 8 + [3.0] * 3 + [0.0] * 13   # a bump like the training data's
+        answer = client.post(f"/api/runs/{run_id}/predict", json={"series": pasted}).get_json()
+        assert answer["name"] == "bump" and len(answer["attribution"]) == 24
+        for payload, words in (({"series": [1.0] * 23}, "exactly 24 values; got 23"), ({"text": "hi"}, "series: send a list"),
+                               ({"series": [1.0] * 23 + ["x"]}, "value 23")):
+            r = client.post(f"/api/runs/{run_id}/predict", json=payload)
+            assert r.status_code == 400 and words in r.get_json()["error"]["message"], (payload, r.get_json())
+        (kd.data_dir / "runs" / str(run_id) / "model.keras").write_bytes(b"not a zip")   # a damaged save
+        r = client.post(f"/api/runs/{run_id}/predict", json={"series": pasted})
+        assert r.status_code == 409 and "could not be loaded" in r.get_json()["error"]["message"]

@@ -17,6 +17,7 @@ FLASK_OUTSIDE_WEB = {"webapp.factory", "webapp.extensions", "webapp.commands"}
 KERAS = {"webapp.modelspec.build", "webapp.runs.trainer", "webapp.runs.feed", "webapp.runs.callbacks", "webapp.runs.local",
          "webapp.runs.fit_dynamics", "webapp.runs.dynamics_callbacks",
          "webapp.runs.startup", "webapp.predict.saved_models", "webapp.predict.inside", "webapp.predict.saliency",
+         "webapp.predict.rnn_steps",
          "webapp.datasets.augment", "webapp.commands", "webapp.deploy.convert", "webapp.deploy.verify"}
 # Which rooms each room may import (docs/rooms.md says why): the house's floors, bottom to top.
 # config and extensions are leaves anyone may import; a name with a dot is one module of a room.

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import heatmaps
+from . import heatmaps, rnn_steps
 from .predictions import class_name, class_probabilities, top_classes
 
 MAX_SIDE = 64             # a channel's map is kept at most this wide and tall (area-averaged)
@@ -46,6 +46,7 @@ class Loaded:
     layers: list                                   # the model's layers, InputLayer left out
     tensors: dict                                  # layer name -> its output in the model's graph
     saliency_models: dict = field(default_factory=dict)
+    steps: dict | None = None                      # layer index -> (model to its input, a copy returning every step)
 
     def shape(self, layer):
         """Give a layer's output shape in the model's graph, batch first (None)."""
@@ -71,6 +72,7 @@ class Forward:
     probabilities: np.ndarray
     raw: np.ndarray            # the model's own output for the image
     predicted: int             # as np.argmax(model.predict(x), -1) gives it (or p > 0.5 for one sigmoid)
+    steps: dict = field(default_factory=dict)   # layer index -> an RNN's output at every step (T, units), kept
 
 
 def graph_tensors(model):
@@ -174,14 +176,15 @@ def run_probe(loaded, x):
     outputs = [np.asarray(o)[0] for o in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
     kept = [keep(o) for o in outputs]
     raw = np.asarray(outputs[-1], dtype=np.float64).reshape(-1)
+    steps = {i: heatmaps.shrink(np.asarray(copy(front([x])))[0], 512) for i, (front, copy) in rnn_steps.models(loaded).items()}
     return Forward([k for k, _ in kept], [s for _, s in kept], class_probabilities(raw[None])[0], raw,
-                   int(top_classes(raw[None])[0][0]))
+                   int(top_classes(raw[None])[0][0]), steps)
 
 
 def _nbytes(value):
     """Give about how much memory a cached value holds (a Forward's kept outputs, PNG bytes)."""
     if isinstance(value, Forward):
-        return sum(o.nbytes for o in value.outputs)
+        return sum(o.nbytes for o in value.outputs) + sum(o.nbytes for o in value.steps.values())
     return len(value) if isinstance(value, bytes) else 0
 
 
@@ -236,11 +239,16 @@ def _draw(kind, forward, i, class_names, url):
     if kind == "sequence":
         return {"image_url": url(i, None), "rows": "time steps", "columns": "units",
                 "range": [float(kept.min()), float(kept.max())]}
-    return {"values": kept.tolist(), **({"chunked": stats["chunked"]} if "chunked" in stats else {})}
+    steps = {"steps_image_url": url(i, "steps")} if i in forward.steps else {}
+    return {"values": kept.tolist(), **({"chunked": stats["chunked"]} if "chunked" in stats else {}), **steps}
 
 
 def layer_png(forward, i, page):
     """Give PNG bytes of a layer's picture: a page of channel tiles, or the time × units map."""
+    if page == "steps":
+        if i not in forward.steps:
+            raise InsideError(f"layer {i}: only a recurrent layer that returns its last step has a picture of its steps.")
+        return heatmaps.matrix(forward.steps[i])
     kept = forward.outputs[i]
     if kept.ndim == 2:
         return heatmaps.matrix(kept)

@@ -8,6 +8,7 @@ import { byId, el, replaceChildren } from "../lib/dom.js";
 import { drawConfusion, drawTopBars, markCell, percent } from "../lib/prediction-charts.js";
 import { ACTIVE, setBadge } from "../lib/run-format.js";
 import { watchRun } from "../lib/socket.js";
+import { sparkline, textCard, wireTryText } from "../lib/sequence-views.js";
 import { drawSprite, tileCanvas } from "../lib/sprite.js";
 import { wireTryYourOwn } from "../lib/try-image.js";
 
@@ -15,6 +16,9 @@ const page = JSON.parse(byId("page-data").textContent);
 const run = page.run;
 const names = page.dataset.class_names || [];
 const [height, width] = page.dataset.input_shape || [1, 1];
+// Text, sequence and series runs show their samples' words or lines where image runs show thumbnails.
+const kind = page.dataset.kind || "image";
+const noun = { image: "image", series: "series" }[kind] || "text";
 const LIMIT = 100;
 const base = `/api/runs/${encodeURIComponent(run.id)}`;
 // A share link (?share=TOKEN) opens this run's read-only calls: every request carries it on.
@@ -85,7 +89,7 @@ function showControls() {
 /** Give one gallery tile: the thumbnail, the predicted class and probability, the true class. */
 function tile(item) {
   const wrong = item.predicted !== item.true;
-  const label = `Test image ${item.index}: predicted ${className(item.predicted)} (${percent(item.confidence)}), true ${className(item.true)}` +
+  const label = `Test ${noun} ${item.index}: predicted ${className(item.predicted)} (${percent(item.confidence)}), true ${className(item.true)}` +
     (wrong ? ", wrong" : "") + (item.changed ? `, changed from ${className(item.previous)}` : "");
   return el("li", {
     class: "tile", dataset: { index: item.index, true: item.true, predicted: item.predicted, correct: String(!wrong), changed: String(Boolean(item.changed)) },
@@ -100,11 +104,13 @@ function tile(item) {
 /** Say whether the page's thumbnails come as one sprite: not Grad-CAM overlays, nor a page past the sprite's pixel limit. */
 function bySprite() {
   const pixels = LIMIT * width * height;   // asked for at scale 1, enlarged here
-  return !state.saliency && Boolean(page.sprite) && pixels <= page.sprite.max_pixels;
+  return kind === "image" && !state.saliency && Boolean(page.sprite) && pixels <= page.sprite.max_pixels;
 }
 
 /** Give a tile's picture: a canvas the page's sprite fills, the test image, or its Grad-CAM overlay. */
 function picture(item) {
+  if (item.text !== undefined) return textCard(item.text);
+  if (item.series !== undefined) return sparkline(item.series, { label: `Test series ${item.index}` });
   const [w, h] = [width * page.thumb_scale, height * page.thumb_scale];
   if (bySprite()) return tileCanvas(w, h, "tile-thumb");
   const src = state.saliency ? shared(`${base}/inside/${item.index}/saliency.png`) : shared(`${item.image_url}?scale=${page.thumb_scale}`);
@@ -229,12 +235,20 @@ function setQuery(changes) {
 function openDetail(item) {
   const wrong = item.predicted !== item.true;
   const scale = Math.max(1, Math.min(32, page.thumb_scale * 3, Math.floor(2048 / Math.max(width, height))));
-  byId("detail-title").textContent = `Test image #${item.index}`;
+  byId("detail-title").textContent = `Test ${noun} #${item.index}`;
   const image = byId("detail-image");
-  image.src = shared(`${item.image_url}?scale=${scale}`);
-  image.width = width * scale;
-  image.height = height * scale;
-  image.alt = `Test image ${item.index}`;
+  const sample = byId("detail-sample");
+  image.hidden = !item.image_url;
+  sample.hidden = Boolean(item.image_url);
+  if (item.image_url) {
+    image.src = shared(`${item.image_url}?scale=${scale}`);
+    image.width = width * scale;
+    image.height = height * scale;
+    image.alt = `Test image ${item.index}`;
+  } else {
+    replaceChildren(sample, item.series ? sparkline(item.series, { width: 360, height: 120, label: `Test series ${item.index}` })
+      : el("p", { class: "detail-text", text: item.text }));
+  }
   const verdict = byId("detail-verdict");
   verdict.textContent = wrong ? "✗ Wrong" : "✓ Right";
   verdict.dataset.correct = String(!wrong);
@@ -350,12 +364,14 @@ function follow() {
 
 fillSelects();
 readUrl();
-if (!page.has_model) byId("show-saliency").closest("label").hidden = true;
+if (!page.has_model || kind !== "image") byId("show-saliency").closest("label").hidden = true;
+byId("gallery").dataset.kind = kind;
 byId("run-link").href = shared(byId("run-link").getAttribute("href"));
 wireControls();
 // "Try your own" runs the model on a new image: more than a share link's read-only view grants.
 if (share) document.querySelector(".try-card").remove();
-else wireTryYourOwn(page, className);
+else if (kind === "image") wireTryYourOwn(page, className);
+else wireTryText(page, className);
 follow();
 loadImages();
 loadConfusion();

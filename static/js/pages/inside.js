@@ -7,6 +7,7 @@ import { getJSON } from "../lib/api.js";
 import { byId, el, grouped, replaceChildren, shapeText } from "../lib/dom.js";
 import { classLabel, drawClassBars, drawLearning, drawValues } from "../lib/inside-charts.js";
 import { ACTIVE, setBadge } from "../lib/run-format.js";
+import { seriesWithAttribution, tokenStrip } from "../lib/sequence-views.js";
 import { watchRun } from "../lib/socket.js";
 
 const page = JSON.parse(byId("page-data").textContent);
@@ -46,6 +47,10 @@ function draw(answer) {
   if (answer.image_url) {
     input.src = `${answer.image_url}${answer.image_url.includes("?") ? "&" : "?"}scale=${Math.max(1, Math.floor(128 / Math.max(...page.dataset.input_shape.slice(0, 2))))}`;
     input.hidden = false;
+  } else if (answer.text !== undefined || answer.series !== undefined) {
+    const sample = byId("input-sample");
+    replaceChildren(sample, answer.series ? seriesWithAttribution(answer.series, null) : el("p", { class: "input-text", text: answer.text }));
+    sample.hidden = false;
   }
   const verdict = byId("verdict");
   const right = answer.true === null ? null : answer.true === answer.predicted;
@@ -66,6 +71,10 @@ function draw(answer) {
 
 /** Draw the saliency overlay, its layer choice and the clickable class bars. */
 function drawSaliency(answer) {
+  if (!answer.saliency) {
+    drawAttribution(answer);
+    return;
+  }
   const s = answer.saliency;
   const image = byId("saliency-image");
   image.src = s.image_url;
@@ -88,6 +97,30 @@ function drawSaliency(answer) {
     (s.uniform ? " The map is flat: nothing in these feature maps raises this class's score." : "");
   drawClassBars(byId("class-chart"), {
     probabilities: answer.probabilities, names, predicted: answer.predicted, chosen: s.class, trueClass: answer.true,
+  }, (k) => { state.klass = k; load(); });
+}
+
+/** Draw a text's words coloured by their attribution to the chosen class (or a series' attribution over time), and the class bars. */
+function drawAttribution(answer) {
+  byId("saliency-image").hidden = true;
+  byId("saliency-layer-field").hidden = true;
+  const view = byId("token-view");
+  view.hidden = false;
+  view.dataset.class = String(answer.class);
+  if (answer.tokens) replaceChildren(view, tokenStrip(answer.tokens));
+  else if (answer.attribution) replaceChildren(view, seriesWithAttribution(answer.series, answer.attribution));
+  else replaceChildren(view);
+  const classes = byId("saliency-class");
+  replaceChildren(classes, answer.probabilities.map((_, k) => el("option", {
+    value: String(k), text: `${classLabel(names, k)}${k === answer.predicted ? " (predicted)" : ""}`,
+  })));
+  classes.value = String(answer.class);
+  const how = answer.tokens ? `Each word's ${answer.token_method || "attribution"}: green raises the score of class ` +
+    `${classLabel(names, answer.class)}, red lowers it.` : answer.attribution
+    ? `Gradient × input over time for class ${classLabel(names, answer.class)}: the lower line, under the series.` : "";
+  byId("saliency-note").textContent = [how, answer.note || ""].filter(Boolean).join(" ");
+  drawClassBars(byId("class-chart"), {
+    probabilities: answer.probabilities, names, predicted: answer.predicted, chosen: answer.class, trueClass: answer.true,
   }, (k) => { state.klass = k; load(); });
 }
 
@@ -117,6 +150,10 @@ function layerPanel(layer) {
   } else if (layer.values) {
     body.push(el("div", { class: "value-strip", dataset: { values: JSON.stringify(layer.values) } }));
     if (layer.chunked) body.push(el("p", { class: "help", text: `${grouped(layer.chunked)} values: each bar is the largest |value| of an equal chunk.` }));
+    if (layer.steps_image_url) {
+      body.push(el("p", { class: "help", text: "Its output at every step, as the same layer with return_sequences=True gives it (rows: time steps; columns: units); the bars above are the last step." }),
+        el("img", { class: "sequence-map", src: layer.steps_image_url, alt: `${layer.name}: its states over time` }));
+    }
   }
   return el("li", { class: "inside-layer", dataset: { kind: layer.kind, name: layer.name } }, head, ...body);
 }

@@ -21,6 +21,7 @@ from ...runs import paths
 from ...predict.predictions import class_name
 from . import bp
 from .errors import error
+from . import sequence_views
 from .predictions import Missing, _dataset, _run, run_dir, runnable, state as prediction_state
 
 OWN_KEPT = 32              # uploaded images kept for their inside views (the oldest go first)
@@ -30,7 +31,7 @@ class State:
     """Per app: the Inspector (models and passes) and the uploaded images by key."""
 
     def __init__(self):
-        self.inspector = inside.Inspector(prediction_state().models)   # one loaded copy per model, with predict-one
+        self.inspector = prediction_state().inspector   # one loaded copy per model, with predict-one
         self.own = collections.OrderedDict()
         self.lock = threading.Lock()
 
@@ -69,7 +70,7 @@ def _model_path(run):
 
 
 def _input(run, image):
-    """Give (x (1, H, W, C) as the trainer scales it, true class or None) of a test index or an upload key."""
+    """Give (x: a batch of one as the trainer feeds it, true class or None) of a test index or an upload key."""
     if image.startswith("own-"):
         with state().lock:
             x = state().own.get(image)
@@ -80,12 +81,17 @@ def _input(run, image):
     if index is None:
         raise Missing(404, f"image must be a test split index (0, 1, …) or an uploaded image's key; got {image[:40]!r}.")
     try:
-        data = current_app.extensions["kd"].datasets.load(run.dataset)
+        if sequence_views.kind_of(run) != sequence_views.IMAGE:
+            data = sequence_views.load(run)
+        else:
+            data = current_app.extensions["kd"].datasets.load(run.dataset)
     except DatasetError as exc:
         raise Missing(409, f"The dataset {run.dataset!r} of run {run.id} cannot be loaded here: {exc}") from None
     if index >= len(data.x_test):
-        raise Missing(404, f"index {index} is outside the test split ({len(data.x_test)} images: "
+        raise Missing(404, f"index {index} is outside the test split ({len(data.x_test)} samples: "
                            f"0..{len(data.x_test) - 1}).")
+    if data.kind != "image":
+        return sequence_views.sample_input(data, index)
     x = (data.x_test[index].astype(np.float32) / np.float32(data.pixel_max))[None]
     return x, int(data.y_test[index])
 
@@ -104,6 +110,7 @@ def _pass(run, image):
     runnable(run)   # before the model is loaded or the image read
     x, true = _input(run, image)
     loaded = _loaded(path)
+    x = sequence_views.fit_input(loaded.model, x)   # a text batch shaped to the model's string Input
     return path, loaded, x, true, state().inspector.forward(path, image, x)
 
 
@@ -137,6 +144,8 @@ def _answer(run, image):
     names, _ = _dataset(run)
     base = f"/api/runs/{run.id}/inside/{image}"
     klass = _whole("class", forward.predicted)
+    if sequence_views.kind_of(run) != sequence_views.IMAGE:
+        return _sequence_answer(run, image, (path, loaded, x, true, forward), names, klass)
     layer = request.args.get("layer") or None
     found = _saliency(path, image, x, klass, layer)
     query = f"class={klass}" + (f"&layer={found.layer}" if layer else "")
@@ -161,6 +170,30 @@ def _answer(run, image):
     }
 
 
+def _sequence_answer(run, image, passed, names, klass):
+    """Give the inside view of a text, sequence or series sample: its layers, and the tokens' (or steps') attributions."""
+    path, loaded, x, true, forward = passed
+    saliency.check_class(loaded, klass)
+    data = sequence_views.load(run)
+    key = (inside.saved_version(path), image, "explain", klass)
+    explained = state().inspector.cached(key, lambda: state().inspector.run(
+        path, lambda l: sequence_views.explain(l, data, x, klass)))
+    index = whole(image)
+
+    def url(i, page):
+        return _with_share(f"/api/runs/{run.id}/inside/{image}/layers/{i}.png" + ("" if page is None else f"?page={page}"))
+
+    return {
+        "run_id": run.id, "image": image, "index": index, "true": true, "kind": data.kind,
+        "epoch": run.epochs_done, "predicted": forward.predicted, "name": class_name(names, forward.predicted),
+        "probabilities": [float(p) for p in forward.probabilities],
+        "class_names": [class_name(names, k) for k in range(len(forward.probabilities))],
+        "image_url": None, "class": klass, **sequence_views.shown(data, x), **explained,
+        "layers": inside.panels(loaded, forward, names, url), "saliency": None, "kernels": None,
+        "learning": inside.learning(run_dir(run.id), index) if index is not None else None,
+    }
+
+
 def _png(data):
     return send_file(io.BytesIO(data), mimetype="image/png", max_age=0)
 
@@ -175,6 +208,9 @@ def inside_view(run_id, image):
 def inside_own(run_id):
     """Take an uploaded image (multipart `image`) and give its inside view, with a key for its pictures."""
     run = _run(run_id)
+    if sequence_views.kind_of(run) != sequence_views.IMAGE:
+        return error(400, f"image: run {run.id}'s dataset {run.dataset!r} holds {sequence_views.kind_of(run)} data; "
+                          "send JSON {\"text\"} or {\"series\"} to POST /api/runs/ID/predict, whose answer has the attributions.")
     file = request.files.get("image")
     if file is None:
         return error(400, "image: send an image file as the multipart form field `image` (PNG, JPEG, GIF, BMP, WebP).")
@@ -195,13 +231,17 @@ def inside_layer(run_id, image, layer):
     _, loaded, _, _, forward = _pass(_run(run_id), image)
     if layer >= len(loaded.layers):
         raise inside.InsideError(f"layer must be a whole number from 0 to {len(loaded.layers) - 1}; got {layer}.")
-    return _png(inside.layer_png(forward, layer, _whole("page", 0)))
+    page = "steps" if request.args.get("page") == "steps" else _whole("page", 0)   # an RNN's states over time
+    return _png(inside.layer_png(forward, layer, page))
 
 
 @bp.get("/runs/<int:run_id>/inside/<image>/saliency.png")
 def inside_saliency(run_id, image):
     """Give the image with its saliency for `?class=` (default: the predicted one) laid over it."""
     run = _run(run_id)
+    if sequence_views.kind_of(run) != sequence_views.IMAGE:
+        raise inside.InsideError(f"Run {run.id}'s inputs are not images: its attributions are in the inside view's "
+                                 "`tokens` or `attribution`, not a picture.")
     path, _, x, _, forward = _pass(run, image)
     found = _saliency(path, image, x, _whole("class", forward.predicted), request.args.get("layer") or None)
     return _png(heatmaps.overlay(x[0], found.map))

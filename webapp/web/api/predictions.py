@@ -7,13 +7,13 @@ from urllib.parse import quote
 
 from flask import Response, current_app, jsonify, request
 
-from ...predict import predictions as preds, thumbnails, user_image, web_bound
+from ...predict import inside, predictions as preds, thumbnails, user_image, web_bound
 from ...datasets import DatasetError
 from ...runs import journal, paths
 from ...predict.saved_models import ModelCache
 from ...db.store import Run
 from .. import services
-from . import bp
+from . import bp, sequence_views
 from .errors import error
 
 THUMB_PX = 72          # a gallery thumbnail's side, about; the server upscales with nearest neighbours
@@ -28,6 +28,7 @@ class State:
     def __init__(self):
         self.files = preds.FileCache()
         self.models = ModelCache()
+        self.inspector = inside.Inspector(self.models)   # the inside view's too: one loaded copy per model
         self.looks = {}
         self.sprites = thumbnails.SpriteCache()
         self.lock = threading.Lock()
@@ -82,7 +83,7 @@ def _run(run_id):
 
 def runnable(run):
     """Refuse (422, naming its largest layer) a run whose model needs more than KD_MAX_WEB_ACTIVATION_MB for one image here."""
-    info = services().datasets.info(run.dataset)
+    info = services().datasets.info(run.dataset, sequence_views.options(run))
     if info is None:
         raise Missing(409, f"The dataset {run.dataset!r} of run {run.id} cannot be loaded here: it no longer exists.")
     web_bound.check(run.id, run.spec, run.summary, info["input_shape"], current_app.config["KD_MAX_WEB_ACTIVATION_MB"])
@@ -114,9 +115,11 @@ def _stored(run, name=preds.FILE):
 
 
 def _items(run, found, positions, names):
-    """Give the contract's items, each with its image_url on the dataset's image endpoint."""
+    """Give the contract's items, each with its image_url on the dataset's image endpoint (or its text or series)."""
     prefix = f"/api/datasets/{quote(run.dataset, safe='')}/images/test"   # the contract's image path
     items = found.rows(positions, names)
+    if sequence_views.kind_of(run) != sequence_views.IMAGE:
+        return sequence_views.add_samples(run, items)
     for item in items:
         item["image_url"] = f"{prefix}/{item['index']}.png"
     return items
@@ -168,6 +171,9 @@ def _sprite(run, name):
     info = services().datasets.info(run.dataset)
     if info is None:
         raise Missing(404, f"The dataset {run.dataset!r} of run {run.id} no longer exists.")
+    if (info.get("kind") or "image") != "image":
+        raise Missing(404, f"Run {run.id}'s dataset {run.dataset!r} holds {info['kind']} data: its predictions "
+                           "carry their text or series, and there are no thumbnails to draw.")
     height, width = info["input_shape"][:2]
     scale = preds.whole(request.args, "scale", thumb_scale(info), 1, MAX_SCALE)
     thumbnails.check(query.limit, height, width, scale)   # refused before any image is read or drawn
@@ -215,15 +221,18 @@ def confusion(run_id):
 
 @bp.post("/runs/<int:run_id>/predict")
 def predict(run_id):
-    """Give the top classes the run's saved model predicts for an uploaded image (multipart `image`).
+    """Give the top classes the run's saved model predicts for an uploaded image (multipart `image`), or JSON text or series.
 
-    Several `image` parts, or JSON {"instances": [...]}, are a batch: batch_predict.py answers those.
+    Several `image` parts, or JSON {"instances": [...]}, to an image run are a batch: batch_predict.py answers those.
     """
     run = _run(run_id)
     from . import batch_predict   # here: it imports this module's helpers
 
-    if batch_predict.is_batch():
+    kind = sequence_views.kind_of(run)
+    if kind == sequence_views.IMAGE and batch_predict.is_batch():
         return batch_predict.predict_batch(run)
+    if request.is_json or kind != sequence_views.IMAGE:
+        return _predict_json(run, kind)
     limit = user_image.MAX_BYTES
     if request.content_length and request.content_length > limit + 2**20:
         return error(400, f"image: the file is larger than {limit // 2**20} MB; send a smaller image.")
@@ -250,9 +259,33 @@ def predict(run_id):
                     "input_image": f"data:image/png;base64,{seen}"})
 
 
+def _predict_json(run, kind):
+    """Answer predict-one for JSON {"text"} or {"series"}: the body bounded before it is parsed."""
+    config = current_app.config
+    field = "series" if kind == "series" else "text"
+    if kind == sequence_views.IMAGE:
+        return error(400, f"text: run {run.id}'s dataset {run.dataset!r} holds images; send an image file as the "
+                          "multipart form field `image`.")
+    if not request.is_json:
+        return error(400, f"{field}: run {run.id}'s dataset {run.dataset!r} holds {kind} data; send JSON "
+                          + ('{"series": [numbers]}.' if field == "series" else '{"text": "a sentence"}.'))
+    # A character is at most 6 bytes of JSON (\uXXXX), a number about 25: refused before it is decoded.
+    bound = 6 * config["KD_MAX_TEXT_CHARS"] + 32 * config["KD_MAX_SERIES_POINTS"] + 4096
+    if request.content_length is None or request.content_length > bound:
+        return error(400, f"{field}: the request body is larger than this server takes ({bound:,} bytes; "
+                          "KD_MAX_TEXT_CHARS, KD_MAX_SERIES_POINTS).")
+    path = run_dir(run.id) / paths.MODEL
+    if not path.exists():
+        raise Missing(409, f"Run {run.id} has no saved model yet: it is saved after each finished epoch.")
+    runnable(run)
+    body = request.get_json(silent=True)
+    names, _ = _dataset(run)
+    return jsonify(sequence_views.predict(run, path, body, state().inspector, names))
+
+
 def thumb_scale(info):
     """Give the scale that makes a dataset's images about THUMB_PX a side (whole pixels, at least 1)."""
-    side = max(info["input_shape"][:2]) if info.get("input_shape") else 1
+    side = max([d for d in (info.get("input_shape") or [])[:2] if d] or [1])   # a text's [null]: no thumbnails anyway
     return min(MAX_SCALE, max(1, math.ceil(THUMB_PX / side)))
 
 
@@ -265,16 +298,19 @@ def gallery_data(run_id):
         return None
     info = kd.datasets.info(run.dataset) or {"id": run.dataset, "name": run.dataset, "class_names": [],
                                              "input_shape": [1, 1, 1], "num_classes": 0}
+    kind = info.get("kind") or "image"
     try:
-        look = state().look(run.dataset).to_dict()
+        look = state().look(run.dataset).to_dict() if kind == "image" else None
     except DatasetError:
         look = None
     folder = run_dir(run.id)
     return {"run": {"id": run.id, "name": run.name, "status": run.status, "dataset": run.dataset,
                     "epochs_done": run.epochs_done, "epochs_planned": run.epochs_planned},
-            "dataset": {k: info.get(k) for k in ("id", "name", "input_shape", "num_classes", "class_names")},
+            "dataset": {**{k: info.get(k) for k in ("id", "name", "input_shape", "num_classes", "class_names",
+                                                     "vocabulary_size")}, "kind": kind},
             "look": look, "thumb_scale": thumb_scale(info), "sprite": {"columns": thumbnails.COLUMNS,
                                                                        "max_pixels": thumbnails.MAX_PIXELS},
             "has_predictions": (folder / preds.FILE).exists(), "has_epoch_sample": (folder / preds.EPOCH_FILE).exists(),
             "has_model": (folder / paths.MODEL).exists(),
-            "max_upload_mb": user_image.MAX_BYTES // 2**20}
+            "max_upload_mb": user_image.MAX_BYTES // 2**20,
+            "max_text_chars": current_app.config["KD_MAX_TEXT_CHARS"]}
