@@ -126,7 +126,7 @@ class Registry:
         row = self._row(ds_id)
         if row is None or row.meta.get("state") != "building":
             return None
-        return {k: row.meta.get(k) for k in ("format", "limits", "options")}
+        return {k: row.meta.get(k) for k in ("format", "limits", "options", "archive")}
 
     def record(self, ds_id, fields):
         """Write what a builder reports into an upload's row (stored.save, stored.failed, progress).

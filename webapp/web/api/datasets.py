@@ -17,8 +17,9 @@ from .. import services
 from . import bp
 from .errors import error
 
-ACCEPTED = ("an .npz with x_train, y_train, x_test, y_test (201), or a .zip / .tar.gz of class folders "
-            "root/<class>/<image> (202, built in the background)")
+ACCEPTED = ("an .npz with x_train, y_train, x_test, y_test (201), a .zip / .tar.gz of class folders "
+            "root/<class>/<image or .txt file> (202, built in the background), or a .csv / .tsv of series, "
+            "the label first (202)")
 MAX_SCALE = 32
 MAX_PAGE = 200
 MAX_SIDE = 2048   # an upscaled image never gets larger than this many pixels a side
@@ -38,8 +39,7 @@ def upload():
         return error(400, f"file: choose a file (multipart form field `file`): {ACCEPTED}.")
     kind = archive.kind_of(file.filename)
     if kind is None:
-        return error(400, f"file: {PurePath(file.filename).name!r} is not one of {ACCEPTED}. Text and tabular data "
-                          f"(CSV, JSON, Parquet) are not supported: only images.")
+        return error(400, f"file: {PurePath(file.filename).name!r} is not one of {ACCEPTED}.")
     # A script may leave the name out; the file's name (without its extension) stands in for it.
     name = request.form.get("name") or PurePath(file.filename).name.split(".")[0]
     try:
