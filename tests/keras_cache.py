@@ -62,3 +62,62 @@ def write_cifar10(datasets_dir, per_batch=2, folder="cifar-10-batches-py-target/
         rows.append(data)
         labels.append(y)
     return np.concatenate(rows[:5]), np.concatenate(labels[:5]), rows[5], labels[5]
+
+
+# IMDB and Reuters: npz files of object arrays (lists of word ranks, 1 = the most frequent word), saved
+# with np.savez as Keras's own files are, and a word index {word: rank} in JSON.
+POSITIVE_RANK, NEGATIVE_RANK = 7, 9   # the planted words: "great" in positive reviews, "awful" in negative ones
+
+
+def word_index(vocabulary):
+    """Give a word index {word: rank} of `vocabulary` words, ranks 1.., with the planted words named."""
+    words = {rank: f"w{rank}" for rank in range(1, vocabulary + 1)}
+    words.update({1: "the", 2: "and", POSITIVE_RANK: "great", NEGATIVE_RANK: "awful"})
+    return {word: rank for rank, word in words.items()}
+
+
+def _reviews(labels, length, vocabulary, rng, planted, signal_ranks):
+    """Give an object array of rank lists: random words of 20..vocabulary, each with its class's word `planted` times."""
+    out = np.empty(len(labels), dtype=object)
+    for i, label in enumerate(labels):
+        n = int(rng.integers(length // 2, length + length // 2 + 1))
+        seq = rng.integers(20, vocabulary + 1, n)
+        if planted:
+            seq[rng.choice(n, min(planted, n), replace=False)] = signal_ranks[int(label)]
+        out[i] = [int(w) for w in seq]
+    return out
+
+
+def write_imdb(datasets_dir, n_train=200, n_test=200, length=40, vocabulary=500, planted=4, seed=3):
+    """Write imdb.npz (x_train, y_train, x_test, y_test; x object arrays of lists) and imdb_word_index.json.
+
+    Each review has ~length words; label 1 reviews carry POSITIVE_RANK `planted` times, label 0 ones
+    NEGATIVE_RANK (planted=0: no signal). Give the arrays as written.
+    """
+    import json
+
+    rng = np.random.default_rng(seed)
+    y_train, y_test = rng.integers(0, 2, n_train), rng.integers(0, 2, n_test)
+    ranks = {0: NEGATIVE_RANK, 1: POSITIVE_RANK}
+    x_train = _reviews(y_train, length, vocabulary, rng, planted, ranks)
+    x_test = _reviews(y_test, length, vocabulary, rng, planted, ranks)
+    datasets_dir.mkdir(parents=True, exist_ok=True)
+    np.savez(datasets_dir / "imdb.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    (datasets_dir / "imdb_word_index.json").write_text(json.dumps(word_index(vocabulary)))
+    return x_train, y_train, x_test, y_test
+
+
+def write_reuters(datasets_dir, n=300, length=30, vocabulary=400, num_classes=4, planted=3, seed=4):
+    """Write reuters.npz (x, y; x an object array of lists) and reuters_word_index.json; give (x, y).
+
+    Class c's newswires carry rank 10 + c `planted` times (planted=0: no signal).
+    """
+    import json
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, num_classes, n)
+    x = _reviews(y, length, vocabulary, rng, planted, {c: 10 + c for c in range(num_classes)})
+    datasets_dir.mkdir(parents=True, exist_ok=True)
+    np.savez(datasets_dir / "reuters.npz", x=x, y=y)
+    (datasets_dir / "reuters_word_index.json").write_text(json.dumps(word_index(vocabulary)))
+    return x, y

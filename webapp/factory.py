@@ -50,7 +50,7 @@ def register_services(app):
     if cfg["KD_EXECUTOR"] == "local":
         # The embedded default migrates itself; a team deployment runs `flask --app wsgi db upgrade` once.
         migrations.upgrade(store.engine)
-    datasets = Registry(cfg["KD_DATA_DIR"], store)
+    datasets = Registry(cfg["KD_DATA_DIR"], store, max_dataset_mb=cfg["KD_MAX_DATASET_MB"])
     service = RunService
     if cfg["KD_EXECUTOR"] == "rq":
         from .runs.rq import RQRunService as service

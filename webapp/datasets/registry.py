@@ -17,6 +17,7 @@ import numpy as np
 from sqlalchemy import select
 
 from . import keras_cache, npz, pixels, stored
+from . import options as dataset_options
 from .data import BUILTIN, Data, DatasetError, channels_last, describe, stats
 from ..db.store import Dataset, Run
 
@@ -30,13 +31,17 @@ class InUse(DatasetError):
 class Registry:
     """Every dataset this instance knows, by id; loaded arrays kept in memory up to `cache_mb`."""
 
-    def __init__(self, data_dir, store=None, cache_mb=512):
-        """Keep uploads in data_dir/datasets/ and their rows in `store`."""
+    def __init__(self, data_dir, store=None, cache_mb=512, max_dataset_mb=None):
+        """Keep uploads in data_dir/datasets/ and their rows in `store`.
+
+        max_dataset_mb: dataset_options whose decoded arrays would pass it are refused (KD_MAX_DATASET_MB).
+        """
         self.data_dir = Path(data_dir)
+        self.max_dataset_bytes = None if max_dataset_mb is None else max_dataset_mb * 2**20
         self.store = store
         self.upload_dir = stored.upload_dir(data_dir)
         self.cache_bytes = cache_mb * 2**20
-        self._cache = collections.OrderedDict()          # id -> Data, least recently used first
+        self._cache = collections.OrderedDict()          # id or (id, options) -> Data, least recently used first
         self._stats = {}                                  # id -> stats() of a loaded built-in or Keras dataset
         self._pixels = {}                                 # id -> pixels.compute() of a dataset
         self._broken = {}                                 # id -> (file signature, message) of an unreadable cache
@@ -49,8 +54,23 @@ class Registry:
         return ([self._builtin(i) for i in BUILTIN] + [self._keras(i) for i in keras_cache.KERAS]
                 + [self._upload(row) for row in rows])
 
-    def info(self, ds_id):
-        """Give one dataset's description, or None when there is no such dataset."""
+    def info(self, ds_id, options=None):
+        """Give one dataset's description, or None when there is no such dataset.
+
+        options: a spec's dataset_options; the description's input_shape (and vocabulary_size) is then
+        for them, and "options" gives them checked, defaults filled in. SpecError names a bad option.
+        """
+        info = self._info(ds_id)
+        if info is None or options is None or not info["available"]:
+            return info
+        opts = dataset_options.check(info, options, self.max_dataset_bytes)
+        out = {**info, "input_shape": dataset_options.input_shape(info, opts), "options": opts}
+        if dataset_options.schema(info) is not None:
+            out["vocabulary_size"] = dataset_options.vocabulary_size(info, opts)
+        return out
+
+    def _info(self, ds_id):
+        """Give one dataset's description for its default options, or None."""
         if ds_id in BUILTIN:
             return self._builtin(ds_id)
         if ds_id in keras_cache.KERAS:
@@ -76,19 +96,41 @@ class Registry:
             info = self.info(ds_id)
         return {**info, "samples": (row.meta if row else self._stats[ds_id])["samples"]}
 
-    def load(self, ds_id):
-        """Give the dataset's arrays (kept in memory after the first load); DatasetError says why not."""
+    def load(self, ds_id, options=None):
+        """Give the dataset's arrays with its dataset_options applied (kept in memory per options); DatasetError says why not.
+
+        options None: an image dataset's arrays as stored; another kind's with its default options.
+        SpecError names an option the dataset does not take.
+        """
+        raw = self._cached(ds_id, lambda: self._read(ds_id))
+        if options is None and raw.kind == "image":
+            return raw
+        info = self._info(ds_id)
+        if dataset_options.schema(info) is None:
+            dataset_options.check(info, options)   # raises unless empty
+            return raw
+        opts = dataset_options.check(info, options, self.max_dataset_bytes)
+
+        def applied():
+            try:
+                return dataset_options.apply(raw, info, opts)
+            except ValueError as exc:   # e.g. load_data's maxlen filter kept nothing
+                raise DatasetError(f"{ds_id} with dataset_options {dataset_options.canonical(opts)}: {exc}") from None
+        return self._cached((ds_id, dataset_options.canonical(opts)), applied)
+
+    def _cached(self, key, read):
+        """Give the Data kept under `key`, or read() it once (one reader per key at a time) and keep it."""
         with self._lock:
-            if ds_id in self._cache:
-                self._cache.move_to_end(ds_id)
-                return self._cache[ds_id]
-            loading = self._loading[ds_id]
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+            loading = self._loading[key]
         with loading:   # one load per dataset at a time; whoever waited finds it cached
             with self._lock:
-                if ds_id in self._cache:
-                    return self._cache[ds_id]
-            data = self._read(ds_id)
-            self._keep(ds_id, data)
+                if key in self._cache:
+                    return self._cache[key]
+            data = read()
+            self._keep(key, data)
         return data
 
     def add(self, name, stream, max_bytes, owner_id=None, max_dataset_bytes=None):
@@ -183,6 +225,8 @@ class Registry:
         with self._lock:
             for cache in (self._cache, self._pixels, self._stats, self._broken):
                 cache.pop(ds_id, None)
+            for key in [k for k in self._cache if isinstance(k, tuple) and k[0] == ds_id]:
+                self._cache.pop(key)
         return name
 
     def incoming(self, ds_id, kind):
@@ -284,8 +328,8 @@ class Registry:
     def _keras(self, ds_id):
         """Give a Keras dataset's description: available when its cached files are there and readable."""
         message = self._keras_problem(ds_id)
-        entry = {**keras_cache.KERAS[ds_id], "pixel_max": 255.0, "source": "keras", **self._stats.get(ds_id, {})}
-        return describe(ds_id, entry, available=message is None, message=message)
+        entry = {"pixel_max": 255.0, **keras_cache.KERAS[ds_id], "source": "keras", **self._stats.get(ds_id, {})}
+        return describe(ds_id, with_options(entry), available=message is None, message=message)
 
     def _keras_problem(self, ds_id):
         """Give why a Keras dataset cannot be loaded (missing or unreadable files), or None."""
@@ -303,7 +347,7 @@ class Registry:
                    "failed": row.meta.get("error")}.get(state)
         if state == "ready" and not present:
             message = f"The file of this dataset is missing: {self._path(row.id)}."
-        out = describe(row.id, {**row.meta, "name": row.name, "source": "upload"}, present, message)
+        out = describe(row.id, with_options({**row.meta, "name": row.name, "source": "upload"}), present, message)
         out.update({"created_at": row.created_at.isoformat(), "owner_id": row.owner_id, "state": state,
                     "error": row.meta.get("error"), "progress": row.meta.get("progress"),
                     "provenance": {k: row.meta.get(k) for k in PROVENANCE}})
@@ -327,3 +371,9 @@ class Registry:
             ds_id = f"{slug}-{secrets.token_hex(3)}"
             if self._row(ds_id) is None:
                 return ds_id
+
+
+def with_options(entry):
+    """Give a description's entry with its dataset_options table (name, kind, default, bounds) when it takes options."""
+    name = entry.get("options_schema")
+    return {**entry, "dataset_options": dataset_options.params_json(name)} if name in dataset_options.SCHEMAS else entry

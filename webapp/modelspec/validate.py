@@ -4,14 +4,15 @@ Pure data in and out, no Keras. The canonical form fills in every default under 
 two specs that mean the same model compare equal.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import catalog, graph
 # FieldError and SpecError live in fields.py; callers outside modelspec/ import them from here too.
 from .fields import MAX_NAME, FieldError, SpecError, check_params, is_int, is_number, show, suggest  # noqa: F401
 
-TOP_LEVEL = ("name", "dataset", "model", "compile", "fit", "predict")
+TOP_LEVEL = ("name", "dataset", "dataset_options", "model", "compile", "fit", "predict")
 MAX_PREDICT = 1000
+MAX_OPTIONS, MAX_OPTION_TEXT = 32, 200   # dataset_options: names and values; datasets/options.py checks which
 MAX_LAYERS = 200
 
 
@@ -25,6 +26,7 @@ class Spec:
     compile: dict | None
     fit: dict | None
     predict: dict | None = None   # {"indexes": [...]}: test images the gallery opens on after training
+    dataset_options: dict = field(default_factory=dict)   # checked against the dataset by datasets/options.py
 
     @property
     def is_graph(self):
@@ -40,6 +42,8 @@ class Spec:
         """Give the canonical spec as JSON-ready data."""
         out = {"name": self.name, "dataset": self.dataset, "model": {"layers": self.layers},
                "compile": self.compile, "fit": self.fit}
+        if self.dataset_options:   # left out when empty, so the specs stored before it stay as they were
+            out["dataset_options"] = dict(self.dataset_options)
         if self.predict is not None:
             out["predict"] = self.predict
         return out
@@ -225,6 +229,7 @@ def validate(data, *, datasets=None, require_run=False):
         errors.append(FieldError(None, "dataset", "dataset must name a dataset, such as \"digits\"."))
     elif datasets is not None and dataset not in datasets:
         errors.append(FieldError(None, "dataset", f"Unknown dataset '{show(dataset)[1:-1]}'. Known: {', '.join(datasets)}."))
+    dataset_options = _check_dataset_options(data.get("dataset_options"), errors)
     layers = _check_model(data.get("model"), errors)
     compile_spec = fit = None
     if data.get("compile") is not None or require_run:
@@ -238,7 +243,28 @@ def validate(data, *, datasets=None, require_run=False):
                                  "a learning rate that a schedule sets; drop one of them."))
     if errors:
         raise SpecError(errors)
-    return Spec(name=name, dataset=dataset, layers=layers, compile=compile_spec, fit=fit, predict=predict)
+    return Spec(name=name, dataset=dataset, layers=layers, compile=compile_spec, fit=fit, predict=predict,
+                dataset_options=dataset_options)
+
+
+def _check_dataset_options(value, errors):
+    """Give dataset_options as a dict of scalars (bounded); which names a dataset takes is datasets/options.py's."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or len(value) > MAX_OPTIONS:
+        errors.append(FieldError(None, "dataset_options", f"dataset_options must be an object of at most {MAX_OPTIONS} "
+                                 f"options, such as {{\"num_words\": 20000, \"maxlen\": 80}}; got {show(value)}."))
+        return {}
+    out = {}
+    for key, v in value.items():
+        scalar = v is None or isinstance(v, (bool, int, float)) or (isinstance(v, str) and len(v) <= MAX_OPTION_TEXT)
+        if not isinstance(key, str) or not 0 < len(key) <= MAX_NAME or not scalar:
+            errors.append(FieldError(None, f"dataset_options.{show(key)[1:-1] if isinstance(key, str) else key}",
+                                     f"dataset_options.{key} must be a number, true/false, null or a text of at most "
+                                     f"{MAX_OPTION_TEXT} characters; got {show(v)}."))
+            continue
+        out[key] = v
+    return out
 
 
 def _check_predict(value, errors):

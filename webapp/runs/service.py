@@ -57,7 +57,7 @@ class RunService:
         sweep: (sweep id, trial number) when a sweep's scheduler submits the run as one of its trials.
         """
         spec = validate(data, datasets=self.datasets.ids(), require_run=True)
-        dataset = self.datasets.info(spec.dataset)
+        dataset = self.datasets.info(spec.dataset, spec.dataset_options)   # SpecError names a bad dataset option
         if not dataset["available"]:
             raise SpecError([FieldError(None, "dataset", dataset.get("message") or "This dataset is not available.")])
         summary = self.check_cost(spec, dataset)

@@ -75,6 +75,7 @@ def prepare(data, num_classes, label_mode):
     """Give (y_train, x_test, y_test, scale): the test pixels scaled to [0, 1], labels as the loss wants.
 
     The training pixels stay as stored: feed.py has TensorFlow scale them by `scale` (1 / pixel_max).
+    Every kind but images is fed as it is: scale None, x_test as stored.
     """
     keras = build.init_keras()
 
@@ -85,6 +86,8 @@ def prepare(data, num_classes, label_mode):
             return y.astype("float32").reshape(-1, 1)
         return y.astype("int64")
 
+    if data.kind != "image":
+        return labels(data.y_train), data.x_test, labels(data.y_test), None
     scale = 1.0 / data.pixel_max
     return labels(data.y_train), feed.scaled(data.x_test, scale), labels(data.y_test), scale
 
@@ -149,14 +152,14 @@ def _fit(store, run_id, settings, publisher, should_stop, worker=None):
         epochs_done, epochs_planned, raw_spec = run.epochs_done, run.epochs_planned, run.spec
     spec = validate(raw_spec, require_run=True)
     registry = Registry(settings["KD_DATA_DIR"], store)
-    dataset = registry.info(spec.dataset)
-    data = registry.load(spec.dataset)
+    dataset = registry.info(spec.dataset, spec.dataset_options)   # input_shape for the run's dataset_options
+    data = registry.load(spec.dataset, spec.dataset_options)
     y, x_test, y_test, scale = prepare(data, dataset["num_classes"], spec.label_mode)
     folder = paths.run_dir(settings["KD_DATA_DIR"], run_id, create=True)
     atomic_write(folder / paths.SCRIPT, lambda p: Path(p).write_text(train_script.python_script(spec, dataset)))
     resume = epochs_done > 0 and (folder / paths.MODEL).exists()
     model = keras.saving.load_model(folder / paths.MODEL) if resume else new_model(spec, dataset)
-    startup.build_state(model, feed.scaled(data.x_train[:1], scale), y)
+    startup.build_state(model, data.x_train[:1] if scale is None else feed.scaled(data.x_train[:1], scale), y)
     fit = spec.fit
     progress = Progress(publisher, should_stop, fit["batch_size"])
     train_data, validation_data = feed.fit_inputs(data.x_train, y, data.x_test, y_test, fit, scale)

@@ -19,7 +19,7 @@ def checked(data, require_run=False):
     """Give (Spec, dataset description) for a request body, or raise SpecError."""
     registry = services().datasets
     spec = validate(data, datasets=registry.ids(), require_run=require_run)
-    dataset = registry.info(spec.dataset)
+    dataset = registry.info(spec.dataset, spec.dataset_options)   # SpecError names a bad dataset option
     if not dataset["available"]:
         raise SpecError([FieldError(None, "dataset", dataset.get("message") or f"{spec.dataset} is not available here.")])
     return spec, dataset
