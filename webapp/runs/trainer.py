@@ -103,6 +103,20 @@ def new_model(spec, dataset):
     return model
 
 
+def adapt_text(model, x, fit):
+    """Adapt the model's TextVectorization layers on the texts fit trains on, before the first batch, as the Keras examples do.
+
+    Those are the training split less fit's validation fraction (held out last, as feed.fit_inputs
+    does); the vocabulary is the layer's state, so model.keras carries it.
+    """
+    keras = build.init_keras()
+    if not isinstance(fit["validation"], str):
+        x = x[:int(len(x) * (1.0 - fit["validation"]))]
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.TextVectorization):
+            layer.adapt(x, batch_size=fit["batch_size"])
+
+
 def _model_name(name):
     # TensorFlow's root name scope must match ^[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*$: ASCII only, no leading "_".
     safe = "".join(c if (c.isascii() and c.isalnum()) or c == "_" else "_" for c in name or "")[:60].strip("_")
@@ -159,6 +173,8 @@ def _fit(store, run_id, settings, publisher, should_stop, worker=None):
     atomic_write(folder / paths.SCRIPT, lambda p: Path(p).write_text(train_script.python_script(spec, dataset)))
     resume = epochs_done > 0 and (folder / paths.MODEL).exists()
     model = keras.saving.load_model(folder / paths.MODEL) if resume else new_model(spec, dataset)
+    if data.kind == "text" and not resume:   # a continued run's vocabulary came back with its model.keras
+        adapt_text(model, data.x_train, spec.fit)
     startup.build_state(model, data.x_train[:1] if scale is None else feed.scaled(data.x_train[:1], scale), y)
     fit = spec.fit
     progress = Progress(publisher, should_stop, fit["batch_size"])
