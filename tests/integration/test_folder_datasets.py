@@ -363,7 +363,8 @@ def test_a_bad_text_archive_fails_with_one_message_naming_the_file_and_leaves_no
 @pytest.mark.parametrize("text, message", [
     (b"1\t1\t2\n2\t3\n", "s.tsv, line 2: 1 values where the first line has 2"),
     (b"1\t1\t2\n2\t3\tmuch\n", "s.tsv, line 2: column 3 is 'much', not a finite number"),
-    (b"1\t" + b"\t".join([b"0"] * 10**6) + b"\n", "s.tsv, line 1: longer than"),
+    (b"1\t" + b"\t".join([b"0"] * 10**6) + b"\n", "s.tsv, line 1: 1000000 values, more than the 100000"),
+    (b"1\t2\n" + b"1\t" + b"0" * 4 * 10**6 + b"\n", "s.tsv, line 2: longer than 3200032 characters"),
 ])
 def test_a_bad_series_fails_naming_the_line_and_leaves_nothing(services, text, message):
     ds_id = services.datasets.begin("s", None, {"format": "tsv", "archive": "s.tsv", "options":

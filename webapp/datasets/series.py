@@ -11,7 +11,6 @@ series are float32 (N, length, 1). Without a test file the split is drawn as for
 
 import array
 import contextlib
-import posixpath
 import tarfile
 import time
 import zipfile
@@ -32,6 +31,7 @@ class Reader:
     def __init__(self, name, limits, rows_before=0):
         self.name, self.limits = name, limits
         self.labels, self.values, self.length, self.rows_before = [], array.array("f"), None, rows_before
+        self.delimiter = None
 
     def read(self, stream):
         """Read every line of the binary `stream`; UploadError names the file and line of the first problem."""
@@ -55,11 +55,14 @@ class Reader:
 
     def row(self, number, text):
         """Check and keep one line's label and values."""
-        cells = text.split("\t") if "\t" in text else text.split(",") if "," in text else text.split()
-        count = len(cells) - 1
+        delimiter = "\t" if "\t" in text else "," if "," in text else None   # None: whitespace, as np.loadtxt's default
+        self.delimiter = delimiter if self.length is None else self.delimiter
+        # counted before the line is split: a million values are refused without a million strings
+        count = text.count(delimiter) if delimiter else len(text.split()) - 1
         if count > self.limits["max_series_length"]:
             raise self.error(number, f"{count} values, more than the {self.limits['max_series_length']} a series may "
                                      f"have here (KD_MAX_SERIES_LENGTH)")
+        cells = text.split(delimiter)
         if count < 1:
             raise self.error(number, f"a label and no values; expected {FORMAT}")
         if self.length is None:
@@ -142,7 +145,8 @@ def ingest(path, kind, opts, limits, progress=None, name=None):
     else:
         arrays = _split(readers[0].array(), ys[0], len(names), opts)
     facts = {"series": sum(len(y) for y in ys), "length": readers[0].length, "given_split": len(readers) == 2,
-             "files": [r.name for r in readers], "seconds": round(time.monotonic() - started, 2)}
+             "files": [r.name for r in readers], "delimiter": readers[0].delimiter,
+             "seconds": round(time.monotonic() - started, 2)}
     return arrays, names, [], facts
 
 
@@ -177,8 +181,8 @@ def _files(path, kind, max_bytes, name=None):
     with contextlib.ExitStack() as stack:
         if kind == "zip":
             archive = stack.enter_context(zipfile.ZipFile(path))
-            yield [(posixpath.basename(n), stack.enter_context(archive.open(n))) for n in order]
+            yield [(n, stack.enter_context(archive.open(n))) for n in order]
         else:
             archive = stack.enter_context(tarfile.open(path, "r:gz"))
             members = {info.name: info for info in tar_members(archive) if info.name in order}
-            yield [(posixpath.basename(n), stack.enter_context(archive.extractfile(members[n]))) for n in order]
+            yield [(n, stack.enter_context(archive.extractfile(members[n]))) for n in order]
