@@ -6,7 +6,7 @@ archives are (archive.py: paths checked, nothing unpacked; a `train/` and `test/
 split, and folders only one of them has, such as aclImdb's `train/unsup`, are left out with a note).
 Each file is decoded once, in archive order, and appended to one UTF-8 blob; the dataset file
 (an .npz, read with allow_pickle=False) holds the blob and each split's (start, end) byte offsets
-into it in Keras's order (by class, then by path), so the memory a build takes is the text once.
+into it in Keras's order (keras_order), so the memory a build takes is the text once.
 """
 
 import array
@@ -44,7 +44,9 @@ def ingest(path, kind, opts, limits, progress=None):
     """
     started = time.monotonic()
     listing = list_archive(path, kind, limits["max_texts"], limits["max_bytes"], TEXTS)
-    splits = folders.split(listing, np.zeros((len(listing.paths), 1), np.int32), opts)
+    splits = listing.splits if listing.given_split else folders.stratified(   # drawn in the order train.py reads
+        listing.labels, np.ones(len(listing.paths), bool), len(listing.class_names), opts,
+        lambda i: keras_order(listing, i))
     if not (splits == 1).any():
         raise UploadError("No text went to the test split: each class needs at least 2 texts (or give test/).")
     blob, starts, ends, total = bytearray(), array.array("q"), array.array("q"), len(listing.paths)
@@ -61,7 +63,7 @@ def ingest(path, kind, opts, limits, progress=None):
     at = np.stack([np.frombuffer(starts, np.int64), np.frombuffer(ends, np.int64)], axis=1)
     arrays = {"texts": np.frombuffer(blob, np.uint8)}
     for s, split_name in enumerate(("train", "test")):
-        members = sorted(np.flatnonzero(splits == s).tolist(), key=lambda i: (int(listing.labels[i]), listing.paths[i]))
+        members = sorted(np.flatnonzero(splits == s).tolist(), key=lambda i: keras_order(listing, i))
         arrays[f"at_{split_name}"] = at[members]
         arrays[f"y_{split_name}"] = listing.labels[members].astype(np.int64)
     notes = _notes(listing)
@@ -69,6 +71,16 @@ def ingest(path, kind, opts, limits, progress=None):
              "given_split": listing.given_split, "skipped_folders": list(listing.skipped),
              "seconds": round(time.monotonic() - started, 2)}
     return arrays, listing.class_names, notes, facts
+
+
+def keras_order(listing, i):
+    """Give file i's place in text_dataset_from_directory(shuffle=False)'s order: by class, then folder, then file name.
+
+    Keras walks each class folder and sorts the walk by folder, then each folder's files by name
+    (keras/src/utils/dataset_utils.py iter_valid_files; tests/unit/test_exports.py pins it).
+    """
+    folder, _, name = listing.paths[i].rpartition("/")
+    return int(listing.labels[i]), folder, name
 
 
 def _notes(listing):

@@ -1,7 +1,7 @@
 """The data part of an exported train.py for texts and series: Keras's and NumPy's own readers, as the dashboard read them.
 
 A text dataset is read with `keras.utils.text_dataset_from_directory` from the unpacked class
-folders, sorted by class, then path (the dashboard's order), its test split drawn again as the
+folders in its shuffle=False order (the one the dashboard keeps), its test split drawn again as the
 dashboard drew it; the model's TextVectorization is adapted on the training texts before fit.
 A series dataset (the UCR layout) is read with `np.loadtxt`, labels mapped in sorted order.
 """
@@ -66,19 +66,17 @@ def _text_source(dataset):
         f"# The data: dataset {literal(dataset.get('name', dataset['id']))}, built by the dashboard from the class "
         f"folders of .txt files of {literal(origin.get('archive') or '')}.",
         "# Unpack it and pass the folder with --folder: keras.utils.text_dataset_from_directory reads it as the",
-        "# dashboard did (one UTF-8 text per .txt file, class names sorted), in the dashboard's order (by class,",
-        "# then path).",
+        "# dashboard did (one UTF-8 text per .txt file, class names sorted), in the order the dashboard keeps",
+        "# (shuffle=False: by class, then folder, then file name).",
         f"CLASS_NAMES = {literal(list(dataset['class_names']))}",
         "",
         "",
         "def load_texts(folder):",
-        f'{INDENT}"""Give (texts as an object array of str, integer labels) of class folders, sorted by class, then path."""',
+        f'{INDENT}"""Give (texts as an object array of str, integer labels) of class folders of .txt files."""',
         f"{INDENT}texts = keras.utils.text_dataset_from_directory(",
         f"{INDENT * 2}folder, class_names=CLASS_NAMES, shuffle=False, batch_size=256, verbose=False)",
         f"{INDENT}x, y = (np.concatenate(parts) for parts in zip(*((np.asarray(x), np.asarray(y)) for x, y in texts)))",
-        f'{INDENT}paths = [os.path.relpath(p, folder).replace(os.sep, "/") for p in texts.file_paths]',
-        f"{INDENT}order = sorted(range(len(paths)), key=lambda i: (y[i], paths[i]))",
-        f'{INDENT}return np.array([x[i].decode("utf-8") for i in order], dtype=object), y[order]',
+        f'{INDENT}return np.array([text.decode("utf-8") for text in x], dtype=object), y',
         "",
         "",
         *(['x_train, y_train = load_texts(os.path.join(args.folder, "train"))',
