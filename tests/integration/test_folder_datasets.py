@@ -272,10 +272,10 @@ TEXT_MODEL = [{"type": "TextVectorization", "max_tokens": 100, "output_sequence_
               {"type": "Dense", "units": 2, "activation": "softmax"}]
 
 
-def run_spec(ds_id, layers, epochs):
+def run_spec(ds_id, layers, epochs, learning_rate=0.02):
     """Give a run spec on `ds_id` (sparse labels, Adam)."""
     return {"name": "t", "dataset": ds_id, "model": {"layers": layers},
-            "compile": {"optimizer": {"type": "Adam", "learning_rate": 0.02}, "loss": "sparse_categorical_crossentropy",
+            "compile": {"optimizer": {"type": "Adam", "learning_rate": learning_rate}, "loss": "sparse_categorical_crossentropy",
                         "metrics": ["accuracy"]},
             "fit": {"epochs": epochs, "batch_size": 16, "validation": "test"}}
 
@@ -303,7 +303,7 @@ def test_a_text_folder_trains_through_textvectorization_and_model_keras_predicts
     on_images = client.post("/api/models/check", json={**run_spec("digits", TEXT_MODEL, 1)})
     assert on_images.status_code == 422 and "takes strings" in on_images.get_json()["errors"][0]["message"]
 
-    run_id = start(client, run_spec(ds["id"], TEXT_MODEL, 12))
+    run_id = start(client, run_spec(ds["id"], TEXT_MODEL, 5, 0.05))
     run = wait_for(lambda: get(client, run_id))
     assert run["status"] == "completed", run["error"]
     assert run["history"]["val_accuracy"][-1] >= 0.9, run["history"]
@@ -341,7 +341,7 @@ def test_a_ucr_series_tsv_trains_a_conv1d(client, services):
     assert ds["train_counts"] == [16, 16] and ds["test_counts"] == [4, 4]
     layers = [{"type": "Conv1D", "filters": 8, "kernel_size": 3, "activation": "relu"},
               {"type": "GlobalAveragePooling1D"}, {"type": "Dense", "units": 2, "activation": "softmax"}]
-    run = wait_for(lambda: get(client, run_id)) if (run_id := start(client, run_spec(ds["id"], layers, 2))) else None
+    run = wait_for(lambda: get(client, run_id)) if (run_id := start(client, run_spec(ds["id"], layers, 1))) else None
     assert run["status"] == "completed", run["error"]
     data = services.datasets.load(ds["id"])
     assert data.kind == "series" and data.x_train.dtype == np.float32 and data.x_train.shape == (32, 24, 1)
