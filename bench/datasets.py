@@ -118,9 +118,10 @@ def adapted():   # as the trainer does it: the dataset loaded (Registry -> texts
         max_tokens=20000, output_sequence_length=250)])
     trainer.adapt_text(model, x_train, {'validation': 'test', 'batch_size': 32})
     return model.layers[0].vocabulary_size()
-if sys.argv[4] == 'adapt':
+if sys.argv[4] == 'adapt':   # TensorFlow's and the trainer's imports are its start-up, not the data's: before the baseline
     from webapp.modelspec import build
-    build.init_keras()   # TensorFlow's import is the trainer's start-up, not the data's: before the baseline
+    from webapp.runs import trainer
+    build.init_keras()
 measure(whole_build if sys.argv[4] == 'build' else adapted)
 """
 KERAS_TEXT = MEASURE + """
@@ -202,6 +203,7 @@ def build_order():
     from webapp.datasets import builds, folders
 
     limits = builds.limits({"KD_MAX_DATASET_MB": 2000, "KD_MAX_IMAGES": 10**7, "KD_MAX_UPLOAD_MB": 200,
+                            "KD_MAX_TEXTS": 10**7, "KD_MAX_TEXT_KB": 1024, "KD_MAX_SERIES_LENGTH": 10**5,
                             "KD_MAX_BUILD_S": 600})
     return {"format": "zip", "limits": limits, "options": folders.Options().to_dict()}
 

@@ -10,6 +10,7 @@ into it in Keras's order (keras_order), so the memory a build takes is the text 
 """
 
 import array
+import io
 import time
 import zipfile
 
@@ -95,19 +96,28 @@ def _notes(listing):
 
 
 def load(path):
-    """Give (x_train, y_train, x_test, y_test) of a stored text dataset: object arrays of str, int64 labels."""
+    """Give (x_train, y_train, x_test, y_test) of a stored text dataset: object arrays of str, int64 labels.
+
+    The blob is read front to back, each text decoded into its slot as it comes, so loading takes
+    the texts' memory once (np.load would hold the whole blob beside them).
+    """
     try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in KEYS}
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        with zipfile.ZipFile(path) as archive:
+            small = {k: np.load(io.BytesIO(archive.read(f"{k}.npy")), allow_pickle=False) for k in KEYS[1:]}
+            out = {s: np.empty(len(small[f"at_{s}"]), object) for s in ("train", "test")}
+            spans = sorted((a, b, s, i) for s in ("train", "test") for i, (a, b) in enumerate(small[f"at_{s}"].tolist()))
+            with archive.open("texts.npy") as f:
+                if np.lib.format.read_magic(f) != (1, 0) or np.lib.format.read_array_header_1_0(f)[2] != np.uint8:
+                    raise ValueError("its texts are not a uint8 blob as the builder writes it")
+                at = 0
+                for a, b, s, i in spans:
+                    if a < at or len(f.read(a - at)) != a - at:
+                        raise ValueError(f"the offsets of text {i} of the {s} split do not fit its blob")
+                    out[s][i] = f.read(b - a).decode("utf-8")
+                    at = b
+    except (OSError, ValueError, KeyError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
         raise ValueError(f"the text dataset file {path} could not be read: {exc}") from None
-    blob = memoryview(arrays["texts"])
-    out = []
-    for s in ("train", "test"):
-        x = np.empty(len(arrays[f"at_{s}"]), object)
-        x[:] = [str(blob[a:b], "utf-8") for a, b in arrays[f"at_{s}"].tolist()]
-        out += [x, arrays[f"y_{s}"]]
-    return tuple(out)
+    return out["train"], small["y_train"], out["test"], small["y_test"]
 
 
 def stats(arrays, num_classes):

@@ -103,6 +103,9 @@ def new_model(spec, dataset):
     return model
 
 
+ADAPT_BATCH = 256   # texts a TextVectorization.adapt step takes
+
+
 def adapt_text(model, x, fit):
     """Adapt the model's TextVectorization layers on the texts fit trains on, before the first batch, as the Keras examples do.
 
@@ -110,11 +113,18 @@ def adapt_text(model, x, fit):
     does); the vocabulary is the layer's state, so model.keras carries it.
     """
     keras = build.init_keras()
+    import tensorflow as tf
+
     if not isinstance(fit["validation"], str):
         x = x[:int(len(x) * (1.0 - fit["validation"]))]
+    # Batches from a generator: adapt() given the array itself splits every text at once (~14× the texts'
+    # size in tokens) and from_tensor_slices would copy them all; 256 a batch was the quickest
+    # (bench/datasets.py --texts). The vocabulary does not depend on the batch size.
+    texts = tf.data.Dataset.from_generator(lambda: (x[i:i + ADAPT_BATCH] for i in range(0, len(x), ADAPT_BATCH)),
+                                           output_signature=tf.TensorSpec([None], tf.string))
     for layer in model.layers:
         if isinstance(layer, keras.layers.TextVectorization):
-            layer.adapt(x, batch_size=fit["batch_size"])
+            layer.adapt(texts)
 
 
 def _model_name(name):
