@@ -294,6 +294,8 @@ def test_a_text_folder_trains_through_textvectorization_and_model_keras_predicts
     assert any("not .txt were ignored" in n for n in ds["provenance"]["notes"])
     data = services.datasets.load(ds["id"])
     assert data.kind == "text" and data.x_train.dtype == object and "awful" in data.x_train[0]
+    assert "Training texts" in client.get(f"/datasets/{ds['id']}").get_data(as_text=True)   # no pixels drawn
+    assert "holds texts, not images" in client.get(f"/api/datasets/{ds['id']}/stats").get_json()["error"]["message"]
 
     check = client.post("/api/models/check", json=run_spec(ds["id"], TEXT_MODEL, 1)).get_json()
     assert [row["output_shape"] for row in check["layers"]] == [[None, 16], [None, 16, 8], [None, 8], [None, 2]]
