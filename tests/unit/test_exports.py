@@ -121,6 +121,20 @@ def test_keras_json_export_imports_back_to_the_same_model(name):
 
 
 @pytest.mark.keras
+def test_keras_json_of_a_text_model_imports_back_to_the_same_model_with_its_string_input():
+    layers = [{"type": "TextVectorization", "max_tokens": 500, "output_sequence_length": 20, "ngrams": 2},
+              {"type": "Embedding", "input_dim": 500, "output_dim": 8}, {"type": "GlobalAveragePooling1D"},
+              {"type": "Dense", "units": 1, "activation": "sigmoid"}]
+    checked = validate(spec(MLP, model={"layers": layers}, compile={"optimizer": "adam", "loss": "binary_crossentropy",
+                                                                     "metrics": ["accuracy"]}))
+    source = keras_json.keras_json(checked, [])
+    assert json.loads(source)["config"]["layers"][0]["config"]["dtype"] == "string"
+    back = import_source("keras_json", source)
+    assert back["model"] == checked.to_dict()["model"]
+    assert back["warnings"] == ["input shape () ignored: the dataset gives the input shape"]
+
+
+@pytest.mark.keras
 def test_keras_json_import_refuses_a_real_lambda_and_notes_a_regularizer():
     from webapp.modelspec.build import init_keras
 
