@@ -292,7 +292,7 @@ def test_exported_scripts_read_a_text_folder_and_a_ucr_file_as_the_server_did_an
                     fit={"epochs": 2, "batch_size": 4, "validation": 0.25},
                     compile={"optimizer": "adam", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]})
         source = train_script.python_script(validate(data, require_run=True), dataset)
-        assert ("text_dataset_from_directory" in source and "layer.adapt(x_train[:int(len(x_train) * 0.75)]" in source
+        assert ("text_dataset_from_directory" in source and "layer.adapt(x_train[:int(len(x_train) * 0.75)], batch_size=256)" in source
                 if name == "text" else 'np.loadtxt(filename, delimiter="\\t"' in source)
         (tmp_path / f"{name}.py").write_text(source)
         runner += ["sys.argv = ['train.py', '--epochs', '1']",

@@ -131,5 +131,5 @@ def adapt_lines(fit):
         "# TextVectorization learns its vocabulary from the training texts before fit (model.keras keeps it).",
         "for layer in model.layers:",
         f"{INDENT}if isinstance(layer, keras.layers.TextVectorization):",
-        f"{INDENT * 2}layer.adapt({texts}, batch_size=args.batch_size)",
+        f"{INDENT * 2}layer.adapt({texts}, batch_size=256)  # the vocabulary does not depend on the batch size",
     ])
