@@ -87,7 +87,7 @@ def image(ds_id, split, index):
     if registry.info(ds_id) is None:
         return error(404, f"There is no dataset {ds_id!r}.")
     try:
-        pixels = _images_only(ds_id).image(split, index)
+        pixels = _pixels_of(ds_id, registry.load(ds_id)).image(split, index)
     except (LookupError, DatasetError, IndexError) as exc:   # unavailable here, not images, or past the end
         return error(404, str(exc))
     if max(pixels.shape[:2]) * scale > MAX_SIDE:
@@ -175,7 +175,11 @@ def augment(ds_id):
 
 def _images_only(ds_id):
     """Give an image dataset's arrays; LookupError (404) otherwise: texts and series have no pixels to show."""
-    data = _available(ds_id)
+    return _pixels_of(ds_id, _available(ds_id))
+
+
+def _pixels_of(ds_id, data):
+    """Give `data` if it holds images, else LookupError (404) saying what it holds."""
     if data.kind != "image":
         what = {"series": "series", "sequence": "sequences"}.get(data.kind, data.kind + "s")
         raise LookupError(f"The dataset {ds_id!r} holds {what}, not images: it has no pixels to show.")
