@@ -62,6 +62,7 @@ def test_an_aclimdb_layout_keeps_its_split_and_leaves_unsup_and_loose_files_out(
     ({"a/1.txt": b"", "b/1.txt": b"", "b/x.png": b""}, "text"),
     ({"FordA/FordA_TRAIN.tsv": b"", "FordA/FordA_TEST.tsv": b"", "FordA/README.md": b""}, "series"),
     ({"Old_TRAIN": b"", "Old_TEST": b""}, "series"),
+    ({"a/run_TRAIN.txt": b"", "a/1.txt": b"", "b/1.txt": b""}, "text"),
 ])
 def test_what_an_archive_holds_is_told_by_its_members_names(tmp_path, files, expected):
     assert archive.content(write_zip(tmp_path / "a.zip", files), "zip", 2**20) == expected

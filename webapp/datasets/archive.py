@@ -248,15 +248,15 @@ def content(path, kind, max_bytes):
         series = SERIES_NAME.search(base)
         if series:
             counts[series.group(1).upper()] += 1
-        if base.lower().endswith(IMAGE_EXTENSIONS):
+        elif base.lower().endswith(IMAGE_EXTENSIONS):
             counts["image"] += 1
         elif base.lower().endswith(TEXTS.extensions):
             counts["text"] += 1
         seen += 1
         if kind == "tar" and seen >= SNIFF_FILES:
             break
-    if counts["TRAIN"] == 1 and counts["TEST"] <= 1 and not counts["image"]:
-        return "series"
+    if counts["TRAIN"] == 1 and counts["TEST"] <= 1 and not counts["image"] and not counts["text"]:
+        return "series"   # its files are the only ones (a text folder's a_TRAIN.txt does not make it series)
     return "text" if counts["text"] > counts["image"] else "image"
 
 
