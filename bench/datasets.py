@@ -18,6 +18,13 @@ Goals: the dashboard's time within 2× Keras's; memory growth under 2× the deco
 seconds (Keras's process, all threads; the dashboard's web process and builder) are printed beside
 the times: on a shared machine they move less than wall time.
 Run: `.venv/bin/python bench/datasets.py [--images 10000]`.
+
+`--texts 25000` measures a text-folder archive instead (issue 24): reviews of about 230 words in
+two class folders; the dashboard's builder.build in a fresh process, then the trainer's side
+(texts.load, TextVectorization(max_tokens=20000, output_sequence_length=250) adapted, TensorFlow
+imported before the baseline), beside text_classification_from_scratch.py's
+`text_dataset_from_directory` + `TextVectorization.adapt` in one fresh process. Goals: time ≤ 1.5×
+Keras's, memory growth ≤ 2× the decoded text.
 """
 
 import argparse
@@ -94,6 +101,88 @@ measure(load)
 """
 
 
+OURS_TEXT = MEASURE + """
+import os, shutil
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+from webapp.datasets import builder, stored, texts
+folder, order, zpath = stored.upload_dir(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
+def whole_build():   # as a spawned builder does it: ingest, the .npz saved, the row's fields made
+    shutil.copyfile(zpath, stored.incoming(folder, 'bench', 'zip'))
+    return builder.build(folder, 'bench', order, lambda event: None, lambda fields: None)
+def adapted():   # as the trainer does it: the dataset loaded (Registry -> texts.load), TextVectorization adapted
+    from webapp.modelspec import build
+    from webapp.runs import trainer
+    keras = build.init_keras()
+    x_train, *_ = texts.load(stored.arrays_path(folder, 'bench'))
+    model = keras.Sequential([keras.Input(shape=(), dtype='string'), keras.layers.TextVectorization(
+        max_tokens=20000, output_sequence_length=250)])
+    trainer.adapt_text(model, x_train, {'validation': 'test', 'batch_size': 32})
+    return model.layers[0].vocabulary_size()
+if sys.argv[4] == 'adapt':   # TensorFlow's and the trainer's imports are its start-up, not the data's: before the baseline
+    from webapp.modelspec import build
+    from webapp.runs import trainer
+    build.init_keras()
+measure(whole_build if sys.argv[4] == 'build' else adapted)
+"""
+KERAS_TEXT = MEASURE + """
+import os
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+import keras
+def load():   # text_classification_from_scratch.py's steps
+    raw_train_ds = keras.utils.text_dataset_from_directory(sys.argv[1], batch_size=32, verbose=False)
+    vectorize_layer = keras.layers.TextVectorization(max_tokens=20000, output_sequence_length=250)
+    vectorize_layer.adapt(raw_train_ds.map(lambda x, y: x))
+    return vectorize_layer.vocabulary_size()
+measure(load)
+"""
+
+
+def make_reviews(folder, n, words=230, seed=0):
+    """Write n reviews of about `words` words (a Zipf-like vocabulary of 30,000) into folder/{neg,pos}/ and folder.zip;
+    give (the zip's path, the decoded bytes)."""
+    import random
+
+    rng = random.Random(seed)
+    vocabulary = [f"w{i}" + "abcdefgh"[i % 8] * (i % 5) for i in range(30000)]
+    weights = [1 / (i + 1) for i in range(30000)]
+    zpath, decoded = folder.with_suffix(".zip"), 0
+    with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as z:
+        for i in range(n):
+            label = ("neg", "pos")[i % 2]
+            text = " ".join(rng.choices(vocabulary, weights, k=rng.randint(words - 50, words + 50))) + "."
+            data = text.encode()
+            (folder / label).mkdir(parents=True, exist_ok=True)
+            (folder / label / f"{i:05d}.txt").write_bytes(data)
+            z.writestr(f"reviews/{label}/{i:05d}.txt", data)
+            decoded += len(data)
+    return zpath, decoded
+
+
+def text_main(n):
+    """Print the dashboard's text ingest (build, then the trainer's load and adapt) beside Keras's, on n reviews."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        zpath, decoded = make_reviews(tmp / "reviews", n)
+        print(f"{n} reviews of ~230 words in 2 class folders: zip {zpath.stat().st_size / MB:.1f} MB, decoded text "
+              f"{decoded / MB:.1f} MB; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+        keras = fresh(KERAS_TEXT, tmp / "reviews")
+        order = json.dumps({**build_order(), "archive": "reviews.zip"})
+        built = fresh(OURS_TEXT, tmp / "ours", order, zpath, "build")
+        adapted = fresh(OURS_TEXT, tmp / "ours", order, zpath, "adapt")
+        assert built["out"] == "ready" and adapted["out"] == keras["out"], (built, adapted, keras)
+        ours = built["seconds"] + adapted["seconds"]
+        goal_mb = 2 * decoded / MB
+        print(f"keras text_dataset_from_directory + TextVectorization.adapt: {memory(keras)}")
+        print(f"dashboard builder.build (ingest, .npz), fresh process: {memory(built, None, None)}")
+        print(f"dashboard trainer side (texts.load, adapt), fresh process with TensorFlow imported: "
+              f"{memory(adapted, None, None)}")
+        print(f"dashboard total {ours:.2f} s = {ours / keras['seconds']:.2f}× Keras (goal ≤ 1.5×); memory growth: "
+              f"build +{(built['peak'] - built['base']) / MB:.1f} MB, trainer side "
+              f"+{(adapted['peak'] - adapted['base']) / MB:.1f} MB (goal ≤ {goal_mb:.1f} MB, 2× the decoded text); "
+              f"vocabulary {keras['out']} both")
+        print(f"  CPU seconds: Keras {keras['cpu']:.2f}, dashboard {built['cpu'] + adapted['cpu']:.2f}")
+
+
 def make_set(folder, n, classes=10, seed=0):
     """Write n 28×28 grayscale PNGs into folder/<class>/ and the same as folder.zip; give the zip's path."""
     rng = np.random.default_rng(seed)
@@ -114,6 +203,7 @@ def build_order():
     from webapp.datasets import builds, folders
 
     limits = builds.limits({"KD_MAX_DATASET_MB": 2000, "KD_MAX_IMAGES": 10**7, "KD_MAX_UPLOAD_MB": 200,
+                            "KD_MAX_TEXTS": 10**7, "KD_MAX_TEXT_KB": 1024, "KD_MAX_SERIES_LENGTH": 10**5,
                             "KD_MAX_BUILD_S": 600})
     return {"format": "zip", "limits": limits, "options": folders.Options().to_dict()}
 
@@ -198,7 +288,11 @@ def memory(r, goal_s=None, goal_mb=None):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=10000)
+    parser.add_argument("--texts", type=int, default=0, help="measure a text-folder archive of this many reviews "
+                        "instead (25000: aclImdb's train split)")
     args = parser.parse_args()
+    if args.texts:
+        return text_main(args.texts)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         folder = tmp / "set"

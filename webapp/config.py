@@ -69,7 +69,11 @@ def load(env=None):
         "KD_TRUSTED_PROXIES": _int(env, "KD_TRUSTED_PROXIES", 0),
         # A dataset's decoded arrays (and the conversions on the way), and its number of images.
         "KD_MAX_DATASET_MB": _int(env, "KD_MAX_DATASET_MB", 2000),
-        "KD_MAX_IMAGES": _int(env, "KD_MAX_IMAGES", 1_000_000),
+        "KD_MAX_IMAGES": _int(env, "KD_MAX_IMAGES", 1_000_000),   # also the most series (rows) of a series upload
+        # A text folder's number of texts and the longest one (its file's bytes), and a series' values a row.
+        "KD_MAX_TEXTS": _int(env, "KD_MAX_TEXTS", 1_000_000),
+        "KD_MAX_TEXT_KB": _int(env, "KD_MAX_TEXT_KB", 1024),
+        "KD_MAX_SERIES_LENGTH": _int(env, "KD_MAX_SERIES_LENGTH", 100_000),
         # The longest one dataset build may take (the builder is killed past it, or the RQ job times
         # out); builds go one at a time, so this is the longest an upload can hold the others up.
         "KD_MAX_BUILD_S": max(_int(env, "KD_MAX_BUILD_S", 600), 1),

@@ -114,7 +114,7 @@ def test_keras_dataset_from_the_cache_serves_images(client, cache):
 
 @pytest.mark.parametrize("arrays, filename, message", [
     (None, "x.npz", "file: choose a file"),
-    ({"raw": b"a,b\n1,2\n"}, "table.csv", "Text and tabular data (CSV, JSON, Parquet) are not supported"),
+    ({"raw": b"{}"}, "table.json", "is not one of an .npz"),
     ({"raw": b"PK but not really"}, "x.npz", "not an .npz archive"),
     ({"x_train": np.zeros((2, 2, 2)), "y_train": np.array([0, 1]), "x_test": np.zeros((1, 2, 2)),
       "y_test": np.array(["a"], dtype=object)}, "x.npz", "y_test holds Python objects (dtype=object)"),

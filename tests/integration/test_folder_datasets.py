@@ -244,3 +244,135 @@ def test_a_spawned_builder_whose_web_process_is_gone_still_ends_its_dataset(serv
     assert process.wait(timeout=120) == 0
     ds = services.datasets.info(ds_id)
     assert ds["state"] == "ready" and ds["train_counts"] == [2, 2] and ds["available"]
+
+
+# -- text folders and series (issue 24) ------------------------------------------------------------
+
+FILLER = "the a film movie story plot actor scene was is and of it this that very quite rather".split()
+
+
+def reviews(n=60, seed=0):
+    """Give a text-folder layout: n reviews a class, each with filler words and its class's planted word."""
+    import random
+
+    rng = random.Random(seed)
+    files = {}
+    for label, word in (("neg", "awful"), ("pos", "superb")):
+        for i in range(n):
+            words = rng.choices(FILLER, k=12)
+            words.insert(rng.randrange(13), word)
+            files[f"reviews/{label}/{i:03d}.txt"] = " ".join(words).encode()
+    files["reviews/README.md"] = b"not a review"
+    return files
+
+
+TEXT_MODEL = [{"type": "TextVectorization", "max_tokens": 100, "output_sequence_length": 16},
+              {"type": "Embedding", "input_dim": 100, "output_dim": 8},
+              {"type": "GlobalAveragePooling1D"},
+              {"type": "Dense", "units": 2, "activation": "softmax"}]
+
+
+def run_spec(ds_id, layers, epochs, learning_rate=0.02):
+    """Give a run spec on `ds_id` (sparse labels, Adam)."""
+    return {"name": "t", "dataset": ds_id, "model": {"layers": layers},
+            "compile": {"optimizer": {"type": "Adam", "learning_rate": learning_rate}, "loss": "sparse_categorical_crossentropy",
+                        "metrics": ["accuracy"]},
+            "fit": {"epochs": epochs, "batch_size": 16, "validation": "test"}}
+
+
+def test_a_text_folder_trains_through_textvectorization_and_model_keras_predicts_raw_strings(client, services,
+                                                                                              tmp_path):
+    from tests.integration.runs_helpers import get, start, wait_for
+    from webapp.modelspec.build import init_keras
+    from webapp.predict import predictions
+    from webapp.runs import paths
+
+    ds = built(client, upload(client, make_tgz(reviews()), "reviews.tar.gz"))
+    assert ds["state"] == "ready", ds
+    assert (ds["kind"], ds["input_shape"], ds["input_dtype"], ds["class_names"]) == ("text", [], "string", ["neg", "pos"])
+    assert ds["train_counts"] == [48, 48] and ds["test_counts"] == [12, 12]
+    assert any("not .txt were ignored" in n for n in ds["provenance"]["notes"])
+    data = services.datasets.load(ds["id"])
+    assert data.kind == "text" and data.x_train.dtype == object and "awful" in data.x_train[0]
+    assert "Training texts" in client.get(f"/datasets/{ds['id']}").get_data(as_text=True)   # no pixels drawn
+    assert "holds texts, not images" in client.get(f"/api/datasets/{ds['id']}/stats").get_json()["error"]["message"]
+
+    check = client.post("/api/models/check", json=run_spec(ds["id"], TEXT_MODEL, 1)).get_json()
+    assert [row["output_shape"] for row in check["layers"]] == [[None, 16], [None, 16, 8], [None, 8], [None, 2]]
+    bad = client.post("/api/models/check", json=run_spec(ds["id"], TEXT_MODEL[1:], 1))
+    assert bad.status_code == 422 and bad.get_json()["errors"][0]["layer"] == 0
+    assert "starts with TextVectorization" in bad.get_json()["errors"][0]["message"]
+    on_images = client.post("/api/models/check", json={**run_spec("digits", TEXT_MODEL, 1)})
+    assert on_images.status_code == 422 and "takes strings" in on_images.get_json()["errors"][0]["message"]
+
+    run_id = start(client, run_spec(ds["id"], TEXT_MODEL, 5, 0.05))
+    run = wait_for(lambda: get(client, run_id))
+    assert run["status"] == "completed", run["error"]
+    assert run["history"]["val_accuracy"][-1] >= 0.9, run["history"]
+    saved = predictions.Predictions.load(paths.artifact(services.data_dir, run_id, predictions.FILE))
+    model_file = tmp_path / "model.keras"
+    model_file.write_bytes(client.get(f"/api/runs/{run_id}/artifacts/model.keras").data)
+    keras = init_keras()
+    model = keras.saving.load_model(model_file)   # plain Keras: the vocabulary came inside the file
+    texts = np.array(list(data.x_test), dtype=object)
+    assert (np.argmax(model.predict(texts, verbose=0), -1) == saved.predicted).all()
+    raw = np.argmax(model.predict(np.array(["a superb film", "an awful film"], dtype=object), verbose=0), -1)
+    assert raw.tolist() == [1, 0]
+
+
+def ucr_rows(n=40, length=24, seed=0):
+    """Give a UCR-layout .tsv: label -1 (a rising ramp) or 1 (a sine), then the values, plus noise."""
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0, 1, length)
+    lines = []
+    for i in range(n):
+        label = -1 if i % 2 else 1
+        values = (t if label == -1 else np.sin(6 * t)) + rng.normal(0, 0.05, length)
+        lines.append("\t".join([str(label)] + [f"{v:.4f}" for v in values]))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_a_ucr_series_tsv_trains_a_conv1d(client, services):
+    from tests.integration.runs_helpers import get, start, wait_for
+
+    r = client.post("/api/datasets", data={"name": "ramps", "file": (io.BytesIO(ucr_rows()), "Ramps_TRAIN.tsv")},
+                    content_type="multipart/form-data")
+    ds = built(client, r)
+    assert ds["state"] == "ready", ds
+    assert (ds["kind"], ds["input_shape"], ds["class_names"]) == ("series", [24, 1], ["-1", "1"])
+    assert ds["train_counts"] == [16, 16] and ds["test_counts"] == [4, 4]
+    layers = [{"type": "Conv1D", "filters": 8, "kernel_size": 3, "activation": "relu"},
+              {"type": "GlobalAveragePooling1D"}, {"type": "Dense", "units": 2, "activation": "softmax"}]
+    run = wait_for(lambda: get(client, run_id)) if (run_id := start(client, run_spec(ds["id"], layers, 1))) else None
+    assert run["status"] == "completed", run["error"]
+    data = services.datasets.load(ds["id"])
+    assert data.kind == "series" and data.x_train.dtype == np.float32 and data.x_train.shape == (32, 24, 1)
+
+
+@pytest.mark.parametrize("files, message", [
+    ({"a/1.txt": b"x", "a/2.txt": b"y", "b/1.txt": b"ok", "b/2.txt": b"PK\0\3binary"}, "b/2.txt: holds NUL bytes"),
+    ({"a/1.txt": b"x", "a/2.txt": b"y", "b/1.txt": b"ok", "b/2.txt": b"caf\xe9"}, "b/2.txt: not UTF-8"),
+    ({"a/1.txt": b"x", "a/2.txt": b"y", "b/notes.md": b"hi", "c/1.txt": b"z", "c/2.txt": b"w"},
+     "The class folder 'b' holds no text"),
+    ({"a/1.txt": b"x", "a/2.txt": b"y"}, "one class folder only ('a')"),
+])
+def test_a_bad_text_archive_fails_with_one_message_naming_the_file_and_leaves_nothing(services, files, message):
+    ds = services.datasets.info(build_here(services, make_zip(files)))
+    assert ds["state"] == "failed" and message in ds["error"], ds["error"]
+    assert [p.name for p in (services.data_dir / "datasets").rglob("*") if p.is_file()] == []
+
+
+@pytest.mark.parametrize("text, message", [
+    (b"1\t1\t2\n2\t3\n", "s.tsv, line 2: 1 values where the first line has 2"),
+    (b"1\t1\t2\n2\t3\tmuch\n", "s.tsv, line 2: column 3 is 'much', not a finite number"),
+    (b"1\t" + b"\t".join([b"0"] * 10**6) + b"\n", "s.tsv, line 1: 1000000 values, more than the 100000"),
+    (b"1\t2\n" + b"1\t" + b"0" * 4 * 10**6 + b"\n", "s.tsv, line 2: longer than 3200032 characters"),
+])
+def test_a_bad_series_fails_naming_the_line_and_leaves_nothing(services, text, message):
+    ds_id = services.datasets.begin("s", None, {"format": "tsv", "archive": "s.tsv", "options":
+                                                folders.Options().to_dict(), "limits": limits()})
+    services.datasets.incoming(ds_id, "tsv").write_bytes(text)
+    builder.build_recorded(services.datasets, ds_id, lambda event: None)
+    ds = services.datasets.info(ds_id)
+    assert ds["state"] == "failed" and message in ds["error"], ds["error"]
+    assert [p.name for p in (services.data_dir / "datasets").rglob("*") if p.is_file()] == []

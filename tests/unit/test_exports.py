@@ -121,6 +121,20 @@ def test_keras_json_export_imports_back_to_the_same_model(name):
 
 
 @pytest.mark.keras
+def test_keras_json_of_a_text_model_imports_back_to_the_same_model_with_its_string_input():
+    layers = [{"type": "TextVectorization", "max_tokens": 500, "output_sequence_length": 20, "ngrams": 2},
+              {"type": "Embedding", "input_dim": 500, "output_dim": 8}, {"type": "GlobalAveragePooling1D"},
+              {"type": "Dense", "units": 1, "activation": "sigmoid"}]
+    checked = validate(spec(MLP, model={"layers": layers}, compile={"optimizer": "adam", "loss": "binary_crossentropy",
+                                                                     "metrics": ["accuracy"]}))
+    source = keras_json.keras_json(checked, [])
+    assert json.loads(source)["config"]["layers"][0]["config"]["dtype"] == "string"
+    back = import_source("keras_json", source)
+    assert back["model"] == checked.to_dict()["model"]
+    assert back["warnings"] == ["input shape () ignored: the dataset gives the input shape"]
+
+
+@pytest.mark.keras
 def test_keras_json_import_refuses_a_real_lambda_and_notes_a_regularizer():
     from webapp.modelspec.build import init_keras
 
@@ -229,3 +243,69 @@ def test_exported_scripts_train_on_an_uploaded_npz_and_on_an_unpacked_folder_as_
                 assert keras_read[key].tolist() == server[key].tolist()
     with np.load(tmp_path / "ab-1.npz") as server:
         assert server["y_train"].tolist() == [0] * 4 + [1] * 4 and server["y_test"].tolist() == [0, 0, 1, 1]
+
+
+def text_and_series_datasets(tmp_path):
+    """Give the descriptions of a text folder (unpacked beside its zip) and a UCR .tsv built as the server builds them,
+    with the arrays the server stored."""
+    from webapp.datasets import series, texts
+
+    limits = {"max_texts": 100, "max_text_bytes": 2**20, "max_bytes": 2**20, "max_images": 100}
+    archive = tmp_path / "reviews.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for i, (label, word) in enumerate([("neg", "awful"), ("pos", "superb")] * 8):
+            # in reverse of Keras's order; Keras takes a/ after the files beside it, though "a/" < "t"
+            path = tmp_path / "reviews" / label / ("a" if i % 3 == 0 else "") / f"t{15 - i:02d}.txt"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"a {word} film, number {i} é")
+            z.write(path, str(path.relative_to(tmp_path)))
+    arrays, names, _, facts = texts.ingest(archive, "zip", folders.Options(), limits)
+    npz.save(tmp_path, "reviews-1", {k: arrays[k] for k in texts.KEYS})
+    text = {"id": "reviews-1", "name": "reviews", "kind": "text", "input_shape": [], "num_classes": 2,
+            "class_names": names, "pixel_max": 1.0, "source": "upload",
+            "provenance": {"format": "zip", "archive": "reviews.zip", "options": folders.Options().to_dict(),
+                           "facts": facts}}
+    rng = np.random.default_rng(0)
+    (tmp_path / "Ramps_TRAIN.tsv").write_text("".join(
+        "\t".join([str(2 * (i % 2) - 1)] + [f"{v:.3f}" for v in rng.normal(size=12)]) + "\n" for i in range(20)))
+    arrays_s, names_s, _, facts_s = series.ingest(tmp_path / "Ramps_TRAIN.tsv", "tsv", folders.Options(),
+                                                  limits, name="Ramps_TRAIN.tsv")
+    np.savez(tmp_path / "ramps-1.npz", **arrays_s)
+    ramps = {"id": "ramps-1", "name": "ramps", "kind": "series", "input_shape": [12, 1], "num_classes": 2,
+             "class_names": names_s, "pixel_max": 1.0, "source": "upload",
+             "provenance": {"format": "tsv", "archive": "Ramps_TRAIN.tsv", "options": folders.Options().to_dict(),
+                            "facts": facts_s}}
+    return text, ramps, texts.load(tmp_path / "reviews-1.npz")
+
+
+@pytest.mark.keras
+def test_exported_scripts_read_a_text_folder_and_a_ucr_file_as_the_server_did_and_train(tmp_path):
+    text, ramps, stored_text = text_and_series_datasets(tmp_path)
+    models = {"text": [{"type": "TextVectorization", "max_tokens": 50, "output_sequence_length": 8},
+                       {"type": "Embedding", "input_dim": 50, "output_dim": 4}, {"type": "GlobalAveragePooling1D"},
+                       {"type": "Dense", "units": 2, "activation": "softmax"}],
+              "series": [{"type": "Conv1D", "filters": 4, "kernel_size": 3}, {"type": "GlobalAveragePooling1D"},
+                         {"type": "Dense", "units": 2, "activation": "softmax"}]}
+    runner = ["import os, runpy, sys", "import numpy as np", f"os.chdir({str(tmp_path)!r})"]
+    for name, dataset in (("text", text), ("series", ramps)):
+        data = spec(MLP, dataset=dataset["id"], model={"layers": models[name]},
+                    fit={"epochs": 2, "batch_size": 4, "validation": 0.25},
+                    compile={"optimizer": "adam", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]})
+        source = train_script.python_script(validate(data, require_run=True), dataset)
+        assert ("text_dataset_from_directory" in source and "layer.adapt(x_train[:int(len(x_train) * 0.75)], batch_size=256)" in source
+                if name == "text" else 'np.loadtxt(filename, delimiter="\\t"' in source)
+        (tmp_path / f"{name}.py").write_text(source)
+        runner += ["sys.argv = ['train.py', '--epochs', '1']",
+                   f"g = runpy.run_path({name + '.py'!r}, run_name='__main__')",
+                   f"np.savez({name + '.loaded.npz'!r}, **{{k: np.asarray(g[k], str if {name == 'text'} and "
+                   f"k[0] == 'x' else None) for k in ('x_train', 'y_train', 'x_test', 'y_test')}})"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run([sys.executable, "-c", "\n".join(runner)], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("Test accuracy from the predictions:") == 2
+    with np.load(tmp_path / "text.loaded.npz") as read:   # Keras read the folder as the server did
+        assert [read[k].tolist() for k in ("x_train", "y_train", "x_test", "y_test")] == [
+            list(a) if a.dtype == object else a.tolist() for a in stored_text]
+    with np.load(tmp_path / "series.loaded.npz") as read, np.load(tmp_path / "ramps-1.npz") as server:
+        assert all(np.allclose(read[k], server[k]) for k in server.files)

@@ -15,6 +15,7 @@ The folders are a tree (`Folder`), each member's path walked once into it.
 
 import array
 import posixpath
+import re
 import stat
 import struct
 import tarfile
@@ -31,11 +32,28 @@ MAX_RATIO = 200    # a PNG or JPEG barely compresses again; a member that shrank
 MAX_DEPTH = 32     # parts of a member's path (folders and the file); Keras's own layouts need 3 or 4
 MAX_PATH = 1024    # characters of a member's path (Linux allows 4096, Windows 260 without long paths)
 LAYOUT = ("class folders: root/<class>/<image> (or root/train/<class>/… and root/test/<class>/…), "
-          "images in PNG, JPEG, BMP, GIF or WebP")
+          "images in PNG, JPEG, BMP, GIF or WebP (or .txt files: texts)")
+SERIES_NAME = re.compile(r"_(TRAIN|TEST)(\.tsv|\.csv|\.txt)?$", re.IGNORECASE)   # the UCR archive's FordA_TRAIN.tsv
+SNIFF_FILES = 1000   # members of a .tar.gz looked at to tell images from texts (it is read in order)
 SPLIT_CODES = {None: -1, "train": 0, "test": 1}
 END = struct.Struct("<4s4H2LH")            # end of central directory record
 END64 = struct.Struct("<4sQ2H2L4Q")        # its Zip64 version, found through the 20-byte locator before END
 CENTRAL = struct.Struct("<4s4B4HL2L5H2L")  # one central directory entry (then name, extra field, comment)
+
+
+@dataclass(frozen=True)
+class Files:
+    """What class folders hold: the file names that count, and the words a message uses for them."""
+
+    extensions: tuple
+    noun: str              # "image", "text"
+    formats: str           # shown in messages
+    limit: str             # the KD_* setting on their count
+    shared_classes: bool = False   # a given split keeps the folders train/ and test/ share (aclImdb's train/unsup)
+
+
+IMAGES = Files(IMAGE_EXTENSIONS, "image", "PNG, JPEG, BMP, GIF or WebP", "KD_MAX_IMAGES")
+TEXTS = Files((".txt",), "text", ".txt files", "KD_MAX_TEXTS", shared_classes=True)
 
 
 @dataclass
@@ -55,10 +73,11 @@ class Listing:
     given_split: bool
     ignored: int = 0
     odd_names: dict | None = None   # zip members neither stored nor deflated: {index: name}, read through zipfile
+    skipped: tuple = ()             # class folders of one split only, left out (TEXTS.shared_classes)
 
 
 def kind_of(filename):
-    """Give "zip", "tar" or "npz" by the uploaded file's name, or None for anything else."""
+    """Give "zip", "tar", "npz", "csv" or "tsv" by the uploaded file's name, or None for anything else."""
     low = (filename or "").lower()
     if low.endswith(".zip"):
         return "zip"
@@ -66,6 +85,8 @@ def kind_of(filename):
         return "tar"
     if low.endswith(".npz"):
         return "npz"
+    if low.endswith((".csv", ".tsv")):   # series, the UCR archive's layout
+        return low[-3:]
     return None
 
 
@@ -214,8 +235,33 @@ class Folder:
         return node
 
 
-def list_archive(path, kind, max_images, max_bytes):
-    """Give the archive's Listing; UploadError says what is wrong with it (nothing is unpacked)."""
+def content(path, kind, max_bytes):
+    """Give what an archive holds by its members' names: "series" (UCR *_TRAIN and *_TEST files), "text" or "image".
+
+    A .zip's names are all read (its central directory); a .tar.gz's first SNIFF_FILES files.
+    """
+    counts, seen = {"image": 0, "text": 0, "TRAIN": 0, "TEST": 0}, 0
+    for name, is_file, _ in _entries(path, kind, max_bytes):
+        base = name.rsplit("/", 1)[-1]
+        if not is_file or _ignored(name.split("/")):
+            continue
+        series = SERIES_NAME.search(base)
+        if series:
+            counts[series.group(1).upper()] += 1
+        elif base.lower().endswith(IMAGE_EXTENSIONS):
+            counts["image"] += 1
+        elif base.lower().endswith(TEXTS.extensions):
+            counts["text"] += 1
+        seen += 1
+        if kind == "tar" and seen >= SNIFF_FILES:
+            break
+    if counts["TRAIN"] == 1 and counts["TEST"] <= 1 and not counts["image"] and not counts["text"]:
+        return "series"   # its files are the only ones (a text folder's a_TRAIN.txt does not make it series)
+    return "text" if counts["text"] > counts["image"] else "image"
+
+
+def list_archive(path, kind, max_images, max_bytes, files=IMAGES):
+    """Give the archive's Listing of `files` (IMAGES or TEXTS); UploadError says what is wrong with it (nothing is unpacked)."""
     paths, where, odd, root, ignored = [], array.array("q"), {}, Folder(), 0
     for name, is_file, at in _entries(path, kind, max_bytes):
         parts = _clean(name)
@@ -229,8 +275,8 @@ def list_archive(path, kind, max_images, max_bytes):
         if low.endswith(ARCHIVE_EXTENSIONS):
             raise UploadError(f"The archive holds another archive, {name!r}; nested archives are not unpacked. "
                               f"Unpack it and archive the folders themselves.")
-        if not low.endswith(IMAGE_EXTENSIONS):
-            ignored += 1   # as Keras does: only image files count
+        if not low.endswith(files.extensions):
+            ignored += 1   # as Keras does: only image (or .txt) files count
             continue
         if kind == "zip" and (at[3] not in (0, 8) or at[4]):   # neither stored nor deflated, or encrypted
             odd[len(paths)] = name
@@ -238,12 +284,12 @@ def list_archive(path, kind, max_images, max_bytes):
         paths.append("/".join(parts))
         where.extend(at if kind == "zip" else (at,))
         if len(paths) > max_images:
-            raise UploadError(f"The archive holds more than {max_images} images (KD_MAX_IMAGES); send fewer.")
+            raise UploadError(f"The archive holds more than {max_images} {files.noun}s ({files.limit}); send fewer.")
     where = np.frombuffer(where, np.int64).reshape((-1, 5) if kind == "zip" else (-1,))
-    return _layout(kind, paths, where, odd, root, ignored)
+    return _layout(kind, paths, where, odd, root, ignored, files)
 
 
-def _layout(kind, paths, where, odd, root, ignored):
+def _layout(kind, paths, where, odd, root, ignored, files):
     """Give the Listing of checked files: look through one wrapping folder, then find classes and splits."""
     prefix, top = [], root
     # a lone top folder holding folders wraps the rest (a lone folder of images is one class)
@@ -256,6 +302,10 @@ def _layout(kind, paths, where, odd, root, ignored):
     depth, given = len(prefix), _is_split(top.sub)
     base = depth + (1 if given else 0)
     classes = ({s: sorted(top.sub[s].sub) for s in ("train", "test")} if given else {None: sorted(top.sub)})
+    skipped = ()
+    if given and files.shared_classes:   # aclImdb: train/unsup has no labels and no test/ twin
+        skipped = tuple(sorted(set(classes["train"]) ^ set(classes["test"])))
+        classes = {s: [c for c in classes[s] if c not in skipped] for s in classes}
     names = _class_names(classes, given, len(paths), "".join(f"{p}/" for p in prefix))
     index = {n: i for i, n in enumerate(names)}
     keep, labels, splits = [], array.array("i"), array.array("b")
@@ -268,11 +318,11 @@ def _layout(kind, paths, where, odd, root, ignored):
     labels = np.frombuffer(labels, np.int32)
     empty = [n for k, n in enumerate(names) if not (labels == k).any()]
     if empty:
-        raise UploadError(f"The class folder {empty[0]!r} holds no image (PNG, JPEG, BMP, GIF or WebP); every "
+        raise UploadError(f"The class folder {empty[0]!r} holds no {files.noun} ({files.formats}); every "
                           f"class needs at least one.")
     keep_at = {i: j for j, i in enumerate(keep)} if odd else {}
     return Listing(kind, [paths[i] for i in keep], labels, np.frombuffer(splits, np.int8), where[keep], names,
-                   given, ignored, {keep_at[i]: n for i, n in odd.items() if i in keep_at})
+                   given, ignored, {keep_at[i]: n for i, n in odd.items() if i in keep_at}, skipped)
 
 
 def _is_split(tops):

@@ -8,17 +8,20 @@ fields up its pipe and the web process writes them (so it never imports SQLAlche
 writes them itself. On failure none of the dataset's files remain.
 """
 
+import functools
 import json
 import logging
 import os
 import sys
 import time
 
-from . import folders, npz, stored
+from . import archive, folders, npz, series, stored, texts
 
 log = logging.getLogger(__name__)
 EVERY_S = 0.25        # progress events at most this often
 STORE_EVERY_S = 1.0   # the row's progress (what a late subscriber sees) at most this often
+# an order written before texts and series were read: their limits as the settings' defaults
+TEXT_LIMITS = {"max_texts": 1_000_000, "max_text_bytes": 1024 * 2**10, "max_series_length": 100_000}
 ROW_EVENT = "dataset_row"   # up a spawned builder's pipe: {dataset_id, fields} for Registry.record, never relayed
 TIMED_OUT = ("Building this dataset took longer than {} s, the most a build may take here (KD_MAX_BUILD_S), "
              "so it was stopped; nothing was stored. Send fewer or smaller images.")
@@ -69,11 +72,13 @@ def build(folder, ds_id, order, emit, record, time_up=()):
                 arrays = npz.read(f, limits["max_raw"], limits["max_bytes"], limits["max_images"])
             fields = stored.save(folder, ds_id, arrays, arrays["class_names"], arrays["pixel_max"])
         else:
+            kind, read = _reader(path, order, limits)
             opts = folders.Options(**{**order["options"], "image_size": tuple(order["options"]["image_size"] or ())
                                       or None})
-            arrays, names, notes, facts = folders.ingest(path, order["format"], opts, limits,
-                                                         Progress(ds_id, emit, record))
-            fields = stored.save(folder, ds_id, arrays, names, 255.0, {"notes": notes, "facts": facts})
+            arrays, names, notes, facts = read(path, order["format"], opts, {**TEXT_LIMITS, **limits},
+                                               Progress(ds_id, emit, record))
+            fields = stored.save(folder, ds_id, arrays, names, 255.0 if kind == "image" else 1.0,
+                                 {"notes": notes, "facts": facts}, kind)
     except npz.UploadError as exc:
         fields = stored.failed(str(exc))
     except time_up:
@@ -85,6 +90,15 @@ def build(folder, ds_id, order, emit, record, time_up=()):
     record(fields)
     emit(("dataset_state", {"dataset_id": ds_id, "state": fields["state"], "error": fields.get("error")}))
     return fields["state"]
+
+
+def _reader(path, order, limits):
+    """Give (kind, ingest function) of an uploaded file: a .csv/.tsv is series; an archive by what its members are."""
+    fmt = order["format"]
+    if fmt in ("csv", "tsv"):
+        return "series", functools.partial(series.ingest, name=order.get("archive"))
+    kind = archive.content(path, fmt, limits["max_bytes"])
+    return kind, {"image": folders.ingest, "text": texts.ingest, "series": series.ingest}[kind]
 
 
 def build_recorded(registry, ds_id, emit, time_up=()):

@@ -207,4 +207,6 @@ def spawn(settings, ds_id, order, fd, lock=None):
 def limits(settings):
     """Give the limits an upload is accepted under (kept in its row, so a worker applies the same ones)."""
     return {"max_bytes": settings["KD_MAX_DATASET_MB"] * 2**20, "max_images": settings["KD_MAX_IMAGES"],
-            "max_raw": 4 * settings["KD_MAX_UPLOAD_MB"] * 2**20, "max_build_s": settings["KD_MAX_BUILD_S"]}
+            "max_raw": 4 * settings["KD_MAX_UPLOAD_MB"] * 2**20, "max_build_s": settings["KD_MAX_BUILD_S"],
+            "max_texts": settings["KD_MAX_TEXTS"], "max_text_bytes": settings["KD_MAX_TEXT_KB"] * 2**10,
+            "max_series_length": settings["KD_MAX_SERIES_LENGTH"]}

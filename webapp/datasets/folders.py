@@ -164,11 +164,19 @@ def split(listing, heads, opts):
     readable = heads[:, 0] >= 0
     if listing.given_split:
         return np.where(readable, listing.splits, -1).astype(np.int8)
+    # by path, whatever the archive's order
+    return stratified(listing.labels, readable, len(listing.class_names), opts, listing.paths.__getitem__)
+
+
+def stratified(labels, kept, num_classes, opts, key=None):
+    """Give each sample's split (int8: 0 train, 1 test, -1 not kept): opts.test_fraction of each class drawn with opts.seed.
+
+    key: the order the members of a class are drawn in (their index by default).
+    """
     # Python's random, not numpy's: numpy.random imports OpenSSL (through `secrets`), 6 MB more of a builder's memory.
-    rng, out = random.Random(opts.seed), np.full(len(listing.paths), -1, np.int8)
-    for k in range(len(listing.class_names)):
-        members = np.array(sorted(np.flatnonzero(readable & (listing.labels == k)).tolist(),
-                                  key=listing.paths.__getitem__), np.int64)   # by path, whatever the archive's order
+    rng, out = random.Random(opts.seed), np.full(len(labels), -1, np.int8)
+    for k in range(num_classes):
+        members = np.array(sorted(np.flatnonzero(kept & (labels == k)).tolist(), key=key), np.int64)
         n_test = 0 if len(members) < 2 else min(len(members) - 1, max(1, round(len(members) * opts.test_fraction)))
         out[members] = 0
         out[members[rng.sample(range(len(members)), n_test)]] = 1   # train.py draws it again the same way

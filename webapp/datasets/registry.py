@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
-from . import keras_cache, npz, pixels, stored
+from . import keras_cache, npz, pixels, stored, texts
 from . import options as dataset_options
 from .data import BUILTIN, Data, DatasetError, channels_last, describe, stats
 from ..db.store import Dataset, Run
@@ -168,7 +168,7 @@ class Registry:
         row = self._row(ds_id)
         if row is None or row.meta.get("state") != "building":
             return None
-        return {k: row.meta.get(k) for k in ("format", "limits", "options")}
+        return {k: row.meta.get(k) for k in ("format", "limits", "options", "archive")}
 
     def record(self, ds_id, fields):
         """Write what a builder reports into an upload's row (stored.save, stored.failed, progress).
@@ -313,13 +313,17 @@ class Registry:
         row = self._row(ds_id)
         if row is None:
             raise DatasetError(f"There is no dataset {ds_id!r}.")
-        path = self._path(ds_id)
+        path, kind = self._path(ds_id), row.meta.get("kind") or "image"
         try:
-            with np.load(path, allow_pickle=False) as f:
-                x_train, y_train, x_test, y_test = (f[k] for k in npz.REQUIRED)
+            if kind == "text":   # a UTF-8 blob and offsets (texts.py), made into str arrays
+                x_train, y_train, x_test, y_test = texts.load(path)
+            else:
+                with np.load(path, allow_pickle=False) as f:
+                    x_train, y_train, x_test, y_test = (f[k] for k in npz.REQUIRED)
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
             raise DatasetError(f"The file of dataset {ds_id} ({path}) could not be read: {exc}") from None
-        return Data(x_train, y_train, x_test, y_test, list(row.meta["class_names"]), float(row.meta["pixel_max"]))
+        return Data(x_train, y_train, x_test, y_test, list(row.meta["class_names"]), float(row.meta["pixel_max"]),
+                    kind)
 
     def _builtin(self, ds_id):
         """Give a built-in dataset's description."""

@@ -9,7 +9,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from . import npz, pixels
+from . import npz, pixels, texts
 from .data import Data, stats
 
 
@@ -68,19 +68,25 @@ def unlink(folder, ds_id):
             path.unlink(missing_ok=True)
 
 
-def save(folder, ds_id, arrays, class_names, pixel_max, extra=None):
-    """Write built arrays as the dataset's file and its pixel statistics; give the fields its row gets (ready).
+def save(folder, ds_id, arrays, class_names, pixel_max, extra=None, kind="image"):
+    """Write built arrays as the dataset's file (and an image dataset's pixel statistics); give the fields its row gets (ready).
 
+    kind: "image", "series" (x float32 (N, length, 1)) or "text" (texts.KEYS: a UTF-8 blob and offsets).
     The row is written after this returns, so a ready dataset always has its files.
     """
-    data = Data(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], list(class_names),
-                float(pixel_max))
     k = len(class_names)
-    npz.save(folder, ds_id, {key: arrays[key] for key in npz.REQUIRED})
-    pixels.save(pixels_path(folder, ds_id), pixels.compute(data, k))
-    return {"num_classes": k, "class_names": data.class_names, "pixel_max": data.pixel_max,
-            "dtype": str(data.x_train.dtype), "decoded_bytes": data.nbytes, **stats(data, k), **(extra or {}),
-            "state": "ready", "progress": None}
+    if kind == "text":
+        npz.save(folder, ds_id, {key: arrays[key] for key in texts.KEYS})
+        fields = {"dtype": "string", "decoded_bytes": int(arrays["texts"].nbytes), **texts.stats(arrays, k)}
+    else:
+        data = Data(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], list(class_names),
+                    float(pixel_max))
+        npz.save(folder, ds_id, {key: arrays[key] for key in npz.REQUIRED})
+        if kind == "image":
+            pixels.save(pixels_path(folder, ds_id), pixels.compute(data, k))
+        fields = {"dtype": str(data.x_train.dtype), "decoded_bytes": data.nbytes, **stats(data, k)}
+    return {"num_classes": k, "class_names": list(class_names), "pixel_max": float(pixel_max), "kind": kind,
+            **fields, **(extra or {}), "state": "ready", "progress": None}
 
 
 def failed(message):

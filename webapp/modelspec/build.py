@@ -209,6 +209,16 @@ def _no_weights(keras):
             global_state.set_global_attribute("uninitialized_variables", [])
 
 
+def model_input(keras, input_shape):
+    """Give the model's `keras.Input`: an empty per-sample shape is a text dataset's, one string per sample.
+
+    `shape=()` rather than the Keras examples' `(1,)`: TextVectorization takes either, and the
+    saved model then predicts on `np.array(["a great film"], dtype=object)` as it is.
+    """
+    shape = tuple(input_shape)
+    return keras.Input(shape=shape, dtype="string") if shape == () else keras.Input(shape=shape)
+
+
 class Traced:
     """A spec's layers called on a `keras.Input`: the Keras layers, the summary rows, the tensors."""
 
@@ -231,7 +241,7 @@ def _trace(spec, input_shape, weights):
     keras = init_keras()
     names, sources = graph.wiring(spec.layers)
     with _lock, (contextlib.nullcontext() if weights else _no_weights(keras)):
-        traced = Traced(keras.Input(shape=tuple(input_shape)))
+        traced = Traced(model_input(keras, input_shape))
         memo = not weights and not any(layer["type"] == "RandomCrop" for layer in spec.layers)
         for index, (layer, name, wanted) in enumerate(zip(spec.layers, names, sources)):
             tensors = [traced.tensors[n] for n in wanted]
@@ -296,7 +306,7 @@ def _check_uncropped(keras, spec, traced, names, sources):
     crops = [i for i, layer in enumerate(spec.layers) if layer["type"] == "RandomCrop"]
     if not crops:
         return
-    tensors = {graph.INPUT: keras.Input(shape=tuple(traced.inputs.shape[1:]))}
+    tensors = {graph.INPUT: model_input(keras, traced.inputs.shape[1:])}
     for index, (keras_layer, name, wanted) in enumerate(zip(traced.layers, names, sources)):
         inputs = [tensors[n] for n in wanted]
         try:
@@ -319,7 +329,7 @@ def build_model(spec, input_shape, name=None):
         if spec.is_graph:
             output = traced.tensors[traced.rows[-1]["name"]]
             return keras.Model(traced.inputs, output, name=name or "functional")
-        return keras.Sequential([keras.Input(shape=tuple(input_shape)), *traced.layers], name=name or "sequential")
+        return keras.Sequential([model_input(keras, input_shape), *traced.layers], name=name or "sequential")
 
 
 def _last_activation(spec):
@@ -371,8 +381,32 @@ def check_output(spec, rows, num_classes):
     return []
 
 
+def check_input_kind(spec, dataset):
+    """Raise SpecError unless the layers on the input suit the dataset's kind: TextVectorization on texts, and only there.
+
+    A text dataset's samples are strings, which no other layer takes; the trainer adapts that
+    TextVectorization on the training texts before the first batch.
+    """
+    names, sources = graph.wiring(spec.layers)
+    on_input = [i for i, wanted in enumerate(sources) if graph.INPUT in wanted]
+    if dataset.get("kind") == "text":
+        for i in on_input:
+            if spec.layers[i]["type"] != "TextVectorization":
+                raise SpecError([FieldError(i, "type", f"Layer {i} ({spec.layers[i]['type']}) gets the dataset's "
+                                            f"texts, which are strings: a model on a text dataset starts with "
+                                            f"TextVectorization (it turns each text into token indexes).")])
+        return
+    for i, layer in enumerate(spec.layers):
+        if layer["type"] == "TextVectorization":
+            raise SpecError([FieldError(i, "type", f"Layer {i} (TextVectorization) takes strings, and only as the "
+                                        f"first layer of a model on a text dataset; "
+                                        f"{dataset.get('name') or dataset.get('id') or 'this dataset'} holds "
+                                        f"{dataset.get('kind') or 'image'}s.")])
+
+
 def summarize(spec, dataset):
     """Give the `POST /api/models/check` answer for a checked spec on a dataset, or raise SpecError."""
+    check_input_kind(spec, dataset)
     _, rows = trace(spec, dataset["input_shape"], weights=False)
     warnings = check_output(spec, rows, dataset["num_classes"])
     # A check without `fit` is estimated at the batch size fit would take by default.

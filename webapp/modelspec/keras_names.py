@@ -136,6 +136,7 @@ NEUTRAL = {
     "auto_scale_loss": True, "reduction": "sum_over_batch_size", "from_logits": False,
     "label_smoothing": 0.0, "k": 5, "value_range": [0, 255], "output_padding": None,
     "pad_to_aspect_ratio": False, "antialias": False, "input_dtype": "float32", "thresholds": None, "num_thresholds": 200, "dtype": ANY,
+    "encoding": "utf-8", "vocabulary_size": ANY,   # TextVectorization: its vocabulary is adapted again on the training texts
 }
 # Keras's signatures for those callbacks: positional order and the defaults of what the spec leaves out.
 CALLBACK_POSITIONAL = {

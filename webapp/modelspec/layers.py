@@ -174,6 +174,25 @@ _RECURRENT = [
     ), "Runs a recurrent layer in both directions.", **_rank(2, SEQ), category="Recurrent"),
 ]
 
+# A text dataset's model starts with it (validate.check_text_input); the trainer adapts it on the training texts.
+TEXT_VECTORIZATION = Entry("TextVectorization", (
+    Param("max_tokens", "int", None, nullable=True, min=3, max=10_000_000,
+          help="Largest vocabulary, the padding and OOV tokens included (None: every word of the training texts)."),
+    Param("standardize", "choice", "lower_and_strip_punctuation", nullable=True,
+          choices=("lower_and_strip_punctuation", "lower", "strip_punctuation"),
+          help="How each text is cleaned before it is split (None: as it is)."),
+    Param("split", "choice", "whitespace", nullable=True, choices=("whitespace", "character"),
+          help="How a text is cut into tokens (None: not at all)."),
+    Param("ngrams", "int", None, nullable=True, min=1, max=5,
+          help="Also count runs of up to this many tokens (None: single tokens)."),
+    Param("output_mode", "choice", "int", choices=("int", "multi_hot", "count", "tf_idf"),
+          help="int: a sequence of token indexes (for Embedding); the others: one vector per text."),
+    Param("output_sequence_length", "int", None, nullable=True, min=1, max=100_000,
+          help="int mode: pad or cut every sequence to this length (None: the longest of each batch)."),
+), "Turns raw strings into token indexes; its vocabulary is adapted on the training texts when the run starts "
+   "and saved inside model.keras, so the downloaded model predicts on raw strings.", category="Text")
+
+
 def _merge(kind, doc, params=(), most=None):
     """Give a merge layer's entry: it takes two or more inputs (exactly two when `most` is 2)."""
     return Entry(kind, params, doc, category="Merge", extra={"min_inputs": 2, "max_inputs": most})
@@ -205,4 +224,4 @@ TIME_DISTRIBUTED = Entry("TimeDistributed", (
           help="The layer applied to every timestep (the first axis of each sample)."),
 ), "Applies a layer to every timestep of a sequence: (timesteps, ...) -> (timesteps, ...).",
     input_rank=None, input_hint="timesteps, ...", category="Wrappers")
-ALL = _PLAIN + [TIME_DISTRIBUTED] + MERGE
+ALL = _PLAIN + [TIME_DISTRIBUTED, TEXT_VECTORIZATION] + MERGE

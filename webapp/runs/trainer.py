@@ -103,6 +103,30 @@ def new_model(spec, dataset):
     return model
 
 
+ADAPT_BATCH = 256   # texts a TextVectorization.adapt step takes
+
+
+def adapt_text(model, x, fit):
+    """Adapt the model's TextVectorization layers on the texts fit trains on, before the first batch, as the Keras examples do.
+
+    Those are the training split less fit's validation fraction (held out last, as feed.fit_inputs
+    does); the vocabulary is the layer's state, so model.keras carries it.
+    """
+    keras = build.init_keras()
+    import tensorflow as tf
+
+    if not isinstance(fit["validation"], str):
+        x = x[:int(len(x) * (1.0 - fit["validation"]))]
+    # Batches from a generator: adapt() given the array itself splits every text at once (~14× the texts'
+    # size in tokens) and from_tensor_slices would copy them all; 256 a batch was the quickest
+    # (bench/datasets.py --texts). The vocabulary does not depend on the batch size.
+    texts = tf.data.Dataset.from_generator(lambda: (x[i:i + ADAPT_BATCH] for i in range(0, len(x), ADAPT_BATCH)),
+                                           output_signature=tf.TensorSpec([None], tf.string))
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.TextVectorization):
+            layer.adapt(texts)
+
+
 def _model_name(name):
     # TensorFlow's root name scope must match ^[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*$: ASCII only, no leading "_".
     safe = "".join(c if (c.isascii() and c.isalnum()) or c == "_" else "_" for c in name or "")[:60].strip("_")
@@ -159,6 +183,8 @@ def _fit(store, run_id, settings, publisher, should_stop, worker=None):
     atomic_write(folder / paths.SCRIPT, lambda p: Path(p).write_text(train_script.python_script(spec, dataset)))
     resume = epochs_done > 0 and (folder / paths.MODEL).exists()
     model = keras.saving.load_model(folder / paths.MODEL) if resume else new_model(spec, dataset)
+    if data.kind == "text" and not resume:   # a continued run's vocabulary came back with its model.keras
+        adapt_text(model, data.x_train, spec.fit)
     startup.build_state(model, data.x_train[:1] if scale is None else feed.scaled(data.x_train[:1], scale), y)
     fit = spec.fit
     progress = Progress(publisher, should_stop, fit["batch_size"])

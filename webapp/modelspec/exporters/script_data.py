@@ -6,6 +6,7 @@ colour mode and class names the dashboard used, in the dashboard's order (by cla
 with its test split drawn again (same seed, same per-class draw); the dashboard's .npz stays an option.
 """
 
+from . import script_text
 from .source_text import INDENT, literal
 
 # keras.datasets modules a dataset may be loaded from (the registry's source "keras").
@@ -14,7 +15,10 @@ ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
 
 
 def kind(dataset):
-    """Give how the script loads the dataset: digits, keras (keras.datasets), folders (an archive) or upload (.npz)."""
+    """Give how the script loads the dataset: digits, keras (keras.datasets), folders (an archive), upload (.npz),
+    or text / series (script_text.py)."""
+    if script_text.kind(dataset):
+        return script_text.kind(dataset)
     if dataset["id"] == "digits":
         return "digits"
     if dataset["id"] in KERAS_DATASETS and dataset.get("source", "keras") == "keras":
@@ -24,6 +28,8 @@ def kind(dataset):
 
 def data_imports(dataset):
     """Give the import lines the data part needs beside argparse, keras and numpy."""
+    if kind(dataset) in ("text", "series"):
+        return script_text.imports(dataset)
     return {"digits": ["from sklearn.datasets import load_digits", "from sklearn.model_selection import train_test_split"],
             "folders": ["import os", "import random"]}.get(kind(dataset), [])
 
@@ -31,6 +37,8 @@ def data_imports(dataset):
 def data_arguments(dataset):
     """Give the argparse lines for where the data is: --data (an .npz) and, for an archive's dataset, --folder."""
     npz = literal(dataset["id"] + ".npz")
+    if kind(dataset) in ("text", "series"):
+        return script_text.arguments(dataset)
     if kind(dataset) == "upload":
         return [f'parser.add_argument("--data", default={npz}, '
                 'help="the .npz file with x_train, y_train, x_test, y_test")']
@@ -46,6 +54,8 @@ def data_arguments(dataset):
 def data_source(dataset):
     """Give the lines that load the dataset as the dashboard does: x_* (N, H, W, C) in [0, 1], y_* integers."""
     ds_id, how = dataset["id"], kind(dataset)
+    if how in ("text", "series"):
+        return script_text.source(dataset)
     if how == "digits":
         return [
             "# The data: scikit-learn's 8x8 digits (pixels 0..16), split as the dashboard splits them:",

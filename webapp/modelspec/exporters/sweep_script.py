@@ -12,6 +12,7 @@ is not a plain value (a kernel size such as (3, 3)) is suggested by its index in
 from .. import catalog
 from ..fields import FieldError, SpecError, is_int, is_number
 from ..validate import check_optimizer, log_keys, validate
+from . import script_text
 from .script_data import data_source
 from .source_text import INDENT, literal
 from .train_script import PYTHON_NAMES, compile_lines, fit_lines, header, labels, model_lines, optimizer_call, \
@@ -74,6 +75,8 @@ def sweep_script(base, space, objective, trials, sampler, pruner, dataset):
     tail = _study(space, objective["direction"], sampler, pruner, _most_epochs(spec.fit, space))
 
     def script(model):
+        if script_text.kind(dataset) == "text":   # each trial's TextVectorization learns its vocabulary first
+            model = model + "\n" + script_text.adapt_lines(spec.fit)
         trial = _objective(model, spec.compile, space, optimizer, _fit(spec.fit, fit))
         return "\n\n\n".join([head, CALLBACK, trial, tail]) + "\n"
 

@@ -12,6 +12,7 @@ import keyword
 import re
 
 from .. import catalog, graph, keras_names as kn
+from . import script_text
 from .script_data import data_arguments, data_imports, data_source
 from .source_text import INDENT, literal
 
@@ -80,6 +81,8 @@ def python_script(spec, dataset):
     fit = spec.fit or {}
     before = [_header(spec, dataset, fit), "\n".join(data_source(dataset)), labels(spec.label_mode, dataset)]
     after = [compile_lines(spec.compile), fit_lines(fit), _results(spec.label_mode)]
+    if script_text.kind(dataset) == "text":
+        after.insert(0, script_text.adapt_lines(fit))
     if spec.predict:
         after.append(_predict(spec.predict["indexes"], spec.label_mode))
     # Read from the script itself, so a name it comes to use is never a layer's variable too.
@@ -138,6 +141,8 @@ def model_lines(spec, dataset, reserved, given=None, summary=True):
     given: {layer index: {argument: source text}}, as layer_call takes it.
     """
     shape, given = literal([int(d) for d in dataset["input_shape"]]), given or {}
+    if not dataset["input_shape"]:   # a text dataset's: one string per sample (build.model_input)
+        shape = '(), dtype="string"'
     if spec.is_graph:
         return functional_model(spec.layers, shape, reserved, given, summary)
     rows = [f"keras.Input(shape={shape})"] + [layer_call(layer, given=given.get(i)) for i, layer in enumerate(spec.layers)]

@@ -17,8 +17,9 @@ from .. import services
 from . import bp
 from .errors import error
 
-ACCEPTED = ("an .npz with x_train, y_train, x_test, y_test (201), or a .zip / .tar.gz of class folders "
-            "root/<class>/<image> (202, built in the background)")
+ACCEPTED = ("an .npz with x_train, y_train, x_test, y_test (201), a .zip / .tar.gz of class folders "
+            "root/<class>/<image or .txt file> (202, built in the background), or a .csv / .tsv of series, "
+            "the label first (202)")
 MAX_SCALE = 32
 MAX_PAGE = 200
 MAX_SIDE = 2048   # an upscaled image never gets larger than this many pixels a side
@@ -38,8 +39,7 @@ def upload():
         return error(400, f"file: choose a file (multipart form field `file`): {ACCEPTED}.")
     kind = archive.kind_of(file.filename)
     if kind is None:
-        return error(400, f"file: {PurePath(file.filename).name!r} is not one of {ACCEPTED}. Text and tabular data "
-                          f"(CSV, JSON, Parquet) are not supported: only images.")
+        return error(400, f"file: {PurePath(file.filename).name!r} is not one of {ACCEPTED}.")
     # A script may leave the name out; the file's name (without its extension) stands in for it.
     name = request.form.get("name") or PurePath(file.filename).name.split(".")[0]
     try:
@@ -87,8 +87,8 @@ def image(ds_id, split, index):
     if registry.info(ds_id) is None:
         return error(404, f"There is no dataset {ds_id!r}.")
     try:
-        pixels = registry.load(ds_id).image(split, index)
-    except (DatasetError, IndexError) as exc:   # unavailable here, or past the end of the split
+        pixels = _pixels_of(ds_id, registry.load(ds_id)).image(split, index)
+    except (LookupError, DatasetError, IndexError) as exc:   # unavailable here, not images, or past the end
         return error(404, str(exc))
     if max(pixels.shape[:2]) * scale > MAX_SIDE:
         return error(400, f"scale {scale} would make this {pixels.shape[1]}×{pixels.shape[0]} image larger than "
@@ -117,7 +117,7 @@ def samples(ds_id):
 def pixel_stats(ds_id):
     """Give the pixel statistics: a value histogram per channel, and the URL of each class's mean image."""
     try:
-        _available(ds_id)
+        _images_only(ds_id)
         out = services().datasets.pixel_stats(ds_id)
     except LookupError as exc:
         return error(404, str(exc))
@@ -129,7 +129,7 @@ def pixel_stats(ds_id):
 def mean_image(ds_id, k):
     """Give the mean training image of class `k` as PNG (`?scale=N` as for images)."""
     try:
-        _available(ds_id)
+        _images_only(ds_id)
         means = services().datasets.pixel_stats(ds_id)["means"]
     except LookupError as exc:
         return error(404, str(exc))
@@ -157,7 +157,7 @@ def augment(ds_id):
     if split not in SPLITS or not all(isinstance(v, int) and v >= 0 for v in (index, count)):
         return error(400, "split must be train or test; index and count whole numbers.")
     try:
-        data = _available(ds_id)
+        data = _images_only(ds_id)
         from ...datasets import augment as aug   # loads Keras: only when a preview is asked for
 
         images = aug.samples(data, aug.check(body.get("layers")), split, index, count,
@@ -171,6 +171,19 @@ def augment(ds_id):
     scale = max(1, 64 // max(images[0].shape[:2]))
     return jsonify({"images": ["data:image/png;base64," + base64.b64encode(png_bytes(img, scale)).decode("ascii")
                                for img in images]})
+
+
+def _images_only(ds_id):
+    """Give an image dataset's arrays; LookupError (404) otherwise: texts and series have no pixels to show."""
+    return _pixels_of(ds_id, _available(ds_id))
+
+
+def _pixels_of(ds_id, data):
+    """Give `data` if it holds images, else LookupError (404) saying what it holds."""
+    if data.kind != "image":
+        what = {"series": "series", "sequence": "sequences"}.get(data.kind, data.kind + "s")
+        raise LookupError(f"The dataset {ds_id!r} holds {what}, not images: it has no pixels to show.")
+    return data
 
 
 def _available(ds_id):
