@@ -40,3 +40,70 @@ def test_an_imported_script_trains_with_its_decay_and_opens_the_gallery_on_its_p
     script = client.get(f"/api/runs/{run_id}/artifacts/train.py").get_data(as_text=True)
     assert "keras.optimizers.schedules.InverseTimeDecay(initial_learning_rate=0.1, decay_steps=1, decay_rate=0.01)" in script
     assert "predicted = np.argmax(model.predict(x_test[3:7], verbose=0), -1)" in script
+
+
+# Keras 1's examples/imdb_lstm.py as it was written (nb_words, dropout_W/dropout_U, nb_epoch).
+KERAS1_IMDB_LSTM = textwrap.dedent('''
+    from __future__ import print_function
+    import numpy as np
+    np.random.seed(1337)  # for reproducibility
+
+    from keras.preprocessing import sequence
+    from keras.models import Sequential
+    from keras.layers.core import Dense, Dropout, Activation
+    from keras.layers.embeddings import Embedding
+    from keras.layers.recurrent import LSTM
+    from keras.datasets import imdb
+
+    max_features = 20000
+    maxlen = 80  # cut texts after this number of words (among top max_features most common words)
+    batch_size = 32
+
+    print('Loading data...')
+    (X_train, y_train), (X_test, y_test) = imdb.load_data(nb_words=max_features)
+    print(len(X_train), 'train sequences')
+    X_train = sequence.pad_sequences(X_train, maxlen=maxlen)
+    X_test = sequence.pad_sequences(X_test, maxlen=maxlen)
+
+    print('Build model...')
+    model = Sequential()
+    model.add(Embedding(max_features, 128, dropout=0.2))
+    model.add(LSTM(128, dropout_W=0.2, dropout_U=0.2))  # try using a GRU instead, for fun
+    model.add(Dense(1))
+    model.add(Activation('sigmoid'))
+
+    model.compile(loss='binary_crossentropy', optimizer='adam', metrics=['accuracy'])
+    model.fit(X_train, y_train, batch_size=batch_size, nb_epoch=15, validation_data=(X_test, y_test))
+    score, acc = model.evaluate(X_test, y_test, batch_size=batch_size)
+''')
+
+
+def test_keras1_imdb_lstm_pasted_as_written_trains_on_the_cached_imdb_and_shows_its_reviews(client, tmp_path,
+                                                                                           monkeypatch):
+    """Keras 1's imdb_lstm.py: its data comes over, it trains well, the gallery and inside view read the words."""
+    from tests.keras_cache import write_imdb
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))   # the spawned trainer inherits it
+    write_imdb(tmp_path / "keras" / "datasets", n_train=400, n_test=200, length=40)
+    answer = client.post("/api/models/import", json={"format": "python", "source": KERAS1_IMDB_LSTM}).get_json()
+    assert answer["dataset"] == {"id": "imdb", "options": {"num_words": 20000, "maxlen": 80}}, answer
+    notes = {(n["line"], n["was"].split("(")[0]) for n in answer["notes"]}
+    assert any("nb_words" in n["was"] for n in answer["notes"]), notes
+    lstm = next(layer for layer in answer["model"]["layers"] if layer["type"] == "LSTM")
+    assert lstm["dropout"] == 0.2 and lstm["recurrent_dropout"] == 0.2
+    assert answer["fit"]["epochs"] == 15
+    spec = {"name": "imdb_lstm", "dataset": answer["dataset"]["id"], "dataset_options": answer["dataset"]["options"],
+            **{k: answer[k] for k in ("model", "compile")}, "fit": {**answer["fit"], "epochs": 2}}
+    run_id = start(client, spec)
+    run = wait_for(lambda: get(client, run_id), timeout=240)
+    assert run["status"] == "completed", run["error"]
+    assert run["history"]["val_accuracy"][-1] >= 0.9, run["history"]
+    page = client.get(f"/api/runs/{run_id}/predictions?limit=20").get_json()
+    for item in page["items"]:
+        assert item["image_url"] is None
+        assert ("great" if item["true"] == 1 else "awful") in item["text"].split(), item["text"]
+    right = [item for item in page["items"] if item["true"] == item["predicted"]]
+    for item in right[:3]:
+        view = client.get(f"/api/runs/{run_id}/inside/{item['index']}").get_json()
+        top = max(view["tokens"], key=lambda t: t["attribution"])
+        assert top["token"] == ("great" if item["predicted"] == 1 else "awful"), view["tokens"]
