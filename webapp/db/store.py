@@ -73,6 +73,19 @@ class Run(Base):
     finished_at: Mapped[datetime | None] = mapped_column()
 
 
+class Weights(Base):
+    """An uploaded weights file for one keras.applications backbone; the file lives in the data dir's weights/."""
+
+    __tablename__ = "weights"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    model: Mapped[str] = mapped_column(String(64))          # the application type, e.g. MobileNetV2
+    name: Mapped[str] = mapped_column(String(200))          # the file's name as uploaded
+    args: Mapped[dict] = mapped_column(JSON)                # the arguments it was checked with (alpha...)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Sweep(Base):
     """A search over a run spec's fields (sweeps/): its Optuna study lives in the same database."""
 

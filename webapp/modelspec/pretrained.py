@@ -161,3 +161,103 @@ def summary(kind):
             "scaling": b.scaling, "features": b.features,
             "args": {n: {"default": d, "choices": list(c) if c != "bool" else [False, True]}
                      for n, (d, c) in b.args.items()}}
+
+
+# -- as catalog layers --------------------------------------------------------------------------
+
+CATEGORY = "Pretrained"
+
+
+def _entry(b):
+    """Give the catalog Entry of one backbone: the arguments it is called with, under Keras's names."""
+    from .entries import IMG, Entry, Param
+
+    params = [
+        Param("weights", "weights", "imagenet", nullable=True,
+              help='"imagenet": the file Keras caches; null: the architecture from scratch; or an uploaded weights id.'),
+        Param("include_top", "bool", False, help="Keep ImageNet's 1000-class classifier: not here; add your own head."),
+        Param("pooling", "choice", None, nullable=True, choices=("avg", "max"),
+              help="Pool the last feature map to one vector (avg or max), or keep it (null)."),
+        Param("trainable", "bool", False, help="Train the backbone's weights too (false: frozen, only the head learns)."),
+        Param("input_shape", "shape", None, nullable=True,
+              help=f"[rows, cols, 3] the images are resized to; null: {b.default_size}×{b.default_size}."),
+    ]
+    for name, (default, choices) in b.args.items():
+        kind = "bool" if choices == "bool" else "float"
+        params.append(Param(name, kind, default, min=0.0 if kind == "float" else None,
+                            help=f"keras.applications.{b.type}'s {name}" +
+                                 ("" if kind == "bool" else f": one of {', '.join(map(str, choices))}.")))
+    doc = (f"keras.applications.{b.type}, without its top, as one block: {b.params:,} parameters, "
+           f"{b.layers} layers; input at least {b.min_size}×{b.min_size}, default {b.default_size}×{b.default_size}.")
+    return Entry(b.type, tuple(params), doc, input_rank=3, input_hint=IMG, category=CATEGORY,
+                 extra={"pretrained": True})
+
+
+def entries():
+    """Give the catalog entries of every backbone, in the table's order."""
+    return [_entry(b) for b in TABLE]
+
+
+def keras_cache(env=None):
+    """Give the folder Keras's get_file keeps "models" downloads in: $KERAS_HOME/models or ~/.keras/models."""
+    import os
+    from pathlib import Path
+
+    env = os.environ if env is None else env
+    home = env.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(home) / "models"
+
+
+def input_size(layer):
+    """Give (rows, cols) the backbone of a canonical layer dict takes."""
+    b = BACKBONES[layer["type"]]
+    shape = layer.get("input_shape") or [b.default_size, b.default_size, 3]
+    return shape[0], shape[1]
+
+
+def check_layer(index, layer, errors, error):
+    """Append the errors of a backbone layer's arguments beyond their kinds: sizes, alpha, include_top."""
+    kind, b = layer["type"], BACKBONES[layer["type"]]
+    imagenet = layer.get("weights") == "imagenet"
+    for name, (_, choices) in b.args.items():
+        if choices != "bool" and layer.get(name) not in choices:
+            errors.append(error(index, name, f"{kind}: {name} must be one of {', '.join(map(str, choices))} "
+                                             f"(the values Keras has ImageNet weights for); got {layer.get(name)!r}."))
+            return
+    if layer.get("include_top"):
+        errors.append(error(index, "include_top", f"{kind}: include_top must be false: ImageNet's 1000-class top "
+                                                  "fits no dataset here. Add your own head after it "
+                                                  "(pooling \"avg\", then Dense with one unit per class)."))
+    shape = layer.get("input_shape")
+    if shape is not None and (len(shape) != 3 or shape[2] != 3 or min(shape) < 1):
+        errors.append(error(index, "input_shape", f"{kind}: input_shape must be [rows, cols, 3] (the dashboard "
+                                                  f"turns grey images into three channels); got {shape}."))
+        return
+    rows, cols = input_size(layer)
+    problem = check_size(kind, rows, cols, imagenet)
+    if problem:
+        errors.append(error(index, "input_shape", problem))
+        return
+    if imagenet and weights_file(kind, layer, rows if rows == cols else None) is None:
+        errors.append(error(index, "weights", f"{kind}: Keras has no ImageNet weights for these arguments "
+                                              f"({', '.join(f'{k}={layer.get(k)}' for k in b.args)}); use weights null."))
+
+
+def check_weights(index, layer, uploaded, errors, error, env=None):
+    """Append an error when the layer's weights are not here: ImageNet's file not in Keras's cache, or an unknown upload.
+
+    uploaded: {id: application type} of the weights this user may use.
+    """
+    kind, weights = layer["type"], layer.get("weights")
+    if weights == "imagenet":
+        rows, cols = input_size(layer)
+        name = weights_file(kind, layer, rows)
+        if name and not (keras_cache(env) / name).is_file():
+            errors.append(error(index, "weights", f"{kind}'s ImageNet weights are not here: Keras looks for "
+                                                  f"{name} in {keras_cache(env)} (KERAS_HOME/models). Put that "
+                                                  "file there (from storage.googleapis.com/tensorflow/keras-"
+                                                  "applications/), upload weights, or use weights null."))
+    elif weights is not None and uploaded.get(weights) != kind:
+        what = f"are for {uploaded[weights]}" if weights in uploaded else "do not exist (or are not yours)"
+        errors.append(error(index, "weights", f"{kind}: uploaded weights {weights} {what}; "
+                                              "GET /api/weights lists yours."))

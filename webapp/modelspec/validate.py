@@ -6,7 +6,7 @@ two specs that mean the same model compare equal.
 
 from dataclasses import dataclass
 
-from . import catalog, graph
+from . import catalog, graph, pretrained
 # FieldError and SpecError live in fields.py; callers outside modelspec/ import them from here too.
 from .fields import MAX_NAME, FieldError, SpecError, check_params, is_int, is_number, show, suggest  # noqa: F401
 
@@ -57,7 +57,10 @@ def check_layer(index, data, errors):
                                  f"{suggest(kind, catalog.LAYERS)} Allowed: {', '.join(catalog.LAYERS)}."))
         return None
     params = {k: v for k, v in data.items() if k not in ("name", "inputs")}
+    before = len(errors)
     out = {"type": entry.type, **check_params(entry, params, errors, index, what=f"Layer {index} ({entry.type})")}
+    if entry.type in pretrained.BACKBONES and len(errors) == before:
+        pretrained.check_layer(index, out, errors, FieldError)
     if "name" in data and graph.check_name(index, data["name"], errors, FieldError):
         out["name"] = data["name"]
     return out
@@ -203,11 +206,13 @@ def _check_find_lr(value, errors):
     return out
 
 
-def validate(data, *, datasets=None, require_run=False):
+def validate(data, *, datasets=None, require_run=False, weights=None, download=False):
     """Give the canonical Spec for `data`, or raise SpecError with every problem found.
 
     datasets: the ids a spec may name (None skips that check). require_run: compile and fit must be
-    given, as for `POST /api/runs`; `POST /api/models/check` leaves them optional.
+    given, as for `POST /api/runs`; `POST /api/models/check` leaves them optional. weights: {id:
+    application type} of the uploaded weights the user may use; given, every backbone's weights
+    must be here (ImageNet's in Keras's cache, unless `download`: KD_DOWNLOAD_WEIGHTS); None skips that.
     """
     if not isinstance(data, dict):
         raise SpecError([FieldError(None, None, "The spec must be a JSON object with dataset, model, compile and fit.")])
@@ -226,6 +231,12 @@ def validate(data, *, datasets=None, require_run=False):
     elif datasets is not None and dataset not in datasets:
         errors.append(FieldError(None, "dataset", f"Unknown dataset '{show(dataset)[1:-1]}'. Known: {', '.join(datasets)}."))
     layers = _check_model(data.get("model"), errors)
+    if weights is not None:
+        for index, layer in enumerate(layers):
+            refused = any(e.layer == index for e in errors)
+            if layer and layer["type"] in pretrained.BACKBONES and not refused \
+                    and not (download and layer["weights"] == "imagenet"):
+                pretrained.check_weights(index, layer, weights, errors, FieldError)
     compile_spec = fit = None
     if data.get("compile") is not None or require_run:
         compile_spec = check_compile(data.get("compile"), errors)

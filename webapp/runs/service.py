@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from ..modelspec import build, memory
 from ..modelspec.validate import FieldError, SpecError, validate
 from ..db.store import Run, utcnow
-from . import journal, paths
+from . import journal, paths, uploaded_weights
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ class RunService:
         self._lock = threading.RLock()
         self._begun, self._begin_lock = False, threading.Lock()
         self.at_start_up = []   # more to do once as the server starts, under begin's lock (Builds.start_up)
+        self.download_weights = False   # KD_DOWNLOAD_WEIGHTS: Keras may download ImageNet weights it lacks
 
     def attach(self, executor):
         """Use this executor; it calls back `on_event(event)` and `on_exit(run_id, note)`."""
@@ -56,7 +57,8 @@ class RunService:
 
         sweep: (sweep id, trial number) when a sweep's scheduler submits the run as one of its trials.
         """
-        spec = validate(data, datasets=self.datasets.ids(), require_run=True)
+        spec = validate(data, datasets=self.datasets.ids(), require_run=True, weights=self.usable_weights(owner_id),
+                        download=self.download_weights)
         dataset = self.datasets.info(spec.dataset)
         if not dataset["available"]:
             raise SpecError([FieldError(None, "dataset", dataset.get("message") or "This dataset is not available.")])
@@ -72,6 +74,10 @@ class RunService:
         self._emit(journal.announce(self.store, run.id))
         self.schedule()
         return run.id
+
+    def usable_weights(self, owner_id):
+        """Give {id: backbone type} of the uploaded weights a spec of this owner may name (None: any owner's)."""
+        return uploaded_weights.usable(self.store, owner_id)
 
     def check_cost(self, spec, dataset):
         """Give the summary of a checked spec, or raise SpecError when the server would not train it (size, memory)."""

@@ -21,7 +21,7 @@ from ..modelspec import build
 from ..modelspec.exporters import train_script
 from ..modelspec.validate import validate
 from ..db.store import Run, Store
-from . import dynamics, feed, hook_times, journal, lr_range, paths, startup
+from . import dynamics, feed, hook_times, journal, lr_range, paths, startup, uploaded_weights
 from .paths import atomic_write
 
 log = logging.getLogger(__name__)
@@ -89,9 +89,12 @@ def prepare(data, num_classes, label_mode):
     return labels(data.y_train), feed.scaled(data.x_test, scale), labels(data.y_test), scale
 
 
-def new_model(spec, dataset):
-    """Give the spec's model, compiled with its optimizer, loss and metrics (a range test's at its first rate, unscheduled)."""
-    model = build.build_model(spec, dataset["input_shape"], name=_model_name(spec.name))
+def new_model(spec, dataset, weights_dir=None):
+    """Give the spec's model, compiled with its optimizer, loss and metrics (a range test's at its first rate, unscheduled).
+
+    weights_dir: where uploaded backbone weights are kept (uploaded_weights.folder).
+    """
+    model = build.build_model(spec, dataset["input_shape"], name=_model_name(spec.name), weights_dir=weights_dir)
     chosen = spec.compile["optimizer"]
     if spec.fit and spec.fit.get("find_lr"):   # the range test sets the rate of every batch itself
         chosen = {**{k: v for k, v in chosen.items() if k != "schedule"}, "learning_rate": spec.fit["find_lr"]["min_lr"]}
@@ -155,7 +158,8 @@ def _fit(store, run_id, settings, publisher, should_stop, worker=None):
     folder = paths.run_dir(settings["KD_DATA_DIR"], run_id, create=True)
     atomic_write(folder / paths.SCRIPT, lambda p: Path(p).write_text(train_script.python_script(spec, dataset)))
     resume = epochs_done > 0 and (folder / paths.MODEL).exists()
-    model = keras.saving.load_model(folder / paths.MODEL) if resume else new_model(spec, dataset)
+    model = keras.saving.load_model(folder / paths.MODEL) if resume else new_model(
+        spec, dataset, uploaded_weights.folder(settings["KD_DATA_DIR"]))
     startup.build_state(model, feed.scaled(data.x_train[:1], scale), y)
     fit = spec.fit
     progress = Progress(publisher, should_stop, fit["batch_size"])

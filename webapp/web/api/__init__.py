@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-from . import datasets, errors, inside, models, predictions, runs, sweeps, transfer, users  # noqa: E402,F401  (they register their routes on bp)
+from . import datasets, errors, inside, models, predictions, runs, sweeps, transfer, users, weights  # noqa: E402,F401  (they register their routes on bp)

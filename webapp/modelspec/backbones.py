@@ -1,0 +1,168 @@
+"""A backbone layer of a spec as Keras layers: what it needs in front (Resizing, channels, scaling) and the `keras.applications` model as one nested block.
+
+The front is built from Keras's own layers only, so the saved model.keras loads in plain Keras
+with no custom objects and safe_mode on. The dataset gives pixels in [0, 1] (feed.py scales
+them); the front turns them into what the application's own `preprocess_input` makes of [0, 255]
+pixels. Keras is imported by the caller (build.py) and handed in.
+"""
+
+import math
+
+from . import pretrained
+from .fields import FieldError, SpecError
+
+# Remembered checks, by the layer's settings and input shape: the rows and the output shape.
+# Building an application takes a second or more, and the builder checks after every edit.
+_MEMO = {}
+
+
+class BackboneError(Exception):
+    """Keras refused to build or load a backbone; build.py words its exception (the cause) as a FieldError."""
+
+    def __init__(self, index, field, where):
+        super().__init__(where)
+        self.index, self.field, self.where = index, field, where
+
+
+def weights_path(layer, weights_dir=None, env=None):
+    """Give what the application's `weights=` gets: None, a file in Keras's cache, or an upload's file."""
+    weights = layer.get("weights")
+    if weights is None:
+        return None
+    if weights == "imagenet":
+        rows, _ = pretrained.input_size(layer)
+        name = pretrained.weights_file(layer["type"], layer, rows)
+        path = pretrained.keras_cache(env) / name
+        # A file already in the cache goes in by path, so Keras neither checks its hash nor downloads.
+        return str(path) if path.is_file() else "imagenet"
+    if weights_dir is None:
+        raise SpecError([FieldError(None, "weights", f"Uploaded weights {weights} cannot be read here.")])
+    found = sorted(p for p in weights_dir.glob(f"{int(weights)}.*") if p.name.endswith(".h5"))
+    if not found:
+        raise SpecError([FieldError(None, "weights", f"Uploaded weights {weights} are not on this server any more.")])
+    return str(found[0])
+
+
+def _front(keras, layer, name, shape, exact):
+    """Give [(keras layer, note)]: resize, grey to RGB and scale, as this backbone needs for `shape`."""
+    kind = layer["type"]
+    rows, cols = pretrained.input_size(layer)
+    out = []
+    if tuple(shape[:2]) != (rows, cols):
+        out.append((keras.layers.Resizing(rows, cols, name=f"{name}_resizing"),
+                    f"{kind} takes {rows}×{cols} images (input_shape): resizes {shape[0]}×{shape[1]} to it"))
+    if shape[2] == 1:
+        out.append((keras.layers.Conv2D(3, 1, use_bias=False, kernel_initializer="ones", trainable=False,
+                                        name=f"{name}_to_rgb"),
+                    f"{kind} takes three channels: a fixed 1×1 Conv2D (kernel ones, not trained) copies grey into R, G and B"))
+    mode = pretrained.scaling(kind, layer)
+    module = f"keras.applications.{pretrained.BACKBONES[kind].module}.preprocess_input"
+    if mode == "tf":
+        out.append((keras.layers.Rescaling(2.0, offset=-1.0, name=f"{name}_rescaling"),
+                    f"[0, 1] pixels to [-1, 1], as {module} does (x / 127.5 - 1 on [0, 255])"))
+    elif mode == "torch":
+        out.append((keras.layers.Normalization(mean=list(pretrained.IMAGENET_MEAN),
+                                               variance=[s * s for s in pretrained.IMAGENET_STD],
+                                               name=f"{name}_normalization"),
+                    f"[0, 1] pixels minus ImageNet's mean, over its standard deviation, as {module} does"))
+    elif mode == "caffe":
+        out.append((keras.layers.Conv2D(3, 1, trainable=False, name=f"{name}_caffe"),
+                    f"RGB to BGR, × 255, minus ImageNet's mean, as {module} does (a fixed 1×1 Conv2D, not trained)"))
+    else:
+        out.append((keras.layers.Rescaling(255.0, name=f"{name}_rescaling"),
+                    f"[0, 1] pixels to [0, 255]: {kind} does its own preprocessing inside"))
+    return out
+
+
+def _caffe_weights(keras_layer):
+    """Set the fixed BGR-and-mean Conv2D's kernel and bias (a constant the application's preprocess_input uses)."""
+    import numpy as np
+
+    kernel = np.zeros((1, 1, 3, 3), "float32")
+    for rgb in range(3):
+        kernel[0, 0, rgb, 2 - rgb] = 255.0
+    keras_layer.set_weights([kernel, -np.array(pretrained.CAFFE_MEAN_BGR, "float32")])
+
+
+def application(keras, layer, name, weights):
+    """Give the keras.applications model of a backbone layer, frozen as the layer says."""
+    kind = layer["type"]
+    rows, cols = pretrained.input_size(layer)
+    kwargs = {k: layer[k] for k in pretrained.BACKBONES[kind].args}
+    model = getattr(keras.applications, kind)(include_top=False, weights=weights, input_shape=(rows, cols, 3),
+                                              pooling=layer.get("pooling"), name=name, **kwargs)
+    model.trainable = layer.get("trainable", False)
+    return model
+
+
+def _inner_values(model):
+    """Give how many values the block's own layers output per sample (for the activation estimate)."""
+    total = 0
+    for inner in model.layers[1:]:
+        for shape in _output_shapes(inner):
+            total += math.prod(d for d in shape[1:] if isinstance(d, int))
+    return total
+
+
+def _output_shapes(inner):
+    shape = inner.output.shape if hasattr(inner, "output") else None
+    return [shape] if shape is not None else []
+
+
+def trace(keras, index, layer, name, tensor, weights, weights_dir=None, graph_inputs=None):
+    """Give (keras layers, rows, output tensor) of a backbone layer called on `tensor`, or raise SpecError.
+
+    weights=False checks shapes only (remembered in _MEMO); True builds it with its weights.
+    graph_inputs: the layer's input names, for a graph's rows (None for a stack).
+    """
+    shape = tuple(tensor.shape[1:])
+    kind = layer["type"]
+    if len(shape) != 3 or shape[2] not in (1, 3):
+        raise SpecError([FieldError(index, None, f"Layer {index} ({kind}) takes images (height, width, 1 or 3 "
+                                                 f"channels); it gets {shape}.")])
+    key = (repr(sorted(layer.items())), shape)
+    if not weights and key in _MEMO:
+        rows, out_shape = _MEMO[key]
+        return [None] * len(rows), _with_inputs(rows, graph_inputs), keras.KerasTensor((None, *out_shape))
+    front = _front(keras, layer, name, shape, weights)
+    found, rows, x = [], [], tensor
+    try:
+        for keras_layer, note in front:
+            x = keras_layer(x)
+            if keras_layer.name.endswith("_caffe") and weights:
+                _caffe_weights(keras_layer)
+            found.append(keras_layer)
+            rows.append(_row(index, keras_layer, x, note))
+        path = weights_path(layer, weights_dir) if weights else None
+        model = application(keras, layer, name, path)
+        x = model(x, training=False)
+    except SpecError:
+        raise
+    except Exception as exc:   # a weights file that does not fit, say: Keras names the layer
+        raise BackboneError(index, "weights" if weights else None, f"Layer {index} ({kind})") from exc
+    found.append(model)
+    rows.append({**_row(index, model, x, None), "type": kind, "inner_values": _inner_values(model)})
+    rows[-1].pop("added")
+    rows[-1].pop("note")
+    if len(_MEMO) > 200:
+        _MEMO.clear()
+    _MEMO[key] = (rows, tuple(x.shape[1:]))
+    return found, _with_inputs(rows, graph_inputs), x
+
+
+def _row(index, keras_layer, x, note):
+    trainable = sum(math.prod(w.shape) for w in keras_layer.trainable_weights)
+    return {"index": index, "type": type(keras_layer).__name__, "name": keras_layer.name,
+            "output_shape": [None, *x.shape[1:]], "params": int(keras_layer.count_params()),
+            "trainable_params": int(trainable), "added": True, "note": note}
+
+
+def _with_inputs(rows, graph_inputs):
+    """Give the rows, each naming its input as a graph's rows do (the first the layer's own inputs)."""
+    if graph_inputs is None:
+        return [dict(r) for r in rows]
+    out, previous = [], list(graph_inputs)
+    for r in rows:
+        out.append({**r, "inputs": previous})
+        previous = [r["name"]]
+    return out
