@@ -67,6 +67,8 @@ class Run(Base):
     worker: Mapped[str | None] = mapped_column(String(128))       # [RQ worker name@]host:pid of the process training it
     sweep_id: Mapped[int | None] = mapped_column(ForeignKey("sweeps.id", ondelete="SET NULL"), index=True)
     sweep_trial: Mapped[int | None] = mapped_column(Integer)      # the Optuna trial number this run trains
+    # Fine-tuning phases: [{"epoch", "unfreeze", "learning_rate", "note"}], each from the epoch it began at.
+    phases: Mapped[list | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)    # the queue is in this order
     started_at: Mapped[datetime | None] = mapped_column()

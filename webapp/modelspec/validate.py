@@ -145,11 +145,14 @@ def check_fit(data, compile_spec, errors):
         errors.append(FieldError(None, "fit", "fit must be an object with epochs, batch_size, validation..."))
         return None
     entry = catalog.Entry("fit", catalog.FIT, "")
-    plain = {k: v for k, v in data.items() if k not in ("validation", "callbacks", "dynamics", "find_lr")}
+    plain = {k: v for k, v in data.items() if k not in ("validation", "callbacks", "dynamics", "find_lr", "fine_tune")}
     out = check_params(entry, plain, errors, None, "fit.", "fit")
     out["validation"] = _check_validation(data.get("validation", "test"), errors)
     out["dynamics"] = _check_dynamics(data.get("dynamics"), errors)
     out["find_lr"] = _check_find_lr(data.get("find_lr"), errors)
+    fine = data.get("fine_tune")
+    if fine is not None:   # null is the default, and left out of the canonical fit (as every spec before had it)
+        out["fine_tune"] = check_fine_tune(fine, errors, "fit.fine_tune.", need_epochs=True)
     callbacks = data.get("callbacks") or {}
     if not isinstance(callbacks, dict):
         errors.append(FieldError(None, "fit.callbacks", "fit.callbacks must be an object such as {\"early_stopping\": {\"patience\": 3}}."))
@@ -174,6 +177,34 @@ def check_fit(data, compile_spec, errors):
                                      f"which this run will not log. It logs: {', '.join(keys)}."))
         out["callbacks"][name] = cb
     return out
+
+
+MAX_UNFREEZE = 100_000
+
+
+def check_fine_tune(value, errors, prefix="", need_epochs=False):
+    """Give {"epochs", "unfreeze", "learning_rate"} canonical: a fine-tuning phase (fit.fine_tune, or a continue's body).
+
+    unfreeze: how many layers from the top of each backbone become trainable (a whole number or
+    "all"); learning_rate: the rate the model is recompiled at.
+    """
+    if not isinstance(value, dict):
+        errors.append(FieldError(None, prefix.rstrip(".") or "fine_tune", "fine-tuning must be an object such as "
+                                 '{"epochs": 5, "unfreeze": 20, "learning_rate": 1e-5}.'))
+        return None
+    for key in set(value) - {"epochs", "unfreeze", "learning_rate"}:
+        errors.append(FieldError(None, prefix + str(key), f"fine-tuning has no option '{key}': epochs, unfreeze, learning_rate."))
+    epochs, unfreeze, rate = value.get("epochs"), value.get("unfreeze"), value.get("learning_rate")
+    if (need_epochs or epochs is not None) and not (is_int(epochs) and 1 <= epochs <= 100_000):
+        errors.append(FieldError(None, prefix + "epochs", f"epochs must be a whole number from 1 to 100000; got {show(epochs)}."))
+    if not (unfreeze == "all" or is_int(unfreeze) and 1 <= unfreeze <= MAX_UNFREEZE):
+        errors.append(FieldError(None, prefix + "unfreeze", "unfreeze must be how many layers from the top of the "
+                                 f"backbone to train (1 to {MAX_UNFREEZE}) or \"all\"; got {show(unfreeze)}."))
+    if not (is_number(rate) and 0 < rate <= 10):
+        errors.append(FieldError(None, prefix + "learning_rate", "learning_rate must be a number above 0 and at most "
+                                 f"10 (fine-tuning uses a low one, such as 1e-5); got {show(rate)}."))
+    return {"epochs": int(epochs) if is_int(epochs) else None, "unfreeze": unfreeze if unfreeze == "all" or not is_int(unfreeze) else int(unfreeze),
+            "learning_rate": float(rate) if is_number(rate) else None}
 
 
 def _check_dynamics(value, errors):
@@ -247,6 +278,9 @@ def validate(data, *, datasets=None, require_run=False, weights=None, download=F
             and fit["callbacks"].get("reduce_lr_on_plateau"):
         errors.append(FieldError(None, "fit.callbacks.reduce_lr_on_plateau", "reduce_lr_on_plateau cannot change "
                                  "a learning rate that a schedule sets; drop one of them."))
+    if fit and fit.get("fine_tune") and not any(layer and layer["type"] in pretrained.BACKBONES for layer in layers):
+        errors.append(FieldError(None, "fit.fine_tune", "fit.fine_tune unfreezes a pretrained backbone; this model "
+                                 f"has none (add one of {', '.join(pretrained.BACKBONES)})."))
     if errors:
         raise SpecError(errors)
     return Spec(name=name, dataset=dataset, layers=layers, compile=compile_spec, fit=fit, predict=predict)

@@ -21,7 +21,7 @@ from ..modelspec import build
 from ..modelspec.exporters import train_script
 from ..modelspec.validate import validate
 from ..db.store import Run, Store
-from . import dynamics, feed, hook_times, journal, lr_range, paths, startup, uploaded_weights
+from . import dynamics, feed, fine_tune, hook_times, journal, lr_range, paths, startup, uploaded_weights
 from .paths import atomic_write
 
 log = logging.getLogger(__name__)
@@ -150,6 +150,7 @@ def _fit(store, run_id, settings, publisher, should_stop, worker=None):
         # Two workers on one machine differ only by name: the work-horse's pid is new for every job.
         run.worker = f"{worker[:60] + '@' if worker else ''}{socket.gethostname()[:60]}:{os.getpid()}"
         epochs_done, epochs_planned, raw_spec = run.epochs_done, run.epochs_planned, run.spec
+        phases = list(run.phases or [])
     spec = validate(raw_spec, require_run=True)
     registry = Registry(settings["KD_DATA_DIR"], store)
     dataset = registry.info(spec.dataset)
@@ -160,6 +161,10 @@ def _fit(store, run_id, settings, publisher, should_stop, worker=None):
     resume = epochs_done > 0 and (folder / paths.MODEL).exists()
     model = keras.saving.load_model(folder / paths.MODEL) if resume else new_model(
         spec, dataset, uploaded_weights.folder(settings["KD_DATA_DIR"]))
+    pending = next((p for p in phases if p["epoch"] == epochs_done and "note" not in p), None) if resume else None
+    if pending:   # a continue with unfreeze: the phase begins at this epoch
+        pending["note"] = fine_tune.apply(model, spec, pending["unfreeze"], pending["learning_rate"])
+        _set_phases(store, run_id, phases)
     startup.build_state(model, feed.scaled(data.x_train[:1], scale), y)
     fit = spec.fit
     progress = Progress(publisher, should_stop, fit["batch_size"])
@@ -180,10 +185,31 @@ def _fit(store, run_id, settings, publisher, should_stop, worker=None):
     # took ~0.6 s, a share of the run's CPU that plain Keras's smaller process does not pay.
     gc.freeze()
     # shuffle=False: the order is feed's (fit's own shuffle is for arrays, and warns when given a dataset).
-    model.fit(train_data, epochs=epochs_planned, initial_epoch=epochs_done if resume else 0, shuffle=False,
+    start, planned = (epochs_done if resume else 0), fit.get("fine_tune")
+    split = fit["epochs"] if planned and not any(p.get("planned") for p in phases) else None
+    if split is not None and start < split < epochs_planned:   # fit.fine_tune: the first phase, then the second
+        model.fit(train_data, epochs=split, initial_epoch=start, shuffle=False, verbose=0, callbacks=callbacks,
+                  validation_data=validation_data)
+        if progress.stopped_by_user or progress.nan_at or model.stop_training or (watcher and watcher.failure):
+            publisher.close()
+            return _ended(store, run_id, model, folder, progress, watcher, x_test, data.y_test, fit["batch_size"])
+        note = fine_tune.apply(model, spec, planned["unfreeze"], planned["learning_rate"])
+        # The dynamics probe instruments one set of trainable weights: the second phase goes without it.
+        callbacks = [c for c in callbacks if c is not watcher]
+        phases.append({"epoch": split, "unfreeze": planned["unfreeze"], "learning_rate": planned["learning_rate"],
+                       "planned": True, "note": note + ("; training dynamics not recorded in this phase" if watcher else "")})
+        _set_phases(store, run_id, phases)
+        watcher, start = None, split
+    model.fit(train_data, epochs=epochs_planned, initial_epoch=start, shuffle=False,
               verbose=0, callbacks=callbacks, validation_data=validation_data)
     publisher.close()
     return _ended(store, run_id, model, folder, progress, watcher, x_test, data.y_test, fit["batch_size"])
+
+
+def _set_phases(store, run_id, phases):
+    """Store the run's fine-tuning phases (the charts mark where each began)."""
+    with store.session() as s:
+        s.get(Run, run_id).phases = [dict(p) for p in phases]
 
 
 def _ended(store, run_id, model, folder, progress, watcher, x_test, y_test, batch_size):

@@ -1,4 +1,4 @@
-"""weights: uploaded weights files for pretrained backbones
+"""weights: uploaded weights files for pretrained backbones; runs.phases: fine-tuning phases
 
 Revision ID: 0005
 Revises: 0004
@@ -33,10 +33,14 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('weights', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_weights_owner_id'), ['owner_id'], unique=False)
+    with op.batch_alter_table('runs', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('phases', sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    with op.batch_alter_table('runs', schema=None) as batch_op:
+        batch_op.drop_column('phases')
     with op.batch_alter_table('weights', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_weights_owner_id'))
     op.drop_table('weights')
