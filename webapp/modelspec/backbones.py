@@ -8,6 +8,8 @@ pixels. Keras is imported by the caller (build.py) and handed in.
 
 import math
 
+import numpy as np
+
 from . import pretrained
 from .fields import FieldError, SpecError
 
@@ -43,45 +45,10 @@ def weights_path(layer, weights_dir=None, env=None):
     return str(found[0])
 
 
-def _front(keras, layer, name, shape, exact):
-    """Give [(keras layer, note)]: resize, grey to RGB and scale, as this backbone needs for `shape`."""
-    kind = layer["type"]
-    rows, cols = pretrained.input_size(layer)
-    out = []
-    if tuple(shape[:2]) != (rows, cols):
-        out.append((keras.layers.Resizing(rows, cols, name=f"{name}_resizing"),
-                    f"{kind} takes {rows}×{cols} images (input_shape): resizes {shape[0]}×{shape[1]} to it"))
-    if shape[2] == 1:
-        out.append((keras.layers.Conv2D(3, 1, use_bias=False, kernel_initializer="ones", trainable=False,
-                                        name=f"{name}_to_rgb"),
-                    f"{kind} takes three channels: a fixed 1×1 Conv2D (kernel ones, not trained) copies grey into R, G and B"))
-    mode = pretrained.scaling(kind, layer)
-    module = f"keras.applications.{pretrained.BACKBONES[kind].module}.preprocess_input"
-    if mode == "tf":
-        out.append((keras.layers.Rescaling(2.0, offset=-1.0, name=f"{name}_rescaling"),
-                    f"[0, 1] pixels to [-1, 1], as {module} does (x / 127.5 - 1 on [0, 255])"))
-    elif mode == "torch":
-        out.append((keras.layers.Normalization(mean=list(pretrained.IMAGENET_MEAN),
-                                               variance=[s * s for s in pretrained.IMAGENET_STD],
-                                               name=f"{name}_normalization"),
-                    f"[0, 1] pixels minus ImageNet's mean, over its standard deviation, as {module} does"))
-    elif mode == "caffe":
-        out.append((keras.layers.Conv2D(3, 1, trainable=False, name=f"{name}_caffe"),
-                    f"RGB to BGR, × 255, minus ImageNet's mean, as {module} does (a fixed 1×1 Conv2D, not trained)"))
-    else:
-        out.append((keras.layers.Rescaling(255.0, name=f"{name}_rescaling"),
-                    f"[0, 1] pixels to [0, 255]: {kind} does its own preprocessing inside"))
-    return out
-
-
-def _caffe_weights(keras_layer):
-    """Set the fixed BGR-and-mean Conv2D's kernel and bias (a constant the application's preprocess_input uses)."""
-    import numpy as np
-
-    kernel = np.zeros((1, 1, 3, 3), "float32")
-    for rgb in range(3):
-        kernel[0, 0, rgb, 2 - rgb] = 255.0
-    keras_layer.set_weights([kernel, -np.array(pretrained.CAFFE_MEAN_BGR, "float32")])
+def _front(keras, layer, name, shape):
+    """Give [(keras layer, note, fixed weights or None)]: resize, grey to RGB and scale (pretrained.front)."""
+    return [(getattr(keras.layers, f["type"])(**f["kwargs"]), f["note"], f.get("weights"))
+            for f in pretrained.front(layer, name, shape)]
 
 
 def application(keras, layer, name, weights):
@@ -124,13 +91,13 @@ def trace(keras, index, layer, name, tensor, weights, weights_dir=None, graph_in
     if not weights and key in _MEMO:
         rows, out_shape = _MEMO[key]
         return [None] * len(rows), _with_inputs(rows, graph_inputs), keras.KerasTensor((None, *out_shape))
-    front = _front(keras, layer, name, shape, weights)
+    front = _front(keras, layer, name, shape)
     found, rows, x = [], [], tensor
     try:
-        for keras_layer, note in front:
+        for keras_layer, note, fixed in front:
             x = keras_layer(x)
-            if keras_layer.name.endswith("_caffe") and weights:
-                _caffe_weights(keras_layer)
+            if fixed and weights:   # the caffe Conv2D's constant kernel and bias
+                keras_layer.set_weights([np.array(w, "float32") for w in fixed])
             found.append(keras_layer)
             rows.append(_row(index, keras_layer, x, note))
         path = weights_path(layer, weights_dir) if weights else None

@@ -261,3 +261,48 @@ def check_weights(index, layer, uploaded, errors, error, env=None):
         what = f"are for {uploaded[weights]}" if weights in uploaded else "do not exist (or are not yours)"
         errors.append(error(index, "weights", f"{kind}: uploaded weights {weights} {what}; "
                                               "GET /api/weights lists yours."))
+
+
+def front(layer, name, shape):
+    """Give what a backbone needs in front, as [{"type", "kwargs", "note"}] of Keras layers (pure data).
+
+    shape: the (rows, cols, channels) it gets, or None when unknown (an exported script: a Resizing
+    always, which leaves an image of that size as it is, and no channel change). The dataset's
+    pixels are in [0, 1]; the scaling turns them into what `preprocess_input` makes of [0, 255].
+    """
+    kind = layer["type"]
+    rows, cols = input_size(layer)
+    module = f"keras.applications.{BACKBONES[kind].module}.preprocess_input"
+    out = []
+    if shape is None or tuple(shape[:2]) != (rows, cols):
+        got = f"resizes {shape[0]}×{shape[1]} to it" if shape else "resizes to it"
+        out.append({"type": "Resizing", "kwargs": {"height": rows, "width": cols, "name": f"{name}_resizing"},
+                    "note": f"{kind} takes {rows}×{cols} images (input_shape): {got}"})
+    if shape is not None and shape[2] == 1:
+        out.append({"type": "Conv2D", "kwargs": {"filters": 3, "kernel_size": 1, "use_bias": False,
+                                                 "kernel_initializer": "ones", "trainable": False, "name": f"{name}_to_rgb"},
+                    "note": f"{kind} takes three channels: a fixed 1×1 Conv2D (kernel ones, not trained) "
+                            "copies grey into R, G and B"})
+    mode = scaling(kind, layer)
+    if mode == "tf":
+        out.append({"type": "Rescaling", "kwargs": {"scale": 2.0, "offset": -1.0, "name": f"{name}_rescaling"},
+                    "note": f"[0, 1] pixels to [-1, 1], as {module} does (x / 127.5 - 1 on [0, 255])"})
+    elif mode == "torch":
+        out.append({"type": "Normalization", "kwargs": {"mean": list(IMAGENET_MEAN), "variance": [
+                        round(s * s, 6) for s in IMAGENET_STD], "name": f"{name}_normalization"},
+                    "note": f"[0, 1] pixels minus ImageNet's mean, over its standard deviation, as {module} does"})
+    elif mode == "caffe":
+        out.append({"type": "Conv2D", "kwargs": {"filters": 3, "kernel_size": 1, "trainable": False,
+                                                 "name": f"{name}_caffe"},
+                    "note": f"RGB to BGR, × 255, minus ImageNet's mean, as {module} does (a fixed 1×1 Conv2D, "
+                            "not trained)", "weights": caffe_weights()})
+    else:
+        out.append({"type": "Rescaling", "kwargs": {"scale": 255.0, "name": f"{name}_rescaling"},
+                    "note": f"[0, 1] pixels to [0, 255]: {kind} does its own preprocessing inside"})
+    return out
+
+
+def caffe_weights():
+    """Give the fixed caffe Conv2D's [kernel (1, 1, 3, 3), bias (3,)] as lists: RGB to BGR × 255, minus the mean."""
+    kernel = [[[[255.0 if out == 2 - rgb else 0.0 for out in range(3)] for rgb in range(3)]]]
+    return [kernel, [-m for m in CAFFE_MEAN_BGR]]
