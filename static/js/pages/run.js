@@ -243,6 +243,7 @@ function applyRun(fresh) {
   Object.assign(run, { started_at: fresh.started_at, finished_at: fresh.finished_at, artifacts: fresh.artifacts,
     actions: fresh.actions ?? run.actions, name: fresh.name ?? run.name, phases: fresh.phases ?? run.phases });
   drawName();
+  drawPins();
   if (fresh.lr_finder) inside.setFinder(fresh.lr_finder);
   if (typeof fresh.last_seq === "number" && fresh.last_seq > watch.lastSeq) {
     watch.skipTo(fresh.last_seq);
