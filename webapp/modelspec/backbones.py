@@ -72,6 +72,7 @@ def _inner_values(model):
 
 
 def _output_shapes(inner):
+    """Give the output shapes of one of the block's layers (none for a layer without a single output)."""
     shape = inner.output.shape if hasattr(inner, "output") else None
     return [shape] if shape is not None else []
 
@@ -118,6 +119,7 @@ def trace(keras, index, layer, name, tensor, weights, weights_dir=None, graph_in
 
 
 def _row(index, keras_layer, x, note):
+    """Give the check's row of an added layer (or, edited by the caller, the block's own)."""
     trainable = sum(math.prod(w.shape) for w in keras_layer.trainable_weights)
     return {"index": index, "type": type(keras_layer).__name__, "name": keras_layer.name,
             "output_shape": [None, *x.shape[1:]], "params": int(keras_layer.count_params()),

@@ -56,6 +56,7 @@ _TF_KERNELS = "{name}_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
 
 def _eff(n, size, params, layers, features):
+    """Give EfficientNetB<n>'s row: its preprocessing is inside the model, its file name its own."""
     return Backbone(f"EfficientNetB{n}", "efficientnet", size, 32, params, layers, None,
                     f"efficientnetb{n}_notop.h5", features)
 

@@ -185,25 +185,33 @@ def _fit(store, run_id, settings, publisher, should_stop, worker=None):
     # took ~0.6 s, a share of the run's CPU that plain Keras's smaller process does not pay.
     gc.freeze()
     # shuffle=False: the order is feed's (fit's own shuffle is for arrays, and warns when given a dataset).
-    start, planned = (epochs_done if resume else 0), fit.get("fine_tune")
-    split = fit["epochs"] if planned and not any(p.get("planned") for p in phases) else None
-    if split is not None and start < split < epochs_planned:   # fit.fine_tune: the first phase, then the second
-        model.fit(train_data, epochs=split, initial_epoch=start, shuffle=False, verbose=0, callbacks=callbacks,
-                  validation_data=validation_data)
-        if progress.stopped_by_user or progress.nan_at or model.stop_training or (watcher and watcher.failure):
-            publisher.close()
-            return _ended(store, run_id, model, folder, progress, watcher, x_test, data.y_test, fit["batch_size"])
-        note = fine_tune.apply(model, spec, planned["unfreeze"], planned["learning_rate"])
-        # The dynamics probe instruments one set of trainable weights: the second phase goes without it.
-        callbacks = [c for c in callbacks if c is not watcher]
-        phases.append({"epoch": split, "unfreeze": planned["unfreeze"], "learning_rate": planned["learning_rate"],
-                       "planned": True, "note": note + ("; training dynamics not recorded in this phase" if watcher else "")})
-        _set_phases(store, run_id, phases)
-        watcher, start = None, split
-    model.fit(train_data, epochs=epochs_planned, initial_epoch=start, shuffle=False,
-              verbose=0, callbacks=callbacks, validation_data=validation_data)
+    fit_args = {"shuffle": False, "verbose": 0, "validation_data": validation_data}
+    start = epochs_done if resume else 0
+    callbacks, watcher, start, go_on = _planned_first_phase(model, spec, train_data, fit_args, callbacks, watcher,
+                                                            progress, (store, run_id, phases), start, epochs_planned)
+    if go_on:
+        model.fit(train_data, epochs=epochs_planned, initial_epoch=start, callbacks=callbacks, **fit_args)
     publisher.close()
     return _ended(store, run_id, model, folder, progress, watcher, x_test, data.y_test, fit["batch_size"])
+
+
+def _planned_first_phase(model, spec, train_data, fit_args, callbacks, watcher, progress, where, start, planned_epochs):
+    """Fit fit.fine_tune's first phase, then unfreeze and recompile (runs/fine_tune.py); give (callbacks, watcher,
+    the epoch the rest starts at, whether to go on). Without a planned phase still to come, nothing happens."""
+    store, run_id, phases = where
+    planned = spec.fit.get("fine_tune")
+    split = spec.fit["epochs"] if planned and not any(p.get("planned") for p in phases) else None
+    if split is None or not start < split < planned_epochs:
+        return callbacks, watcher, start, True
+    model.fit(train_data, epochs=split, initial_epoch=start, callbacks=callbacks, **fit_args)
+    if progress.stopped_by_user or progress.nan_at or model.stop_training or (watcher and watcher.failure):
+        return callbacks, watcher, split, False
+    note = fine_tune.apply(model, spec, planned["unfreeze"], planned["learning_rate"])
+    # The dynamics probe instruments one set of trainable weights: the second phase goes without it.
+    phases.append({"epoch": split, "unfreeze": planned["unfreeze"], "learning_rate": planned["learning_rate"],
+                   "planned": True, "note": note + ("; training dynamics not recorded in this phase" if watcher else "")})
+    _set_phases(store, run_id, phases)
+    return [c for c in callbacks if c is not watcher], None, split, True
 
 
 def _set_phases(store, run_id, phases):

@@ -36,6 +36,7 @@ def folder(data_dir):
 
 
 def _suffix(filename):
+    """Give the Keras weights suffix the file's name ends in, or None."""
     name = PurePath(filename or "").name.lower()
     return next((s for s in SUFFIXES if name.endswith(s)), None)
 

@@ -29,6 +29,7 @@ def pretrained_models():
 
 
 def _owner_filter():
+    """Give whose uploads the signed-in user sees: their own, or everyone's (None) for an admin."""
     return None if current_user.role == "admin" else current_user.id
 
 
