@@ -56,8 +56,10 @@ def application(keras, layer, name, weights):
     kind = layer["type"]
     rows, cols = pretrained.input_size(layer)
     kwargs = {k: layer[k] for k in pretrained.BACKBONES[kind].args}
+    if pretrained.BACKBONES[kind].takes_name:
+        kwargs["name"] = name
     model = getattr(keras.applications, kind)(include_top=False, weights=weights, input_shape=(rows, cols, 3),
-                                              pooling=layer.get("pooling"), name=name, **kwargs)
+                                              pooling=layer.get("pooling"), **kwargs)
     model.trainable = layer.get("trainable", False)
     return model
 

@@ -41,6 +41,8 @@ class Backbone:
     args: dict = field(default_factory=dict)
     weight_sizes: tuple | None = None
     scaling_raw: str | None = None
+    # EfficientNetV2 looks its block configuration up by its `name`: it keeps Keras's own.
+    takes_name: bool = True
 
     @property
     def function(self):
@@ -79,7 +81,7 @@ TABLE = [
     _eff(2, 260, 7_768_569, 339, 1408),
     _eff(3, 300, 10_783_535, 384, 1536),
     Backbone("EfficientNetV2B0", "efficientnet_v2", 224, 32, 5_919_312, 270, None,
-             "efficientnetv2-b0_notop.h5", 1280, {"include_preprocessing": (True, "bool")}, None, "tf"),
+             "efficientnetv2-b0_notop.h5", 1280, {"include_preprocessing": (True, "bool")}, None, "tf", False),
     Backbone("ResNet50", "resnet", 224, 32, 23_587_712, 175, "caffe",
              _TF_KERNELS.format(name="resnet50"), 2048),
     Backbone("ResNet50V2", "resnet_v2", 224, 32, 23_564_800, 190, "tf",

@@ -6,7 +6,7 @@ once `fit` runs (keras-team/keras#20285), so every BatchNormalization layer of a
 `trainable = False` here, and tests check the moving statistics themselves.
 """
 
-from ..modelspec import build, pretrained
+from ..modelspec import build
 
 # Said in the run's phases: a recompiled model gets a new optimizer, whose slots are built for the
 # new set of trainable weights; Keras keeps no mapping from the old optimizer's slots to them.
@@ -15,12 +15,10 @@ OPTIMIZER_NOTE = ("recompiled with a new {kind} at learning_rate {lr:g}: its sta
 
 
 def backbones(model, spec):
-    """Give the model's nested keras.applications blocks, by the spec's backbone layer names."""
-    from ..modelspec import graph
-
-    names = graph.layer_names(spec.layers)
-    wanted = {name for layer, name in zip(spec.layers, names) if layer["type"] in pretrained.BACKBONES}
-    return [layer for layer in model.layers if layer.name in wanted]
+    """Give the model's nested keras.applications blocks: its layers that are models (only a backbone layer of
+    a spec makes one; EfficientNetV2's keeps Keras's own name, so names cannot say)."""
+    keras = build.init_keras()
+    return [layer for layer in model.layers if isinstance(layer, keras.Model)]
 
 
 def unfreeze(keras, block, count):

@@ -37,7 +37,9 @@ def definitions(spec):
         lines.append(f"# keras.applications.{kind} without its top, as one block; its weights "
                      + ("from Keras's cache (downloaded once)." if weights == "imagenet" else
                         "from scratch." if weights is None else f"were an upload (id {weights}): load your copy."))
-        lines.append(f"{var} = keras.applications.{kind}({', '.join(args)}, name={literal(name)})")
+        if pretrained.BACKBONES[kind].takes_name:
+            args.append(f"name={literal(name)}")
+        lines.append(f"{var} = keras.applications.{kind}({', '.join(args)})")
         if isinstance(weights, int):
             lines.append(f'# {var}.load_weights("your-weights.h5")')
         lines.append(f"{var}.trainable = {bool(layer.get('trainable'))}")
