@@ -19,7 +19,11 @@ Usage: python bench/fit_baseline.py --data D.npz --layers JSON --epochs E --batc
 import argparse
 import json
 import os
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # webapp's table of backbones
 
 
 def load(path):
@@ -39,13 +43,34 @@ def load(path):
             arrays["x_test"].astype("float32") * scale, onehot(arrays["y_test"]))
 
 
+def backbone(d, shape):
+    """Give the plain Keras layers of a pretrained backbone spec: the Keras guide's frozen keras.applications
+    block, and in front the Resizing, grey-to-RGB Conv2D and scaling the dashboard adds (the same table
+    says which: webapp/modelspec/pretrained.py)."""
+    import keras
+
+    from webapp.modelspec import pretrained
+
+    # (a "caffe" scaling's fixed Conv2D would need its weights set: no backbone benched here has one)
+    front = [getattr(keras.layers, f["type"])(**f["kwargs"]) for f in pretrained.front(d, "base", shape)]
+    base = getattr(keras.applications, d["type"])(
+        include_top=False, weights=d.get("weights"), input_shape=tuple(d["input_shape"]), pooling=d.get("pooling"),
+        **{k: d[k] for k in pretrained.BACKBONES[d["type"]].args if k in d})
+    base.trainable = d.get("trainable", False)
+    return front + [base]
+
+
 def model_from(layers, input_shape):
     """Give the compiled keras.Sequential of these layer specs."""
     import keras
 
-    model = keras.Sequential([keras.Input(shape=input_shape)] +
-                             [getattr(keras.layers, d["type"])(**{k: v for k, v in d.items() if k != "type"})
-                              for d in layers])
+    made = []
+    for d in layers:
+        if d["type"][0].isupper() and hasattr(keras.applications, d["type"]):
+            made += backbone(d, input_shape)
+        else:
+            made.append(getattr(keras.layers, d["type"])(**{k: v for k, v in d.items() if k != "type"}))
+    model = keras.Sequential([keras.Input(shape=input_shape)] + made)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.001), loss="categorical_crossentropy",
                   metrics=["accuracy"])
     return model

@@ -24,6 +24,11 @@ MODELS = {
             {"type": "MaxPooling2D", "pool_size": [2, 2]},
             {"type": "Flatten"},
             {"type": "Dense", "units": 10, "activation": "softmax"}],
+    # A frozen pretrained backbone (MobileNetV2, alpha 0.35, from scratch: no weights file needed) on the images
+    # resized to 32x32 RGB, and a new head: the transfer-learning shape, where the forward pass dominates.
+    "backbone": [{"type": "MobileNetV2", "alpha": 0.35, "input_shape": [32, 32, 3], "weights": None,
+                  "pooling": "avg", "trainable": False},
+                 {"type": "Dense", "units": 10, "activation": "softmax"}],
     # An MLP: many cheap batches, so a per-batch cost shows most.
     "mlp": [{"type": "Flatten"},
             {"type": "Dense", "units": 256, "activation": "relu"},

@@ -16,7 +16,11 @@ synthetic 28x28x1 dataset through POST /api/datasets and prints, each figure wit
 The dashboard's server times each callback hook and its event publisher (KD_TIME_CALLBACKS=1,
 runs/hook_times.py); the throughput part prints that per epoch. Every figure has its goal beside it.
 
-Usage: .venv/bin/python bench/runs.py [--quick] [--model cnn|mlp] [--samples 20000] [--epochs 5] [--repeat 3]
+`--model backbone` is the frozen-backbone pair: MobileNetV2 (alpha 0.35, no weights file needed) on the
+images resized to 32x32 RGB, frozen, with a new Dense head; the plain side builds the same layers itself
+(keras.applications, base.trainable = False, as the Keras transfer-learning guide does).
+
+Usage: .venv/bin/python bench/runs.py [--quick] [--model cnn|mlp|backbone] [--samples 20000] [--epochs 5] [--repeat 3]
        [--latency-epochs 60] [--first-batch-repeat 3] [--fresh-repeat 1] [--fresh-after 10]
        [--only throughput,latency,first-batch,fresh]
 """

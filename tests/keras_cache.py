@@ -121,3 +121,28 @@ def write_reuters(datasets_dir, n=300, length=30, vocabulary=400, num_classes=4,
     np.savez(datasets_dir / "reuters.npz", x=x, y=y)
     (datasets_dir / "reuters_word_index.json").write_text(json.dumps(word_index(vocabulary)))
     return x, y
+
+
+def write_application_weights(models_dir, kind, args, size, seed=4):
+    """Write keras.applications.KIND's no-top ImageNet weights file as Keras caches it (the legacy h5 layout that
+    its `load_weights` reads for a `.h5` name), with values of its own; give (path, the weights in get_weights order).
+
+    Every value is moved off its initial one (BatchNormalization's moving statistics too), so a test can tell
+    them from what a build without weights gives.
+    """
+    import h5py
+    import keras
+    from keras.src.legacy.saving import legacy_h5_format
+
+    from webapp.modelspec import pretrained
+
+    model = getattr(keras.applications, kind)(weights=None, include_top=False, input_shape=(size, size, 3), **args)
+    rng = np.random.default_rng(seed)
+    # Scaled and shifted a little: signs kept (a ReLU6 stays in its range), zeros and ones moved.
+    model.set_weights([(w * rng.uniform(0.9, 1.1, w.shape) + rng.uniform(-0.01, 0.01, w.shape)).astype(w.dtype)
+                       for w in model.get_weights()])
+    models_dir.mkdir(parents=True, exist_ok=True)
+    path = models_dir / pretrained.weights_file(kind, args, size)
+    with h5py.File(path, "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, model)
+    return path, model.get_weights()

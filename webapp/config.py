@@ -93,6 +93,9 @@ def load(env=None):
         # The most records of training dynamics a run keeps (runs/dynamics.py): past it the stride doubles
         # and every other record goes, so dynamics.json and GET /api/runs/ID/dynamics stay bounded.
         "KD_DYNAMICS_MAX_STEPS": max(_int(env, "KD_DYNAMICS_MAX_STEPS", 500), 2),
+        # "imagenet" backbone weights missing from Keras's cache: 1 lets Keras download them (a machine
+        # online); 0 refuses such a spec with a 422 naming the file to put there.
+        "KD_DOWNLOAD_WEIGHTS": env.get("KD_DOWNLOAD_WEIGHTS", "0") == "1",
         "KD_WARM_SPARE": env.get("KD_WARM_SPARE", "1") != "0",          # keep a trainer process ready
         # bench/runs.py: the trainer writes each callback's time per epoch to hook_times.json (runs/hook_times.py).
         "KD_TIME_CALLBACKS": env.get("KD_TIME_CALLBACKS", "0") == "1",

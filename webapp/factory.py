@@ -59,6 +59,7 @@ def register_services(app):
     runs = service(store, datasets, cfg["KD_DATA_DIR"], max_concurrent=cfg["KD_MAX_CONCURRENT_RUNS"],
                    max_params=cfg["KD_MAX_PARAMS"], max_queued=cfg["KD_MAX_QUEUED_PER_USER"],
                    max_activation_mb=cfg["KD_MAX_ACTIVATION_MB"])
+    runs.download_weights = cfg["KD_DOWNLOAD_WEIGHTS"]
     runs.attach(make_executor(cfg, runs))
     builds = Builds(cfg, datasets)
     runs.at_start_up.append(builds.start_up)   # builds a previous server left fail when runs are marked

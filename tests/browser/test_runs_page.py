@@ -291,11 +291,49 @@ def test_inside_fit_draws_the_update_strip_and_a_vanishing_warning_live(browser_
     expect(page.locator('.layer-card[data-asked="true"] .layer-name')).to_have_text("dense")
 
 
-def test_export_a_finished_run_and_see_its_row_fill_in_live(browser_page, live_server, screens):
+def test_a_backbone_picked_in_the_builder_trains_frozen_fine_tunes_its_top_and_is_exported(browser_page, live_server, screens):
+    from tests.browser.test_builder import card, choose_preset, expect_builds, field, open_builder, summary_rows
+
     page = browser_page
-    run_id = api(live_server, "POST", "/api/runs", spec(name="to export", fit={"epochs": 1, "batch_size": 64}))["run"]["id"]
-    live_server.wait_run(run_id, {"completed"})
-    page.goto(f"/runs/{run_id}")
+    open_builder(page)
+    choose_preset(page, "Small MLP")
+    page.locator("#add-layer-type").select_option("MobileNetV2")
+    # The catalog says what the backbone is and that its ImageNet weights are not in this server's Keras cache.
+    expect(page.locator("#add-layer-doc")).to_contain_text("ImageNet weights not here")
+    page.locator("#add-layer-position").select_option("0")
+    page.get_by_role("button", name="Add layer", exact=True).click()
+    expect(field(page, 0, "weights")).to_contain_text("mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5")
+    field(page, 0, "weights").locator("input").fill("")   # the architecture from scratch
+    field(page, 0, "alpha").locator("input").fill("0.35")
+    field(page, 0, "input_shape").locator("input").fill("96, 96, 3")
+    field(page, 0, "pooling").locator("select").select_option("avg")
+    expect_builds(page)
+    rows = summary_rows(page)
+    assert [r[0].endswith("· added") for r in rows[:4]] == [True, True, True, False] and "(MobileNetV2)" in rows[3][0]
+    expect(card(page, 0)).to_be_visible()
+    page.locator('[data-field="fit.epochs"] input').fill("1")
+    expect_builds(page)
+    screens("backbone-in-builder")
+    page.locator("#train-button").click()
+    page.wait_for_url(re.compile(r"/runs/\d+$"), timeout=30_000)
+    run_id = int(page.url.rsplit("/", 1)[1])
+    run = live_server.wait_run(run_id, lambda r: r["status"] not in ("queued", "running"))
+    assert run["status"] == "completed", run["error"]
+
+    # Continue with fine-tuning: the top 10 layers of the backbone at a low rate; the loss chart marks where it began.
+    expect(page.locator("#fine-tune-fields")).to_be_visible()
+    expect(page.locator("#continue-button")).to_be_enabled()
+    page.locator("#continue-epochs").fill("1")
+    page.locator("#continue-unfreeze").fill("10")
+    page.locator("#continue-rate").fill("0.0001")
+    page.locator("#continue-button").click()
+    run = live_server.wait_run(run_id, lambda r: r["status"] not in ("queued", "running") and r["epochs_done"] == 2)
+    assert run["status"] == "completed", run["error"]
+    assert [(p["epoch"], p["unfreeze"], p["learning_rate"]) for p in run["phases"]] == [(1, 10, 0.0001)]
+    expect(page.locator('.chart[data-metric="loss"]')).to_have_attribute("data-pins", "1")
+    screens("fine-tuned-run")
+
+    # Export the fine-tuned model from the run page: its row fills in live.
     expect(page.locator("#exports-empty")).to_be_visible()
     expect(page.locator("#predict-curl")).to_contain_text(f'-H "Authorization: Bearer $TOKEN" -F image=@one.png')
     expect(page.locator("#predict-curl")).to_contain_text(f"/api/runs/{run_id}/predict")

@@ -15,7 +15,7 @@ from webapp.team import accounts
 from webapp import create_app
 from webapp.runs import paths
 from webapp.modelspec.validate import validate
-from webapp.db.store import Run, Sweep
+from webapp.db.store import Run, Sweep, Weights
 from webapp.web.access import RULES
 
 WHO = ("anonymous", "share", "viewer", "member", "owner", "admin")
@@ -120,6 +120,10 @@ CASES = [
     ("delete", "DELETE", "/api/runs/{run}", None, "completed", owners(204)),
     ("create a share link", "POST", "/api/runs/{run}/shares", None, "completed", owners(201)),
     ("revoke a share link", "DELETE", "/api/runs/{run}/shares/{token}", None, "completed", owners(204)),
+    ("pretrained backbones", "GET", "/api/pretrained", None, None, signed(200)),
+    ("list uploaded weights", "GET", "/api/weights", None, None, signed(200)),
+    ("upload weights without a file", "POST", "/api/weights", {"model": "MobileNetV2"}, None, members(400)),
+    ("delete uploaded weights", "DELETE", "/api/weights/{weights}", None, None, owners(204)),
     ("list sweeps", "GET", "/api/sweeps", None, None, signed(200)),
     ("start a sweep", "POST", "/api/sweeps", "sweep", None, members(201)),
     ("read a sweep", "GET", "/api/sweeps/{sweep}", None, None, signed(200)),
@@ -187,6 +191,15 @@ def new_sweep(app, owner_id, status):
     return sweep_id
 
 
+def new_weights(app, owner_id):
+    """Store an uploaded-weights row of the owner's (its file is not needed to delete it) and give its id."""
+    with app.extensions["kd"].store.session() as s:
+        row = Weights(owner_id=owner_id, model="MobileNetV2", name="w.h5", args={"alpha": 1.0}, size_bytes=1)
+        s.add(row)
+        s.flush()
+        return row.id
+
+
 def body_of(body, n):
     if body == "sweep":
         return {"json": SWEEP}
@@ -218,9 +231,10 @@ def test_access(world, case, who):
         dataset = app.extensions["kd"].datasets.add("mine", io.BytesIO(tiny_npz()["file"][0].getvalue()), 2**20,
                                                     owner_id=owner)["id"]
     sweep = new_sweep(app, owner, status or "completed") if "{sweep}" in url else None
+    weights = new_weights(app, owner) if "{weights}" in url else None
     sweep_token = accounts.new_share(store, None, owner, sweep_id=sweep) if "{sweep_token}" in url else None
     url = url.format(run=run, other=other, token=token, viewer_id=ids["viewer_id"], dataset=dataset, sweep=sweep,
-                     sweep_token=sweep_token)
+                     sweep_token=sweep_token, weights=weights)
     if who == S:
         url += ("&" if "?" in url else "?") + f"share={share}"
     r = clients[who].open(url, method=method, **body_of(body, f"{run}{who}"))
@@ -254,7 +268,8 @@ def test_matrix(world, capsys):
     covered, wrong = set(), []
     for name, method, url, _, _, exp in CASES:
         lines.append(f"| {name} | " + " | ".join(str(exp[w]) for w in WHO) + " |")
-        path = url.split("?")[0].format(run=1, other=2, token="t", viewer_id=3, dataset="d", sweep=4, sweep_token="s")
+        path = url.split("?")[0].format(run=1, other=2, token="t", viewer_id=3, dataset="d", sweep=4, sweep_token="s",
+                                        weights=5)
         endpoint, args = adapter.match(path, method)
         covered.add(endpoint)
         through = {w: exp[w] not in (302, 401, 403) for w in WHO}

@@ -135,3 +135,72 @@ def test_layers_keeps_zero_bounds(client):
     dropout = next(p for p in lstm["params"] if p["name"] == "dropout")
     assert dropout["min"] == 0 and dropout["max"] == 1 and dropout["max_exclusive"] is True
     assert "min_exclusive" not in dropout
+
+
+BACKBONE = {"type": "MobileNetV2", "alpha": 0.35, "input_shape": [96, 96, 3], "weights": None, "pooling": "avg"}
+
+
+def test_a_backbone_is_one_block_with_the_layers_it_needs_in_front_shown_as_added(client):
+    body = spec(MLP, model={"layers": [BACKBONE, {"type": "Dense", "units": 10, "activation": "softmax"}]})
+    r = check(client, body)
+    assert r.status_code == 200, r.get_json()
+    rows = r.get_json()["layers"]
+    assert [(row["type"], row["output_shape"], row.get("added", False)) for row in rows] == [
+        ("Resizing", [None, 96, 96, 1], True), ("Conv2D", [None, 96, 96, 3], True),
+        ("Rescaling", [None, 96, 96, 3], True), ("MobileNetV2", [None, 1280], False), ("Dense", [None, 10], False)]
+    assert rows[3]["params"] == 410_208 and rows[3]["trainable_params"] == 0   # frozen by default
+    assert all("note" in row for row in rows[:3]) and "-1, 1" in rows[2]["note"]
+    assert r.get_json()["activations"]["largest_layer"] == 0   # the block's own outputs are counted
+
+
+@pytest.mark.parametrize("layer,field,words", [
+    ({"type": "MobileNetV5"}, "type", "not an allowed layer"),
+    ({**BACKBONE, "depth": 3}, "depth", "no parameter 'depth'"),
+    ({**BACKBONE, "alpha": 0.4}, "alpha", "0.35, 0.5"),
+    ({**BACKBONE, "weights": "imagenet", "input_shape": [100, 100, 3]}, "input_shape", "96, 128, 160, 192, 224"),
+    ({**BACKBONE, "type": "InceptionV3", "alpha": None, "input_shape": [64, 64, 3]}, "input_shape", "at least 75"),
+    ({**BACKBONE, "include_top": True}, "include_top", "your own head"),
+    ({**BACKBONE, "weights": 12345}, "weights", "do not exist"),
+])
+def test_a_backbone_argument_it_does_not_accept_is_a_422_naming_the_field(client, layer, field, words):
+    layer = {k: v for k, v in layer.items() if v is not None}
+    r = check(client, spec(MLP, model={"layers": [layer, {"type": "Dense", "units": 10, "activation": "softmax"}]}))
+    assert r.status_code == 422
+    error = r.get_json()["errors"][0]
+    assert (error["layer"], error["field"]) == (0, field) and words in error["message"], error
+
+
+def test_uploaded_weights_are_checked_against_their_architecture_listed_used_and_deleted(client, tmp_path, monkeypatch):
+    from tests.keras_cache import write_application_weights
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    listed = {m["type"]: m for m in client.get("/api/pretrained").get_json()["models"]}
+    assert listed["MobileNetV2"]["input_sizes"] == [96, 128, 160, 192, 224]
+    assert listed["MobileNetV2"]["weights"]["imagenet"] == {
+        "available": False, "file": "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
+        "folder": str(tmp_path / "keras" / "models"), "download": False}
+
+    wrong, _ = write_application_weights(tmp_path / "wrong", "MobileNet", {"alpha": 0.25}, 128)
+    right, _ = write_application_weights(tmp_path / "right", "MobileNetV2", {"alpha": 0.35}, 96)
+
+    def upload(path, name):
+        with open(path, "rb") as f:
+            return client.post("/api/weights", data={"file": (f, name), "model": "MobileNetV2",
+                                                     "args": '{"alpha": 0.35}'}, content_type="multipart/form-data")
+
+    r = upload(wrong, "mine.h5")   # MobileNet's layers, not MobileNetV2's: Keras names where they part
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "file"
+    assert "does not fit MobileNetV2" in r.get_json()["errors"][0]["message"]
+    assert "layer" in r.get_json()["errors"][0]["message"].lower()
+    assert upload(right, "notes.txt").status_code == 400
+    r = upload(right, "mine.h5")
+    assert r.status_code == 201, r.get_json()
+    weights = r.get_json()["weights"]
+    assert (weights["model"], weights["name"]) == ("MobileNetV2", "mine.h5")
+    assert [w["id"] for w in client.get("/api/weights").get_json()["weights"]] == [weights["id"]]
+    body = spec(MLP, model={"layers": [{**BACKBONE, "weights": weights["id"]}, {"type": "Dense", "units": 10}]})
+    assert check(client, body).status_code == 200
+    assert client.delete(f"/api/weights/{weights['id']}").status_code == 204
+    assert client.get("/api/weights").get_json()["weights"] == []
+    assert client.delete(f"/api/weights/{weights['id']}").status_code == 404
+    assert check(client, body).status_code == 422

@@ -43,6 +43,7 @@ def param_values(p):
             "str": st.sampled_from(["loss", "val_loss", "accuracy", "val_accuracy", "nope"]),
             "ints": st.one_of(st.integers(1, 9), st.lists(st.integers(1, 9), min_size=1, max_size=3)),
             "shape": st.lists(st.sampled_from([-1, 1, 2, 4, 8, 16, 64]), min_size=1, max_size=4),
+            "weights": st.sampled_from(["imagenet", None, 1, "x"]),   # a backbone's
             "layer": st.fixed_dictionaries({"type": st.sampled_from(catalog.RECURRENT + ("Dense",)),
                                             "units": st.integers(-1, 16)})}[p.kind]
     return st.one_of(good, good, st.just(p.default), scalars)

@@ -209,3 +209,72 @@ def test_a_run_posted_while_the_spare_warms_up_is_checked_and_trained_once_in_th
         assert received[-1][1]["status"] == "completed"
     finally:
         runs.executor.shutdown()
+
+
+def _tiny_images(client, n_train=16, n_test=4):
+    """Upload a few grey 8×8 images of two classes (bright top or bright bottom); give the dataset's id."""
+    import io
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    y = np.arange(n_train + n_test) % 2
+    x = rng.integers(0, 60, (len(y), 8, 8)).astype(np.uint8)
+    x[y == 0, :4] += 150
+    x[y == 1, 4:] += 150
+    buffer = io.BytesIO()
+    np.savez(buffer, x_train=x[:n_train], y_train=y[:n_train], x_test=x[n_train:], y_test=y[n_train:])
+    buffer.seek(0)
+    r = client.post("/api/datasets", data={"file": (buffer, "halves.npz"), "name": "halves"},
+                    content_type="multipart/form-data")
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()["dataset"]["id"]
+
+
+def test_a_frozen_backbone_trains_its_head_then_continue_unfreezes_its_top_with_batchnorm_kept(
+        client, services, tmp_path, monkeypatch):
+    import numpy as np
+
+    from tests.keras_cache import write_application_weights
+    from webapp.modelspec.build import init_keras
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))   # the trainer process inherits it
+    backbone = {"type": "MobileNetV2", "alpha": 0.35, "input_shape": [96, 96, 3], "weights": "imagenet",
+                "pooling": "avg", "trainable": False}
+    body = spec(MLP, name="frozen", dataset=_tiny_images(client),
+                model={"layers": [backbone, {"type": "Dense", "units": 2, "activation": "softmax"}]},
+                fit={"epochs": 1, "batch_size": 8, "validation": "none", "dynamics": False})   # tiny: 2 steps
+    r = client.post("/api/runs", json=body)   # offline, and not in Keras's cache: refused before any run
+    error = r.get_json()["errors"][0]
+    assert r.status_code == 422 and (error["layer"], error["field"]) == (0, "weights")
+    assert "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5" in error["message"]
+    assert str(tmp_path / "keras" / "models") in error["message"]
+
+    _, written = write_application_weights(tmp_path / "keras" / "models", "MobileNetV2", {"alpha": 0.35}, 96)
+    run_id = start(client, body)
+    run = wait_for(lambda: get(client, run_id))
+    assert run["status"] == "completed", run["error"]
+    added = [row for row in run["summary"]["layers"] if row.get("added")]
+    assert [row["type"] for row in added] == ["Resizing", "Conv2D", "Rescaling"] and all(row["note"] for row in added)
+    keras = init_keras()
+    path = paths.artifact(services.data_dir, run_id, paths.MODEL)
+    first = keras.saving.load_model(path, safe_mode=True)   # plain Keras, no custom objects
+    block = first.get_layer("mobile_net_v2")
+    assert all(np.array_equal(a, b) for a, b in zip(block.get_weights(), written))   # the file's, unchanged
+    before = {layer.name: [w.numpy() for w in layer.weights] for layer in block.layers}
+
+    r = client.post(f"/api/runs/{run_id}/continue", json={"epochs": 1, "unfreeze": 10, "learning_rate": 0.01})
+    assert r.status_code == 202, r.get_json()
+    run = wait_for(lambda: get(client, run_id))
+    assert run["status"] == "completed", run["error"]
+    assert [(p["epoch"], p["unfreeze"], p["learning_rate"]) for p in run["phases"]] == [(1, 10, 0.01)]
+    after = keras.saving.load_model(path).get_layer("mobile_net_v2")
+    top = {layer.name for layer in after.layers[-10:]}
+    for layer in after.layers:
+        same = all(np.array_equal(a, w.numpy()) for a, w in zip(before[layer.name], layer.weights))
+        if isinstance(layer, keras.layers.BatchNormalization):
+            assert same and not layer.trainable, layer.name   # moving statistics and scale kept, everywhere
+        elif layer.weights:
+            assert same == (layer.name not in top), layer.name   # only the unfrozen top layers learned
+    assert any(layer.name in top and layer.weights and not isinstance(layer, keras.layers.BatchNormalization)
+               for layer in after.layers)

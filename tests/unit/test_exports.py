@@ -309,3 +309,30 @@ def test_exported_scripts_read_a_text_folder_and_a_ucr_file_as_the_server_did_an
             list(a) if a.dtype == object else a.tolist() for a in stored_text]
     with np.load(tmp_path / "series.loaded.npz") as read, np.load(tmp_path / "ramps-1.npz") as server:
         assert all(np.allclose(read[k], server[k]) for k in server.files)
+
+
+def test_a_backbone_exports_as_the_keras_guide_writes_it_and_builds_the_dashboards_model():
+    from webapp.modelspec import build
+
+    body = spec(MLP, name="transfer", model={"layers": [
+        {"type": "MobileNetV2", "alpha": 0.35, "input_shape": [96, 96, 3], "weights": None, "pooling": "avg"},
+        {"type": "Dense", "units": 10, "activation": "softmax"}]},
+        fit={"epochs": 1, "batch_size": 8, "fine_tune": {"epochs": 2, "unfreeze": 20, "learning_rate": 1e-5}})
+    checked = validate(body, require_run=True)
+    source = train_script.python_script(checked, DIGITS)
+    ast.parse(source)
+    assert "mobile_net_v2 = keras.applications.MobileNetV2(include_top=False, weights=None" in source
+    assert "mobile_net_v2.trainable = False" in source and "for layer in mobile_net_v2.layers[:-20]:" in source
+    assert "isinstance(layer, keras.layers.BatchNormalization)" in source
+    assert "keras.optimizers.Adam(learning_rate=1e-05)" in source and "initial_epoch=first_epochs" in source
+    # The model part, run in plain Keras, is the model the dashboard builds: same layers, same parameters.
+    part = source[source.index("# keras.applications"):source.index("model.summary()")]
+    keras = build.init_keras()
+    scope = {"keras": keras, "np": np}
+    exec(compile(part, "train.py", "exec"), scope)
+    ours = build.build_model(checked, DIGITS["input_shape"])
+    # (the Dense's name is Keras's own counter's, which other tests in this process move on)
+    assert [(type(layer).__name__, layer.name.startswith("mobile_net_v2")) for layer in scope["model"].layers] == \
+        [(type(layer).__name__, layer.name.startswith("mobile_net_v2")) for layer in ours.layers]
+    assert scope["model"].count_params() == ours.count_params()
+    assert [layer.trainable for layer in scope["model"].layers] == [layer.trainable for layer in ours.layers]

@@ -14,7 +14,7 @@ FLASK_OUTSIDE_WEB = {"webapp.factory", "webapp.extensions", "webapp.commands"}
 # Where a model is built, trained or run (ARCHITECTURE.md), and the CLI's keras.datasets fetch:
 # nowhere else imports Keras or TensorFlow, or asks modelspec.build.init_keras for them.
 # The inside view and the augmentation preview run a saved or a built model in the web process.
-KERAS = {"webapp.modelspec.build", "webapp.runs.trainer", "webapp.runs.feed", "webapp.runs.callbacks", "webapp.runs.local",
+KERAS = {"webapp.modelspec.build", "webapp.runs.weights_check", "webapp.runs.fine_tune", "webapp.runs.trainer", "webapp.runs.feed", "webapp.runs.callbacks", "webapp.runs.local",
          "webapp.runs.fit_dynamics", "webapp.runs.dynamics_callbacks",
          "webapp.runs.startup", "webapp.predict.saved_models", "webapp.predict.inside", "webapp.predict.saliency",
          "webapp.predict.rnn_steps",

@@ -85,3 +85,15 @@ def test_sizes_and_scaling():
     assert pretrained.scaling("MobileNetV3Small") is None
     assert pretrained.scaling("MobileNetV3Small", {"include_preprocessing": False}) == "tf"
     assert pretrained.scaling("DenseNet121") == "torch" and pretrained.scaling("ResNet50") == "caffe"
+
+
+def test_the_tests_weights_writer_gives_a_file_the_applications_own_weights_path_loads(tmp_path):
+    # tests/keras_cache.py writes "imagenet" files for the integration tests; pin that Keras reads them.
+    import numpy as np
+
+    from tests.keras_cache import write_application_weights
+
+    path, arrays = write_application_weights(tmp_path / "models", "MobileNetV2", {"alpha": 0.35}, 96)
+    assert path.name == "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5"
+    model = keras.applications.MobileNetV2(weights=str(path), include_top=False, input_shape=(96, 96, 3), alpha=0.35)
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), arrays))

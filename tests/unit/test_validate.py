@@ -144,3 +144,22 @@ def test_fit_dynamics_and_find_lr_are_canonical_and_every_mistake_names_its_fiel
              ({"find_lr": {"min_lr": 0.1, "max_lr": 0.01}}, "fit.find_lr.max_lr"), ({"find_lr": [1]}, "fit.find_lr")]
     for fit, field in cases:
         assert [e["field"] for e in errors_of(spec(fit={"epochs": 1, **fit}))] == [field], fit
+
+
+def test_fit_fine_tune_is_checked_and_needs_a_backbone():
+    from webapp.modelspec.validate import validate as check
+
+    backbone = {"type": "MobileNetV2", "alpha": 0.35, "input_shape": [96, 96, 3], "weights": None, "pooling": "avg"}
+    base = {"dataset": "digits", "model": {"layers": [backbone, {"type": "Dense", "units": 10, "activation": "softmax"}]},
+            "compile": {"optimizer": "adam", "loss": "categorical_crossentropy"}}
+    fine = {"epochs": 2, "unfreeze": "all", "learning_rate": 1e-5}
+    assert check({**base, "fit": {"epochs": 1, "fine_tune": fine}}, require_run=True).fit["fine_tune"] == fine
+    assert "fine_tune" not in check({**base, "fit": {"epochs": 1}}, require_run=True).fit   # null: left out
+    with pytest.raises(SpecError) as bad:
+        check({**base, "fit": {"fine_tune": {"epochs": 0, "unfreeze": -3, "learning_rate": 0, "x": 1}}}, require_run=True)
+    assert {e.field for e in bad.value.errors} == {"fit.fine_tune.epochs", "fit.fine_tune.unfreeze",
+                                                   "fit.fine_tune.learning_rate", "fit.fine_tune.x"}
+    with pytest.raises(SpecError) as none:
+        check({**base, "model": {"layers": [{"type": "Flatten"}, {"type": "Dense", "units": 10}]},
+               "fit": {"fine_tune": fine}}, require_run=True)
+    assert [e.field for e in none.value.errors] == ["fit.fine_tune"]

@@ -67,10 +67,25 @@ class Run(Base):
     worker: Mapped[str | None] = mapped_column(String(128))       # [RQ worker name@]host:pid of the process training it
     sweep_id: Mapped[int | None] = mapped_column(ForeignKey("sweeps.id", ondelete="SET NULL"), index=True)
     sweep_trial: Mapped[int | None] = mapped_column(Integer)      # the Optuna trial number this run trains
+    # Fine-tuning phases: [{"epoch", "unfreeze", "learning_rate", "note"}], each from the epoch it began at.
+    phases: Mapped[list | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)    # the queue is in this order
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class Weights(Base):
+    """An uploaded weights file for one keras.applications backbone; the file lives in the data dir's weights/."""
+
+    __tablename__ = "weights"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    model: Mapped[str] = mapped_column(String(64))          # the application type, e.g. MobileNetV2
+    name: Mapped[str] = mapped_column(String(200))          # the file's name as uploaded
+    args: Mapped[dict] = mapped_column(JSON)                # the arguments it was checked with (alpha...)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Sweep(Base):

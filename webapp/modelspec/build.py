@@ -14,7 +14,7 @@ import sys
 import tempfile
 import threading
 
-from . import catalog, graph, memory, shape_memo
+from . import backbones, catalog, graph, memory, pretrained, shape_memo
 from .fields import FieldError, SpecError
 
 _keras = None
@@ -230,13 +230,14 @@ def trace(spec, input_shape, weights=True):
     """Give (keras layers, rows) for the spec on this per-sample input shape, or raise SpecError.
 
     rows are `model.summary()`'s: index, type, name, output_shape, params (and inputs, for a
-    graph). weights=False builds shapes only (for checks); those layers cannot be trained.
+    graph); a backbone adds rows with "added": true and a "note" for the layers it needs in front.
+    weights=False builds shapes only (for checks); those layers cannot be trained.
     """
     traced = _trace(spec, input_shape, weights)
     return traced.layers, traced.rows
 
 
-def _trace(spec, input_shape, weights):
+def _trace(spec, input_shape, weights, weights_dir=None):
     """Give the Traced spec: each layer called on its inputs' tensors, in the canonical order."""
     keras = init_keras()
     names, sources = graph.wiring(spec.layers)
@@ -245,6 +246,16 @@ def _trace(spec, input_shape, weights):
         memo = not weights and not any(layer["type"] == "RandomCrop" for layer in spec.layers)
         for index, (layer, name, wanted) in enumerate(zip(spec.layers, names, sources)):
             tensors = [traced.tensors[n] for n in wanted]
+            if layer["type"] in pretrained.BACKBONES:
+                try:
+                    found, rows, out = backbones.trace(keras, index, layer, name, tensors[0], weights, weights_dir,
+                                                       wanted if spec.is_graph else None)
+                except backbones.BackboneError as exc:
+                    raise SpecError([FieldError(exc.index, exc.field, f"{exc.where}: {keras_message(exc.__cause__)}")]) from exc
+                traced.tensors[name] = out
+                traced.layers.extend(found)
+                traced.rows.extend(rows)
+                continue
             key = shape_memo.key(layer, tensors) if memo else None
             if key in shape_memo.SHAPES:
                 out_shape, params, trainable, dtype = shape_memo.SHAPES[key]
@@ -320,11 +331,12 @@ def _check_uncropped(keras, spec, traced, names, sources):
                              "GlobalAveragePooling2D) after it.")]) from exc
 
 
-def build_model(spec, input_shape, name=None):
+def build_model(spec, input_shape, name=None, weights_dir=None):
     """Give a `keras.Sequential` for a stack, a functional `keras.Model` for a graph, with the spec's
-    layer names (Keras's defaults where the spec gives none)."""
+    layer names (Keras's defaults where the spec gives none). weights_dir: where uploaded backbone
+    weights are kept (the data dir's weights/)."""
     keras = init_keras()
-    traced = _trace(spec, input_shape, weights=True)
+    traced = _trace(spec, input_shape, weights=True, weights_dir=weights_dir)
     with _lock:
         if spec.is_graph:
             output = traced.tensors[traced.rows[-1]["name"]]

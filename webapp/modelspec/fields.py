@@ -58,6 +58,7 @@ def _describe(p):
         what = {"bool": "true or false", "str": "a text",
                 "choice": "one of " + ", ".join(map(str, p.choices)),
                 "shape": "a list of whole numbers ≥ 1 (one of them may be -1)",
+                "weights": '"imagenet", the id of weights uploaded for it (a whole number)',
                 "layer": _describe_layer(p)}[p.kind]
     return what + (", or null" if p.nullable else "")
 
@@ -109,6 +110,8 @@ def coerce(p, v):
                 is_int(i) and _in_range(p, i) for i in items):
             items = [int(i) for i in items] * (p.length if len(items) == 1 else 1)
             return items[0] if p.length == 1 else items
+    if p.kind == "weights" and (v == "imagenet" or is_int(v) and 1 <= v <= 2**53):
+        return v if v == "imagenet" else int(v)
     if p.kind == "shape" and isinstance(v, (list, tuple)) and 1 <= len(v) <= 8 and all(
             is_int(i) and (1 <= i <= 10_000_000 or i == -1) for i in v) and list(v).count(-1) <= 1:
         return [int(i) for i in v]

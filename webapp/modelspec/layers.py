@@ -5,7 +5,7 @@ before Keras sees the layer, so the message can say which axes are missing. Imag
 preprocessing layers live in `augmentation.py`.
 """
 
-from . import augmentation
+from . import augmentation, pretrained
 from .entries import (CENTER, EPSILON_LAYER, GO_BACKWARDS, IMG, RECURRENT, RECURRENT_ACTIVATION,
                       RECURRENT_DROPOUT, RETURN_SEQUENCES, SCALE, SEQ, USE_BIAS, VOL, DROPOUT, Entry,
                       Param, activation, conv, ints, number, pool, rate, recurrent, units, window)
@@ -224,4 +224,4 @@ TIME_DISTRIBUTED = Entry("TimeDistributed", (
           help="The layer applied to every timestep (the first axis of each sample)."),
 ), "Applies a layer to every timestep of a sequence: (timesteps, ...) -> (timesteps, ...).",
     input_rank=None, input_hint="timesteps, ...", category="Wrappers")
-ALL = _PLAIN + [TIME_DISTRIBUTED, TEXT_VECTORIZATION] + MERGE
+ALL = _PLAIN + [TIME_DISTRIBUTED, TEXT_VECTORIZATION] + MERGE + pretrained.entries()

@@ -54,11 +54,14 @@ def per_layer(layers, rows, input_shape):
     """Give the values each layer keeps for a training step, per sample, in the rows' order."""
     outputs = {"input": list(input_shape)}
     previous, counts = list(input_shape), []
-    for layer, row in zip(layers, rows):
+    for row in rows:
+        layer = layers[row["index"]] if row.get("index") is not None and row["index"] < len(layers) else {}
         out = list(row["output_shape"][1:])
         sources = row.get("inputs") or layer.get("inputs")
         in_shape = outputs.get(sources[0], previous) if sources else previous
-        counts.append(values(out) * TRAINING_FACTOR + _recurrent_steps(layer, in_shape, out))
+        # A backbone (a nested keras.applications model) keeps every one of its own layers' outputs.
+        inner = row.get("inner_values", 0) * TRAINING_FACTOR
+        counts.append(values(out) * TRAINING_FACTOR + inner + _recurrent_steps(layer, in_shape, out))
         outputs[row.get("name")] = previous = out
     return counts
 
@@ -67,7 +70,7 @@ def estimate(layers, rows, input_shape, batch_size):
     """Give a training step's activation memory: batch_size, bytes, per_sample_bytes, largest_layer(_bytes).
 
     layers: the spec's canonical layer dicts; rows: the check's rows (index, name, output_shape with
-    None for the batch, and inputs for a graph), in the same order; input_shape: the dataset's,
+    None for the batch, and inputs for a graph; a backbone's added rows share its index); input_shape: the dataset's,
     per sample. `bytes` is `per_sample_bytes × batch_size`; `largest_layer` is the index of the
     layer that keeps the most (None for no layers), `largest_layer_bytes` what it keeps per sample.
     """

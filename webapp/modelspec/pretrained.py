@@ -41,6 +41,8 @@ class Backbone:
     args: dict = field(default_factory=dict)
     weight_sizes: tuple | None = None
     scaling_raw: str | None = None
+    # EfficientNetV2 looks its block configuration up by its `name`: it keeps Keras's own.
+    takes_name: bool = True
 
     @property
     def function(self):
@@ -56,6 +58,7 @@ _TF_KERNELS = "{name}_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
 
 def _eff(n, size, params, layers, features):
+    """Give EfficientNetB<n>'s row: its preprocessing is inside the model, its file name its own."""
     return Backbone(f"EfficientNetB{n}", "efficientnet", size, 32, params, layers, None,
                     f"efficientnetb{n}_notop.h5", features)
 
@@ -78,7 +81,7 @@ TABLE = [
     _eff(2, 260, 7_768_569, 339, 1408),
     _eff(3, 300, 10_783_535, 384, 1536),
     Backbone("EfficientNetV2B0", "efficientnet_v2", 224, 32, 5_919_312, 270, None,
-             "efficientnetv2-b0_notop.h5", 1280, {"include_preprocessing": (True, "bool")}, None, "tf"),
+             "efficientnetv2-b0_notop.h5", 1280, {"include_preprocessing": (True, "bool")}, None, "tf", False),
     Backbone("ResNet50", "resnet", 224, 32, 23_587_712, 175, "caffe",
              _TF_KERNELS.format(name="resnet50"), 2048),
     Backbone("ResNet50V2", "resnet_v2", 224, 32, 23_564_800, 190, "tf",
@@ -161,3 +164,148 @@ def summary(kind):
             "scaling": b.scaling, "features": b.features,
             "args": {n: {"default": d, "choices": list(c) if c != "bool" else [False, True]}
                      for n, (d, c) in b.args.items()}}
+
+
+# -- as catalog layers --------------------------------------------------------------------------
+
+CATEGORY = "Pretrained"
+
+
+def _entry(b):
+    """Give the catalog Entry of one backbone: the arguments it is called with, under Keras's names."""
+    from .entries import IMG, Entry, Param
+
+    params = [
+        Param("weights", "weights", "imagenet", nullable=True,
+              help='"imagenet": the file Keras caches; null: the architecture from scratch; or an uploaded weights id.'),
+        Param("include_top", "bool", False, help="Keep ImageNet's 1000-class classifier: not here; add your own head."),
+        Param("pooling", "choice", None, nullable=True, choices=("avg", "max"),
+              help="Pool the last feature map to one vector (avg or max), or keep it (null)."),
+        Param("trainable", "bool", False, help="Train the backbone's weights too (false: frozen, only the head learns)."),
+        Param("input_shape", "shape", None, nullable=True,
+              help=f"[rows, cols, 3] the images are resized to; null: {b.default_size}×{b.default_size}."),
+    ]
+    for name, (default, choices) in b.args.items():
+        kind = "bool" if choices == "bool" else "float"
+        params.append(Param(name, kind, default, min=0.0 if kind == "float" else None,
+                            help=f"keras.applications.{b.type}'s {name}" +
+                                 ("" if kind == "bool" else f": one of {', '.join(map(str, choices))}.")))
+    doc = (f"keras.applications.{b.type}, without its top, as one block: {b.params:,} parameters, "
+           f"{b.layers} layers; input at least {b.min_size}×{b.min_size}, default {b.default_size}×{b.default_size}.")
+    return Entry(b.type, tuple(params), doc, input_rank=3, input_hint=IMG, category=CATEGORY,
+                 extra={"pretrained": True})
+
+
+def entries():
+    """Give the catalog entries of every backbone, in the table's order."""
+    return [_entry(b) for b in TABLE]
+
+
+def keras_cache(env=None):
+    """Give the folder Keras's get_file keeps "models" downloads in: $KERAS_HOME/models or ~/.keras/models."""
+    import os
+    from pathlib import Path
+
+    env = os.environ if env is None else env
+    home = env.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(home) / "models"
+
+
+def input_size(layer):
+    """Give (rows, cols) the backbone of a canonical layer dict takes."""
+    b = BACKBONES[layer["type"]]
+    shape = layer.get("input_shape") or [b.default_size, b.default_size, 3]
+    return shape[0], shape[1]
+
+
+def check_layer(index, layer, errors, error):
+    """Append the errors of a backbone layer's arguments beyond their kinds: sizes, alpha, include_top."""
+    kind, b = layer["type"], BACKBONES[layer["type"]]
+    imagenet = layer.get("weights") == "imagenet"
+    for name, (_, choices) in b.args.items():
+        if choices != "bool" and layer.get(name) not in choices:
+            errors.append(error(index, name, f"{kind}: {name} must be one of {', '.join(map(str, choices))} "
+                                             f"(the values Keras has ImageNet weights for); got {layer.get(name)!r}."))
+            return
+    if layer.get("include_top"):
+        errors.append(error(index, "include_top", f"{kind}: include_top must be false: ImageNet's 1000-class top "
+                                                  "fits no dataset here. Add your own head after it "
+                                                  "(pooling \"avg\", then Dense with one unit per class)."))
+    shape = layer.get("input_shape")
+    if shape is not None and (len(shape) != 3 or shape[2] != 3 or min(shape) < 1):
+        errors.append(error(index, "input_shape", f"{kind}: input_shape must be [rows, cols, 3] (the dashboard "
+                                                  f"turns grey images into three channels); got {shape}."))
+        return
+    rows, cols = input_size(layer)
+    problem = check_size(kind, rows, cols, imagenet)
+    if problem:
+        errors.append(error(index, "input_shape", problem))
+        return
+    if imagenet and weights_file(kind, layer, rows if rows == cols else None) is None:
+        errors.append(error(index, "weights", f"{kind}: Keras has no ImageNet weights for these arguments "
+                                              f"({', '.join(f'{k}={layer.get(k)}' for k in b.args)}); use weights null."))
+
+
+def check_weights(index, layer, uploaded, errors, error, env=None):
+    """Append an error when the layer's weights are not here: ImageNet's file not in Keras's cache, or an unknown upload.
+
+    uploaded: {id: application type} of the weights this user may use.
+    """
+    kind, weights = layer["type"], layer.get("weights")
+    if weights == "imagenet":
+        rows, cols = input_size(layer)
+        name = weights_file(kind, layer, rows)
+        if name and not (keras_cache(env) / name).is_file():
+            errors.append(error(index, "weights", f"{kind}'s ImageNet weights are not here: Keras looks for "
+                                                  f"{name} in {keras_cache(env)} (KERAS_HOME/models). Put that "
+                                                  "file there (from storage.googleapis.com/tensorflow/keras-"
+                                                  "applications/), upload weights, or use weights null."))
+    elif weights is not None and uploaded.get(weights) != kind:
+        what = f"are for {uploaded[weights]}" if weights in uploaded else "do not exist (or are not yours)"
+        errors.append(error(index, "weights", f"{kind}: uploaded weights {weights} {what}; "
+                                              "GET /api/weights lists yours."))
+
+
+def front(layer, name, shape):
+    """Give what a backbone needs in front, as [{"type", "kwargs", "note"}] of Keras layers (pure data).
+
+    shape: the (rows, cols, channels) it gets, or None when unknown (an exported script: a Resizing
+    always, which leaves an image of that size as it is, and no channel change). The dataset's
+    pixels are in [0, 1]; the scaling turns them into what `preprocess_input` makes of [0, 255].
+    """
+    kind = layer["type"]
+    rows, cols = input_size(layer)
+    module = f"keras.applications.{BACKBONES[kind].module}.preprocess_input"
+    out = []
+    if shape is None or tuple(shape[:2]) != (rows, cols):
+        got = f"resizes {shape[0]}×{shape[1]} to it" if shape else "resizes to it"
+        out.append({"type": "Resizing", "kwargs": {"height": rows, "width": cols, "name": f"{name}_resizing"},
+                    "note": f"{kind} takes {rows}×{cols} images (input_shape): {got}"})
+    if shape is not None and shape[2] == 1:
+        out.append({"type": "Conv2D", "kwargs": {"filters": 3, "kernel_size": 1, "use_bias": False,
+                                                 "kernel_initializer": "ones", "trainable": False, "name": f"{name}_to_rgb"},
+                    "note": f"{kind} takes three channels: a fixed 1×1 Conv2D (kernel ones, not trained) "
+                            "copies grey into R, G and B"})
+    mode = scaling(kind, layer)
+    if mode == "tf":
+        out.append({"type": "Rescaling", "kwargs": {"scale": 2.0, "offset": -1.0, "name": f"{name}_rescaling"},
+                    "note": f"[0, 1] pixels to [-1, 1], as {module} does (x / 127.5 - 1 on [0, 255])"})
+    elif mode == "torch":
+        out.append({"type": "Normalization", "kwargs": {"mean": list(IMAGENET_MEAN), "variance": [
+                        round(s * s, 6) for s in IMAGENET_STD], "name": f"{name}_normalization"},
+                    "note": f"[0, 1] pixels minus ImageNet's mean, over its standard deviation, as {module} does"})
+    elif mode == "caffe":
+        out.append({"type": "Conv2D", "kwargs": {"filters": 3, "kernel_size": 1, "trainable": False,
+                                                 "name": f"{name}_caffe"},
+                    "note": f"RGB to BGR, × 255, minus ImageNet's mean, as {module} does (a fixed 1×1 Conv2D, "
+                            "not trained)", "weights": caffe_weights()})
+    else:
+        out.append({"type": "Rescaling", "kwargs": {"scale": 255.0, "name": f"{name}_rescaling"},
+                    "note": f"[0, 1] pixels to [0, 255]: {kind} does its own preprocessing inside"})
+    return out
+
+
+def caffe_weights():
+    """Give the fixed caffe Conv2D's [kernel (1, 1, 3, 3), bias (3,)] as lists: RGB to BGR × 255, minus the mean."""
+    kernel = [[[[255.0 if out == 2 - rgb else 0.0 for out in range(3)] for rgb in range(3)]]]
+    return [kernel, [-m for m in CAFFE_MEAN_BGR]]

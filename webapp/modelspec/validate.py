@@ -6,7 +6,7 @@ two specs that mean the same model compare equal.
 
 from dataclasses import dataclass, field
 
-from . import catalog, graph
+from . import catalog, graph, pretrained
 # FieldError and SpecError live in fields.py; callers outside modelspec/ import them from here too.
 from .fields import MAX_NAME, FieldError, SpecError, check_params, is_int, is_number, show, suggest  # noqa: F401
 
@@ -61,7 +61,10 @@ def check_layer(index, data, errors):
                                  f"{suggest(kind, catalog.LAYERS)} Allowed: {', '.join(catalog.LAYERS)}."))
         return None
     params = {k: v for k, v in data.items() if k not in ("name", "inputs")}
+    before = len(errors)
     out = {"type": entry.type, **check_params(entry, params, errors, index, what=f"Layer {index} ({entry.type})")}
+    if entry.type in pretrained.BACKBONES and len(errors) == before:
+        pretrained.check_layer(index, out, errors, FieldError)
     if "name" in data and graph.check_name(index, data["name"], errors, FieldError):
         out["name"] = data["name"]
     return out
@@ -146,11 +149,14 @@ def check_fit(data, compile_spec, errors):
         errors.append(FieldError(None, "fit", "fit must be an object with epochs, batch_size, validation..."))
         return None
     entry = catalog.Entry("fit", catalog.FIT, "")
-    plain = {k: v for k, v in data.items() if k not in ("validation", "callbacks", "dynamics", "find_lr")}
+    plain = {k: v for k, v in data.items() if k not in ("validation", "callbacks", "dynamics", "find_lr", "fine_tune")}
     out = check_params(entry, plain, errors, None, "fit.", "fit")
     out["validation"] = _check_validation(data.get("validation", "test"), errors)
     out["dynamics"] = _check_dynamics(data.get("dynamics"), errors)
     out["find_lr"] = _check_find_lr(data.get("find_lr"), errors)
+    fine = data.get("fine_tune")
+    if fine is not None:   # null is the default, and left out of the canonical fit (as every spec before had it)
+        out["fine_tune"] = check_fine_tune(fine, errors, "fit.fine_tune.", need_epochs=True)
     callbacks = data.get("callbacks") or {}
     if not isinstance(callbacks, dict):
         errors.append(FieldError(None, "fit.callbacks", "fit.callbacks must be an object such as {\"early_stopping\": {\"patience\": 3}}."))
@@ -175,6 +181,34 @@ def check_fit(data, compile_spec, errors):
                                      f"which this run will not log. It logs: {', '.join(keys)}."))
         out["callbacks"][name] = cb
     return out
+
+
+MAX_UNFREEZE = 100_000
+
+
+def check_fine_tune(value, errors, prefix="", need_epochs=False):
+    """Give {"epochs", "unfreeze", "learning_rate"} canonical: a fine-tuning phase (fit.fine_tune, or a continue's body).
+
+    unfreeze: how many layers from the top of each backbone become trainable (a whole number or
+    "all"); learning_rate: the rate the model is recompiled at.
+    """
+    if not isinstance(value, dict):
+        errors.append(FieldError(None, prefix.rstrip(".") or "fine_tune", "fine-tuning must be an object such as "
+                                 '{"epochs": 5, "unfreeze": 20, "learning_rate": 1e-5}.'))
+        return None
+    for key in set(value) - {"epochs", "unfreeze", "learning_rate"}:
+        errors.append(FieldError(None, prefix + str(key), f"fine-tuning has no option '{key}': epochs, unfreeze, learning_rate."))
+    epochs, unfreeze, rate = value.get("epochs"), value.get("unfreeze"), value.get("learning_rate")
+    if (need_epochs or epochs is not None) and not (is_int(epochs) and 1 <= epochs <= 100_000):
+        errors.append(FieldError(None, prefix + "epochs", f"epochs must be a whole number from 1 to 100000; got {show(epochs)}."))
+    if not (unfreeze == "all" or is_int(unfreeze) and 1 <= unfreeze <= MAX_UNFREEZE):
+        errors.append(FieldError(None, prefix + "unfreeze", "unfreeze must be how many layers from the top of the "
+                                 f"backbone to train (1 to {MAX_UNFREEZE}) or \"all\"; got {show(unfreeze)}."))
+    if not (is_number(rate) and 0 < rate <= 10):
+        errors.append(FieldError(None, prefix + "learning_rate", "learning_rate must be a number above 0 and at most "
+                                 f"10 (fine-tuning uses a low one, such as 1e-5); got {show(rate)}."))
+    return {"epochs": int(epochs) if is_int(epochs) else None, "unfreeze": unfreeze if unfreeze == "all" or not is_int(unfreeze) else int(unfreeze),
+            "learning_rate": float(rate) if is_number(rate) else None}
 
 
 def _check_dynamics(value, errors):
@@ -207,11 +241,13 @@ def _check_find_lr(value, errors):
     return out
 
 
-def validate(data, *, datasets=None, require_run=False):
+def validate(data, *, datasets=None, require_run=False, weights=None, download=False):
     """Give the canonical Spec for `data`, or raise SpecError with every problem found.
 
     datasets: the ids a spec may name (None skips that check). require_run: compile and fit must be
-    given, as for `POST /api/runs`; `POST /api/models/check` leaves them optional.
+    given, as for `POST /api/runs`; `POST /api/models/check` leaves them optional. weights: {id:
+    application type} of the uploaded weights the user may use; given, every backbone's weights
+    must be here (ImageNet's in Keras's cache, unless `download`: KD_DOWNLOAD_WEIGHTS); None skips that.
     """
     if not isinstance(data, dict):
         raise SpecError([FieldError(None, None, "The spec must be a JSON object with dataset, model, compile and fit.")])
@@ -231,6 +267,12 @@ def validate(data, *, datasets=None, require_run=False):
         errors.append(FieldError(None, "dataset", f"Unknown dataset '{show(dataset)[1:-1]}'. Known: {', '.join(datasets)}."))
     dataset_options = _check_dataset_options(data.get("dataset_options"), errors)
     layers = _check_model(data.get("model"), errors)
+    if weights is not None:
+        for index, layer in enumerate(layers):
+            refused = any(e.layer == index for e in errors)
+            if layer and layer["type"] in pretrained.BACKBONES and not refused \
+                    and not (download and layer["weights"] == "imagenet"):
+                pretrained.check_weights(index, layer, weights, errors, FieldError)
     compile_spec = fit = None
     if data.get("compile") is not None or require_run:
         compile_spec = check_compile(data.get("compile"), errors)
@@ -241,6 +283,9 @@ def validate(data, *, datasets=None, require_run=False):
             and fit["callbacks"].get("reduce_lr_on_plateau"):
         errors.append(FieldError(None, "fit.callbacks.reduce_lr_on_plateau", "reduce_lr_on_plateau cannot change "
                                  "a learning rate that a schedule sets; drop one of them."))
+    if fit and fit.get("fine_tune") and not any(layer and layer["type"] in pretrained.BACKBONES for layer in layers):
+        errors.append(FieldError(None, "fit.fine_tune", "fit.fine_tune unfreezes a pretrained backbone; this model "
+                                 f"has none (add one of {', '.join(pretrained.BACKBONES)})."))
     if errors:
         raise SpecError(errors)
     return Spec(name=name, dataset=dataset, layers=layers, compile=compile_spec, fit=fit, predict=predict,

@@ -228,13 +228,18 @@ class LocalExecutor:
         slot.process.join(timeout=10)
         code = slot.process.exitcode
         with self._lock:
-            self._slots.pop(slot.run_id, None)
+            # A run continued right after it ended may have a new process already (Continue pressed
+            # as the old one tears down): that one is the run's now, and this exit is not its end.
+            superseded = self._slots.get(slot.run_id, slot) is not slot
+            if not superseded:
+                self._slots.pop(slot.run_id, None)
             if self._spare is slot:
                 self._spare = None
         if slot.run_id is None:
             log.warning("the spare trainer process ended with exit code %s", code)
             return
-        self.on_exit(slot.run_id, _exit_note(code, slot.killed, self.grace_s))
+        if not superseded:
+            self.on_exit(slot.run_id, _exit_note(code, slot.killed, self.grace_s))
 
 
 def _exit_note(code, killed, grace_s):

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from ..modelspec import build, memory
-from ..modelspec.validate import FieldError, SpecError, validate
+from ..modelspec import build, memory, pretrained
+from ..modelspec.validate import FieldError, SpecError, check_fine_tune, validate
 from ..db.store import Run, utcnow
-from . import journal, paths
+from . import journal, paths, uploaded_weights
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ class RunService:
         self._lock = threading.RLock()
         self._begun, self._begin_lock = False, threading.Lock()
         self.at_start_up = []   # more to do once as the server starts, under begin's lock (Builds.start_up)
+        self.download_weights = False   # KD_DOWNLOAD_WEIGHTS: Keras may download ImageNet weights it lacks
 
     def attach(self, executor):
         """Use this executor; it calls back `on_event(event)` and `on_exit(run_id, note)`."""
@@ -56,7 +57,8 @@ class RunService:
 
         sweep: (sweep id, trial number) when a sweep's scheduler submits the run as one of its trials.
         """
-        spec = validate(data, datasets=self.datasets.ids(), require_run=True)
+        spec = validate(data, datasets=self.datasets.ids(), require_run=True, weights=self.usable_weights(owner_id),
+                        download=self.download_weights)
         dataset = self.datasets.info(spec.dataset, spec.dataset_options)   # SpecError names a bad dataset option
         if not dataset["available"]:
             raise SpecError([FieldError(None, "dataset", dataset.get("message") or "This dataset is not available.")])
@@ -66,12 +68,16 @@ class RunService:
         with self.store.session() as s:
             run = Run(name=spec.name or f"{spec.dataset}-{len(spec.layers)}-layers", owner_id=owner_id,
                       status="queued", dataset=spec.dataset, spec=spec.to_dict(), summary=summary,
-                      epochs_planned=1 if spec.fit["find_lr"] else spec.fit["epochs"], history={},
+                      epochs_planned=1 if spec.fit["find_lr"] else spec.fit["epochs"] + _fine_tune_epochs(spec), history={},
                       sweep_id=sweep_id, sweep_trial=trial)   # a range test trains its steps as one epoch
             s.add(run)
         self._emit(journal.announce(self.store, run.id))
         self.schedule()
         return run.id
+
+    def usable_weights(self, owner_id):
+        """Give {id: backbone type} of the uploaded weights a spec of this owner may name (None: any owner's)."""
+        return uploaded_weights.usable(self.store, owner_id)
 
     def check_cost(self, spec, dataset):
         """Give the summary of a checked spec, or raise SpecError when the server would not train it (size, memory)."""
@@ -148,10 +154,15 @@ class RunService:
                 raise RunError(409, f"Run {run_id} is {run.status}; only a queued or running run can be stopped.")
         self.schedule()
 
-    def continue_(self, run_id, epochs):
-        """Queue `epochs` more epochs of an ended run, from its saved model and optimizer state."""
+    def continue_(self, run_id, epochs, unfreeze=None, learning_rate=None):
+        """Queue `epochs` more epochs of an ended run, from its saved model and optimizer state.
+
+        unfreeze (N or "all") with learning_rate: fine-tune, the top N layers of its backbones trainable
+        and the model recompiled at that rate (runs/fine_tune.py), a phase the run's charts mark.
+        """
         if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= 100_000:
             raise SpecError([FieldError(None, "epochs", "epochs must be a whole number from 1 to 100000.")])
+        phase = self._phase(run_id, unfreeze, learning_rate)
         with self._lock:
             run = self._run(run_id)
             if run.status not in journal.ENDED:
@@ -164,8 +175,24 @@ class RunService:
             if run.epochs_done and not saved:
                 raise RunError(409, f"Run {run_id} has no saved model to continue from.")
             planned = run.epochs_done + epochs
-            self._emit(journal.set_status(self.store, run_id, "queued", epochs_planned=planned, queued_at=utcnow()))
+            phases = list(run.phases or []) + ([{**phase, "epoch": run.epochs_done}] if phase else [])
+            self._emit(journal.set_status(self.store, run_id, "queued", epochs_planned=planned, queued_at=utcnow(),
+                                          phases=phases))
         self.schedule()
+
+    def _phase(self, run_id, unfreeze, learning_rate):
+        """Give a continue's fine-tuning phase {"unfreeze", "learning_rate"}, None without unfreeze; raise SpecError."""
+        if unfreeze is None and learning_rate is None:
+            return None
+        errors = []
+        phase = check_fine_tune({"unfreeze": unfreeze, "learning_rate": learning_rate}, errors)
+        if not errors:
+            spec = self._run(run_id).spec or {}
+            if not any(layer.get("type") in pretrained.BACKBONES for layer in spec.get("model", {}).get("layers", [])):
+                errors.append(FieldError(None, "unfreeze", f"Run {run_id} has no pretrained backbone to unfreeze."))
+        if errors:
+            raise SpecError(errors)
+        return {"unfreeze": phase["unfreeze"], "learning_rate": phase["learning_rate"]}
 
     def delete(self, run_id):
         """Delete an ended run: its record, events, share links and artifacts."""
@@ -271,3 +298,8 @@ class RunService:
         if run is None:
             raise RunError(404, f"There is no run {run_id}.")
         return run
+
+
+def _fine_tune_epochs(spec):
+    """Give the epochs of the spec's planned fine-tuning phase (fit.fine_tune), 0 without one."""
+    return (spec.fit.get("fine_tune") or {}).get("epochs") or 0

@@ -21,7 +21,7 @@ from ..modelspec import build
 from ..modelspec.exporters import train_script
 from ..modelspec.validate import validate
 from ..db.store import Run, Store
-from . import dynamics, feed, hook_times, journal, lr_range, paths, startup
+from . import dynamics, feed, fine_tune, hook_times, journal, lr_range, paths, startup, uploaded_weights
 from .paths import atomic_write
 
 log = logging.getLogger(__name__)
@@ -92,9 +92,12 @@ def prepare(data, num_classes, label_mode):
     return labels(data.y_train), feed.scaled(data.x_test, scale), labels(data.y_test), scale
 
 
-def new_model(spec, dataset):
-    """Give the spec's model, compiled with its optimizer, loss and metrics (a range test's at its first rate, unscheduled)."""
-    model = build.build_model(spec, dataset["input_shape"], name=_model_name(spec.name))
+def new_model(spec, dataset, weights_dir=None):
+    """Give the spec's model, compiled with its optimizer, loss and metrics (a range test's at its first rate, unscheduled).
+
+    weights_dir: where uploaded backbone weights are kept (uploaded_weights.folder).
+    """
+    model = build.build_model(spec, dataset["input_shape"], name=_model_name(spec.name), weights_dir=weights_dir)
     chosen = spec.compile["optimizer"]
     if spec.fit and spec.fit.get("find_lr"):   # the range test sets the rate of every batch itself
         chosen = {**{k: v for k, v in chosen.items() if k != "schedule"}, "learning_rate": spec.fit["find_lr"]["min_lr"]}
@@ -174,6 +177,7 @@ def _fit(store, run_id, settings, publisher, should_stop, worker=None):
         # Two workers on one machine differ only by name: the work-horse's pid is new for every job.
         run.worker = f"{worker[:60] + '@' if worker else ''}{socket.gethostname()[:60]}:{os.getpid()}"
         epochs_done, epochs_planned, raw_spec = run.epochs_done, run.epochs_planned, run.spec
+        phases = list(run.phases or [])
     spec = validate(raw_spec, require_run=True)
     registry = Registry(settings["KD_DATA_DIR"], store)
     dataset = registry.info(spec.dataset, spec.dataset_options)   # input_shape for the run's dataset_options
@@ -182,9 +186,14 @@ def _fit(store, run_id, settings, publisher, should_stop, worker=None):
     folder = paths.run_dir(settings["KD_DATA_DIR"], run_id, create=True)
     atomic_write(folder / paths.SCRIPT, lambda p: Path(p).write_text(train_script.python_script(spec, dataset)))
     resume = epochs_done > 0 and (folder / paths.MODEL).exists()
-    model = keras.saving.load_model(folder / paths.MODEL) if resume else new_model(spec, dataset)
+    model = keras.saving.load_model(folder / paths.MODEL) if resume else new_model(
+        spec, dataset, uploaded_weights.folder(settings["KD_DATA_DIR"]))
     if data.kind == "text" and not resume:   # a continued run's vocabulary came back with its model.keras
         adapt_text(model, data.x_train, spec.fit)
+    pending = next((p for p in phases if p["epoch"] == epochs_done and "note" not in p), None) if resume else None
+    if pending:   # a continue with unfreeze: the phase begins at this epoch
+        pending["note"] = fine_tune.apply(model, spec, pending["unfreeze"], pending["learning_rate"])
+        _set_phases(store, run_id, phases)
     startup.build_state(model, data.x_train[:1] if scale is None else feed.scaled(data.x_train[:1], scale), y)
     fit = spec.fit
     progress = Progress(publisher, should_stop, fit["batch_size"])
@@ -205,10 +214,39 @@ def _fit(store, run_id, settings, publisher, should_stop, worker=None):
     # took ~0.6 s, a share of the run's CPU that plain Keras's smaller process does not pay.
     gc.freeze()
     # shuffle=False: the order is feed's (fit's own shuffle is for arrays, and warns when given a dataset).
-    model.fit(train_data, epochs=epochs_planned, initial_epoch=epochs_done if resume else 0, shuffle=False,
-              verbose=0, callbacks=callbacks, validation_data=validation_data)
+    fit_args = {"shuffle": False, "verbose": 0, "validation_data": validation_data}
+    start = epochs_done if resume else 0
+    callbacks, watcher, start, go_on = _planned_first_phase(model, spec, train_data, fit_args, callbacks, watcher,
+                                                            progress, (store, run_id, phases), start, epochs_planned)
+    if go_on:
+        model.fit(train_data, epochs=epochs_planned, initial_epoch=start, callbacks=callbacks, **fit_args)
     publisher.close()
     return _ended(store, run_id, model, folder, progress, watcher, x_test, data.y_test, fit["batch_size"])
+
+
+def _planned_first_phase(model, spec, train_data, fit_args, callbacks, watcher, progress, where, start, planned_epochs):
+    """Fit fit.fine_tune's first phase, then unfreeze and recompile (runs/fine_tune.py); give (callbacks, watcher,
+    the epoch the rest starts at, whether to go on). Without a planned phase still to come, nothing happens."""
+    store, run_id, phases = where
+    planned = spec.fit.get("fine_tune")
+    split = spec.fit["epochs"] if planned and not any(p.get("planned") for p in phases) else None
+    if split is None or not start < split < planned_epochs:
+        return callbacks, watcher, start, True
+    model.fit(train_data, epochs=split, initial_epoch=start, callbacks=callbacks, **fit_args)
+    if progress.stopped_by_user or progress.nan_at or model.stop_training or (watcher and watcher.failure):
+        return callbacks, watcher, split, False
+    note = fine_tune.apply(model, spec, planned["unfreeze"], planned["learning_rate"])
+    # The dynamics probe instruments one set of trainable weights: the second phase goes without it.
+    phases.append({"epoch": split, "unfreeze": planned["unfreeze"], "learning_rate": planned["learning_rate"],
+                   "planned": True, "note": note + ("; training dynamics not recorded in this phase" if watcher else "")})
+    _set_phases(store, run_id, phases)
+    return [c for c in callbacks if c is not watcher], None, split, True
+
+
+def _set_phases(store, run_id, phases):
+    """Store the run's fine-tuning phases (the charts mark where each began)."""
+    with store.session() as s:
+        s.get(Run, run_id).phases = [dict(p) for p in phases]
 
 
 def _ended(store, run_id, model, folder, progress, watcher, x_test, y_test, batch_size):

@@ -37,7 +37,7 @@ def run_json(session, run, data_dir, detail=True):
     if detail:
         out.update(spec=run.spec, summary=run.summary, history=run.history or {}, progress=run.progress,
                    artifacts=paths.existing_artifacts(data_dir, run.id),
-                   actions=run_actions(session, run.id))
+                   actions=run_actions(session, run.id), phases=run.phases or [])
         if _fit_of(run).get("find_lr"):   # a learning-rate range test: its answer once it has ended
             out["lr_finder"] = lr_range.load(paths.run_dir(data_dir, run.id))
     return out

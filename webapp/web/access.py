@@ -14,7 +14,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 
 from ..team import accounts
-from ..db.store import Dataset, Run, Sweep
+from ..db.store import Dataset, Run, Sweep, Weights
 from . import services
 from .security import init_url_map
 
@@ -57,6 +57,7 @@ RULES = {
     "pages.sweep": READ_SWEEP, "api.list_sweeps": READ, "api.get_sweep": READ_SWEEP, "api.sweep_artifact": READ_SWEEP,
     "api.create_sweep": MEMBER, "api.stop_sweep": OWNER, "api.resume_sweep": OWNER,
     "api.create_sweep_share": OWNER, "api.delete_sweep_share": OWNER,
+    "api.pretrained_models": READ, "api.list_weights": READ, "api.upload_weights": MEMBER, "api.delete_weights": OWNER,
 }
 
 
@@ -94,13 +95,15 @@ def _allowed(user, rule):
 
 
 def _owner():
-    """Give the owner's id of the run (or else the uploaded dataset) the request names, or None."""
+    """Give the owner's id of the run (or sweep, uploaded weights, uploaded dataset) the request names, or None."""
     args = request.view_args or {}
     with services().store.session() as s:
         if "run_id" in args:
             row = s.get(Run, args["run_id"])
         elif "sweep_id" in args:
             row = s.get(Sweep, args["sweep_id"])
+        elif "weights_id" in args:
+            row = s.get(Weights, args["weights_id"])
         else:
             row = s.get(Dataset, args["ds_id"]) if "ds_id" in args else None
         return row.owner_id if row else None

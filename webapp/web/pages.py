@@ -5,6 +5,7 @@ from flask_login import current_user
 
 from ..team import accounts
 from ..runs import views
+from ..modelspec import pretrained
 from ..modelspec.catalog import catalog_json
 from ..modelspec.numbers import whole
 from ..sweeps.service import SweepError
@@ -80,7 +81,8 @@ def run(run_id):
     info = views.get_run(kd.store, kd.data_dir, run_id)
     if info is None:
         abort(404)
-    return render_page("run.html", page="run", data={"run": info, **_share()}, title=info["name"])
+    return render_page("run.html", page="run", data={"run": info, "backbones": list(pretrained.BACKBONES), **_share()},
+                       title=info["name"])
 
 
 @bp.get("/runs/<int:run_id>/gallery")

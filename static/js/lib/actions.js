@@ -26,7 +26,9 @@ export function actionText({ action, detail }) {
   switch (action) {
     case "run.create": return "created the run";
     case "run.stop": return "stopped the run";
-    case "run.continue": return `continued the run${epochsNote(d)}`;
+    case "run.continue": return `continued the run${epochsNote(d)}`
+      + (d && d.unfreeze != null ? `, fine-tuning ${d.unfreeze === "all" ? "every" : `the top ${d.unfreeze}`} backbone `
+        + `layers at learning rate ${d.learning_rate}` : "");
     case "run.rename": return `renamed it to “${d.name ?? ""}”`;
     case "run.share": return "made a share link";
     case "run.unshare": return "revoked a share link";

@@ -128,7 +128,8 @@ function layout(group, range, pins = []) {
     showLegend: group.keys.length > 1 }), ...pinLayout(pins) };
 }
 
-const PIN_COLORS = { nan: "#c62828", exploding: "#d84315", vanishing: "#8e6c00", dead_relu: "#6b4fbb" };
+const PIN_COLORS = { nan: "#c62828", exploding: "#d84315", vanishing: "#8e6c00", dead_relu: "#6b4fbb", fine_tune: "#1565c0" };
+const PIN_MARKS = { fine_tune: "fine-tuning" };
 
 /**
  * Give the shapes and annotations that pin warnings to a chart: a dashed line at each pin's x and a
@@ -139,7 +140,7 @@ export function pinLayout(pins) {
     shapes: pins.map((p) => ({ type: "line", xref: "x", yref: "paper", x0: p.x, x1: p.x, y0: 0, y1: 1,
       line: { color: PIN_COLORS[p.kind] || "#8e6c00", width: 1.5, dash: "dot" } })),
     annotations: pins.map((p) => ({ xref: "x", yref: "paper", x: p.x, y: 1, yanchor: "bottom", showarrow: false,
-      text: "⚠", font: { color: PIN_COLORS[p.kind] || "#8e6c00", size: 13 }, hovertext: plotlyText(p.text) })),
+      text: PIN_MARKS[p.kind] || "⚠", font: { color: PIN_COLORS[p.kind] || "#8e6c00", size: 13 }, hovertext: plotlyText(p.text) })),
   };
 }
 

@@ -88,6 +88,15 @@ function inputFor(param, target, ctx, id) {
   if (param.kind === "bool") {
     return el("input", { ...common, type: "checkbox", checked: Boolean(value), on: { change: (e) => set(e.target.checked) } });
   }
+  if (param.kind === "weights") {   // a backbone's: "imagenet", an uploaded weights id, or empty for None
+    return el("input", {
+      ...common, type: "text", autocomplete: "off", spellcheck: "false", placeholder: "None (from scratch)",
+      value: value ?? "", on: { input: (e) => {
+        const text = e.target.value.trim();
+        set(text === "" ? null : /^\d+$/.test(text) ? Number(text) : text);
+      } },
+    });
+  }
   return el("input", {
     ...common, type: "text", autocomplete: "off", spellcheck: "false", value: value ?? "",
     on: { input: (e) => set(e.target.value) },

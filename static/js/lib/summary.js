@@ -44,8 +44,13 @@ function totals(dl, items) {
 
 /** Draw a successful check: one row per layer with its output shape and parameters, then the totals. */
 export function showSummary(parts, result) {
-  replaceChildren(parts.body, result.layers.map((l) =>
-    row(l.index, `${l.name} (${l.type})`, shapeText(l.output_shape), grouped(l.params))));
+  replaceChildren(parts.body, result.layers.map((l) => {
+    // A backbone's front layers are added by the dashboard: marked, with the reason on hover.
+    const tr = row(l.index, `${l.name} (${l.type})${l.added ? " · added" : ""}`, shapeText(l.output_shape),
+      grouped(l.params), l.added ? "added" : "");
+    if (l.note) tr.title = `Added by the dashboard: ${l.note}.`;
+    return tr;
+  }));
   const frozen = result.total_params - result.trainable_params;
   totals(parts.totals, [
     ["Total params:", `${grouped(result.total_params)} (${memory(result.total_params)})`],

@@ -7,6 +7,7 @@ import { clearErrors, placeErrors } from "../lib/field-errors.js";
 import {
   cardShapes, onCardActions, renderAddPositions, renderAddTypes, renderLayers, renderMergeWith, showCardShapes,
 } from "../lib/layer-list.js";
+import { backboneText, labelOptions, loadBackbones } from "../lib/backbones.js";
 import { branch, mergeAt, removeLayer } from "../lib/graph-edit.js";
 import { drawGraph } from "../lib/graph-view.js";
 import { renderCompile, renderFit } from "../lib/settings-form.js";
@@ -305,11 +306,12 @@ function wireLayers() {
   renderAddTypes(typeSelect, cat);
   const showDoc = () => {
     const entry = cat.layers.get(typeSelect.value);
-    byId("add-layer-doc").textContent = entry ? entry.doc : "";
+    byId("add-layer-doc").textContent = entry ? [entry.doc, backboneText(typeSelect.value)].filter(Boolean).join(" ") : "";
     byId("merge-with-field").hidden = !isMerge(typeSelect.value);
   };
   typeSelect.addEventListener("change", showDoc);
   showDoc();
+  loadBackbones().then(() => { labelOptions(typeSelect); showDoc(); });
   byId("add-layer").addEventListener("click", () => {
     const where = byId("add-layer-position").value;
     const at = where === "end" ? spec.model.layers.length : Number(where);

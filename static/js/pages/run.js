@@ -47,6 +47,8 @@ const log = new EventLog(byId("event-log"));
 const stopButton = byId("stop-button");
 const continueButton = byId("continue-button");
 const continueEpochs = byId("continue-epochs");
+const fineTune = { box: byId("fine-tune-fields"), unfreeze: byId("continue-unfreeze"), rate: byId("continue-rate") };
+let warningPins = [];   // the dynamics' warnings on the loss chart; the fine-tuning phases join them
 const actionError = byId("action-error");
 const histograms = new WeightHistograms(byId("histograms"), byId("histograms-note"), shared(`${runUrl}/histograms`),
   byId("histograms-latest"));
@@ -63,11 +65,25 @@ const exportsCard = new ExportsCard({
 
 /** Pin the dynamics' warnings on the loss chart, each where it happened (its epoch plus batch / steps). */
 function pinWarnings(warnings, steps) {
-  charts.setPins(warnings.map((w) => {
+  warningPins = warnings.map((w) => {
     const batches = steps.filter((s) => s.epoch === w.epoch).map((s) => s.batch);
     const perEpoch = Math.max(w.batch, (view.progress && view.progress.steps) || 0, ...batches);
     return { x: w.epoch - 1 + w.batch / perEpoch, kind: w.kind, text: `${w.kind}: ${w.message}` };
-  }));
+  });
+  drawPins();
+}
+
+/** Pin the warnings and a line where each fine-tuning phase began (between its epoch and the next). */
+function drawPins() {
+  const phases = (run.phases || []).map((p) => ({ x: p.epoch + 0.5, kind: "fine_tune",
+    text: `fine-tuning from epoch ${p.epoch + 1}: unfreeze ${p.unfreeze} at learning rate ${p.learning_rate}${p.note ? ` (${p.note})` : ""}` }));
+  charts.setPins([...phases, ...warningPins]);
+}
+
+/** Say whether the run's model has a pretrained backbone (fine-tuning needs one). */
+function hasBackbone() {
+  const types = new Set(page.backbones || []);
+  return ((run.spec && run.spec.model && run.spec.model.layers) || []).some((layer) => types.has(layer.type));
 }
 
 /** Draw the parts that never change: name, id, dataset, model summary and settings. */
@@ -129,6 +145,7 @@ function drawStatus() {
   const canContinue = !waiting && CAN_CONTINUE.has(view.status) && !(run.spec && run.spec.fit && run.spec.fit.find_lr);
   continueButton.disabled = !canContinue;
   continueEpochs.disabled = !canContinue;
+  fineTune.unfreeze.disabled = fineTune.rate.disabled = !canContinue;
   const deleteButton = document.getElementById("delete-button");
   if (deleteButton) {
     deleteButton.disabled = ACTIVE.has(view.status);
@@ -153,6 +170,7 @@ function onHistory(payload) {
   view.progress = payload.progress || null;
   view.queuePosition = payload.queue_position ?? null;
   charts.draw(view.history, view.planned);
+  drawPins();
   // The status line goes where it happened: a running run's start before its epochs, an end
   // (or a queued continue) after them.
   const training = view.status === "running" || view.status === "stopping";
@@ -229,8 +247,9 @@ async function refreshRun() {
 /** Take what a REST answer's run object brings that the live events do not (or have not yet). */
 function applyRun(fresh) {
   Object.assign(run, { started_at: fresh.started_at, finished_at: fresh.finished_at, artifacts: fresh.artifacts,
-    actions: fresh.actions ?? run.actions, name: fresh.name ?? run.name });
+    actions: fresh.actions ?? run.actions, name: fresh.name ?? run.name, phases: fresh.phases ?? run.phases });
   drawName();
+  drawPins();
   if (fresh.lr_finder) inside.setFinder(fresh.lr_finder);
   if (typeof fresh.last_seq === "number" && fresh.last_seq > watch.lastSeq) {
     watch.skipTo(fresh.last_seq);
@@ -276,11 +295,22 @@ function wireControls() {
     return;
   }
   stopButton.addEventListener("click", () => act("stop", {}));
-  wireCount(continueButton, continueEpochs, "Continue", "epochs", actionError, (epochs) => act("continue", { epochs }));
+  fineTune.box.hidden = !hasBackbone();
+  wireCount(continueButton, continueEpochs, "Continue", "epochs", actionError, (epochs) => act("continue", continueBody(epochs)));
   const getName = () => run.name || `Run ${run.id}`;
   wireRename(runUrl, getName, (fresh) => { applyRun(fresh); drawStatus(); }, actionError);
   wireDelete(runUrl, getName, actionError);
   wireShare(runUrl, refreshRun, actionError);
+}
+
+/** Give Continue's body: the epochs, and when unfreeze is filled in, the fine-tuning (the server checks both). */
+function continueBody(epochs) {
+  const unfreeze = fineTune.unfreeze.value.trim();
+  if (fineTune.box.hidden || !unfreeze) return { epochs };
+  const count = Number(unfreeze);
+  const rate = fineTune.rate.value.trim();
+  return { epochs, unfreeze: unfreeze === "all" || !Number.isInteger(count) ? unfreeze : count,
+    learning_rate: rate === "" ? null : Number(rate) };
 }
 
 /** Show whether live updates flow. */

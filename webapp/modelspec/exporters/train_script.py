@@ -11,8 +11,8 @@ import builtins
 import keyword
 import re
 
-from .. import catalog, graph, keras_names as kn
-from . import script_text
+from .. import catalog, graph, keras_names as kn, pretrained
+from . import backbone_script, script_text
 from .script_data import data_arguments, data_imports, data_source
 from .source_text import INDENT, literal
 
@@ -80,7 +80,9 @@ def python_script(spec, dataset):
     """Give train.py for a checked spec with compile and fit, on a dataset description."""
     fit = spec.fit or {}
     before = [_header(spec, dataset, fit), "\n".join(data_source(dataset)), labels(spec.label_mode, dataset)]
-    after = [compile_lines(spec.compile), fit_lines(fit), _results(spec.label_mode)]
+    after = [compile_lines(spec.compile), fit_lines(fit)]
+    after += [part for part in (backbone_script.fine_tune_lines(spec, optimizer_call),) if part]
+    after.append(_results(spec.label_mode))
     if script_text.kind(dataset) == "text":
         after.insert(0, script_text.adapt_lines(fit))
     if spec.predict:
@@ -143,11 +145,21 @@ def model_lines(spec, dataset, reserved, given=None, summary=True):
     shape, given = literal([int(d) for d in dataset["input_shape"]]), given or {}
     if not dataset["input_shape"]:   # a text dataset's: one string per sample (build.model_input)
         shape = '(), dtype="string"'
+    # A backbone reading the images themselves knows their shape (its Resizing and channels follow from it).
+    shapes = {i: dataset["input_shape"] for i, layer in enumerate(spec.layers)
+              if (layer.get("inputs") or [graph.INPUT]) == [graph.INPUT] and (i == 0 or spec.is_graph)}
+    before = backbone_script.definitions(spec)
+    before = before + "\n" if before else ""
+    fixed = backbone_script.fixed_weights(spec, shapes)
+    fixed = "\n" + fixed if fixed else ""
     if spec.is_graph:
-        return functional_model(spec.layers, shape, reserved, given, summary)
-    rows = [f"keras.Input(shape={shape})"] + [layer_call(layer, given=given.get(i)) for i, layer in enumerate(spec.layers)]
+        return before + functional_model(spec.layers, shape, reserved, given, summary, shapes) + fixed
+    rows = [f"keras.Input(shape={shape})"]
+    for i, layer in enumerate(spec.layers):
+        rows += (backbone_script.stack_rows(layer, layer.get("name") or graph.layer_names(spec.layers)[i], shapes.get(i))
+                 if layer["type"] in pretrained.BACKBONES else [layer_call(layer, given=given.get(i))])
     body = "".join(f"{INDENT * 2}{row},\n" for row in rows)
-    return f"model = keras.Sequential(\n{INDENT}[\n{body}{INDENT}]\n)" + ("\nmodel.summary()" if summary else "")
+    return before + f"model = keras.Sequential(\n{INDENT}[\n{body}{INDENT}]\n)" + fixed + ("\nmodel.summary()" if summary else "")
 
 
 # Python's own names: keywords (a syntax error) and builtins (print, len, range... shadowed, the
@@ -170,9 +182,10 @@ def script_names(source):
     return names
 
 
-def functional_model(layers, shape, reserved, given=None, summary=True):
+def functional_model(layers, shape, reserved, given=None, summary=True, shapes=None):
     """Give the functional API lines for a graph spec: one variable per layer, named after it (never a
-    `reserved` name: Python's, or one the rest of the script uses)."""
+    `reserved` name: Python's, or one the rest of the script uses). shapes: {index: input shape} of the
+    backbones that read the images themselves."""
     variables, taken, given = {graph.INPUT: "inputs"}, {*reserved, "inputs"}, given or {}
     lines = [f"inputs = keras.Input(shape={shape})"]
     for index, layer in enumerate(layers):
@@ -180,7 +193,13 @@ def functional_model(layers, shape, reserved, given=None, summary=True):
         taken.add(var)
         args = [variables[n] for n in layer["inputs"]]
         called = f"[{', '.join(args)}]" if graph.merge_arity(layer["type"]) else args[0]
-        lines.append(f"{var} = {layer_call(layer, name=True, given=given.get(index))}({called})")
+        if layer["type"] in pretrained.BACKBONES:   # its front layers, then the block (defined before)
+            for call in backbone_script.stack_rows(layer, layer["name"], (shapes or {}).get(index))[:-1]:
+                lines.append(f"{var} = {call}({called})")
+                called = var
+            lines.append(f"{var} = {backbone_script.variable(layer['name'])}({called}, training=False)")
+        else:
+            lines.append(f"{var} = {layer_call(layer, name=True, given=given.get(index))}({called})")
         variables[layer["name"]] = var
     lines.append(f"model = keras.Model(inputs, {variables[layers[-1]['name']]})")
     return "\n".join(lines + (["model.summary()"] if summary else []))

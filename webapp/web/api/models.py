@@ -1,6 +1,7 @@
 """The catalog and model checks: `GET /api/layers`, `POST /api/models/check`."""
 
 from flask import jsonify
+from flask_login import current_user
 
 from ...modelspec import catalog
 from ...modelspec.validate import FieldError, SpecError, validate
@@ -18,7 +19,9 @@ def layers():
 def checked(data, require_run=False):
     """Give (Spec, dataset description) for a request body, or raise SpecError."""
     registry = services().datasets
-    spec = validate(data, datasets=registry.ids(), require_run=require_run)
+    runs = services().runs
+    spec = validate(data, datasets=registry.ids(), require_run=require_run,
+                    weights=runs.usable_weights(current_user.id), download=runs.download_weights)
     dataset = registry.info(spec.dataset, spec.dataset_options)   # SpecError names a bad dataset option
     if not dataset["available"]:
         raise SpecError([FieldError(None, "dataset", dataset.get("message") or f"{spec.dataset} is not available here.")])

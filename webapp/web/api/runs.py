@@ -81,10 +81,12 @@ def stop_run(run_id):
 
 @bp.post("/runs/<int:run_id>/continue")
 def continue_run(run_id):
-    """Train N more epochs from the saved model and optimizer state: 202."""
-    epochs = _field("epochs")
-    services().runs.continue_(run_id, epochs)
-    return _changed("run.continue", run_id, 202, epochs=epochs)
+    """Train N more epochs from the saved model and optimizer state: 202. With "unfreeze" and
+    "learning_rate": fine-tune its backbones' top layers at that rate."""
+    epochs, unfreeze, rate = _field("epochs"), _field("unfreeze"), _field("learning_rate")
+    services().runs.continue_(run_id, epochs, unfreeze, rate)
+    extra = {"unfreeze": unfreeze, "learning_rate": rate} if unfreeze is not None else {}
+    return _changed("run.continue", run_id, 202, epochs=epochs, **extra)
 
 
 @bp.get("/runs/<int:run_id>/artifacts/<name>")
