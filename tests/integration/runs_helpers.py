@@ -20,3 +20,23 @@ def start(client, body):
     run = r.get_json()["run"]
     assert run["status"] in ("queued", "running")
     return run["id"]
+
+
+def tiny_images(client, n_train=16, n_test=4):
+    """Upload a few grey 8×8 images of two classes (bright top or bright bottom); give the dataset's id."""
+    import io
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    y = np.arange(n_train + n_test) % 2
+    x = rng.integers(0, 60, (len(y), 8, 8)).astype(np.uint8)
+    x[y == 0, :4] += 150
+    x[y == 1, 4:] += 150
+    buffer = io.BytesIO()
+    np.savez(buffer, x_train=x[:n_train], y_train=y[:n_train], x_test=x[n_train:], y_test=y[n_train:])
+    buffer.seek(0)
+    r = client.post("/api/datasets", data={"file": (buffer, "halves.npz"), "name": "halves"},
+                    content_type="multipart/form-data")
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()["dataset"]["id"]

@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from tests.integration.runs_helpers import get, start, wait_for
+from tests.integration.runs_helpers import get, start, tiny_images, wait_for
 
 SCRIPT = textwrap.dedent('''
     import keras
@@ -107,3 +107,54 @@ def test_keras1_imdb_lstm_pasted_as_written_trains_on_the_cached_imdb_and_shows_
         view = client.get(f"/api/runs/{run_id}/inside/{item['index']}").get_json()
         top = max(view["tokens"], key=lambda t: t["attribution"])
         assert top["token"] == ("great" if item["predicted"] == 1 else "awful"), view["tokens"]
+
+
+# The Keras transfer-learning guide's two phases, on a small MobileNetV2: a frozen base and a new head, then
+# the whole base unfrozen and trained again at a low rate.
+FINE_TUNING = textwrap.dedent('''
+    import keras
+    from keras import layers
+
+    base_model = keras.applications.MobileNetV2(
+        weights="imagenet", input_shape=(96, 96, 3), alpha=0.35, include_top=False)
+    base_model.trainable = False
+
+    inputs = keras.Input(shape=(96, 96, 3))
+    scale_layer = keras.layers.Rescaling(scale=1 / 127.5, offset=-1)
+    x = scale_layer(inputs)
+    x = base_model(x, training=False)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dropout(0.2)(x)
+    outputs = keras.layers.Dense(2, activation="softmax")(x)
+    model = keras.Model(inputs, outputs)
+
+    model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(train_ds, epochs=1, validation_data=validation_ds)
+
+    base_model.trainable = True
+    model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(train_ds, epochs=1, validation_data=validation_ds)
+''')
+
+
+def test_a_pasted_two_phase_fine_tuning_script_imports_with_notes_and_trains_both_phases(client, tmp_path, monkeypatch):
+    """The guide's frozen phase, then its unfrozen phase at 1e-5: one backbone layer, fit.fine_tune, two phases run."""
+    from tests.keras_cache import write_application_weights
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))   # the trainer process inherits it
+    write_application_weights(tmp_path / "keras" / "models", "MobileNetV2", {"alpha": 0.35}, 96)
+    answer = client.post("/api/models/import", json={"format": "python", "source": FINE_TUNING}).get_json()
+    backbone = answer["model"]["layers"][0]
+    assert (backbone["type"], backbone["weights"], backbone["alpha"], backbone["trainable"]) == (
+        "MobileNetV2", "imagenet", 0.35, False), answer["model"]
+    assert "Rescaling" not in [layer["type"] for layer in answer["model"]["layers"]]   # the dashboard adds it
+    assert answer["fit"]["fine_tune"] == {"epochs": 1, "unfreeze": "all", "learning_rate": 1e-5}, answer["fit"]
+    noted = " ".join(f"{n['was']} {n['why']}" for n in answer["notes"])
+    assert "Rescaling" in noted and "trainable" in noted, answer["notes"]
+    body = {"name": "fine-tuned", "dataset": tiny_images(client), **{k: answer[k] for k in ("model", "compile")},
+            "fit": {**answer["fit"], "batch_size": 8, "validation": "none"}}
+    run_id = start(client, body)
+    run = wait_for(lambda: get(client, run_id), timeout=240)
+    assert run["status"] == "completed", run["error"]
+    assert run["epochs_done"] == 2 and len(run["history"]["loss"]) == 2
+    assert [(p["epoch"], p["unfreeze"], p["learning_rate"]) for p in run["phases"]] == [(1, "all", 1e-5)]

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.conftest import signed_in
-from tests.integration.runs_helpers import get, start, wait_for
+from tests.integration.runs_helpers import tiny_images, get, start, wait_for
 from tests.specs import MLP, spec
 from webapp.runs import paths
 from webapp.modelspec.validate import validate
@@ -211,26 +211,6 @@ def test_a_run_posted_while_the_spare_warms_up_is_checked_and_trained_once_in_th
         runs.executor.shutdown()
 
 
-def _tiny_images(client, n_train=16, n_test=4):
-    """Upload a few grey 8×8 images of two classes (bright top or bright bottom); give the dataset's id."""
-    import io
-
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    y = np.arange(n_train + n_test) % 2
-    x = rng.integers(0, 60, (len(y), 8, 8)).astype(np.uint8)
-    x[y == 0, :4] += 150
-    x[y == 1, 4:] += 150
-    buffer = io.BytesIO()
-    np.savez(buffer, x_train=x[:n_train], y_train=y[:n_train], x_test=x[n_train:], y_test=y[n_train:])
-    buffer.seek(0)
-    r = client.post("/api/datasets", data={"file": (buffer, "halves.npz"), "name": "halves"},
-                    content_type="multipart/form-data")
-    assert r.status_code == 201, r.get_json()
-    return r.get_json()["dataset"]["id"]
-
-
 def test_a_frozen_backbone_trains_its_head_then_continue_unfreezes_its_top_with_batchnorm_kept(
         client, services, tmp_path, monkeypatch):
     import numpy as np
@@ -241,7 +221,7 @@ def test_a_frozen_backbone_trains_its_head_then_continue_unfreezes_its_top_with_
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))   # the trainer process inherits it
     backbone = {"type": "MobileNetV2", "alpha": 0.35, "input_shape": [96, 96, 3], "weights": "imagenet",
                 "pooling": "avg", "trainable": False}
-    body = spec(MLP, name="frozen", dataset=_tiny_images(client),
+    body = spec(MLP, name="frozen", dataset=tiny_images(client),
                 model={"layers": [backbone, {"type": "Dense", "units": 2, "activation": "softmax"}]},
                 fit={"epochs": 1, "batch_size": 8, "validation": "none", "dynamics": False})   # tiny: 2 steps
     r = client.post("/api/runs", json=body)   # offline, and not in Keras's cache: refused before any run
