@@ -135,7 +135,8 @@ def test_a_backbone_is_one_layer_and_its_preprocess_input_is_dropped_with_a_note
     out = imported(BASE + "base.trainable = False\n" + HEAD_ON + TRAIN)
     backbone = out["model"]["layers"][0]
     assert backbone == {"type": "MobileNetV2", "weights": "imagenet", "include_top": False, "pooling": None,
-                        "trainable": False, "alpha": 0.5, "name": "mobile_net_v2", "inputs": ["input"]}
+                        "trainable": False, "alpha": 0.5, "input_shape": [96, 96, 3],   # it picks the weights file
+                        "name": "mobile_net_v2", "inputs": ["input"]}
     assert "fine_tune" not in out["fit"]
     assert any(n["line"] == 6 and n["now"] == "the backbone's own preprocessing" for n in out["notes"])
 

@@ -107,6 +107,12 @@ def layer(imp, call, index):
             out["weights"] = _weights(imp, plain, kind, line)
         elif key == "pooling":
             out["pooling"] = plain
+        elif key == "input_shape" and _image_shape(plain):
+            # The size it is built at picks its ImageNet file (MobileNetV2 0.35 at 96 is another file than at 224).
+            out["input_shape"] = [int(d) for d in plain]
+            imp.note(line, f"input_shape={imp.text(value)}", f"{kind}'s input_shape {out['input_shape']}",
+                     "the dashboard resizes the dataset's images to it and scales them as its preprocess_input "
+                     "does", index, "input_shape")
         elif key in ("input_shape", "input_tensor"):
             imp.note(line, f"{key}=...", "the dataset's images", "the dataset gives the input; the dashboard resizes "
                      f"it to a size {kind} accepts and scales it as its preprocess_input does", index, "type")
@@ -116,6 +122,12 @@ def layer(imp, call, index):
             imp.warn(line, f"{kind}: {key} = {imp.text(value)} is not part of the spec; ignored")
     out.update(pretrained.arguments(kind, out))
     return out
+
+
+def _image_shape(value):
+    """Say whether `value` is a static (rows, cols, 3) image shape."""
+    return (isinstance(value, (list, tuple)) and len(value) == 3 and value[2] == 3
+            and all(isinstance(d, int) and not isinstance(d, bool) for d in value))
 
 
 def _weights(imp, value, kind, line):
