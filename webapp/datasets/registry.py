@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
-from . import keras_cache, npz, pixels, stored
+from . import keras_cache, npz, pixels, sequences, stored
 from . import options as dataset_options
-from .data import BUILTIN, Data, DatasetError, channels_last, describe, stats
+from .data import BUILTIN, Data, DatasetError, channels_last, describe, label_stats, stats
 from ..db.store import Dataset, Run
 
 PROVENANCE = ("format", "archive", "options", "notes", "facts", "decoded_bytes")
@@ -90,7 +90,7 @@ class Registry:
         row = self._row(ds_id) if info["source"] == "upload" else None
         if row is None and ds_id not in self._stats:
             try:
-                self.load(ds_id)
+                self._raw(ds_id)
             except DatasetError:
                 return self.info(ds_id)   # now unavailable, with the reason
             info = self.info(ds_id)
@@ -102,7 +102,7 @@ class Registry:
         options None: an image dataset's arrays as stored; another kind's with its default options.
         SpecError names an option the dataset does not take.
         """
-        raw = self._cached(ds_id, lambda: self._read(ds_id))
+        raw = self._raw(ds_id)
         if options is None and raw.kind == "image":
             return raw
         info = self._info(ds_id)
@@ -117,6 +117,10 @@ class Registry:
             except ValueError as exc:   # e.g. load_data's maxlen filter kept nothing
                 raise DatasetError(f"{ds_id} with dataset_options {dataset_options.canonical(opts)}: {exc}") from None
         return self._cached((ds_id, dataset_options.canonical(opts)), applied)
+
+    def _raw(self, ds_id):
+        """Give the dataset's arrays as read, before any dataset_options (kept in memory)."""
+        return self._cached(ds_id, lambda: self._read(ds_id))
 
     def _cached(self, key, read):
         """Give the Data kept under `key`, or read() it once (one reader per key at a time) and keep it."""
@@ -298,6 +302,8 @@ class Registry:
         if message:
             raise DatasetError(message)
         try:
+            if ds_id in keras_cache.SEQUENCES:
+                return self._read_keras_sequences(ds_id)
             x_train, y_train, x_test, y_test = keras_cache.read(ds_id)
         except keras_cache.CacheError as exc:
             self._broken[ds_id] = (keras_cache.signature(ds_id), str(exc))
@@ -307,6 +313,22 @@ class Registry:
                     y_test.reshape(-1).astype(np.int64), list(entry["class_names"]), 255.0)
         self._stats[ds_id] = stats(data, entry["num_classes"])
         return data
+
+    def _read_keras_sequences(self, ds_id):
+        """Give imdb or reuters as its npz holds it (object arrays of rank arrays), and note its default split's statistics."""
+        arrays, index = keras_cache.read_sequences(ds_id), keras_cache.read_word_index(ds_id)
+        entry = keras_cache.KERAS[ds_id]
+        if ds_id == "imdb":
+            layout, x = sequences.IMDB, (arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"])
+        else:
+            layout, x = sequences.REUTERS, (arrays["x"], arrays["y"], np.empty(0, object), np.empty(0, np.int64))
+        raw = Data(*x, list(entry["class_names"]), 1.0, kind="sequence", meta={"layout": layout, "word_index": index})
+        # The default options' split, unpadded: padding every review to the longest would cost far more.
+        x_train, y_train, x_test, y_test = sequences.load_data(*x, layout, dataset_options.check(self._keras(ds_id), {}))
+        self._stats[ds_id] = {**label_stats(y_train, y_test, entry["num_classes"]),
+                              "vocabulary_size": max(sequences.max_rank(x_train), sequences.max_rank(x_test)) + 1,
+                              "max_length": max(map(len, x_train + x_test), default=0)}
+        return raw
 
     def _read_upload(self, ds_id):
         """Give an uploaded dataset's arrays from its file in the data dir."""
