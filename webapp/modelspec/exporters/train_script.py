@@ -137,7 +137,8 @@ def model_lines(spec, dataset, reserved, given=None, summary=True):
 
     given: {layer index: {argument: source text}}, as layer_call takes it.
     """
-    shape, given = literal([int(d) for d in dataset["input_shape"]]), given or {}
+    shape = literal([None if d is None else int(d) for d in dataset["input_shape"]])   # None: any length
+    given = given or {}
     if spec.is_graph:
         return functional_model(spec.layers, shape, reserved, given, summary)
     rows = [f"keras.Input(shape={shape})"] + [layer_call(layer, given=given.get(i)) for i, layer in enumerate(spec.layers)]
