@@ -19,6 +19,7 @@ import { showNotes } from "../lib/import-notes.js";
 import { setupExport, setupImport } from "../lib/transfer-panel.js";
 import { carrySpace, pruneSpace } from "../lib/sweep-space.js";
 import { setupRunSlot } from "../lib/run-slot.js";
+import { inputShape, renderDatasetOptions } from "../lib/dataset-options.js";
 
 const page = JSON.parse(byId("page-data").textContent);
 const cat = indexCatalog(page.catalog);
@@ -129,6 +130,7 @@ function drawDatasets() {
   replaceChildren(byId("dataset-notes-list"), unavailable.map((d) =>
     el("li", {}, el("strong", { text: d.name }), `: ${d.message || "not available here."}`)));
   drawDatasetInfo();
+  drawDatasetOptions();
 }
 
 /** Show the chosen dataset's input shape, classes and sizes. */
@@ -142,10 +144,18 @@ function drawDatasetInfo() {
   const names = d.class_names || [];
   const shown = names.length > 12 ? [...names.slice(0, 10), "…"] : names;
   replaceChildren(info,
-    el("span", { class: "pill", text: `input ${shapeText(d.input_shape)}` }),
+    el("span", { class: "pill", text: `input ${shapeText(inputShape(d, spec))}` }),
     el("span", { class: "pill", title: names.join(", "), text: `${d.num_classes} classes: ${shown.join(", ")}` }),
     d.train_size !== undefined ? el("span", { class: "pill", text: `${grouped(d.train_size)} train / ${grouped(d.test_size)} test` }) : null);
-  byId("input-note").textContent = `input (None, ${d.input_shape.join(", ")})`;
+  byId("input-note").textContent = `input ${shapeText([null, ...inputShape(d, spec)])}`;
+}
+
+/** Draw the dataset's options (num_words, maxlen for imdb and reuters); an edit redraws the input note and checks. */
+function drawDatasetOptions() {
+  renderDatasetOptions(byId("dataset-options"), currentDataset(), spec, () => {
+    drawDatasetInfo();
+    changed();
+  });
 }
 
 /** Draw the whole page from the spec (start, presets). */
@@ -194,8 +204,9 @@ function onlySettings(error) {
 /** With only compile or fit wrong, still show the layers' shapes: check the model without them. */
 async function checkModelAlone(seq) {
   try {
-    const result = await postJSON("/api/models/check", { name: spec.name, dataset: spec.dataset, model: spec.model },
-      { signal: inflight.signal });
+    const alone = { name: spec.name, dataset: spec.dataset, model: spec.model };
+    if (spec.dataset_options) alone.dataset_options = spec.dataset_options;
+    const result = await postJSON("/api/models/check", alone, { signal: inflight.signal });
     if (seq !== checkSeq) return;
     showSummary(summary, result);
     showCardShapes(layerList, cardShapes(spec.model.layers, result.layers));
@@ -246,7 +257,9 @@ function wireHead() {
   });
   byId("dataset-select").addEventListener("change", (e) => {
     spec.dataset = e.target.value;
+    delete spec.dataset_options;   // options belong to the dataset they were chosen for
     drawDatasetInfo();
+    drawDatasetOptions();
     changed();
   });
   for (const button of document.querySelectorAll("button[data-preset]")) {
