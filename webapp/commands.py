@@ -40,7 +40,8 @@ def fetch(name):
             f"Could not fetch {name}: {exc}\nThis machine may be offline. Run this command (or "
             f"`keras.datasets.{name}.load_data()`) on a machine with internet and copy its Keras cache "
             f"(~/.keras/datasets/) to {keras_cache.cache_dir()}/.") from None
-    click.echo(f"{name} is cached: {len(x_train)} training and {len(x_test)} test samples. "
+    what = "sequences" if name in keras_cache.SEQUENCES else "images"
+    click.echo(f"{name} is cached: {len(x_train)} training and {len(x_test)} test {what}. "
                f"The dashboard lists it as available now.")
 
 

@@ -249,3 +249,25 @@ def test_files_in_another_format_get_one_message_naming_the_file(tmp_path, regis
     with pytest.raises(Exception) as exc:
         registry.load("imdb")
     assert "imdb_word_index.json" in str(exc.value)
+
+
+def test_an_embedding_narrower_than_the_vocabulary_is_refused_at_its_input_dim():
+    from webapp.modelspec.inputs import check_vocabulary
+
+    def model(input_dim, graph=False):
+        layers = [{"type": "Embedding", "input_dim": input_dim, "output_dim": 8}, {"type": "GlobalAveragePooling1D"},
+                  {"type": "Dense", "units": 1, "activation": "sigmoid"}]
+        if graph:
+            layers = [{**layer, "inputs": [previous]} for layer, previous in zip(layers, ["input", "embedding",
+                                                                                          "global_average_pooling1d"])]
+        return validate({"dataset": "imdb", "model": {"layers": layers}})
+
+    imdb = {"kind": "sequence", "vocabulary_size": 600}
+    for graph in (False, True):
+        with pytest.raises(SpecError) as exc:
+            check_vocabulary(model(100, graph), imdb)
+        (layer, field, message), = [(e.layer, e.field, e.message) for e in exc.value.errors]
+        assert (layer, field) == (0, "input_dim") and "600" in message and "num_words" in message
+        check_vocabulary(model(600, graph), imdb)
+    check_vocabulary(model(100), {"kind": "sequence", "vocabulary_size": None})
+    check_vocabulary(model(100), {"kind": "image", "vocabulary_size": 600})

@@ -14,7 +14,7 @@ import sys
 import tempfile
 import threading
 
-from . import catalog, graph, memory, shape_memo
+from . import catalog, graph, inputs, memory, shape_memo
 from .fields import FieldError, SpecError
 
 _keras = None
@@ -373,6 +373,7 @@ def check_output(spec, rows, num_classes):
 
 def summarize(spec, dataset):
     """Give the `POST /api/models/check` answer for a checked spec on a dataset, or raise SpecError."""
+    inputs.check_vocabulary(spec, dataset)
     _, rows = trace(spec, dataset["input_shape"], weights=False)
     warnings = check_output(spec, rows, dataset["num_classes"])
     # A check without `fit` is estimated at the batch size fit would take by default.
