@@ -232,7 +232,7 @@ def test_imdb_with_planted_words_trains_an_lstm_and_reuters_a_bag_of_words(clien
     assert imdb["spec"]["dataset_options"] == {"num_words": 600, "maxlen": 60}
     script = client.get(f"/api/runs/{imdb_run}/artifacts/train.py").get_data(as_text=True)
     assert "keras.datasets.imdb.load_data(num_words=600)" in script and "maxlen = 60" in script
-    assert "keras.Input(shape=[60])" in script
+    assert "keras.Input(shape=(60,))" in script
     r = client.post("/api/runs", json=spec(IMDB_LSTM, dataset_options={"num_words": 600, "maxlength": 60}))
     assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "dataset_options.maxlength"
 
