@@ -222,6 +222,15 @@ def test_imdb_with_planted_words_trains_an_lstm_and_reuters_a_bag_of_words(clien
     r = client.post("/api/models/check", json=IMDB_LSTM)
     assert r.status_code == 200 and [row["output_shape"] for row in r.get_json()["layers"]] == [
         [None, 60, 16], [None, 16], [None, 1]]
+    info = client.get("/api/datasets/imdb").get_json()["dataset"]   # reads it: the default split's statistics
+    assert info["kind"] == "sequence" and info["train_size"] == 400 and info["vocabulary_size"] > 500
+    for url in ("/api/datasets/imdb/images/test/0.png", "/api/datasets/imdb/stats"):   # no pictures: a 404 that says so
+        r = client.get(url)
+        assert r.status_code == 404 and "sequence dataset" in r.get_json()["error"]["message"], url
+    r = client.post("/api/models/check", json=spec(IMDB_LSTM, model={"layers": [
+        {"type": "Embedding", "input_dim": 300, "output_dim": 8}, {"type": "GlobalAveragePooling1D"},
+        {"type": "Dense", "units": 1, "activation": "sigmoid"}]}))
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "input_dim"
     imdb_run, reuters_run = start(client, IMDB_LSTM), start(client, REUTERS_MLP)
     for run_id in (imdb_run, reuters_run):
         run = wait_for(lambda: get(client, run_id), timeout=120)

@@ -42,7 +42,12 @@ class Data:
         return sum(a.nbytes for a in (self.x_train, self.y_train, self.x_test, self.y_test))
 
     def image(self, split, index):
-        """Give one image of a split as uint8 (H, W, C), pixel_max mapped to 255; IndexError past the end."""
+        """Give one image of a split as uint8 (H, W, C), pixel_max mapped to 255; IndexError past the end.
+
+        DatasetError for a dataset of another kind (its samples are texts, sequences or series).
+        """
+        if self.kind != "image":
+            raise DatasetError(f"This is a {self.kind} dataset: its samples are not images.")
         x = self.x_train if split == "train" else self.x_test
         if not 0 <= index < len(x):
             raise IndexError(f"index {index} is outside the {split} split ({len(x)} images: 0..{len(x) - 1}).")

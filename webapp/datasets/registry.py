@@ -249,6 +249,8 @@ class Registry:
         info = self.info(ds_id)
         if info and info["source"] == "upload" and path.is_file():
             out = pixels.load(path)
+        elif info and info.get("kind", "image") != "image":
+            raise DatasetError(f"{ds_id} is a {info['kind']} dataset: it has no pixel statistics.")
         else:
             out = pixels.compute(self.load(ds_id), len(self.info(ds_id)["class_names"]))
         self._pixels[ds_id] = out
