@@ -93,6 +93,13 @@ IMDB_LSTM = {
     "fit": {"epochs": 2, "batch_size": 16, "validation": "test"},
 }
 
+# imdb_fasttext.py, small (without its bigrams): Embedding -> GlobalAveragePooling1D -> one sigmoid unit.
+IMDB_FASTTEXT = {**IMDB_LSTM, "name": "imdb fasttext", "model": {"layers": [
+    {"type": "Embedding", "input_dim": 600, "output_dim": 16},
+    {"type": "GlobalAveragePooling1D"},
+    {"type": "Dense", "units": 1, "activation": "sigmoid"},
+]}}
+
 # reuters_mlp.py, small: a binary bag of words -> Dense stack -> softmax over the topics.
 REUTERS_MLP = {
     "name": "reuters mlp",
