@@ -229,6 +229,8 @@ def test_imdb_with_planted_words_trains_an_embedding_and_reuters_a_bag_of_words(
         [None, 60, 16], [None, 16], [None, 1]]
     info = client.get("/api/datasets/imdb").get_json()["dataset"]   # reads it: the default split's statistics
     assert info["kind"] == "sequence" and info["train_size"] == 400 and info["vocabulary_size"] > 500
+    page = client.get("/datasets/imdb").get_data(as_text=True)   # its samples decoded with the word index
+    assert 'id="ds-texts"' in page and "great" in page and "awful" in page and "[start]" in page
     for url in ("/api/datasets/imdb/images/test/0.png", "/api/datasets/imdb/stats"):   # no pictures: a 404 that says so
         r = client.get(url)
         assert r.status_code == 404 and "sequence dataset" in r.get_json()["error"]["message"], url

@@ -169,6 +169,8 @@ def test_imdb_from_the_cache_with_options(tmp_path, registry):
     assert ("great" in words) != ("awful" in words) and "[oov]" in words
     details = registry.details("imdb")   # statistics of the default split, without padding every review
     assert details["train_size"] == 30 and sum(details["test_counts"]) == 20 and details["vocabulary_size"] > 100
+    first = details["texts"]["train"][1][0].split()   # a positive review's first words, as load_data gives them
+    assert first[0] == "[start]" and "great" in first and "awful" not in first
     with pytest.raises(SpecError) as exc:   # 50 × 100,000 × 4 bytes is over the registry's 5 MB
         registry.info("imdb", {"num_words": 100_000, "mode": "binary"})
     assert errors(exc)[0][0] == "dataset_options.num_words"

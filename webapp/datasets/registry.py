@@ -94,7 +94,8 @@ class Registry:
             except DatasetError:
                 return self.info(ds_id)   # now unavailable, with the reason
             info = self.info(ds_id)
-        return {**info, "samples": (row.meta if row else self._stats[ds_id])["samples"]}
+        known = row.meta if row else self._stats[ds_id]
+        return {**info, "samples": known["samples"], **({"texts": known["texts"]} if "texts" in known else {})}
 
     def load(self, ds_id, options=None):
         """Give the dataset's arrays with its dataset_options applied (kept in memory per options); DatasetError says why not.
@@ -327,7 +328,11 @@ class Registry:
         raw = Data(*x, list(entry["class_names"]), 1.0, kind="sequence", meta={"layout": layout, "word_index": index})
         # The default options' split, unpadded: padding every review to the longest would cost far more.
         x_train, y_train, x_test, y_test = sequences.load_data(*x, layout, dataset_options.check(self._keras(ds_id), {}))
-        self._stats[ds_id] = {**label_stats(y_train, y_test, entry["num_classes"]),
+        shown = label_stats(y_train, y_test, entry["num_classes"])
+        meta = {"word_index": index, "index_from": 3, "start_char": 1, "oov_char": 2}   # load_data's defaults
+        texts = {split: [[_text(x, i, meta) for i in per_class] for per_class in shown["samples"][split]]
+                 for split, x in (("train", x_train), ("test", x_test))}
+        self._stats[ds_id] = {**shown, "texts": texts,
                               "vocabulary_size": max(sequences.max_rank(x_train), sequences.max_rank(x_test)) + 1,
                               "max_length": max(map(len, x_train + x_test), default=0)}
         return raw
@@ -401,3 +406,11 @@ def with_options(entry):
     """Give a description's entry with its dataset_options table (name, kind, default, bounds) when it takes options."""
     name = entry.get("options_schema")
     return {**entry, "dataset_options": dataset_options.params_json(name)} if name in dataset_options.SCHEMAS else entry
+
+
+def _text(x, index, meta, words=60):
+    """Give the first `words` words of sequence x[index] decoded as Data.text does (the dataset page's samples)."""
+    one = np.empty(1, dtype=object)
+    one[0] = x[index][:words]
+    return Data(one, np.zeros(1, np.int64), one, np.zeros(1, np.int64), [], 1.0, kind="sequence",
+                meta=meta).text("train", 0) + (" …" if len(x[index]) > words else "")
