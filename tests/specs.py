@@ -76,3 +76,41 @@ BRANCHES = {
     "compile": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
     "fit": {"epochs": 1, "batch_size": 64, "validation": "test"},
 }
+
+
+# imdb_lstm.py, small: word ranks (tests/keras_cache.write_imdb) -> Embedding -> LSTM -> one sigmoid unit.
+IMDB_LSTM = {
+    "name": "imdb lstm",
+    "dataset": "imdb",
+    "dataset_options": {"num_words": 600, "maxlen": 60},
+    "model": {"layers": [
+        {"type": "Embedding", "input_dim": 600, "output_dim": 16},
+        {"type": "LSTM", "units": 16},
+        {"type": "Dense", "units": 1, "activation": "sigmoid"},
+    ]},
+    "compile": {"optimizer": {"type": "Adam", "learning_rate": 0.01}, "loss": "binary_crossentropy",
+                "metrics": ["accuracy"]},
+    "fit": {"epochs": 2, "batch_size": 16, "validation": "test"},
+}
+
+# imdb_fasttext.py, small (without its bigrams): Embedding -> GlobalAveragePooling1D -> one sigmoid unit.
+IMDB_FASTTEXT = {**IMDB_LSTM, "name": "imdb fasttext", "model": {"layers": [
+    {"type": "Embedding", "input_dim": 600, "output_dim": 16},
+    {"type": "GlobalAveragePooling1D"},
+    {"type": "Dense", "units": 1, "activation": "sigmoid"},
+]}}
+
+# reuters_mlp.py, small: a binary bag of words -> Dense stack -> softmax over the topics.
+REUTERS_MLP = {
+    "name": "reuters mlp",
+    "dataset": "reuters",
+    "dataset_options": {"num_words": 500, "mode": "binary"},
+    "model": {"layers": [
+        {"type": "Dense", "units": 64, "activation": "relu"},
+        {"type": "Dropout", "rate": 0.5},
+        {"type": "Dense", "units": 46, "activation": "softmax"},
+    ]},
+    "compile": {"optimizer": {"type": "Adam", "learning_rate": 0.01}, "loss": "categorical_crossentropy",
+                "metrics": ["accuracy"]},
+    "fit": {"epochs": 3, "batch_size": 16, "validation": "test"},
+}

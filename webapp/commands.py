@@ -33,12 +33,15 @@ def fetch(name):
         import keras
 
         (x_train, _), (x_test, _) = getattr(keras.datasets, name).load_data()
+        if name in keras_cache.SEQUENCES:   # the word index, to show the reviews and newswires as words
+            getattr(keras.datasets, name).get_word_index()
     except Exception as exc:   # offline, or a refused/corrupt download: a message, not a traceback
         raise click.ClickException(
             f"Could not fetch {name}: {exc}\nThis machine may be offline. Run this command (or "
             f"`keras.datasets.{name}.load_data()`) on a machine with internet and copy its Keras cache "
             f"(~/.keras/datasets/) to {keras_cache.cache_dir()}/.") from None
-    click.echo(f"{name} is cached: {len(x_train)} training and {len(x_test)} test images. "
+    what = "sequences" if name in keras_cache.SEQUENCES else "images"
+    click.echo(f"{name} is cached: {len(x_train)} training and {len(x_test)} test {what}. "
                f"The dashboard lists it as available now.")
 
 

@@ -263,3 +263,48 @@ def test_export_then_import_gives_the_same_model(browser_page, screens, button, 
         expect(page.locator('[data-field="fit.epochs"] input')).to_have_value("12")
         expect(page.locator('[data-field="fit.batch_size"] input')).to_have_value("128")
     screens(f"reimported-{format_value}")
+
+
+IMDB_LSTM_SCRIPT = '''\
+import keras
+
+model = keras.Sequential([
+    keras.layers.Embedding(2000, 32),
+    keras.layers.LSTM(16),
+    keras.layers.Dense(1, activation="sigmoid"),
+])
+model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+'''
+
+
+def test_imdb_shows_num_words_and_maxlen_and_the_shapes_follow_them(browser_page, live_server, screens):
+    from pathlib import Path
+
+    from tests.keras_cache import write_imdb
+
+    write_imdb(Path(live_server.env["KERAS_HOME"]) / "datasets", n_train=20, n_test=10)
+    page = browser_page
+    open_builder(page)
+    expect(page.locator("#dataset-options")).to_be_hidden()   # digits: images take no options
+    page.locator("#dataset-select").select_option("imdb")
+    options = page.locator("#dataset-options")
+    expect(options).to_be_visible()
+    expect(options.locator("input")).to_have_count(2)
+    page.locator("#dataset-option-num_words").fill("2000")
+    page.locator("#dataset-option-num_words").dispatch_event("change")
+    page.locator("#dataset-option-maxlen").fill("80")
+    page.locator("#dataset-option-maxlen").dispatch_event("change")
+    import_python(page, IMDB_LSTM_SCRIPT)
+    expect_builds(page)
+    assert summary_rows(page) == [("embedding (Embedding)", "(None, 80, 32)", "64,000"),
+                                  ("lstm (LSTM)", "(None, 16)", "3,136"), ("dense (Dense)", "(None, 1)", "17")]
+    expect(page.locator("#input-note")).to_have_text("input (None, 80)")
+    screens("imdb-maxlen-80")
+    page.locator("#dataset-option-maxlen").fill("40")
+    page.locator("#dataset-option-maxlen").dispatch_event("change")
+    expect(page.locator("#summary-table tbody tr").first).to_contain_text("(None, 40, 32)")
+    expect(page.locator("#dataset-info")).to_contain_text("input (40)")
+    page.locator("#dataset-option-maxlen").fill("0")   # the server's message sits at the option's field
+    page.locator("#dataset-option-maxlen").dispatch_event("change")
+    expect(page.locator('[data-field="dataset_options.maxlen"]')).to_contain_text("maxlen must be")
+    screens("imdb-maxlen-error")

@@ -258,3 +258,64 @@ def test_a_frozen_backbone_trains_its_head_then_continue_unfreezes_its_top_with_
             assert same == (layer.name not in top), layer.name   # only the unfrozen top layers learned
     assert any(layer.name in top and layer.weights and not isinstance(layer, keras.layers.BatchNormalization)
                for layer in after.layers)
+
+
+def test_imdb_with_planted_words_trains_an_embedding_and_reuters_a_bag_of_words(client, tmp_path, monkeypatch):
+    """Sequences from a Keras-format cache train through the same feed (no scaling), to high accuracy.
+
+    imdb_lstm.py's LSTM is checked here (its shapes); trained is imdb_fasttext.py's pooled embedding,
+    through the same build and feed: an LSTM run took ~18 s longer here (its graph's tracing), past
+    this suite's budget.
+    """
+    from tests.keras_cache import write_imdb, write_reuters
+    from tests.specs import IMDB_FASTTEXT, IMDB_LSTM, REUTERS_MLP
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))   # the spawned trainer inherits it
+    write_imdb(tmp_path / "keras" / "datasets", n_train=400, n_test=200, length=40)
+    write_reuters(tmp_path / "keras" / "datasets", n=300)
+    r = client.post("/api/models/check", json=IMDB_LSTM)
+    assert r.status_code == 200 and [row["output_shape"] for row in r.get_json()["layers"]] == [
+        [None, 60, 16], [None, 16], [None, 1]]
+    info = client.get("/api/datasets/imdb").get_json()["dataset"]   # reads it: the default split's statistics
+    assert info["kind"] == "sequence" and info["train_size"] == 400 and info["vocabulary_size"] > 500
+    page = client.get("/datasets/imdb").get_data(as_text=True)   # its samples decoded with the word index
+    assert 'id="ds-texts"' in page and "great" in page and "awful" in page and "[start]" in page
+    for url in ("/api/datasets/imdb/images/test/0.png", "/api/datasets/imdb/stats"):   # no pictures: a 404 that says so
+        r = client.get(url)
+        assert r.status_code == 404 and "sequence dataset" in r.get_json()["error"]["message"], url
+    r = client.post("/api/models/check", json=spec(IMDB_LSTM, model={"layers": [
+        {"type": "Embedding", "input_dim": 300, "output_dim": 8}, {"type": "GlobalAveragePooling1D"},
+        {"type": "Dense", "units": 1, "activation": "sigmoid"}]}))
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "input_dim"
+    imdb_run, reuters_run = start(client, IMDB_FASTTEXT), start(client, REUTERS_MLP)
+    for run_id in (imdb_run, reuters_run):
+        run = wait_for(lambda: get(client, run_id), timeout=120)
+        assert run["status"] == "completed", run["error"]
+    imdb, reuters = get(client, imdb_run), get(client, reuters_run)
+    assert imdb["history"]["val_accuracy"][-1] >= 0.9, imdb["history"]
+    assert reuters["history"]["val_accuracy"][-1] >= 0.8, reuters["history"]
+    assert imdb["spec"]["dataset_options"] == {"num_words": 600, "maxlen": 60}
+    script = client.get(f"/api/runs/{imdb_run}/artifacts/train.py").get_data(as_text=True)
+    assert "keras.datasets.imdb.load_data(num_words=600)" in script and "maxlen = 60" in script
+    assert "keras.Input(shape=(60,))" in script
+    r = client.post("/api/runs", json=spec(IMDB_LSTM, dataset_options={"num_words": 600, "maxlength": 60}))
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "dataset_options.maxlength"
+
+
+def test_an_imdb_npz_in_another_format_is_a_dataset_message_not_a_5xx(client, tmp_path, monkeypatch):
+    import numpy as np
+
+    from tests.specs import IMDB_LSTM
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    (tmp_path / "keras" / "datasets").mkdir(parents=True)
+    path = tmp_path / "keras" / "datasets" / "imdb.npz"
+    np.savez(path, x_train=np.zeros((4, 3)), y_train=np.zeros(4), x_test=np.zeros((4, 3)), y_test=np.zeros(4))
+    datasets = {d["id"]: d for d in client.get("/api/datasets").get_json()["datasets"]}
+    assert datasets["imdb"]["kind"] == "sequence" and datasets["mnist"]["kind"] == "image"
+    r = client.get("/api/datasets/imdb")   # the listing only looks for the file; one dataset's page reads it
+    info = r.get_json()["dataset"]
+    assert r.status_code == 200 and not info["available"] and str(path) in info["message"]
+    assert "one-dimensional" in info["message"]
+    r = client.post("/api/runs", json=IMDB_LSTM)
+    assert r.status_code == 422 and str(path) in r.get_json()["errors"][0]["message"]

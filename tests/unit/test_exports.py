@@ -336,3 +336,55 @@ def test_a_backbone_exports_as_the_keras_guide_writes_it_and_builds_the_dashboar
         [(type(layer).__name__, layer.name.startswith("mobile_net_v2")) for layer in ours.layers]
     assert scope["model"].count_params() == ours.count_params()
     assert [layer.trainable for layer in scope["model"].layers] == [layer.trainable for layer in ours.layers]
+
+
+@pytest.mark.keras
+def test_keras_json_of_an_imdb_lstm_imports_back_to_the_same_model():
+    from tests.specs import IMDB_LSTM
+
+    checked = validate(IMDB_LSTM)
+    back = import_source("keras_json", keras_json.keras_json(checked, [60]))
+    assert back["model"] == checked.to_dict()["model"] and back["compile"] == checked.compile
+    assert back["warnings"] == ["input shape (60,) ignored: the dataset gives the input shape"]
+
+
+@pytest.mark.keras
+def test_exported_scripts_load_imdb_and_reuters_as_the_dashboard_did(tmp_path, monkeypatch):
+    """train.py loads a trimmed Keras cache with load_data, pads or makes the bag of words, and trains; the
+    arrays are the registry's for the same dataset_options."""
+    from tests.keras_cache import write_imdb, write_reuters
+    from tests.specs import IMDB_LSTM, REUTERS_MLP
+
+    home = tmp_path / "keras"
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    write_imdb(home / "datasets", n_train=40, n_test=20)
+    write_reuters(home / "datasets", n=50)
+    registry = Registry(str(tmp_path / "data"))
+    imdb_options = {"num_words": 300, "maxlen": 30, "skip_top": 2, "filter_maxlen": 58}
+    pooled = {"layers": [{"type": "Embedding", "input_dim": 300, "output_dim": 8}, {"type": "GlobalAveragePooling1D"},
+                         {"type": "Dense", "units": 1, "activation": "sigmoid"}]}
+    runs = {"imdb": (spec(IMDB_LSTM, dataset_options=imdb_options, model=pooled), imdb_options),
+            "reuters": (REUTERS_MLP, REUTERS_MLP["dataset_options"])}
+    # Keras checks the real files' hashes and would download them again: the runner accepts the trimmed ones.
+    runner = ["import os, runpy, sys", "import numpy as np", "import keras.src.utils.file_utils as file_utils",
+              "file_utils.validate_file = lambda *args, **kwargs: True", f"os.chdir({str(tmp_path)!r})"]
+    for name, (data, options) in runs.items():
+        dataset = registry.info(data["dataset"], options)
+        source = train_script.python_script(validate(data, require_run=True), dataset)
+        assert "keras.utils.pad_sequences" in source or "sequences_to_matrix" in source
+        (tmp_path / f"{name}.py").write_text(source)
+        runner += ["sys.argv = ['train.py', '--epochs', '1']",
+                   f"g = runpy.run_path({name + '.py'!r}, run_name='__main__')",
+                   f"np.savez({name + '.loaded.npz'!r}, **{{k: g[k] for k in ('x_train', 'x_test', 'labels_test')}})"]
+    assert "load_data(num_words=300, skip_top=2, maxlen=58)" in (tmp_path / "imdb.py").read_text()
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run([sys.executable, "-c", "\n".join(runner)], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("Test accuracy from the predictions:") == 2
+    for name, (data, options) in runs.items():
+        server = registry.load(data["dataset"], options)
+        with np.load(tmp_path / f"{name}.loaded.npz") as keras_read:
+            assert np.array_equal(keras_read["x_train"], server.x_train), name
+            assert np.array_equal(keras_read["x_test"], server.x_test), name
+            assert keras_read["labels_test"].tolist() == server.y_test.tolist(), name

@@ -51,7 +51,7 @@ def test_load_data_is_keras_load_data(tmp_path, monkeypatch, layout):
         kwargs = {("maxlen" if k == "filter_maxlen" else k): v for k, v in given.items()}
         (xt, yt), (xs, ys) = keras.datasets.imdb.load_data(**kwargs) if layout == "imdb" else \
             keras.datasets.reuters.load_data(**kwargs)
-        assert ours[0] == list(xt) and ours[2] == list(xs), given
+        assert [s.tolist() for s in ours[0]] == list(xt) and [s.tolist() for s in ours[2]] == list(xs), given
         np.testing.assert_array_equal(ours[1], yt)
         np.testing.assert_array_equal(ours[3], ys)
 
@@ -138,3 +138,138 @@ def test_prepare_feeds_sequences_unscaled():
     data = Data(x, np.array([0, 1]), x, np.array([1, 0]), ["neg", "pos"], 1.0, kind="sequence")
     y, x_test, y_test, scale = prepare(data, 2, "binary")
     assert scale is None and x_test is x and y.tolist() == [[0.0], [1.0]] and y.dtype == np.float32
+
+
+# -- imdb and reuters read from a (tiny) Keras cache ---------------------------------------------------------
+
+@pytest.fixture
+def registry(tmp_path, monkeypatch):
+    from webapp.datasets import Registry
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    return Registry(tmp_path / "data", max_dataset_mb=5)
+
+
+def cache(tmp_path):
+    return tmp_path / "keras" / "datasets"
+
+
+def test_imdb_from_the_cache_with_options(tmp_path, registry):
+    info = registry.info("imdb")
+    assert not info["available"] and str(cache(tmp_path) / "imdb.npz") in info["message"]
+    write_imdb(cache(tmp_path), n_train=30, n_test=20)
+    info = registry.info("imdb", {"num_words": 100, "maxlen": 20})
+    assert info["available"] and info["kind"] == "sequence" and info["input_shape"] == [20]
+    assert info["vocabulary_size"] == 100 and info["options"]["seed"] == 113
+    assert {p["name"] for p in info["dataset_options"]} >= {"num_words", "maxlen", "mode", "filter_maxlen"}
+    data = registry.load("imdb", {"num_words": 100, "maxlen": 20})
+    assert data.x_train.shape == (30, 20) and data.x_test.shape == (20, 20) and data.kind == "sequence"
+    assert registry.load("imdb", {"maxlen": 20, "num_words": 100}) is data   # cached per canonical options
+    words = data.text("test", 0).split()
+    assert ("great" in words) != ("awful" in words) and "[oov]" in words
+    details = registry.details("imdb")   # statistics of the default split, without padding every review
+    assert details["train_size"] == 30 and sum(details["test_counts"]) == 20 and details["vocabulary_size"] > 100
+    first = details["texts"]["train"][1][0].split()   # a positive review's first words, as load_data gives them
+    assert first[0] == "[start]" and "great" in first and "awful" not in first
+    with pytest.raises(SpecError) as exc:   # 50 × 100,000 × 4 bytes is over the registry's 5 MB
+        registry.info("imdb", {"num_words": 100_000, "mode": "binary"})
+    assert errors(exc)[0][0] == "dataset_options.num_words"
+
+
+def test_reuters_binary_split_as_keras_splits(tmp_path, registry):
+    write_reuters(cache(tmp_path), n=100)
+    data = registry.load("reuters", {"num_words": 60, "mode": "binary"})
+    assert data.x_train.shape == (80, 60) and data.x_test.shape == (20, 60) and data.x_train.dtype == np.float32
+    assert registry.info("reuters", {"num_words": 60, "mode": "binary"})["input_shape"] == [60]
+    assert data.y_train.max() < 4 and len(registry.info("reuters")["class_names"]) == 46
+
+
+def _npz(path, **members):
+    """Write an npz whose members are raw .npy bytes (to hand-make files Keras would never write)."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as z:
+        for name, raw in members.items():
+            z.writestr(f"{name}.npy", raw)
+
+
+def _npy(array):
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, array, allow_pickle=True)
+    return buf.getvalue()
+
+
+def _object_npy_with(pickle_bytes):
+    """Give .npy bytes whose header announces an object array of 1 and whose data is `pickle_bytes`."""
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "|O", "fortran_order": False, "shape": (1,)})
+    return buf.getvalue() + pickle_bytes
+
+
+class Boom:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("touch /tmp/h24d-pwned",))
+
+
+def test_files_in_another_format_get_one_message_naming_the_file(tmp_path, registry):
+    import pickle
+
+    folder = cache(tmp_path)
+    path = folder / "imdb.npz"
+    y = np.array([0, 1])
+    seqs = np.empty(2, object)
+    seqs[:] = [[1, 2], [3]]
+    strings = np.empty(2, object)
+    strings[:] = ["a review", "another"]
+    bad = {
+        "wrong keys": lambda: np.savez(path, x=seqs, y=y),
+        "not lists of ints": lambda: np.savez(path, x_train=strings, y_train=y, x_test=seqs, y_test=y),
+        "a float label": lambda: np.savez(path, x_train=seqs, y_train=y * 0.5, x_test=seqs, y_test=y),
+        "labels past 1": lambda: np.savez(path, x_train=seqs, y_train=y + 5, x_test=seqs, y_test=y),
+        "a pickle of anything else": lambda: _npz(path, x_train=_object_npy_with(pickle.dumps(Boom())),
+                                                  y_train=_npy(y[:1]), x_test=_npy(seqs), y_test=_npy(y)),
+        "not a zip": lambda: path.write_bytes(b"not an npz at all"),
+    }
+    folder.mkdir(parents=True)
+    for what, write in bad.items():
+        write()
+        registry._broken.clear()
+        with pytest.raises(Exception) as exc:
+            registry.load("imdb", {"maxlen": 5})
+        assert type(exc.value).__name__ == "DatasetError" and str(path) in str(exc.value), what
+        info = registry.info("imdb")
+        assert not info["available"] and str(path) in info["message"], what
+    assert not (tmp_path / "h24d-pwned").exists() and not __import__("os").path.exists("/tmp/h24d-pwned")
+    write_imdb(folder, n_train=4, n_test=4)
+    (folder / "imdb_word_index.json").write_text('{"the": "one"}')
+    with pytest.raises(Exception) as exc:
+        registry.load("imdb")
+    assert "imdb_word_index.json" in str(exc.value)
+
+
+def test_an_embedding_narrower_than_the_vocabulary_is_refused_at_its_input_dim():
+    from webapp.modelspec.inputs import check_vocabulary
+
+    def model(input_dim, graph=False):
+        layers = [{"type": "Embedding", "input_dim": input_dim, "output_dim": 8}, {"type": "GlobalAveragePooling1D"},
+                  {"type": "Dense", "units": 1, "activation": "sigmoid"}]
+        if graph:
+            layers = [{**layer, "inputs": [previous]} for layer, previous in zip(layers, ["input", "embedding",
+                                                                                          "global_average_pooling1d"])]
+        return validate({"dataset": "imdb", "model": {"layers": layers}})
+
+    imdb = {"kind": "sequence", "vocabulary_size": 600}
+    for graph in (False, True):
+        with pytest.raises(SpecError) as exc:
+            check_vocabulary(model(100, graph), imdb)
+        (layer, field, message), = [(e.layer, e.field, e.message) for e in exc.value.errors]
+        assert (layer, field) == (0, "input_dim") and "600" in message and "num_words" in message
+        check_vocabulary(model(600, graph), imdb)
+    check_vocabulary(model(100), {"kind": "sequence", "vocabulary_size": None})
+    check_vocabulary(model(100), {"kind": "image", "vocabulary_size": 600})

@@ -42,7 +42,12 @@ class Data:
         return sum(a.nbytes for a in (self.x_train, self.y_train, self.x_test, self.y_test))
 
     def image(self, split, index):
-        """Give one image of a split as uint8 (H, W, C), pixel_max mapped to 255; IndexError past the end."""
+        """Give one image of a split as uint8 (H, W, C), pixel_max mapped to 255; IndexError past the end.
+
+        DatasetError for a dataset of another kind (its samples are texts, sequences or series).
+        """
+        if self.kind != "image":
+            raise DatasetError(f"This is a {self.kind} dataset: its samples are not images.")
         x = self.x_train if split == "train" else self.x_test
         if not 0 <= index < len(x):
             raise IndexError(f"index {index} is outside the {split} split ({len(x)} images: 0..{len(x) - 1}).")
@@ -127,7 +132,7 @@ def describe(ds_id, entry, available=True, message=None):
     """
     out = {"id": ds_id, **{k: entry.get(k) for k in FIELDS}, "available": available, "source": entry["source"],
            "state": "ready", "kind": entry.get("kind") or "image", "vocabulary_size": entry.get("vocabulary_size")}
-    for extra in ("input_dtype", "options_schema", "dataset_options"):
+    for extra in ("input_dtype", "options_schema", "dataset_options", "max_length"):
         if entry.get(extra) is not None:
             out[extra] = entry[extra]
     if message:
@@ -137,11 +142,15 @@ def describe(ds_id, entry, available=True, message=None):
 
 def stats(data, num_classes):
     """Give the shape, sizes, class counts and the first few sample indexes per class of loaded arrays."""
-    return {"input_shape": list(data.x_train.shape[1:]), "train_size": len(data.x_train),
-            "test_size": len(data.x_test),
-            "train_counts": np.bincount(data.y_train, minlength=num_classes).tolist(),
-            "test_counts": np.bincount(data.y_test, minlength=num_classes).tolist(),
-            "samples": {"train": _samples(data.y_train, num_classes), "test": _samples(data.y_test, num_classes)}}
+    return {"input_shape": list(data.x_train.shape[1:]), **label_stats(data.y_train, data.y_test, num_classes)}
+
+
+def label_stats(y_train, y_test, num_classes):
+    """Give the split sizes, class counts and the first few sample indexes per class of the labels."""
+    return {"train_size": len(y_train), "test_size": len(y_test),
+            "train_counts": np.bincount(y_train, minlength=num_classes).tolist(),
+            "test_counts": np.bincount(y_test, minlength=num_classes).tolist(),
+            "samples": {"train": _samples(y_train, num_classes), "test": _samples(y_test, num_classes)}}
 
 
 def _samples(y, num_classes):

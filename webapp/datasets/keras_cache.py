@@ -8,21 +8,31 @@ under `$KERAS_HOME/datasets/` (or `~/.keras/datasets/`; `/tmp/.keras/datasets/` 
 | fashion_mnist | `fashion-mnist/{train,t10k}-{labels-idx1,images-idx3}-ubyte.gz`          | none                  |
 | cifar10       | `cifar-10-batches-py-target_archive` (the .tar.gz), extracted on every  | sha256 6d958be0… (of  |
 |               | load_data() to `cifar-10-batches-py-target/cifar-10-batches-py/`        | the archive)          |
+| imdb          | `imdb.npz` (x_train, x_test: object arrays of lists of word ranks;      | sha256 69664113…      |
+|               | y_train, y_test), `imdb_word_index.json` ({word: rank}, optional here)  | md5 bfafd718…         |
+| reuters       | `reuters.npz` (x: lists of word ranks, y: 46 topics),                   | sha256 d6586e69…      |
+|               | `reuters_word_index.json` (optional here)                               | md5 4d44cc38…         |
 
 We read the same files into the same arrays load_data() gives, with numpy: the npz with
 allow_pickle=False, the IDX files by their headers, and the CIFAR batches (pickles written by their
 publisher) with an unpickler that rebuilds numpy arrays and nothing else, as Keras's own
 `RestrictedUnpickler` does. No hash is checked here (Keras would re-download on a mismatch); the
-arrays' shapes and labels are checked instead.
+arrays' shapes and labels are checked instead. imdb and reuters are read as their npz holds them
+(object_npz.py: a restricted unpickler, the lists checked); load_data's options are applied by
+options.py when a run names them. A word index is only read to show the words.
 """
 
 import gzip
+import json
 import os
 import pickle
 import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from .object_npz import FormatError, NumpyOnlyUnpickler
+from .object_npz import read as object_npz_read
 
 FASHION_FILES = ("train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz",
                  "t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz")
@@ -42,7 +52,21 @@ KERAS = {
                 "class_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
                                 "truck"],
                 "train_size": 50000, "test_size": 10000},
+    # Sequences: sizes are those of Keras's files until loaded; input_shape [null] until maxlen is given.
+    "imdb": {"name": "IMDB reviews (keras.datasets, word ranks)", "kind": "sequence", "input_shape": [None],
+             "num_classes": 2, "class_names": ["negative", "positive"], "train_size": 25000, "test_size": 25000,
+             "pixel_max": 1.0, "options_schema": "keras_sequence", "vocabulary_size": None},
+    "reuters": {"name": "Reuters newswires (keras.datasets, word ranks)", "kind": "sequence", "input_shape": [None],
+                "num_classes": 46, "class_names": [
+                    "cocoa", "grain", "veg-oil", "earn", "acq", "wheat", "copper", "housing", "money-supply",
+                    "coffee", "sugar", "trade", "reserves", "ship", "cotton", "carcass", "crude", "nat-gas", "cpi",
+                    "money-fx", "interest", "gnp", "meal-feed", "alum", "oilseed", "gold", "tin", "strategic-metal",
+                    "livestock", "retail", "ipi", "iron-steel", "rubber", "heat", "jobs", "lei", "bop", "zinc",
+                    "orange", "pet-chem", "dlr", "gas", "silver", "wpi", "hog", "lead"],   # reuters.get_label_names()
+                "train_size": 8982, "test_size": 2246, "pixel_max": 1.0, "options_schema": "keras_sequence",
+                "vocabulary_size": None},
 }
+SEQUENCES = {"imdb": (("x_train", "x_test"), ("y_train", "y_test")), "reuters": (("x",), ("y",))}
 
 
 class CacheError(Exception):
@@ -72,6 +96,8 @@ def files(ds_id):
         return [root / "mnist.npz"]
     if ds_id == "fashion_mnist":
         return [root / "fashion-mnist" / name for name in FASHION_FILES]
+    if ds_id in SEQUENCES:
+        return [root / f"{ds_id}.npz"]
     options = [[root / d / b for b in CIFAR_BATCHES] for d in CIFAR_DIRS]
     return next((o for o in options if all(p.is_file() for p in o)), options[0])
 
@@ -87,6 +113,9 @@ def missing_message(ds_id):
              f"`flask --app wsgi datasets fetch {ds_id}` does it in one step.")
     if ds_id == "mnist":
         return f"Not in the Keras cache: put mnist.npz at {paths[0]}. {fetch}"
+    if ds_id in SEQUENCES:
+        return (f"Not in the Keras cache: put {ds_id}.npz at {paths[0]} (and {ds_id}_word_index.json beside it "
+                f"to read the texts as words; `keras.datasets.{ds_id}.get_word_index()` caches it). {fetch}")
     if ds_id == "fashion_mnist":
         return f"Not in the Keras cache: put {', '.join(p.name for p in absent)} in {paths[0].parent}/. {fetch}"
     return (f"Not in the Keras cache: put the extracted CIFAR-10 batches (data_batch_1..5, test_batch) in "
@@ -105,6 +134,45 @@ def signature(ds_id):
         except OSError:
             out.append((str(p), None, None))
     return tuple(out)
+
+
+def word_index_path(ds_id):
+    """Give where Keras caches a sequence dataset's word index (get_word_index())."""
+    return cache_dir() / f"{ds_id}_word_index.json"
+
+
+def read_sequences(ds_id):
+    """Give {key: array} of imdb.npz or reuters.npz (object_npz.read); raise CacheError naming the file."""
+    path = files(ds_id)[0]
+    (xs, ys), top = SEQUENCES[ds_id], KERAS[ds_id]["num_classes"] - 1
+    try:
+        arrays = object_npz_read(path, xs, ys)
+    except (FormatError, OSError, EOFError, ValueError, TypeError, zipfile.BadZipFile, pickle.UnpicklingError) as exc:
+        raise CacheError(f"The cached {ds_id} at {path} is not in the format of Keras's {path.name} ({exc}); "
+                         f"delete it and fetch it again.") from None
+    for key in ys:
+        y = arrays[key]
+        if len(y) and (y.min() < 0 or y.max() > top):
+            raise CacheError(f"The cached {ds_id} at {path} has labels {y.min()}..{y.max()} in {key}; Keras's are "
+                             f"0..{top}. Delete it and fetch it again.")
+    return arrays
+
+
+def read_word_index(ds_id, max_bytes=64 * 2**20):
+    """Give the cached word index {word: rank}, or None when it is not cached; CacheError when it is not one."""
+    path = word_index_path(ds_id)
+    if not path.is_file():
+        return None
+    try:
+        if path.stat().st_size > max_bytes:
+            raise ValueError(f"it is over {max_bytes // 2**20} MB")
+        index = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(index, dict) or not all(isinstance(w, str) and type(r) is int for w, r in index.items()):
+            raise ValueError("it is not an object of words and whole-number ranks")
+    except (OSError, ValueError) as exc:
+        raise CacheError(f"The cached word index {path} could not be read ({exc}); delete it and fetch it again "
+                         f"(`keras.datasets.{ds_id}.get_word_index()`).") from None
+    return index
 
 
 def read(ds_id):
@@ -149,25 +217,10 @@ def _fashion(paths):
     return x_train, y_train, x_test, y_test
 
 
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """An unpickler that rebuilds numpy arrays and refuses every other global (no code can run)."""
-
-    ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"),
-               ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct")}
-
-    def find_class(self, module, name):
-        """Give an allowed numpy global; refuse anything else."""
-        if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
-        # The batches were pickled by numpy 1 (numpy.core); numpy 2 keeps that as a deprecated alias.
-        return super().find_class(module.replace("numpy.core", "numpy._core") if hasattr(np, "_core") else module,
-                                  name)
-
-
 def _cifar_batch(path):
     """Give (images (n, 32, 32, 3) uint8, labels int64) of one CIFAR-10 batch pickle."""
     with open(path, "rb") as f:
-        batch = _NumpyOnlyUnpickler(f, encoding="bytes").load()
+        batch = NumpyOnlyUnpickler(f, encoding="bytes").load()
     batch = {k.decode() if isinstance(k, bytes) else k: v for k, v in batch.items()}
     data = np.asarray(batch["data"], dtype=np.uint8)
     # Rows are 3072 bytes: the red plane, then green, then blue (channels first).

@@ -28,7 +28,7 @@ KERAS_SEQUENCE = Entry("keras_sequence", (
     Param("skip_top", "int", 0, min=0, max=MAX_NUM_WORDS, help="Make the skip_top most frequent words oov_char."),
     Param("start_char", "int", 1, **{**_INT, "help": "The rank put at the start of every sequence."}),
     Param("oov_char", "int", 2, **{**_INT, "help": "The rank of a word cut by num_words or skip_top."}),
-    Param("index_from", "int", 3, min=0, max=MAX_RANK, help="Shift every word's rank by this much."),
+    Param("index_from", "int", 3, min=0, max=MAX_NUM_WORDS, help="Shift every word's rank by this much."),
     Param("seed", "int", 113, min=0, max=2**32 - 1, help="The seed of load_data's shuffle."),
     Param("mode", "choice", "sequences", choices=("sequences", "binary"),
           help="sequences: word ranks; binary: a num_words bag of words (Tokenizer.sequences_to_matrix)."),

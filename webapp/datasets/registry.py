@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
-from . import keras_cache, npz, pixels, stored, texts
+from . import keras_cache, npz, pixels, sequences, stored, texts
 from . import options as dataset_options
-from .data import BUILTIN, Data, DatasetError, channels_last, describe, stats
+from .data import BUILTIN, Data, DatasetError, channels_last, describe, label_stats, stats
 from ..db.store import Dataset, Run
 
 PROVENANCE = ("format", "archive", "options", "notes", "facts", "decoded_bytes")
@@ -90,11 +90,12 @@ class Registry:
         row = self._row(ds_id) if info["source"] == "upload" else None
         if row is None and ds_id not in self._stats:
             try:
-                self.load(ds_id)
+                self._raw(ds_id)
             except DatasetError:
                 return self.info(ds_id)   # now unavailable, with the reason
             info = self.info(ds_id)
-        return {**info, "samples": (row.meta if row else self._stats[ds_id])["samples"]}
+        known = row.meta if row else self._stats[ds_id]
+        return {**info, "samples": known["samples"], **({"texts": known["texts"]} if "texts" in known else {})}
 
     def load(self, ds_id, options=None):
         """Give the dataset's arrays with its dataset_options applied (kept in memory per options); DatasetError says why not.
@@ -102,7 +103,7 @@ class Registry:
         options None: an image dataset's arrays as stored; another kind's with its default options.
         SpecError names an option the dataset does not take.
         """
-        raw = self._cached(ds_id, lambda: self._read(ds_id))
+        raw = self._raw(ds_id)
         if options is None and raw.kind == "image":
             return raw
         info = self._info(ds_id)
@@ -117,6 +118,10 @@ class Registry:
             except ValueError as exc:   # e.g. load_data's maxlen filter kept nothing
                 raise DatasetError(f"{ds_id} with dataset_options {dataset_options.canonical(opts)}: {exc}") from None
         return self._cached((ds_id, dataset_options.canonical(opts)), applied)
+
+    def _raw(self, ds_id):
+        """Give the dataset's arrays as read, before any dataset_options (kept in memory)."""
+        return self._cached(ds_id, lambda: self._read(ds_id))
 
     def _cached(self, key, read):
         """Give the Data kept under `key`, or read() it once (one reader per key at a time) and keep it."""
@@ -245,6 +250,8 @@ class Registry:
         info = self.info(ds_id)
         if info and info["source"] == "upload" and path.is_file():
             out = pixels.load(path)
+        elif info and info.get("kind", "image") != "image":
+            raise DatasetError(f"{ds_id} is a {info['kind']} dataset: it has no pixel statistics.")
         else:
             out = pixels.compute(self.load(ds_id), len(self.info(ds_id)["class_names"]))
         self._pixels[ds_id] = out
@@ -298,6 +305,8 @@ class Registry:
         if message:
             raise DatasetError(message)
         try:
+            if ds_id in keras_cache.SEQUENCES:
+                return self._read_keras_sequences(ds_id)
             x_train, y_train, x_test, y_test = keras_cache.read(ds_id)
         except keras_cache.CacheError as exc:
             self._broken[ds_id] = (keras_cache.signature(ds_id), str(exc))
@@ -307,6 +316,26 @@ class Registry:
                     y_test.reshape(-1).astype(np.int64), list(entry["class_names"]), 255.0)
         self._stats[ds_id] = stats(data, entry["num_classes"])
         return data
+
+    def _read_keras_sequences(self, ds_id):
+        """Give imdb or reuters as its npz holds it (object arrays of rank arrays), and note its default split's statistics."""
+        arrays, index = keras_cache.read_sequences(ds_id), keras_cache.read_word_index(ds_id)
+        entry = keras_cache.KERAS[ds_id]
+        if ds_id == "imdb":
+            layout, x = sequences.IMDB, (arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"])
+        else:
+            layout, x = sequences.REUTERS, (arrays["x"], arrays["y"], np.empty(0, object), np.empty(0, np.int64))
+        raw = Data(*x, list(entry["class_names"]), 1.0, kind="sequence", meta={"layout": layout, "word_index": index})
+        # The default options' split, unpadded: padding every review to the longest would cost far more.
+        x_train, y_train, x_test, y_test = sequences.load_data(*x, layout, dataset_options.check(self._keras(ds_id), {}))
+        shown = label_stats(y_train, y_test, entry["num_classes"])
+        meta = {"word_index": index, "index_from": 3, "start_char": 1, "oov_char": 2}   # load_data's defaults
+        texts = {split: [[_text(x, i, meta) for i in per_class] for per_class in shown["samples"][split]]
+                 for split, x in (("train", x_train), ("test", x_test))}
+        self._stats[ds_id] = {**shown, "texts": texts,
+                              "vocabulary_size": max(sequences.max_rank(x_train), sequences.max_rank(x_test)) + 1,
+                              "max_length": max(map(len, x_train + x_test), default=0)}
+        return raw
 
     def _read_upload(self, ds_id):
         """Give an uploaded dataset's arrays from its file in the data dir."""
@@ -381,3 +410,11 @@ def with_options(entry):
     """Give a description's entry with its dataset_options table (name, kind, default, bounds) when it takes options."""
     name = entry.get("options_schema")
     return {**entry, "dataset_options": dataset_options.params_json(name)} if name in dataset_options.SCHEMAS else entry
+
+
+def _text(x, index, meta, words=60):
+    """Give the first `words` words of sequence x[index] decoded as Data.text does (the dataset page's samples)."""
+    one = np.empty(1, dtype=object)
+    one[0] = x[index][:words]
+    return Data(one, np.zeros(1, np.int64), one, np.zeros(1, np.int64), [], 1.0, kind="sequence",
+                meta=meta).text("train", 0) + (" …" if len(x[index]) > words else "")

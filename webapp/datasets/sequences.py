@@ -18,11 +18,12 @@ IMDB, REUTERS = "imdb", "reuters"   # the two layouts: x_train/x_test of the npz
 
 
 def load_data(x_train, y_train, x_test, y_test, layout, opts):
-    """Give (x_train, y_train, x_test, y_test) as lists of rank lists and int64 labels, as Keras's load_data does.
+    """Give (x_train, y_train, x_test, y_test): lists of int64 rank arrays and int64 labels, as Keras's load_data gives them.
 
-    layout IMDB: the npz's splits, each shuffled by the same RandomState in turn. REUTERS: x_train,
-    y_train are the npz's x, y (x_test is empty), shuffled, then split at int(n * (1 - test_split)).
-    opts: the checked dataset_options (options.py); the filter is opts["filter_maxlen"] (False or an int).
+    The x arrays are object arrays of rank sequences (lists or arrays). layout IMDB: the npz's splits,
+    each shuffled by the same RandomState in turn. REUTERS: x_train, y_train are the npz's x, y
+    (x_test is empty), shuffled, then split at int(n * (1 - test_split)). opts: the checked
+    dataset_options (options.py); load_data's maxlen filter is opts["filter_maxlen"] (False or an int).
     """
     rng = np.random.RandomState(opts["seed"])
     parts = [(x_train, y_train), (x_test, y_test)] if layout == IMDB else [(x_train, y_train)]
@@ -38,7 +39,7 @@ def load_data(x_train, y_train, x_test, y_test, layout, opts):
                              f"no sequence was kept. Increase filter_maxlen.")
     xs = [seq for x, _ in shuffled for seq in x]
     labels = np.concatenate([y for _, y in shuffled]).astype(np.int64)
-    num_words = opts["num_words"] or max((max(x) for x in xs if x), default=0)
+    num_words = opts["num_words"] or max_rank(xs)
     xs = [_cut(seq, opts["skip_top"], num_words, opts["oov_char"]) for seq in xs]
     idx = len(shuffled[0][0]) if layout == IMDB else int(len(xs) * (1 - opts.get("test_split", 0.2)))
     return xs[:idx], labels[:idx], xs[idx:], labels[idx:]
@@ -46,8 +47,8 @@ def load_data(x_train, y_train, x_test, y_test, layout, opts):
 
 def _shift(seq, opts):
     """Give one sequence with start_char in front and every rank shifted by index_from."""
-    shifted = [int(w) + opts["index_from"] for w in seq]
-    return shifted if opts["start_char"] is None else [opts["start_char"]] + shifted
+    shifted = np.asarray(seq, dtype=np.int64) + opts["index_from"]
+    return shifted if opts["start_char"] is None else np.concatenate([[opts["start_char"]], shifted])
 
 
 def _remove_long(maxlen, x, y):
@@ -58,9 +59,8 @@ def _remove_long(maxlen, x, y):
 
 def _cut(seq, skip_top, num_words, oov_char):
     """Give a sequence with ranks outside skip_top..num_words-1 made oov_char (or dropped when oov_char is None)."""
-    if oov_char is None:
-        return [w for w in seq if skip_top <= w < num_words]
-    return [w if skip_top <= w < num_words else oov_char for w in seq]
+    inside = (seq >= skip_top) & (seq < num_words)
+    return seq[inside] if oov_char is None else np.where(inside, seq, oov_char)
 
 
 def pad(seqs, maxlen=None):
@@ -91,4 +91,4 @@ def binary(seqs, num_words):
 
 def max_rank(seqs):
     """Give the largest rank in the sequences (0 when there are none)."""
-    return max((max(s) for s in seqs if len(s)), default=0)
+    return int(max((s.max() for s in seqs if len(s)), default=0))

@@ -14,7 +14,7 @@ import sys
 import tempfile
 import threading
 
-from . import backbones, catalog, graph, memory, pretrained, shape_memo
+from . import backbones, catalog, graph, inputs, memory, pretrained, shape_memo
 from .fields import FieldError, SpecError
 
 _keras = None
@@ -419,6 +419,7 @@ def check_input_kind(spec, dataset):
 def summarize(spec, dataset):
     """Give the `POST /api/models/check` answer for a checked spec on a dataset, or raise SpecError."""
     check_input_kind(spec, dataset)
+    inputs.check_vocabulary(spec, dataset)
     _, rows = trace(spec, dataset["input_shape"], weights=False)
     warnings = check_output(spec, rows, dataset["num_classes"])
     # A check without `fit` is estimated at the batch size fit would take by default.

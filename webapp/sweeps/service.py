@@ -40,7 +40,7 @@ class SweepService:
         """Check the request and the cost of its largest trials, create the study and the sweep; give its id."""
         datasets = self.runs.datasets
         config = space.check(data, datasets.ids(), self.max_trials)
-        dataset = datasets.info(config["base"]["dataset"])
+        dataset = datasets.info(config["base"]["dataset"], config["base"].get("dataset_options"))
         if not dataset["available"]:
             raise SpecError([FieldError(None, "base.dataset", dataset.get("message") or "This dataset is not available.")])
         if config["sampler"] == "grid":
@@ -135,7 +135,7 @@ class SweepService:
         with self.store.session() as s:
             row = self._sweep(s, sweep_id)
         config = row.config
-        dataset = self.runs.datasets.info(config["base"]["dataset"])
+        dataset = self.runs.datasets.info(config["base"]["dataset"], config["base"].get("dataset_options"))
         return sweep_script(config["base"], config["space"], config["objective"], row.trials_planned,
                             config["sampler"], config["pruner"], dataset)
 

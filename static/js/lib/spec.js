@@ -98,9 +98,14 @@ export function normalizeSpec(spec, cat, datasetId) {
     fit: defaultFit(cat, spec?.fit && typeof spec.fit === "object" ? spec.fit : {}),
     // An imported script's predict step: the test images the gallery opens on after training.
     ...(spec?.predict && typeof spec.predict === "object" ? { predict: spec.predict } : {}),
-    // The dataset's options (num_words, maxlen...), as an imported script loaded it.
-    ...(spec?.dataset_options && typeof spec.dataset_options === "object" ? { dataset_options: spec.dataset_options } : {}),
+    // The dataset's options (imdb's num_words, maxlen...): kept as given, the server checks them.
+    ...(isOptions(spec?.dataset_options) ? { dataset_options: { ...spec.dataset_options } } : {}),
   };
+}
+
+/** Say whether a value is a non-empty dataset_options object. */
+function isOptions(value) {
+  return Boolean(value) && typeof value === "object" && !Array.isArray(value) && Object.keys(value).length > 0;
 }
 
 /** Give Keras's default layer name for a class name: Conv2D -> conv2d, SimpleRNN -> simple_rnn. */

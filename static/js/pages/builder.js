@@ -20,6 +20,7 @@ import { showNotes } from "../lib/import-notes.js";
 import { setupExport, setupImport } from "../lib/transfer-panel.js";
 import { carrySpace, pruneSpace } from "../lib/sweep-space.js";
 import { setupRunSlot } from "../lib/run-slot.js";
+import { inputShape, renderDatasetOptions } from "../lib/dataset-options.js";
 
 const page = JSON.parse(byId("page-data").textContent);
 const cat = indexCatalog(page.catalog);
@@ -130,6 +131,7 @@ function drawDatasets() {
   replaceChildren(byId("dataset-notes-list"), unavailable.map((d) =>
     el("li", {}, el("strong", { text: d.name }), `: ${d.message || "not available here."}`)));
   drawDatasetInfo();
+  drawDatasetOptions();
 }
 
 /** Show the chosen dataset's input shape, classes and sizes. */
@@ -143,12 +145,18 @@ function drawDatasetInfo() {
   const names = d.class_names || [];
   const shown = names.length > 12 ? [...names.slice(0, 10), "…"] : names;
   replaceChildren(info,
-    el("span", { class: "pill", text: `input ${shapeText(d.input_shape)}` }),
+    el("span", { class: "pill", text: `input ${shapeText(inputShape(d, spec))}` }),
     el("span", { class: "pill", title: names.join(", "), text: `${d.num_classes} classes: ${shown.join(", ")}` }),
-    d.train_size !== undefined ? el("span", { class: "pill", text: `${grouped(d.train_size)} train / ${grouped(d.test_size)} test` }) : null,
-    ...Object.entries(spec.dataset_options || {}).map(([name, value]) =>
-      el("span", { class: "pill dataset-option", title: "from the imported script", text: `${name} ${value}` })));
-  byId("input-note").textContent = `input (None, ${d.input_shape.join(", ")})`;
+    d.train_size !== undefined ? el("span", { class: "pill", text: `${grouped(d.train_size)} train / ${grouped(d.test_size)} test` }) : null);
+  byId("input-note").textContent = `input ${shapeText([null, ...inputShape(d, spec)])}`;
+}
+
+/** Draw the dataset's options (num_words, maxlen for imdb and reuters); an edit redraws the input note and checks. */
+function drawDatasetOptions() {
+  renderDatasetOptions(byId("dataset-options"), currentDataset(), spec, () => {
+    drawDatasetInfo();
+    changed();
+  });
 }
 
 /** Draw the whole page from the spec (start, presets). */
@@ -197,8 +205,9 @@ function onlySettings(error) {
 /** With only compile or fit wrong, still show the layers' shapes: check the model without them. */
 async function checkModelAlone(seq) {
   try {
-    const result = await postJSON("/api/models/check", { name: spec.name, dataset: spec.dataset, model: spec.model },
-      { signal: inflight.signal });
+    const alone = { name: spec.name, dataset: spec.dataset, model: spec.model };
+    if (spec.dataset_options) alone.dataset_options = spec.dataset_options;
+    const result = await postJSON("/api/models/check", alone, { signal: inflight.signal });
     if (seq !== checkSeq) return;
     showSummary(summary, result);
     showCardShapes(layerList, cardShapes(spec.model.layers, result.layers));
@@ -281,9 +290,10 @@ function wireHead() {
   });
   byId("dataset-select").addEventListener("change", (e) => {
     spec.dataset = e.target.value;
-    delete spec.dataset_options;   // they were the imported script's, for the dataset it loaded
+    delete spec.dataset_options;   // options belong to the dataset they were chosen for
     byId("dataset-imported").hidden = true;
     drawDatasetInfo();
+    drawDatasetOptions();
     changed();
   });
   for (const button of document.querySelectorAll("button[data-preset]")) {

@@ -138,7 +138,7 @@ for (const b of document.querySelectorAll(".ds-split-toggle button")) {
 }
 for (const b of document.querySelectorAll("button.ds-more")) b.addEventListener("click", () => more(b));
 if (ds.state === "building") watchBuild();
-if (ds.available && (ds.kind || "image") === "image") {   // texts and series have no pixels to draw
+if (ds.available && (ds.kind || "image") === "image") {   // texts, sequences and series have no pixels
   drawHistogram().catch((err) => { document.getElementById("ds-histogram").textContent = err.message; });
   document.getElementById("augment-button").addEventListener("click", preview);
 }

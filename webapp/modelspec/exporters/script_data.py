@@ -1,6 +1,8 @@
 """The data part of an exported train.py: how the script loads its dataset as the dashboard did.
 
-scikit-learn's digits, keras.datasets, an uploaded .npz, or, for a dataset built from an archive of
+scikit-learn's digits, keras.datasets (imdb and reuters with `load_data`'s arguments, then
+`keras.utils.pad_sequences` or the Tokenizer's binary bag of words in NumPy, as the run's
+dataset_options say), an uploaded .npz, or, for a dataset built from an archive of
 class folders, `keras.utils.image_dataset_from_directory` on the unpacked folder with the size,
 colour mode and class names the dashboard used, in the dashboard's order (by class, then path) and
 with its test split drawn again (same seed, same per-class draw); the dashboard's .npz stays an option.
@@ -10,7 +12,10 @@ from . import script_text
 from .source_text import INDENT, literal
 
 # keras.datasets modules a dataset may be loaded from (the registry's source "keras").
-KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10")
+KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "imdb", "reuters")
+# load_data's arguments (Keras's defaults) as dataset_options name them; filter_maxlen is load_data's maxlen.
+LOAD_DATA = {"num_words": None, "skip_top": 0, "filter_maxlen": False, "seed": 113, "start_char": 1, "oov_char": 2,
+             "index_from": 3}
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
 
 
@@ -65,6 +70,8 @@ def data_source(dataset):
             f"{INDENT}digits.images[..., None] / 16.0, digits.target, test_size=0.2, random_state=0, stratify=digits.target",
             ")",
         ]
+    if how == "keras" and dataset.get("kind") == "sequence":
+        return _sequence_source(dataset)
     if how == "keras":
         gray = list(dataset.get("input_shape") or [0])[-1] == 1
         scale = "[..., None] / 255.0  # adds the channel axis" if gray else " / 255.0"
@@ -78,6 +85,36 @@ def data_source(dataset):
     if how == "folders":
         return _folder_source(dataset)
     return [*_upload_origin(dataset), *_npz_source(dataset)]
+
+
+def _sequence_source(dataset):
+    """Give the lines that load imdb or reuters with the run's dataset_options: load_data, then padded or a bag of words."""
+    ds_id, opts = dataset["id"], dataset.get("options") or {}
+    args = [f"{'maxlen' if k == 'filter_maxlen' else k}={literal(opts[k])}" for k, default in LOAD_DATA.items()
+            if k in opts and opts[k] != default]
+    lines = [f"# The data: keras.datasets.{ds_id} (downloaded on first use): lists of word ranks, as the dashboard",
+             "# loaded them (the run's dataset_options).",
+             f"(x_train, y_train), (x_test, y_test) = keras.datasets.{ds_id}.load_data({', '.join(args)})"]
+    if opts.get("mode") == "binary":
+        return lines + [
+            "# A bag of words, as Keras 2's Tokenizer(num_words).sequences_to_matrix(x, mode=\"binary\") made it:",
+            "# 1 where a word of rank below num_words occurs.",
+            f"num_words = {literal(opts['num_words'])}",
+            "x_train_ranks, x_test_ranks = x_train, x_test",
+            'x_train = np.zeros((len(x_train_ranks), num_words), dtype="float32")',
+            'x_test = np.zeros((len(x_test_ranks), num_words), dtype="float32")',
+            "for matrix, ranks in ((x_train, x_train_ranks), (x_test, x_test_ranks)):",
+            f"{INDENT}for row, sequence in zip(matrix, ranks):",
+            f"{INDENT * 2}sequence = np.asarray(sequence, dtype=int)",
+            f"{INDENT * 2}row[sequence[(sequence >= 0) & (sequence < num_words)]] = 1.0",
+        ]
+    maxlen = literal(opts["maxlen"]) if opts.get("maxlen") else "max(len(s) for s in [*x_train, *x_test])"
+    return lines + [
+        "# Every sequence padded (zeros in front) or cut (its end kept) to maxlen, pad_sequences' defaults.",
+        f"maxlen = {maxlen}",
+        "x_train = keras.utils.pad_sequences(x_train, maxlen=maxlen)",
+        "x_test = keras.utils.pad_sequences(x_test, maxlen=maxlen)",
+    ]
 
 
 def _npz_source(dataset):

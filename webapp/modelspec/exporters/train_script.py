@@ -142,7 +142,8 @@ def model_lines(spec, dataset, reserved, given=None, summary=True):
 
     given: {layer index: {argument: source text}}, as layer_call takes it.
     """
-    shape, given = literal([int(d) for d in dataset["input_shape"]]), given or {}
+    shape = literal([None if d is None else int(d) for d in dataset["input_shape"]])   # None: any length
+    given = given or {}
     if not dataset["input_shape"]:   # a text dataset's: one string per sample (build.model_input)
         shape = '(), dtype="string"'
     # A backbone reading the images themselves knows their shape (its Resizing and channels follow from it).

@@ -119,7 +119,7 @@ def pixel_stats(ds_id):
     try:
         _images_only(ds_id)
         out = services().datasets.pixel_stats(ds_id)
-    except LookupError as exc:
+    except (LookupError, DatasetError) as exc:
         return error(404, str(exc))
     urls = [url_for("api.mean_image", ds_id=ds_id, k=k) for k in range(len(out["means"]))]
     return jsonify({"histogram": pixels.histogram(out), "mean_images": urls})
@@ -131,7 +131,7 @@ def mean_image(ds_id, k):
     try:
         _images_only(ds_id)
         means = services().datasets.pixel_stats(ds_id)["means"]
-    except LookupError as exc:
+    except (LookupError, DatasetError) as exc:
         return error(404, str(exc))
     if not 0 <= k < len(means):
         return error(404, f"class {k} is outside 0..{len(means) - 1}.")
