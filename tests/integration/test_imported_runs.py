@@ -109,8 +109,8 @@ def test_keras1_imdb_lstm_pasted_as_written_trains_on_the_cached_imdb_and_shows_
         assert top["token"] == ("great" if item["predicted"] == 1 else "awful"), view["tokens"]
 
 
-# The Keras transfer-learning guide's two phases, on a small MobileNetV2: a frozen base and a new head, then
-# the whole base unfrozen and trained again at a low rate.
+# The Keras transfer-learning guide's two phases on a small MobileNetV2: a frozen base and a new head, then
+# (as keras-io's fine-tuning examples do) the base's top layers unfrozen and trained again at another rate.
 FINE_TUNING = textwrap.dedent('''
     import keras
     from keras import layers
@@ -131,30 +131,58 @@ FINE_TUNING = textwrap.dedent('''
     model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(train_ds, epochs=1, validation_data=validation_ds)
 
-    base_model.trainable = True
-    model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    for layer in base_model.layers[-10:]:
+        layer.trainable = True
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(train_ds, epochs=1, validation_data=validation_ds)
 ''')
 
 
-def test_a_pasted_two_phase_fine_tuning_script_imports_with_notes_and_trains_both_phases(client, tmp_path, monkeypatch):
-    """The guide's frozen phase, then its unfrozen phase at 1e-5: one backbone layer, fit.fine_tune, two phases run."""
+def test_a_pasted_two_phase_fine_tuning_script_imports_with_notes_and_trains_both_phases(client, services, tmp_path,
+                                                                                        monkeypatch):
+    """One backbone layer and fit.fine_tune; the run trains the head on the cached file's weights, then only the
+    backbone's top 10 layers, every BatchNormalization's statistics kept."""
+    import numpy as np
+
     from tests.keras_cache import write_application_weights
+    from webapp.modelspec.build import init_keras
+    from webapp.runs import paths
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))   # the trainer process inherits it
-    write_application_weights(tmp_path / "keras" / "models", "MobileNetV2", {"alpha": 0.35}, 96)
     answer = client.post("/api/models/import", json={"format": "python", "source": FINE_TUNING}).get_json()
     backbone = answer["model"]["layers"][0]
-    assert (backbone["type"], backbone["weights"], backbone["alpha"], backbone["trainable"]) == (
-        "MobileNetV2", "imagenet", 0.35, False), answer["model"]
+    assert (backbone["type"], backbone["weights"], backbone["alpha"], backbone["input_shape"], backbone["trainable"]) \
+        == ("MobileNetV2", "imagenet", 0.35, [96, 96, 3], False), answer["model"]
     assert "Rescaling" not in [layer["type"] for layer in answer["model"]["layers"]]   # the dashboard adds it
-    assert answer["fit"]["fine_tune"] == {"epochs": 1, "unfreeze": "all", "learning_rate": 1e-5}, answer["fit"]
+    assert answer["fit"]["fine_tune"] == {"epochs": 1, "unfreeze": 10, "learning_rate": 0.01}, answer["fit"]
     noted = " ".join(f"{n['was']} {n['why']}" for n in answer["notes"])
     assert "Rescaling" in noted and "trainable" in noted, answer["notes"]
     body = {"name": "fine-tuned", "dataset": tiny_images(client), **{k: answer[k] for k in ("model", "compile")},
-            "fit": {**answer["fit"], "batch_size": 8, "validation": "none"}}
+            "fit": {**answer["fit"], "batch_size": 8, "validation": "none", "dynamics": False}}
+    r = client.post("/api/runs", json=body)   # offline, and not in Keras's cache: refused before any run
+    error = r.get_json()["errors"][0]
+    assert r.status_code == 422 and (error["layer"], error["field"]) == (0, "weights")
+    assert "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5" in error["message"]
+    assert str(tmp_path / "keras" / "models") in error["message"]
+
+    _, written = write_application_weights(tmp_path / "keras" / "models", "MobileNetV2", {"alpha": 0.35}, 96)
     run_id = start(client, body)
     run = wait_for(lambda: get(client, run_id), timeout=240)
     assert run["status"] == "completed", run["error"]
     assert run["epochs_done"] == 2 and len(run["history"]["loss"]) == 2
-    assert [(p["epoch"], p["unfreeze"], p["learning_rate"]) for p in run["phases"]] == [(1, "all", 1e-5)]
+    assert [(p["epoch"], p["unfreeze"], p["learning_rate"]) for p in run["phases"]] == [(1, 10, 0.01)]
+    added = [row for row in run["summary"]["layers"] if row.get("added")]
+    assert [row["type"] for row in added] == ["Resizing", "Conv2D", "Rescaling"] and all(row["note"] for row in added)
+    keras = init_keras()
+    model = keras.saving.load_model(paths.artifact(services.data_dir, run_id, paths.MODEL), safe_mode=True)
+    block = model.get_layer("mobile_net_v2")   # plain Keras loads it, no custom objects
+    top = {layer.name for layer in block.layers[-10:]}
+    kept = iter(written)   # the file's weights, in get_weights order
+    for layer in block.layers:
+        same = all(np.array_equal(next(kept), w.numpy()) for w in layer.weights)
+        if isinstance(layer, keras.layers.BatchNormalization):
+            assert same and not layer.trainable, layer.name   # moving statistics and scale kept, everywhere
+        elif layer.weights:
+            assert same == (layer.name not in top), layer.name   # only the unfrozen top layers learned
+    assert any(layer.name in top and layer.weights and not isinstance(layer, keras.layers.BatchNormalization)
+               for layer in block.layers)

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.conftest import signed_in
-from tests.integration.runs_helpers import tiny_images, get, start, wait_for
+from tests.integration.runs_helpers import get, start, wait_for
 from tests.specs import MLP, spec
 from webapp.runs import paths
 from webapp.modelspec.validate import validate
@@ -211,55 +211,6 @@ def test_a_run_posted_while_the_spare_warms_up_is_checked_and_trained_once_in_th
         runs.executor.shutdown()
 
 
-def test_a_frozen_backbone_trains_its_head_then_continue_unfreezes_its_top_with_batchnorm_kept(
-        client, services, tmp_path, monkeypatch):
-    import numpy as np
-
-    from tests.keras_cache import write_application_weights
-    from webapp.modelspec.build import init_keras
-
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))   # the trainer process inherits it
-    backbone = {"type": "MobileNetV2", "alpha": 0.35, "input_shape": [96, 96, 3], "weights": "imagenet",
-                "pooling": "avg", "trainable": False}
-    body = spec(MLP, name="frozen", dataset=tiny_images(client),
-                model={"layers": [backbone, {"type": "Dense", "units": 2, "activation": "softmax"}]},
-                fit={"epochs": 1, "batch_size": 8, "validation": "none", "dynamics": False})   # tiny: 2 steps
-    r = client.post("/api/runs", json=body)   # offline, and not in Keras's cache: refused before any run
-    error = r.get_json()["errors"][0]
-    assert r.status_code == 422 and (error["layer"], error["field"]) == (0, "weights")
-    assert "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5" in error["message"]
-    assert str(tmp_path / "keras" / "models") in error["message"]
-
-    _, written = write_application_weights(tmp_path / "keras" / "models", "MobileNetV2", {"alpha": 0.35}, 96)
-    run_id = start(client, body)
-    run = wait_for(lambda: get(client, run_id))
-    assert run["status"] == "completed", run["error"]
-    added = [row for row in run["summary"]["layers"] if row.get("added")]
-    assert [row["type"] for row in added] == ["Resizing", "Conv2D", "Rescaling"] and all(row["note"] for row in added)
-    keras = init_keras()
-    path = paths.artifact(services.data_dir, run_id, paths.MODEL)
-    first = keras.saving.load_model(path, safe_mode=True)   # plain Keras, no custom objects
-    block = first.get_layer("mobile_net_v2")
-    assert all(np.array_equal(a, b) for a, b in zip(block.get_weights(), written))   # the file's, unchanged
-    before = {layer.name: [w.numpy() for w in layer.weights] for layer in block.layers}
-
-    r = client.post(f"/api/runs/{run_id}/continue", json={"epochs": 1, "unfreeze": 10, "learning_rate": 0.01})
-    assert r.status_code == 202, r.get_json()
-    run = wait_for(lambda: get(client, run_id))
-    assert run["status"] == "completed", run["error"]
-    assert [(p["epoch"], p["unfreeze"], p["learning_rate"]) for p in run["phases"]] == [(1, 10, 0.01)]
-    after = keras.saving.load_model(path).get_layer("mobile_net_v2")
-    top = {layer.name for layer in after.layers[-10:]}
-    for layer in after.layers:
-        same = all(np.array_equal(a, w.numpy()) for a, w in zip(before[layer.name], layer.weights))
-        if isinstance(layer, keras.layers.BatchNormalization):
-            assert same and not layer.trainable, layer.name   # moving statistics and scale kept, everywhere
-        elif layer.weights:
-            assert same == (layer.name not in top), layer.name   # only the unfrozen top layers learned
-    assert any(layer.name in top and layer.weights and not isinstance(layer, keras.layers.BatchNormalization)
-               for layer in after.layers)
-
-
 def test_imdb_with_planted_words_trains_an_embedding_and_reuters_a_bag_of_words(client, tmp_path, monkeypatch):
     """Sequences from a Keras-format cache train through the same feed (no scaling), to high accuracy.
 
@@ -282,7 +233,7 @@ def test_imdb_with_planted_words_trains_an_embedding_and_reuters_a_bag_of_words(
     assert 'id="ds-texts"' in page and "great" in page and "awful" in page and "[start]" in page
     for url in ("/api/datasets/imdb/images/test/0.png", "/api/datasets/imdb/stats"):   # no pictures: a 404 that says so
         r = client.get(url)
-        assert r.status_code == 404 and "sequence dataset" in r.get_json()["error"]["message"], url
+        assert r.status_code == 404 and "holds sequences, not images" in r.get_json()["error"]["message"], url
     r = client.post("/api/models/check", json=spec(IMDB_LSTM, model={"layers": [
         {"type": "Embedding", "input_dim": 300, "output_dim": 8}, {"type": "GlobalAveragePooling1D"},
         {"type": "Dense", "units": 1, "activation": "sigmoid"}]}))

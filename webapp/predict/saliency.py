@@ -119,8 +119,9 @@ def _score(dense, last_input, output, klass):
         if logits.shape[1] == 1:   # one sigmoid unit: class 1's logit is z, class 0's is -z (1 - p = sigmoid(-z))
             return tf.where(klass == 1, logits[:, 0], -logits[:, 0])
         return tf.gather(logits, klass, axis=1)
-    flat = tf.reshape(output, (tf.shape(output)[0], -1))
-    if flat.shape[1] == 1:      # one sigmoid unit: class 1 is p, class 0 is 1 - p
+    # The width from the static shape: a reshape to (batch, -1) leaves it unknown inside a tf.function.
+    flat = tf.reshape(output, (-1, int(np.prod(output.shape[1:]))))
+    if flat.shape[1] == 1:      # one sigmoid unit (Dense(1) then Activation("sigmoid")): class 1 is p, class 0 is 1 - p
         return tf.where(klass == 1, flat[:, 0], 1.0 - flat[:, 0])
     return tf.gather(flat, klass, axis=1)
 
