@@ -54,6 +54,13 @@ def check_model(spec, fmt):
                                              "export as tf_saved_model or onnx, or train with bilinear.", layer=index)
 
 
+def check_kind(kind):
+    """Refuse (422 at `format`) a run on texts, sequences or series: the builds and checks here feed images."""
+    if kind not in (None, "image"):
+        raise ExportError(422, "format", f"Exports are built and verified for image runs; this run trains on a {kind} "
+                                         "dataset. Download its model.keras (it loads in plain Keras) instead.")
+
+
 def labels_text(class_names, num_classes):
     """Give labels.txt: one class name per line, in the order of the model's outputs."""
     names = list(class_names or [])

@@ -2,6 +2,7 @@
 
 from flask import jsonify, send_file
 
+from ...deploy import formats
 from ...deploy.formats import ExportError
 from ...db.store import Run
 from .. import services
@@ -30,7 +31,10 @@ def _run(run_id):
 def create_export(run_id):
     """Start building an export of the run's model: 202 with it (building), or 200 with the one already made."""
     run = _run(run_id)
-    export, created = services().exports.create(run, json_body())
+    body = json_body()
+    formats.check(body)   # a malformed request is told so first
+    formats.check_kind((services().datasets.info(run.dataset) or {}).get("kind"))
+    export, created = services().exports.create(run, body)
     return jsonify({"export": export}), 202 if created or export["state"] == "building" else 200
 
 
