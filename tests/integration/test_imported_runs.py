@@ -188,3 +188,9 @@ def test_a_pasted_two_phase_fine_tuning_script_imports_with_notes_and_trains_bot
             assert same == (layer.name not in top), layer.name   # only the unfrozen top layers learned
     assert any(layer.name in top and layer.weights and not isinstance(layer, keras.layers.BatchNormalization)
                for layer in block.layers)
+    # The gallery and the inside view (Grad-CAM included) work on it as on any other model.
+    assert client.get(f"/api/runs/{run_id}/predictions?limit=4").get_json()["total"] == 4
+    view = client.get(f"/api/runs/{run_id}/inside/0")
+    assert view.status_code == 200 and "mobile_net_v2" in {row["name"] for row in view.get_json()["layers"]}
+    cam = client.get(f"/api/runs/{run_id}/inside/0/saliency.png")
+    assert cam.status_code == 200 and cam.content_type == "image/png"
