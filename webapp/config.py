@@ -88,6 +88,7 @@ def load(env=None):
         "KD_MAX_EXPORT_S": max(_int(env, "KD_MAX_EXPORT_S", 600), 1),
         "KD_MAX_EXPORTS_BUILDING": max(_int(env, "KD_MAX_EXPORTS_BUILDING", 2), 1),
         "KD_MAX_PREDICT_BATCH": max(_int(env, "KD_MAX_PREDICT_BATCH", 64), 1),
+        "KD_MAX_WEIGHTS_PER_USER": max(_int(env, "KD_MAX_WEIGHTS_PER_USER", 20), 1),
         # The most trials one sweep may plan (resumes included): each is a run, with its own files.
         "KD_MAX_TRIALS": _int(env, "KD_MAX_TRIALS", 200),
         # The most records of training dynamics a run keeps (runs/dynamics.py): past it the stride doubles

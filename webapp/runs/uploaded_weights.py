@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path, PurePath
 
 from sqlalchemy import select
@@ -20,10 +21,13 @@ from ..modelspec import pretrained
 SUFFIXES = (".weights.h5", ".h5")
 FOLDER = "weights"
 CHECK_TIMEOUT_S = 300
+# One check at a time per web process: each loads a whole application (TensorFlow and up to ~100 MB of
+# weights) in a process of its own, so many uploads at once would cost many such processes.
+CHECKING = threading.BoundedSemaphore(1)
 
 
 class WeightsError(ValueError):
-    """A refused upload or request: `status` (400, 404, 422), `field`, and the message."""
+    """A refused upload or request: `status` (400, 404, 422, 429), `field`, and the message."""
 
     def __init__(self, status, field, message):
         super().__init__(message)
@@ -56,7 +60,7 @@ def _checked(model, args, path):
     return json.loads(lines[-1])
 
 
-def receive(store, data_dir, owner_id, model, args, filename, save):
+def receive(store, data_dir, owner_id, model, args, filename, save, max_per_owner=None):
     """Check and keep an uploaded file; give its JSON description or raise WeightsError.
 
     save(path) writes the upload to a path (werkzeug's FileStorage.save).
@@ -66,6 +70,19 @@ def receive(store, data_dir, owner_id, model, args, filename, save):
     suffix = _suffix(filename)
     if suffix is None:
         raise WeightsError(400, "file", f"file must be a Keras weights file ending in .weights.h5 or .h5; got {filename!r:.80}.")
+    if max_per_owner is not None and len(listing(store, owner_id)) >= max_per_owner:
+        raise WeightsError(422, "file", f"You keep {max_per_owner} weights files, the most one user may "
+                                        "(KD_MAX_WEIGHTS_PER_USER); delete one you no longer use first.")
+    if not CHECKING.acquire(blocking=False):
+        raise WeightsError(429, "file", "Another weights file is being checked on this server; try again in a minute.")
+    try:
+        return _keep(store, data_dir, owner_id, model, args, filename, save, suffix)
+    finally:
+        CHECKING.release()
+
+
+def _keep(store, data_dir, owner_id, model, args, filename, save, suffix):
+    """Save the upload beside the others, check it loads into `model`, and record it; give its description."""
     target = folder(data_dir)
     target.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(dir=target, suffix=".part" + suffix)

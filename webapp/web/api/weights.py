@@ -61,7 +61,8 @@ def upload_weights():
                                 f"{model} takes {', '.join(known.args) or 'no arguments'} here; got {key}={value!r:.40}."}]}), 422
     try:
         row = uploaded_weights.receive(services().store, services().data_dir, current_user.id, model,
-                                       pretrained.arguments(model, args) if known else args, file.filename, file.save)
+                                       pretrained.arguments(model, args) if known else args, file.filename, file.save,
+                                       max_per_owner=current_app.config["KD_MAX_WEIGHTS_PER_USER"])
     except WeightsError as exc:
         if exc.status == 422:
             return jsonify({"ok": False, "errors": [{"layer": None, "field": exc.field, "message": str(exc)}]}), 422
