@@ -239,7 +239,11 @@ class LocalExecutor:
             log.warning("the spare trainer process ended with exit code %s", code)
             return
         if not superseded:
-            self.on_exit(slot.run_id, _exit_note(code, slot.killed, self.grace_s))
+            # A trainer that returns has published its run's end itself (trainer.train ends in a status
+            # event, whatever happened), so exit code 0 says nothing about the run, which may already be
+            # continued and queued or running again in a new process: only the next one is scheduled.
+            clean = code == 0 and not slot.killed
+            self.on_exit(slot.run_id, None if clean else _exit_note(code, slot.killed, self.grace_s))
 
 
 def _exit_note(code, killed, grace_s):

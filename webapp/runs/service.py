@@ -275,12 +275,15 @@ class RunService:
         self._emit(event)
 
     def on_exit(self, run_id, note):
-        """A trainer process ended: a run it left running failed (or stopped, if a stop was asked)."""
+        """A trainer process ended: a run it left running failed (or stopped, if a stop was asked).
+
+        note None: it ended cleanly, having set its run's status itself; only the queue moves on.
+        """
         with self._lock:
-            run = self._run(run_id)
-            if run.status == "stopping":
+            run = self._run(run_id) if note is not None else None
+            if run is not None and run.status == "stopping":
                 self._emit(journal.set_status(self.store, run_id, "stopped", note))
-            elif run.status == "running":
+            elif run is not None and run.status == "running":
                 self._emit(journal.set_status(self.store, run_id, "failed", note))
         self.schedule()
 
